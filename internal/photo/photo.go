@@ -1,0 +1,104 @@
+// Package photo turns photos into network inputs and network outputs back
+// into images for the CPU path (the CLI, tests, training fixtures): safe
+// decoding with EXIF orientation, aspect-preserving resizing to the
+// network's size multiple, and the pixel <-> tensor maps.
+package photo
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	_ "image/jpeg" // decoders for Decode
+	_ "image/png"
+	"io"
+
+	"golang.org/x/image/draw"
+
+	"github.com/edgetoon/edgetoon/model"
+)
+
+// MaxPixels caps decoded images: a small file can declare a huge canvas
+// (a decompression bomb), so the size is checked before decoding.
+const MaxPixels = 50_000_000
+
+// MaxBytes caps the encoded file size read into memory.
+const MaxBytes = 64 << 20
+
+// Decode reads a JPEG or PNG, refuses decompression bombs and broken
+// files with a clear error, and applies the EXIF orientation.
+func Decode(r io.Reader) (image.Image, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read image: %w", err)
+	}
+	if len(data) > MaxBytes {
+		return nil, fmt.Errorf("image file larger than %d MB", MaxBytes>>20)
+	}
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("not a readable JPEG or PNG image: %w", err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > MaxPixels {
+		return nil, fmt.Errorf("%s image of %dx%d pixels: refusing more than %d megapixels", format, cfg.Width, cfg.Height, MaxPixels/1_000_000)
+	}
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("decode %s image: %w", format, err)
+	}
+	if format == "jpeg" {
+		img = Orient(img, exifOrientation(data))
+	}
+	return img, nil
+}
+
+// Fit computes the network input size for a w x h image whose longer side
+// becomes long: the aspect ratio is kept and each side rounded up to a
+// multiple of m (the extra pixels are padding, cropped off afterwards).
+func Fit(w, h, long, m int) (fw, fh, pw, ph int) {
+	if w >= h {
+		fw, fh = long, max(1, (h*long+w/2)/w)
+	} else {
+		fw, fh = max(1, (w*long+h/2)/h), long
+	}
+	pw, ph = (fw+m-1)/m*m, (fh+m-1)/m*m
+	return fw, fh, pw, ph
+}
+
+// ToTensor resizes img to fw x fh (Catmull-Rom), pads it to pw x ph by
+// repeating the edge pixels (zeros would print a dark seam into the
+// convolutions), and maps pixels p in [0,1] to p*norm.Scale+norm.Bias.
+func ToTensor(img image.Image, fw, fh, pw, ph int, norm model.Affine) *model.Tensor {
+	dst := image.NewNRGBA(image.Rect(0, 0, fw, fh))
+	draw.CatmullRom.Scale(dst, dst.Bounds(), img, img.Bounds(), draw.Src, nil)
+	t := model.NewTensor(ph, pw, 3)
+	for y := range ph {
+		for x := range pw {
+			c := dst.NRGBAAt(min(x, fw-1), min(y, fh-1))
+			i := (y*pw + x) * 3
+			for ch, v := range [3]uint8{c.R, c.G, c.B} {
+				t.Data[i+ch] = float32(v)/255*norm.Scale[ch] + norm.Bias[ch]
+			}
+		}
+	}
+	return t
+}
+
+// FromTensor maps a [H,W,3] output back to pixels with denorm, clamps,
+// rounds, and crops to w x h.
+func FromTensor(t *model.Tensor, w, h int, denorm model.Affine) *image.NRGBA {
+	out := image.NewNRGBA(image.Rect(0, 0, w, h))
+	tw := t.Shape[1]
+	for y := range h {
+		for x := range w {
+			i := (y*tw + x) * 3
+			var c [3]uint8
+			for ch := range c {
+				v := (t.Data[i+ch]*denorm.Scale[ch] + denorm.Bias[ch]) * 255
+				c[ch] = uint8(min(max(v+0.5, 0), 255))
+			}
+			out.SetNRGBA(x, y, color.NRGBA{c[0], c[1], c[2], 255})
+		}
+	}
+	return out
+}
