@@ -145,10 +145,10 @@ func (g *Graph) Node(name string) *Node {
 }
 
 // StrideY etc. give the effective attribute, with zero meaning one.
-func (n *Node) StrideY() int   { return orOne(n.Stride[0]) }
-func (n *Node) StrideX() int   { return orOne(n.Stride[1]) }
-func (n *Node) DilationY() int { return orOne(n.Dilation[0]) }
-func (n *Node) DilationX() int { return orOne(n.Dilation[1]) }
+func (n *Node) StrideY() int    { return orOne(n.Stride[0]) }
+func (n *Node) StrideX() int    { return orOne(n.Stride[1]) }
+func (n *Node) DilationY() int  { return orOne(n.Dilation[0]) }
+func (n *Node) DilationX() int  { return orOne(n.Dilation[1]) }
 func (n *Node) GroupCount() int { return orOne(n.Groups) }
 
 func orOne(v int) int {
