@@ -1,0 +1,59 @@
+// Command edgetoon imports, inspects and runs edgetoon models, and serves
+// the stylization page to browsers and phones.
+//
+// Usage:
+//
+//	edgetoon serve [-addr :8080] [-tls] [-models DIR]
+//	edgetoon import model.tflite -o model.safetensors
+//	edgetoon inspect [-size 256] model.safetensors
+//	edgetoon stylize -model m.safetensors [-size N] in.jpg -o out.png
+//	edgetoon fetch-teacher -o whitebox.safetensors
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+const usage = `usage: edgetoon <command> [flags]
+
+commands:
+  serve          serve the page, the WASM engine and the models (HTTPS with -tls)
+  import         convert a TFLite model into an edgetoon model file
+  inspect        print a model's layers, parameters and MACs
+  stylize        stylize a photo on the CPU reference engine
+  fetch-teacher  make the default White-box model (from ../shared or its public source)
+
+Run 'edgetoon <command> -h' for a command's flags.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	args := os.Args[2:]
+	switch os.Args[1] {
+	case "serve":
+		err = runServe(args)
+	case "import":
+		err = runImport(args)
+	case "inspect":
+		err = runInspect(args)
+	case "stylize":
+		err = runStylize(args)
+	case "fetch-teacher":
+		err = runFetchTeacher(args)
+	case "help", "-h", "-help", "--help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "edgetoon: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "edgetoon %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}

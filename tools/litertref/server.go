@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	_ "embed"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+//go:embed page.html
+var page []byte
+
+// server serves the page, the LiteRT.js package, the model files, and the
+// input tensors, and receives the output tensors. It listens on loopback
+// only and sets COOP/COEP on every response, which cross-origin-isolates
+// the page so LiteRT.js can use its threaded (SharedArrayBuffer) build.
+type server struct {
+	URL string
+	srv *http.Server
+
+	mu      sync.Mutex
+	inputs  map[string][]byte
+	outputs map[string]chan []float32
+}
+
+func startServer(nodeDir, modelsDir string) (*server, error) {
+	if _, err := os.Stat(filepath.Join(nodeDir, "@litertjs", "wasm-utils")); err != nil {
+		return nil, fmt.Errorf("LiteRT.js dependencies missing (run: cd tools/litertref && npm ci): %w", err)
+	}
+	s := &server{inputs: map[string][]byte{}, outputs: map[string]chan []float32{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write(page)
+	})
+	mux.Handle("GET /nm/", http.StripPrefix("/nm/", http.FileServer(http.Dir(nodeDir))))
+	mux.HandleFunc("GET /model/{name}", func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		// Only plain .tflite names: the models directory is all it serves.
+		if !strings.HasSuffix(name, ".tflite") || strings.ContainsAny(name, `/\`) {
+			http.NotFound(w, r)
+			return
+		}
+		http.ServeFile(w, r, filepath.Join(modelsDir, name))
+	})
+	mux.HandleFunc("GET /input/{id}", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		b, ok := s.inputs[r.PathValue("id")]
+		s.mu.Unlock()
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Write(b)
+	})
+	mux.HandleFunc("POST /output/{id}", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		ch, ok := s.outputs[r.PathValue("id")]
+		s.mu.Unlock()
+		if !ok {
+			http.Error(w, "no output expected", http.StatusNotFound)
+			return
+		}
+		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<20))
+		if err != nil || len(b)%4 != 0 {
+			http.Error(w, fmt.Sprintf("bad body (%d bytes): %v", len(b), err), http.StatusBadRequest)
+			return
+		}
+		y := make([]float32, len(b)/4)
+		for i := range y {
+			y[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+		select {
+		case ch <- y:
+		default:
+			http.Error(w, "output already received", http.StatusConflict)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	s.URL = "http://" + ln.Addr().String()
+	s.srv = &http.Server{Handler: isolate(mux)}
+	go s.srv.Serve(ln)
+	return s, nil
+}
+
+func isolate(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cross-Origin-Opener-Policy", "same-origin")
+		w.Header().Set("Cross-Origin-Embedder-Policy", "require-corp")
+		w.Header().Set("Cache-Control", "no-store")
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *server) Close() { s.srv.Close() }
+
+// pending is an output the page will post.
+type pending chan []float32
+
+// expect publishes x as /input/<id> and returns the channel that receives
+// the page's POST to /output/<id>.
+func (s *server) expect(id string, x []float32) pending {
+	b := make([]byte, 4*len(x))
+	for i, v := range x {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+	}
+	ch := make(chan []float32, 1)
+	s.mu.Lock()
+	s.inputs[id] = b
+	s.outputs[id] = ch
+	s.mu.Unlock()
+	return ch
+}
+
+func (p pending) wait(ctx context.Context) ([]float32, error) {
+	select {
+	case y := <-p:
+		return y, nil
+	case <-ctx.Done():
+		return nil, errors.New("page posted no output: " + ctx.Err().Error())
+	}
+}
