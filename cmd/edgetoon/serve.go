@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/edgetoon/edgetoon/server"
+	"github.com/edgetoon/edgetoon/web"
+)
+
+const serveUsage = `usage: edgetoon serve [flags]
+
+Serves the stylization page, its engine and models, all embedded in this
+binary, plus any models in -models DIR. Phones need HTTPS for the camera:
+use -tls and open the printed URL (or scan the QR code) on the phone.
+
+`
+
+func runServe(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), serveUsage)
+		fs.PrintDefaults()
+	}
+	addr := fs.String("addr", ":8080", "listen `address`")
+	useTLS := fs.Bool("tls", false, "serve HTTPS with a self-signed certificate kept in the user config dir")
+	certFile := fs.String("cert", "", "serve HTTPS with this certificate `file` (PEM; with -key)")
+	keyFile := fs.String("key", "", "private key `file` for -cert (PEM)")
+	models := fs.String("models", "", "also offer the *.safetensors models in `dir`")
+	defModel := fs.String("model", "whitebox", "`name` of the model the page starts with")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected arguments %q", fs.Args())
+	}
+	if (*certFile == "") != (*keyFile == "") {
+		return errors.New("serve: -cert and -key go together")
+	}
+
+	srv, err := server.New(server.Config{
+		Assets:       web.FS,
+		ModelDir:     *models,
+		DefaultModel: *defModel,
+	})
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	for _, p := range srv.Missing() {
+		log.Printf("warning: %s is missing from this binary: run `make` and rebuild; the page will say so", p)
+	}
+
+	lan, err := server.LANAddrs()
+	if err != nil {
+		log.Printf("warning: %v (no LAN URLs)", err)
+	}
+	var tlsConfig *tls.Config
+	switch {
+	case *certFile != "":
+		cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+		if err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	case *useTLS:
+		dir, err := server.CertDir()
+		if err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		cert, reused, err := server.SelfSigned(dir, server.CertHosts(lan), time.Now())
+		if err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		if !reused {
+			log.Printf("made a self-signed certificate in %s; browsers warn about it once per device", dir)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+	}
+	printURLs(scheme, ln.Addr(), lan)
+
+	hs := &http.Server{
+		Handler:           srv,
+		TLSConfig:         tlsConfig,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          log.Default(),
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() {
+		if tlsConfig != nil {
+			errc <- hs.ServeTLS(ln, "", "") // ServeTLS also offers HTTP/2
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	stop() // a second Ctrl-C kills at once
+	log.Print("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("serve: shutdown: %w", err)
+	}
+	return nil
+}
+
+// printURLs tells the user where to point a browser, with a QR code of
+// the first LAN URL for a phone.
+func printURLs(scheme string, addr net.Addr, lan []net.IP) {
+	local, remote := server.URLs(scheme, addr, lan)
+	fmt.Printf("edgetoon is serving on %s\n", local)
+	if len(remote) == 0 {
+		return
+	}
+	fmt.Println("On a phone on the same network, open:")
+	for _, u := range remote {
+		fmt.Println("  " + u)
+	}
+	if scheme == "http" {
+		fmt.Println("Phones allow the camera only over HTTPS: restart with -tls for them (photo mode works anyway).")
+	}
+	if qr, err := server.QR(remote[0]); err == nil {
+		fmt.Print(qr)
+	}
+}

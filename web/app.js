@@ -1,0 +1,355 @@
+// app.js: the product page. It wires the controls to the engine in
+// edgetoon.wasm (through core.js) and tells the user what is happening.
+// Live camera frames and photos are stylized on this device only.
+import * as core from "/core.js?v=dev";
+
+const $ = (id) => document.getElementById(id);
+const ui = Object.fromEntries([
+  "stage", "video", "before", "out", "split", "readout", "drop", "drop-note", "choose",
+  "loading", "progress", "progress-label", "notice", "notice-text", "notice-action",
+  "mode-camera", "mode-photo", "camera-controls", "photo-controls", "flip", "shutter",
+  "file", "choose-again", "download", "model", "size", "status", "update", "update-reload", "license",
+].map((id) => [id.replace(/-(\w)/g, (_, c) => c.toUpperCase()), $(id)]));
+
+const params = new URLSearchParams(location.search);
+const state = {
+  mode: "",
+  ready: Promise.resolve(null), // resolves to the engine, or null if it failed
+  engine: null,
+  models: [],
+  facing: "user",
+  stream: null,
+  stopLoop: null,
+  shot: false, // save the next camera frame
+  photo: null, // the chosen photo (a Blob)
+  bitmap: null, // it, decoded at the chosen size
+  png: null, // its cartoon as PNG, encoded right after drawing
+  size: { camera: 256, photo: 512 },
+  switching: false, // a model download is in progress
+  dims: "",
+  lastReadout: 0,
+};
+const meter = new core.Meter();
+
+const say = (text) => { ui.status.textContent = text; };
+
+function notice(text, action, onAction) {
+  ui.noticeText.textContent = text;
+  ui.noticeAction.hidden = !action;
+  ui.noticeAction.textContent = action || "";
+  ui.noticeAction.onclick = onAction || null;
+  ui.notice.hidden = false;
+}
+const clearNotice = () => { ui.notice.hidden = true; };
+
+function progress(label, loaded, total) {
+  ui.loading.hidden = false;
+  ui.progressLabel.textContent = total ? `${label} ${core.formatBytes(loaded)} of ${core.formatBytes(total)}` : label;
+  if (total) ui.progress.value = loaded / total;
+  else ui.progress.removeAttribute("value"); // indeterminate
+}
+const onProgress = (loaded, total) => progress("Downloading the style:", loaded, total);
+
+function setAspect(w, h) {
+  const key = `${w}x${h}`;
+  if (state.dims === key) return;
+  state.dims = key;
+  ui.stage.style.setProperty("--aspect", `${w} / ${h}`);
+}
+
+// ---- Modes ----
+
+function setMode(mode, reason = "") {
+  if (state.mode === mode) return;
+  state.mode = mode;
+  const camera = mode === "camera";
+  ui.modeCamera.setAttribute("aria-pressed", String(camera));
+  ui.modePhoto.setAttribute("aria-pressed", String(!camera));
+  ui.cameraControls.hidden = !camera;
+  ui.photoControls.hidden = camera;
+  for (const opt of ui.size.querySelectorAll("[data-photo-only]")) opt.disabled = camera;
+  ui.size.value = String(state.size[mode]);
+  ui.readout.textContent = "";
+  meter.reset();
+  if (camera) {
+    ui.drop.hidden = true;
+    ui.before.hidden = true;
+    ui.video.hidden = false;
+    startCamera();
+  } else {
+    stopCamera();
+    ui.stage.classList.remove("mirror");
+    ui.video.hidden = true;
+    ui.dropNote.textContent = reason;
+    if (state.bitmap && !reason) showBitmap();
+    else { ui.drop.hidden = false; ui.before.hidden = true; }
+  }
+}
+
+// ---- Camera ----
+
+async function startCamera() {
+  let stream;
+  try {
+    say("Starting the camera…");
+    stream = await core.openCamera(state.facing);
+  } catch (err) {
+    if (ui.status.textContent === "Starting the camera…") say("");
+    if (state.mode === "camera") setMode("photo", core.describe(err));
+    return;
+  }
+  if (state.mode !== "camera") return core.stopStream(stream);
+  state.stream = stream;
+  ui.video.srcObject = stream;
+  await ui.video.play().catch(() => {});
+  const facing = stream.getVideoTracks()[0]?.getSettings().facingMode;
+  ui.stage.classList.toggle("mirror", facing ? facing === "user" : state.facing === "user");
+  state.stopLoop = core.frameLoop(ui.video, cameraFrame);
+  say(state.engine ? "Camera on." : "Camera on. The cartoon appears when the engine is ready.");
+  const devices = await navigator.mediaDevices.enumerateDevices().catch(() => []);
+  ui.flip.hidden = devices.filter((d) => d.kind === "videoinput").length < 2;
+}
+
+function stopCamera() {
+  state.stopLoop?.();
+  state.stopLoop = null;
+  core.stopStream(state.stream);
+  state.stream = null;
+  ui.video.srcObject = null;
+}
+
+function cameraFrame() {
+  const v = ui.video;
+  if (!state.engine || state.switching || !v.videoWidth) return;
+  const [w, h] = core.fitSize(v.videoWidth, v.videoHeight, state.size.camera);
+  setAspect(w, h);
+  try {
+    state.engine.stylize(v, w, h);
+  } catch (err) {
+    return notice(core.describe(err));
+  }
+  if (state.shot) {
+    state.shot = false;
+    core.canvasPNG(ui.out).then((b) => { core.download(b, core.fileName()); say("Saved the cartoon as PNG."); },
+      (err) => say(core.describe(err)));
+  }
+  meter.frame(state.engine.lastFrameMs());
+  const now = performance.now();
+  if (now - state.lastReadout > 250) {
+    state.lastReadout = now;
+    ui.readout.textContent = meter.text(w, h);
+  }
+}
+
+// ---- Photos ----
+
+async function openPhoto(blob) {
+  if (state.mode !== "photo") setMode("photo");
+  state.photo = blob;
+  await decodePhoto();
+}
+
+async function decodePhoto() {
+  ui.download.disabled = true;
+  state.png = null;
+  say("Reading the photo…");
+  let photo;
+  try {
+    photo = await core.readPhoto(state.photo, state.size.photo);
+  } catch (err) {
+    state.photo = null;
+    ui.dropNote.textContent = core.describe(err);
+    ui.drop.hidden = false;
+    ui.before.hidden = true;
+    say("");
+    return;
+  }
+  state.bitmap?.close();
+  state.bitmap = photo.bitmap;
+  ui.dropNote.textContent = "";
+  showBitmap();
+}
+
+async function showBitmap() {
+  const b = state.bitmap;
+  ui.drop.hidden = true;
+  ui.before.width = b.width;
+  ui.before.height = b.height;
+  ui.before.getContext("2d").drawImage(b, 0, 0);
+  ui.before.hidden = false;
+  setAspect(b.width, b.height);
+  await renderPhoto();
+}
+
+async function renderPhoto() {
+  const engine = await state.ready;
+  const b = state.bitmap;
+  if (!engine || !b || state.mode !== "photo") return;
+  let png;
+  try {
+    engine.stylize(b, b.width, b.height);
+    png = core.canvasPNG(ui.out); // same task as the draw
+  } catch (err) {
+    return notice(core.describe(err));
+  }
+  ui.readout.textContent = `${engine.lastFrameMs().toFixed(0)} ms · ${b.width}×${b.height}`;
+  state.png = await png.catch(() => null);
+  ui.download.disabled = !state.png;
+  say(state.png ? "Cartoon ready: download it as PNG." : "The cartoon could not be encoded as PNG.");
+}
+
+// ---- Engine and models ----
+
+async function startEngine(model) {
+  progress("Starting the engine…");
+  try {
+    const api = await core.loadRuntime();
+    const engine = await api.create({
+      canvas: ui.out, model: model.url, precision: params.get("precision") || "auto", onProgress,
+    });
+    engine.onstatechange = (s) => {
+      if (s === "lost") return notice(core.describe(core.coded("context-lost", "")));
+      clearNotice();
+      if (state.mode === "photo") renderPhoto();
+    };
+    state.engine = engine;
+    ui.shutter.disabled = false;
+    const info = engine.info();
+    say(`${model.title || model.name} ready (${info.precision}, ${info.passes} passes, compiled in ${Math.round(info.compileMs)} ms).`);
+    return engine;
+  } catch (err) {
+    notice(core.describe(err));
+    say("");
+    return null;
+  } finally {
+    ui.loading.hidden = true;
+  }
+}
+
+async function changeModel() {
+  const model = state.models[ui.model.selectedIndex];
+  showLicense(model);
+  if (!state.engine) {
+    clearNotice();
+    state.ready = startEngine(model);
+  } else {
+    state.switching = true;
+    try {
+      await state.engine.setModel(model.url, onProgress);
+      say(`${model.title || model.name} ready.`);
+    } catch (err) {
+      notice(core.describe(err));
+    } finally {
+      state.switching = false;
+      ui.loading.hidden = true;
+      meter.reset();
+    }
+  }
+  if (state.mode === "photo") renderPhoto();
+}
+
+function showLicense(m) {
+  ui.license.textContent = m.license ? `Style “${m.title || m.name}”: ${m.license}.` : "";
+}
+
+async function loadModels() {
+  try {
+    state.models = await core.listModels();
+  } catch (err) {
+    return notice(core.describe(err));
+  }
+  if (!state.models.length) {
+    ui.model.replaceChildren(new Option("None", ""));
+    return notice("This server offers no styles: its default model is not built. Run make, then restart edgetoon serve.");
+  }
+  ui.model.replaceChildren(...state.models.map((m) => {
+    const gmacs = m.macs256 ? ` · ${(m.macs256 / 1e9).toFixed(2)} GMAC` : "";
+    return new Option(`${m.title || m.name}${gmacs}`, m.name);
+  }));
+  const wanted = state.models.findIndex((m) => m.name === params.get("model"));
+  ui.model.selectedIndex = Math.max(0, wanted);
+  ui.model.disabled = false;
+  const model = state.models[ui.model.selectedIndex];
+  showLicense(model);
+  state.ready = startEngine(model);
+  if (await state.ready && state.mode === "photo") renderPhoto();
+}
+
+// ---- Offline ----
+
+function registerServiceWorker() {
+  if (!("serviceWorker" in navigator) || !window.isSecureContext) return;
+  navigator.serviceWorker.register("/sw.js").then((reg) => {
+    // A new version waits until every tab of the old one is gone, so no
+    // page mixes versions; offer to switch now.
+    const offer = () => { ui.update.hidden = !(reg.waiting && navigator.serviceWorker.controller); };
+    offer();
+    reg.addEventListener("updatefound", () => {
+      reg.installing?.addEventListener("statechange", offer);
+    });
+    ui.updateReload.onclick = () => {
+      navigator.serviceWorker.addEventListener("controllerchange", () => location.reload(), { once: true });
+      reg.waiting?.postMessage("skip-waiting");
+    };
+  }, (err) => console.warn("edgetoon: no offline mode:", err));
+}
+
+// ---- Wiring ----
+
+function wire() {
+  ui.modeCamera.onclick = () => setMode("camera");
+  ui.modePhoto.onclick = () => setMode("photo");
+  ui.split.oninput = () => {
+    const v = ui.split.value;
+    ui.stage.style.setProperty("--split", `${v}%`);
+    ui.split.setAttribute("aria-valuetext", `${v}% original`);
+  };
+  ui.shutter.onclick = () => { state.shot = true; };
+  ui.flip.onclick = () => {
+    state.facing = state.facing === "user" ? "environment" : "user";
+    stopCamera();
+    startCamera();
+  };
+  ui.choose.onclick = ui.chooseAgain.onclick = () => ui.file.click();
+  ui.file.onchange = () => {
+    if (ui.file.files[0]) openPhoto(ui.file.files[0]);
+    ui.file.value = "";
+  };
+  ui.download.onclick = () => state.png && core.download(state.png, core.fileName());
+  ui.model.onchange = changeModel;
+  ui.size.onchange = () => {
+    state.size[state.mode] = Number(ui.size.value);
+    if (state.mode === "photo" && state.photo) decodePhoto();
+  };
+
+  const hasFiles = (e) => e.dataTransfer && [...e.dataTransfer.types].includes("Files");
+  addEventListener("dragover", (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    ui.drop.classList.add("over");
+  });
+  addEventListener("dragleave", () => ui.drop.classList.remove("over"));
+  addEventListener("drop", (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    ui.drop.classList.remove("over");
+    if (e.dataTransfer.files[0]) openPhoto(e.dataTransfer.files[0]);
+  });
+  addEventListener("paste", (e) => {
+    const f = [...(e.clipboardData?.files || [])].find((f) => f.type.startsWith("image/"));
+    if (!f) return;
+    e.preventDefault();
+    openPhoto(f);
+  });
+  // Let go of the camera while the page is hidden; take it back after.
+  document.addEventListener("visibilitychange", () => {
+    if (state.mode !== "camera") return;
+    if (document.hidden) stopCamera();
+    else if (!state.stream) startCamera();
+  });
+}
+
+wire();
+registerServiceWorker();
+setMode(params.get("mode") === "photo" ? "photo" : "camera");
+loadModels();

@@ -1,0 +1,246 @@
+// core.js: the browser glue shared by the page (app.js) and the widget
+// (widget.js). It loads the Go engine once per page, opens the camera,
+// reads photos, paces frames and saves PNGs. The stylization itself runs
+// in edgetoon.wasm; nothing here sends picture data anywhere.
+//
+// Asset URLs are resolved against this module's own URL, so the widget
+// works from a third-party page. "?v=dev" is rewritten by the server into
+// the content hash of the file.
+
+const base = import.meta.url;
+
+/** Resolves a path of the edgetoon server against this module's origin. */
+export const assetURL = (path) => new URL(path, base).href;
+
+/** An Error with a machine-readable code and a user-presentable message. */
+export function coded(code, message) {
+  const err = new Error(message);
+  err.code = code;
+  return err;
+}
+
+// Messages for engine errors whose message is empty. The engine's own
+// messages are user-presentable and win.
+const engineMessages = {
+  "no-webgl2": "This browser can't run the cartoon engine: it needs WebGL2. Try a recent Chrome, Firefox or Safari, with hardware acceleration on.",
+  "model-load": "The style could not be downloaded. Check the connection and pick the style again.",
+  "model-invalid": "The style file is damaged or is not an edgetoon model.",
+  "shader": "This device's graphics driver refused the engine's shaders.",
+  "texture-size": "The picture is too large for this GPU. Choose a smaller detail level.",
+  "context-lost": "The graphics processor was reset. Recovering…",
+};
+
+/** describe turns any error into a sentence for the user. */
+export function describe(err) {
+  if (err && err.message) return err.message;
+  return engineMessages[err && err.code] || `Something went wrong: ${err}`;
+}
+
+let runtime; // Promise of globalThis.edgetoon, shared by every caller.
+
+/**
+ * loadRuntime fetches and starts edgetoon.wasm (once per page) and
+ * resolves to the engine API the Go program installs.
+ */
+export function loadRuntime() {
+  runtime ??= startRuntime();
+  // A network failure may pass: let the next caller try again.
+  runtime.catch(() => { runtime = undefined; });
+  return runtime;
+}
+
+async function startRuntime() {
+  const resp = await fetch(assetURL("/edgetoon.wasm?v=dev")).catch(() => null);
+  if (!resp || !resp.ok) {
+    throw resp && resp.status === 503
+      ? coded("not-built", "This server has no engine yet (edgetoon.wasm is not built). Run make, then restart edgetoon serve.")
+      : coded("engine-load", "The cartoon engine could not be downloaded. Check the connection and reload.");
+  }
+  // wasm_exec.js is Go's loader; it defines globalThis.Go.
+  if (!globalThis.Go) await import(assetURL("/wasm_exec.js?v=dev")).catch(() => {});
+  if (!globalThis.Go) throw coded("engine-load", "The engine's loader (wasm_exec.js) could not be loaded. Reload the page.");
+  const go = new globalThis.Go();
+  const { instance } = await WebAssembly.instantiateStreaming(resp, go.importObject);
+  go.run(instance);
+  // The Go program installs its API before it blocks, which is before
+  // run returns; wait a little in case a future version does it later.
+  for (let i = 0; !globalThis.edgetoon && i < 200; i++) await sleep(10);
+  if (!globalThis.edgetoon) throw coded("engine-load", "The cartoon engine did not start. Reload the page.");
+  return globalThis.edgetoon;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** listModels fetches the server's model list, with absolute URLs. */
+export async function listModels() {
+  const url = assetURL("/models/index.json");
+  const resp = await fetch(url);
+  if (!resp.ok) throw coded("model-load", `The list of styles could not be loaded (HTTP ${resp.status}).`);
+  const list = await resp.json();
+  return list.map((m) => ({ ...m, url: new URL(m.url, resp.url || url).href }));
+}
+
+/** openCamera asks for the camera facing "user" or "environment". */
+export async function openCamera(facing) {
+  if (!window.isSecureContext) {
+    throw coded("insecure", "The camera only works on a secure (https://) page. " +
+      "Start the server with “edgetoon serve -tls” and open its https:// address, or use localhost. Photos work here too.");
+  }
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    throw coded("no-camera", "This browser gives no access to a camera. Use a photo instead.");
+  }
+  try {
+    return await navigator.mediaDevices.getUserMedia({
+      audio: false,
+      video: { facingMode: facing, width: { ideal: 640 }, height: { ideal: 480 } },
+    });
+  } catch (e) {
+    switch (e.name) {
+      case "NotAllowedError":
+      case "SecurityError":
+        throw coded("camera-denied", "Camera access is blocked. Allow it in the browser's site settings and reload, or use a photo.");
+      case "NotFoundError":
+      case "OverconstrainedError":
+        throw coded("no-camera", "No camera was found. Use a photo instead.");
+      case "NotReadableError":
+      case "AbortError":
+        throw coded("camera-busy", "The camera is in use by another app. Close it and try again, or use a photo.");
+    }
+    throw coded("camera", `The camera could not start (${e.name}). Use a photo instead.`);
+  }
+}
+
+/** stopStream releases a camera stream. */
+export function stopStream(stream) {
+  if (stream) for (const t of stream.getTracks()) t.stop();
+}
+
+/**
+ * fitSize scales w x h so that the long side is at most long (never
+ * enlarging), rounding both sides to multiples of m, as the engine needs.
+ */
+export function fitSize(w, h, long, m = 4) {
+  const s = Math.min(1, long / Math.max(w, h));
+  const round = (v) => Math.max(m, Math.round((v * s) / m) * m);
+  return [round(w), round(h)];
+}
+
+/** The largest photo accepted: 50 megapixels, a phone camera's worth. */
+export const maxPixels = 50e6;
+
+/**
+ * readPhoto decodes an image file at a long side of at most long pixels,
+ * honouring its EXIF orientation. It reads the dimensions first and
+ * refuses huge images before decoding them at full size.
+ */
+export async function readPhoto(blob, long) {
+  if (blob.type && !blob.type.startsWith("image/")) {
+    throw coded("photo", "That file is not an image. Choose a JPEG, PNG or WebP photo.");
+  }
+  const url = URL.createObjectURL(blob);
+  let w, h;
+  try {
+    const img = new Image();
+    await new Promise((resolve, reject) => {
+      img.onload = resolve;
+      img.onerror = reject;
+      img.src = url; // the browser reads the header; it decodes on paint
+    });
+    w = img.naturalWidth; // already rotated by EXIF (image-orientation: from-image)
+    h = img.naturalHeight;
+  } catch {
+    throw coded("photo", "This image could not be read. It may be damaged or in a format this browser does not support.");
+  } finally {
+    URL.revokeObjectURL(url);
+  }
+  if (!w || !h) throw coded("photo", "This image is empty.");
+  if (w * h > maxPixels) {
+    throw coded("photo", `This image is too large (${w}×${h}). Choose one under ${maxPixels / 1e6} megapixels.`);
+  }
+  const [tw, th] = fitSize(w, h, long);
+  try {
+    const bitmap = await createImageBitmap(blob, {
+      imageOrientation: "from-image", resizeWidth: tw, resizeHeight: th, resizeQuality: "high",
+    });
+    return { bitmap, width: tw, height: th };
+  } catch {
+    throw coded("photo", "This image could not be decoded. It may be damaged.");
+  }
+}
+
+/**
+ * frameLoop calls fn once per new video frame (requestVideoFrameCallback,
+ * else once per display frame) until the returned stop function is called.
+ */
+export function frameLoop(video, fn) {
+  const rvfc = "requestVideoFrameCallback" in HTMLVideoElement.prototype;
+  let handle, stopped = false;
+  const schedule = () => {
+    handle = rvfc ? video.requestVideoFrameCallback(tick) : requestAnimationFrame(tick);
+  };
+  const tick = () => {
+    if (stopped) return;
+    schedule(); // first, so an exception in fn does not end the loop
+    fn();
+  };
+  schedule();
+  return () => {
+    stopped = true;
+    if (rvfc) video.cancelVideoFrameCallback(handle);
+    else cancelAnimationFrame(handle);
+  };
+}
+
+/** A Meter averages frame rate and engine time for the readout. */
+export class Meter {
+  #last = 0;
+  #fps = 0;
+  #ms = 0;
+  frame(engineMs) {
+    const now = performance.now();
+    if (this.#last) {
+      const fps = 1000 / (now - this.#last);
+      this.#fps = this.#fps ? this.#fps * 0.9 + fps * 0.1 : fps;
+    }
+    this.#last = now;
+    if (engineMs > 0) this.#ms = this.#ms ? this.#ms * 0.9 + engineMs * 0.1 : engineMs;
+  }
+  reset() { this.#last = this.#fps = this.#ms = 0; }
+  text(w, h) {
+    const parts = [];
+    if (this.#fps) parts.push(`${this.#fps.toFixed(1)} fps`);
+    if (this.#ms) parts.push(`${this.#ms.toFixed(1)} ms/frame`);
+    if (w) parts.push(`${w}×${h}`);
+    return parts.join(" · ");
+  }
+}
+
+/**
+ * canvasPNG encodes the canvas as PNG. Call it in the same task as the
+ * draw: a WebGL canvas may be cleared once it is shown.
+ */
+export function canvasPNG(canvas) {
+  return new Promise((resolve, reject) => {
+    canvas.toBlob((b) => (b ? resolve(b) : reject(coded("save", "The picture could not be saved."))), "image/png");
+  });
+}
+
+/** download saves a blob as a file on this device. */
+export function download(blob, name) {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
+}
+
+/** fileName is a timestamped name for a saved picture. */
+export function fileName() {
+  const t = new Date().toISOString().slice(0, 19).replace(/[-:]/g, "").replace("T", "-");
+  return `edgetoon-${t}.png`;
+}
+
+/** formatBytes writes a byte count for a progress label. */
+export function formatBytes(n) {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.round(n / 1e3)} kB`;
+}

@@ -1,0 +1,22 @@
+// Package web holds the files the browser runs: the product page, its
+// service worker and manifest, the embeddable widget, and (under dist/)
+// the build outputs: edgetoon.wasm, Go's wasm_exec.js and the default
+// model. The server serves exactly this file set.
+package web
+
+import (
+	"embed"
+	"io/fs"
+)
+
+//go:generate sh -c "cd icons && go run mkicons.go"
+
+// The dist directory is filled by `make`; a clean clone holds only
+// dist/.gitkeep, which keeps this pattern valid so the package compiles.
+//
+//go:embed *.html *.js *.css *.webmanifest icons/*.png icons/*.svg all:dist
+var files embed.FS
+
+// FS is the asset set, rooted at this directory: index.html, app.js, ...,
+// dist/edgetoon.wasm.
+var FS fs.FS = files

@@ -1,0 +1,232 @@
+package web_test
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/edgetoon/edgetoon/web"
+)
+
+// TestPageNotBuilt loads the page as a fresh clone serves it, with no
+// engine built and the camera refused: it must say both, in words.
+func TestPageNotBuilt(t *testing.T) {
+	srv, url := serve(t, web.FS, nil)
+	if !slices.Contains(srv.Missing(), "/edgetoon.wasm") {
+		t.Skip("edgetoon.wasm is built; this test is about a server without it")
+	}
+	s := open(t, chromedp.Flag("deny-permission-prompts", true))
+	s.do(t, desktop(), chromedp.Navigate(url))
+	s.wait(t, "the not-built notice", noticeText+`.includes("not built")`)
+	s.wait(t, "the camera message", dropNote+` !== ""`)
+	if !eval[bool](t, s, photoMode) {
+		t.Error("no fallback to photo mode")
+	}
+	for _, id := range []string{"choose", "file", "download", "model", "size", "split", "status"} {
+		if !eval[bool](t, s, fmt.Sprintf(`!!document.getElementById(%q)`, id)) {
+			t.Errorf("no #%s", id)
+		}
+	}
+	t.Logf("notice: %q; camera: %q", eval[string](t, s, noticeText), eval[string](t, s, dropNote))
+	s.screenshot(t, "desktop-not-built")
+	s.do(t, phone())
+	s.screenshot(t, "phone-not-built")
+	if errs := s.errors("503", "edgetoon.wasm"); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+	s.checkRequests(t, url)
+}
+
+func TestCameraDenied(t *testing.T) {
+	_, url := serve(t, fakeFS(t), fakeInspect)
+	s := open(t, chromedp.Flag("use-fake-device-for-media-stream", true), chromedp.Flag("deny-permission-prompts", true))
+	s.do(t, desktop(), chromedp.Navigate(url))
+	s.wait(t, "the camera-denied message", dropNote+`.includes("blocked")`)
+	if !eval[bool](t, s, photoMode) {
+		t.Error("no fallback to photo mode")
+	}
+	s.wait(t, "the engine", engineReady)
+	s.screenshot(t, "desktop-camera-denied")
+	if errs := s.errors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+}
+
+// TestInsecureContext opens the page over plain HTTP under a name that is
+// not localhost, where browsers give no camera.
+func TestInsecureContext(t *testing.T) {
+	_, url := serve(t, fakeFS(t), fakeInspect)
+	url = strings.Replace(url, "127.0.0.1", "edgetoon.test", 1)
+	s := open(t, chromedp.Flag("host-resolver-rules", "MAP edgetoon.test 127.0.0.1"))
+	s.do(t, desktop(), chromedp.Navigate(url))
+	s.wait(t, "the HTTPS explanation", dropNote+`.includes("-tls")`)
+	s.screenshot(t, "desktop-insecure")
+}
+
+func TestCamera(t *testing.T) {
+	_, url := serve(t, fakeFS(t), fakeInspect)
+	s := open(t, chromedp.Flag("use-fake-ui-for-media-stream", true), chromedp.Flag("use-fake-device-for-media-stream", true))
+	next := s.downloads(t)
+	s.do(t, desktop(), chromedp.Navigate(url))
+	s.wait(t, "the frame readout", `document.getElementById("readout").textContent.includes("fps")`)
+	if eval[bool](t, s, photoMode) {
+		t.Fatal("in photo mode with a camera")
+	}
+	if n := eval[int](t, s, `document.getElementById("model").options.length`); n != 2 {
+		t.Errorf("%d models in the picker, want 2", n)
+	}
+	s.do(t, chromedp.Click(chromedp.CSS("#shutter")))
+	shot := decodePNG(t, next())
+	if b := shot.Bounds(); b.Dx() != 256 || b.Dy()%4 != 0 {
+		t.Errorf("saved frame %v, want 256 wide", b)
+	}
+	// The split follows the keyboard.
+	s.do(t, chromedp.Focus(chromedp.CSS("#split")), chromedp.KeyEvent(kb.ArrowLeft))
+	if v := eval[string](t, s, `document.getElementById("stage").style.getPropertyValue("--split")`); v != "49%" {
+		t.Errorf("--split %q after arrow left", v)
+	}
+	// A bigger detail level reaches the engine.
+	s.do(t, chromedp.SetValue(chromedp.CSS("#size"), "512"), chromedp.Evaluate[chromedp.Void](`document.getElementById("size").dispatchEvent(new Event("change"))`))
+	s.wait(t, "512 px frames", `document.getElementById("readout").textContent.includes("512×")`)
+	s.screenshot(t, "desktop-camera")
+	s.do(t, phone())
+	s.screenshot(t, "phone-camera")
+	if errs := s.errors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+	s.checkRequests(t, url)
+}
+
+// orientedJPEG is a landscape JPEG, red on the left and blue on the
+// right, whose EXIF orientation 6 says "rotate 90° clockwise to show".
+func orientedJPEG(t *testing.T) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 240, 160))
+	for y := 0; y < 160; y++ {
+		for x := 0; x < 240; x++ {
+			c := color.RGBA{220, 20, 20, 255}
+			if x >= 120 {
+				c = color.RGBA{20, 20, 220, 255}
+			}
+			img.Set(x, y, c)
+		}
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 95}); err != nil {
+		t.Fatal(err)
+	}
+	// APP1 Exif, big-endian TIFF, one IFD entry: Orientation (0x0112) = 6.
+	tiff := []byte("MM\x00\x2a\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00\x00\x00\x00\x00")
+	payload := append([]byte("Exif\x00\x00"), tiff...)
+	app1 := append([]byte{0xff, 0xe1, byte((len(payload) + 2) >> 8), byte(len(payload) + 2)}, payload...)
+	data := b.Bytes()
+	return slices.Concat(data[:2], app1, data[2:])
+}
+
+func TestPhoto(t *testing.T) {
+	_, url := serve(t, fakeFS(t), fakeInspect)
+	dir := t.TempDir()
+	rotated := filepath.Join(dir, "rotated.jpg")
+	broken := filepath.Join(dir, "broken.jpg")
+	os.WriteFile(rotated, orientedJPEG(t), 0o644)
+	os.WriteFile(broken, []byte("\xff\xd8\xff\xe0 this is not a JPEG"), 0o644)
+	portrait, err := filepath.Abs("../testdata/obama.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s := open(t)
+	next := s.downloads(t)
+	s.do(t, desktop(), chromedp.Navigate(url+"/?mode=photo"))
+	s.wait(t, "the engine", engineReady)
+
+	// A broken file gets a message, not a blank canvas.
+	s.do(t, chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{broken}))
+	s.wait(t, "the broken-image message", dropNote+`.includes("could not be read")`)
+
+	// EXIF orientation is honoured: the landscape file shows as portrait,
+	// its left (red) half on top.
+	s.do(t, chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{rotated}))
+	s.wait(t, "the rotated photo", `!document.getElementById("download").disabled`)
+	px := eval[[]int](t, s, `(() => {
+		const c = document.getElementById("before"), g = c.getContext("2d");
+		return [c.width, c.height, ...g.getImageData(80, 20, 1, 1).data, ...g.getImageData(80, 220, 1, 1).data];
+	})()`)
+	if px[0] != 160 || px[1] != 240 || px[2] < 150 || px[4] > 100 || px[6] > 100 || px[8] < 150 {
+		t.Errorf("rotated photo: size %dx%d, top pixel %v, bottom pixel %v", px[0], px[1], px[2:6], px[6:10])
+	}
+
+	// A portrait: stylized at 512 on the long side, saved as that PNG.
+	s.do(t, chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{portrait}))
+	s.wait(t, "the cartoon", `!document.getElementById("download").disabled && document.getElementById("before").width !== 160`)
+	dims := eval[[]int](t, s, `[before.width, before.height, out.width, out.height]`)
+	if max(dims[0], dims[1]) != 512 || dims[0]%4 != 0 || dims[1]%4 != 0 || dims[2] != dims[0] || dims[3] != dims[1] {
+		t.Errorf("before %dx%d, cartoon %dx%d", dims[0], dims[1], dims[2], dims[3])
+	}
+	s.do(t, chromedp.Click(chromedp.CSS("#download")))
+	saved := decodePNG(t, next())
+	if b := saved.Bounds(); b.Dx() != dims[2] || b.Dy() != dims[3] {
+		t.Errorf("saved %v, want %dx%d", b, dims[2], dims[3])
+	}
+	// The fake engine inverts: the saved cartoon is the inverse of the original.
+	orig := eval[[]int](t, s, `[...before.getContext("2d").getImageData(before.width/2, before.height/2, 1, 1).data]`)
+	r, g, bl, _ := saved.At(dims[2]/2, dims[3]/2).RGBA()
+	if d := abs(int(r>>8)-(255-orig[0])) + abs(int(g>>8)-(255-orig[1])) + abs(int(bl>>8)-(255-orig[2])); d > 12 {
+		t.Errorf("centre pixel %v -> %d,%d,%d", orig, r>>8, g>>8, bl>>8)
+	}
+
+	// Another model re-renders the photo.
+	s.do(t, chromedp.SetValue(chromedp.CSS("#model"), "anime"), chromedp.Evaluate[chromedp.Void](`document.getElementById("model").dispatchEvent(new Event("change"))`))
+	s.wait(t, "the second model", `document.getElementById("status").textContent.includes("Fake anime ready")`)
+	s.do(t, chromedp.Evaluate[chromedp.Void](`document.getElementById("split").value = 30; document.getElementById("split").dispatchEvent(new Event("input"))`))
+	s.screenshot(t, "desktop-photo")
+	s.do(t, phone())
+	s.screenshot(t, "phone-photo")
+	if errs := s.errors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+	s.checkRequests(t, url)
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// TestOffline installs the service worker, stops the server, and reloads:
+// the page, the engine and the default model come from the cache.
+func TestOffline(t *testing.T) {
+	_, ts := startServer(t, fakeFS(t), fakeInspect)
+	s := open(t, chromedp.Flag("deny-permission-prompts", true))
+	s.do(t, desktop(), chromedp.Navigate(ts.URL+"/?mode=photo"))
+	s.wait(t, "the engine", engineReady)
+	s.wait(t, "the service worker", `navigator.serviceWorker.controller !== null`)
+	caches, err := chromedp.Run(s.ctx, chromedp.Evaluate[[]string](`caches.keys()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(caches) != 1 || !strings.HasPrefix(caches[0], "edgetoon-") {
+		t.Fatalf("caches %v", caches)
+	}
+	ts.CloseClientConnections()
+	ts.Close()
+	s.do(t, chromedp.Evaluate[chromedp.Void](`window.beforeReload = true`), chromedp.Reload())
+	s.wait(t, "the engine, offline", `!window.beforeReload && `+engineReady)
+	if n := eval[int](t, s, `document.getElementById("model").options.length`); n != 2 {
+		t.Errorf("offline model list has %d entries", n)
+	}
+	if errs := s.errors("ERR_CONNECTION_REFUSED", "Failed to load resource"); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+}

@@ -1,0 +1,64 @@
+// A stand-in for Go's wasm_exec.js in the page tests. Its Go class "runs"
+// any module by installing a fake edgetoon API with the real one's
+// contract: the engine downloads the model with progress, and stylize
+// draws an inverted copy of the source on the canvas with a 2D context,
+// so the tests can read the pixels back. It counts live engines in
+// globalThis.fakeEngines so that tests can see disposal.
+"use strict";
+(() => {
+  const coded = (code, message) => Object.assign(new Error(message), { code });
+
+  async function download(url, onProgress) {
+    const resp = await fetch(url).catch(() => null);
+    if (!resp || !resp.ok) throw coded("model-load", `The style could not be downloaded (${resp ? resp.status : "offline"}).`);
+    const total = Number(resp.headers.get("Content-Length")) || 0;
+    const reader = resp.body.getReader();
+    let loaded = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      loaded += value.length;
+      onProgress?.(loaded, total);
+    }
+    return loaded;
+  }
+
+  const api = {
+    version: "fake",
+    async create({ canvas, model, precision, onProgress }) {
+      await download(model, onProgress);
+      const ctx = canvas.getContext("2d", { willReadFrequently: true });
+      if (!ctx) throw coded("no-webgl2", "");
+      globalThis.fakeEngines = (globalThis.fakeEngines || 0) + 1;
+      let last = 0, w = 0, h = 0, name = model;
+      return {
+        stylize(source, width, height) {
+          if (width % 4 || height % 4) throw coded("texture-size", `size ${width}x${height} is not a multiple of 4`);
+          const t = performance.now();
+          if (canvas.width !== width) canvas.width = width;
+          if (canvas.height !== height) canvas.height = height;
+          ctx.filter = "invert(1)";
+          ctx.drawImage(source, 0, 0, width, height);
+          w = width; h = height;
+          last = performance.now() - t + 0.5;
+        },
+        async setModel(url, onProgress) { await download(url, onProgress); name = url; },
+        info() {
+          return { model: name, precision: precision === "auto" ? "fp32" : precision, passes: 12, compileMs: 3,
+            renderer: "fake 2D", width: w, height: h, macs: 1, sizeMultiple: 4, nominalSize: 256 };
+        },
+        lastFrameMs: () => last,
+        dispose() { globalThis.fakeEngines--; },
+        onstatechange: null,
+      };
+    },
+  };
+
+  globalThis.Go = class {
+    importObject = {};
+    run() {
+      globalThis.edgetoon = api;
+      return new Promise(() => {});
+    }
+  };
+})();

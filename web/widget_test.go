@@ -1,0 +1,75 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestWidgets embeds two widgets in a page of another origin.
+func TestWidgets(t *testing.T) {
+	_, edge := serve(t, fakeFS(t), fakeInspect)
+	portrait, err := os.ReadFile("../testdata/biden.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/portrait.jpg":
+			w.Header().Set("Content-Type", "image/jpeg")
+			w.Write(portrait)
+		case "/":
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprintf(w, `<!doctype html><title>A third-party page</title>
+<script>window.globalsBefore = Object.keys(window);</script>
+<script type="module" src="%s/widget.js"></script>
+<h1>My blog</h1>
+<edge-toon id="a" mode="photo" src="/portrait.jpg"></edge-toon>
+<edge-toon id="b" mode="photo" src="/portrait.jpg" size="256"></edge-toon>
+<edge-toon id="c" mode="camera"></edge-toon>`, edge)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer host.Close()
+
+	s := open(t)
+	s.do(t, desktop(), chromedp.Navigate(host.URL))
+	out := func(id string) string {
+		return fmt.Sprintf(`document.getElementById(%q).shadowRoot.querySelector(".out")`, id)
+	}
+	s.wait(t, "both cartoons", out("a")+`.width > 0 && `+out("b")+`.width > 0 && globalThis.fakeEngines === 2`)
+	if w := eval[[]int](t, s, `[`+out("a")+`.width, `+out("a")+`.height, `+out("b")+`.width]`); max(w[0], w[1]) != 512 || w[2] > 256 {
+		t.Errorf("widget sizes %v", w)
+	}
+	added := eval[[]string](t, s, `Object.keys(window).filter((k) => !globalsBefore.includes(k) && k !== "globalsBefore")`)
+	for _, g := range added {
+		if g != "Go" && g != "edgetoon" && g != "fakeEngines" {
+			t.Errorf("the widget leaked the global %q", g)
+		}
+	}
+	// The idle camera widget made no engine; removing one frees its engine.
+	s.do(t, chromedp.Evaluate[chromedp.Void](`document.getElementById("a").remove()`))
+	s.wait(t, "the engine's disposal", `globalThis.fakeEngines === 1`)
+	s.screenshot(t, "widgets-third-party")
+	if errs := s.errors(host.URL + "/favicon.ico"); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+	s.checkRequests(t, edge, host.URL)
+}
+
+// TestEmbedDemo looks at the widget demo page.
+func TestEmbedDemo(t *testing.T) {
+	_, url := serve(t, fakeFS(t), fakeInspect)
+	s := open(t)
+	s.do(t, desktop(), chromedp.Navigate(url+"/embed-demo.html"))
+	s.wait(t, "two widgets", `document.querySelectorAll("edge-toon").length === 2 && !!customElements.get("edge-toon")`)
+	s.screenshot(t, "desktop-embed-demo")
+	if errs := s.errors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+}
