@@ -1,0 +1,48 @@
+// Package latency describes the building blocks whose latency the
+// architecture search needs, the tables of block latencies measured on a
+// device, and a small MLP that learns to predict a block's latency from
+// its configuration.
+//
+// # Blocks
+//
+// A [Block] is one unit of GPU work as our WebGL2 planner runs it: a
+// convolution with its fusions (bias and activation, a residual add, an
+// input fetched through a bilinear x2 upsample plus a skip tensor), a whole
+// residual block, a standalone upsample-and-add pass, or the guided filter
+// that ends the White-box family. [Decompose] splits a [model.Graph] into
+// blocks so that a network's predicted latency is the sum of its blocks'
+// predictions; it attributes every node or fails naming the one it cannot.
+// Its rules, which the Python search mirrors:
+//
+//   - conv1 -> conv2 -> add(conv2, x), where x is conv1's input, both convs
+//     stride 1 with the same kernel, conv2 without activation and each
+//     intermediate value used once, is one "resblock" block.
+//   - add(conv, x) where the conv's output is used only by the add is fused
+//     into that conv ("residual").
+//   - conv(add(resize_bilinear_x2(a), skip)) where the resize and the add
+//     are used only there is one conv with "fused_upsample"; its H x W is
+//     the size of a, and it runs at 2H x 2W.
+//   - add(resize_bilinear_x2(a), skip) that cannot be fused is an
+//     "upsample_add" block at the size of a.
+//   - What remains must be elementwise ops (add, sub, mul, div) and box
+//     means of one shape and one radius, with at least one box mean: they
+//     form the "guided_filter" block.
+//
+// [Catalog] lists the block configurations to profile for the searchable
+// family, in a deterministic order.
+//
+// # Tables
+//
+// A [Table] is the JSON a profiler run produces (schema [Schema]): the
+// device description and one row of latency statistics per block
+// configuration. [Parse] and [Read] accept only well-formed, bounded
+// tables; [Table.Hash] names a table by the SHA-256 of its canonical form.
+//
+// # Predictor
+//
+// [Fit] trains an [MLP] on a table: the inputs are the block features
+// listed in [FeatureNames] (see [Features]), standardized; the output is
+// the natural log of the median latency in milliseconds. The trained
+// weights export as JSON ([MLP.Encode]) that predictor.py, next to this
+// file, evaluates with NumPy to the same numbers.
+package latency
