@@ -10,4 +10,5 @@ require (
 	github.com/google/flatbuffers v25.12.19+incompatible // indirect
 	github.com/skip2/go-qrcode v0.0.0-20200617195104-da1b6568686e // indirect
 	golang.org/x/image v0.48.0 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 )

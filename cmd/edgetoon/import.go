@@ -8,12 +8,14 @@ import (
 	"strings"
 
 	"github.com/edgetoon/edgetoon/model"
+	"github.com/edgetoon/edgetoon/model/onnx"
 	"github.com/edgetoon/edgetoon/model/tflite"
 )
 
-// runImport converts a TFLite model into an edgetoon model file:
+// runImport converts a TFLite or ONNX model (by the .onnx extension)
+// into an edgetoon model file:
 //
-//	edgetoon import <file.tflite> -o out.safetensors [-dtype F16|F32] [-name N]
+//	edgetoon import <file.tflite|file.onnx> -o out.safetensors [-dtype F16|F32] [-name N]
 func runImport(args []string) error {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	out := fs.String("o", "", "output model `file` (.safetensors)")
@@ -43,7 +45,13 @@ func runImport(args []string) error {
 	if dt != "F16" && dt != "F32" {
 		return fmt.Errorf("-dtype %q: want F16 or F32", *dtype)
 	}
-	g, err := tflite.ImportFile(files[0], tflite.Options{Name: *name})
+	var g *model.Graph
+	var err error
+	if strings.EqualFold(filepath.Ext(files[0]), ".onnx") {
+		g, err = onnx.ImportFile(files[0], onnx.Options{Name: *name})
+	} else {
+		g, err = tflite.ImportFile(files[0], tflite.Options{Name: *name})
+	}
 	if err != nil {
 		return err
 	}

@@ -4,10 +4,11 @@
 // Usage:
 //
 //	edgetoon serve [-addr :8080] [-tls] [-models DIR]
-//	edgetoon import model.tflite -o model.safetensors
+//	edgetoon import model.tflite|model.onnx -o model.safetensors
 //	edgetoon inspect [-size 256] model.safetensors
 //	edgetoon stylize -model m.safetensors [-size N] in.jpg -o out.png
 //	edgetoon fetch-teacher -o whitebox.safetensors
+//	edgetoon export-onnx -model m.safetensors [-size 256] -o m.onnx
 package main
 
 import (
@@ -23,6 +24,7 @@ commands:
   inspect        print a model's layers, parameters and MACs
   stylize        stylize a photo on the CPU reference engine
   fetch-teacher  make the default White-box model (from ../shared or its public source)
+  export-onnx    write a model as ONNX (opset 13), for other runtimes
 
 Run 'edgetoon <command> -h' for a command's flags.
 `
@@ -45,6 +47,8 @@ func main() {
 		err = runStylize(args)
 	case "fetch-teacher":
 		err = runFetchTeacher(args)
+	case "export-onnx":
+		err = runExportONNX(args)
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 		return
