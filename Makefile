@@ -51,6 +51,8 @@ test-wasm:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 20s ./model/
 	$(GO) test -run '^$$' -fuzz '^FuzzImport$$' -fuzztime 20s ./model/tflite/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./latency/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMLP$$' -fuzztime 10s ./latency/
 
 bench: bench-cpu bench-gpu
 

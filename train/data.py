@@ -1,0 +1,150 @@
+"""Training and evaluation photos, with augmentation, and teacher targets.
+
+Photos come from ../shared/images (faces/ and scenes/); the eval split is
+the list in eval.txt there (paths relative to that folder), and training
+uses every other photo. Images are read with PIL (JPEG draft mode keeps
+decoding cheap) and returned as float tensors in [0,1], CHW.
+"""
+
+import os
+import random
+
+import numpy as np
+import torch
+from PIL import Image
+
+import edgetoon_model as em
+
+IMAGES = os.environ.get("EDGETOON_IMAGES",
+                        os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+                            os.path.abspath(__file__)))), "shared", "images"))
+EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+
+
+def list_images(root=IMAGES, split="train", subsets=("faces", "scenes")):
+    """Sorted relative paths of the photos of a split ("train" or "eval")."""
+    with open(os.path.join(root, "eval.txt")) as f:
+        evals = {l.strip() for l in f if l.strip() and not l.startswith("#")}
+    if split == "eval":
+        return sorted(p for p in evals if os.path.exists(os.path.join(root, p)))
+    out = []
+    for sub in subsets:
+        d = os.path.join(root, sub)
+        if not os.path.isdir(d):
+            continue
+        for name in os.listdir(d):
+            rel = sub + "/" + name
+            if name.lower().endswith(EXTS) and rel not in evals:
+                out.append(rel)
+    return sorted(out)
+
+
+def load_rgb(path, min_side=None):
+    """Open an image as RGB; with min_side, let JPEG decode at a reduced
+    scale that still leaves at least min_side pixels on the short side."""
+    img = Image.open(path)
+    if min_side and img.format == "JPEG":
+        w, h = img.size
+        s = max(min_side / min(w, h), 1e-3)
+        img.draft("RGB", (max(int(w * s), 1), max(int(h * s), 1)))
+    return img.convert("RGB")
+
+
+def to_tensor(img):
+    """PIL RGB -> float CHW in [0,1]."""
+    a = np.asarray(img, dtype=np.float32) / 255.0
+    return torch.from_numpy(a.transpose(2, 0, 1).copy())
+
+
+def center_crop(img, size):
+    """Largest centred square, resized to size x size (bicubic)."""
+    w, h = img.size
+    s = min(w, h)
+    l, t = (w - s) // 2, (h - s) // 2
+    return img.crop((l, t, l + s, t + s)).resize((size, size), Image.BICUBIC)
+
+
+class PhotoDataset(torch.utils.data.Dataset):
+    """Random square crops with scale, flip and colour jitter.
+
+    Each item: CHW float in [0,1], size x size. The crop side is a random
+    fraction (scale range) of the short side, at a random place.
+    """
+
+    def __init__(self, paths, size, root=IMAGES, scale=(0.4, 1.0), jitter=0.2, seed=None):
+        self.paths, self.size, self.root = list(paths), size, root
+        self.scale, self.jitter = scale, jitter
+        self.seed = seed
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, i):
+        # A fresh generator per item, seeded from torch so DataLoader workers differ.
+        rng = random.Random(int(torch.randint(0, 2 ** 31 - 1, ())) if self.seed is None else hash((self.seed, i)))
+        img = load_rgb(os.path.join(self.root, self.paths[i]), min_side=self.size / self.scale[0])
+        w, h = img.size
+        side = max(int(min(w, h) * rng.uniform(*self.scale)), 1)
+        l, t = rng.randint(0, w - side), rng.randint(0, h - side)
+        img = img.crop((l, t, l + side, t + side)).resize((self.size, self.size), Image.BILINEAR)
+        if rng.random() < 0.5:
+            img = img.transpose(Image.FLIP_LEFT_RIGHT)
+        x = to_tensor(img)
+        return color_jitter(x, self.jitter, rng)
+
+
+def color_jitter(x, amount, rng):
+    """Random brightness, contrast and saturation factors in [1-amount, 1+amount]."""
+    if amount <= 0:
+        return x
+    b = rng.uniform(1 - amount, 1 + amount)
+    c = rng.uniform(1 - amount, 1 + amount)
+    s = rng.uniform(1 - amount, 1 + amount)
+    x = x * b
+    m = x.mean()
+    x = (x - m) * c + m
+    gray = (0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2]).unsqueeze(0)
+    x = (x - gray) * s + gray
+    return x.clamp(0, 1)
+
+
+def eval_images(size, root=IMAGES, limit=None):
+    """The eval split as one NCHW [0,1] tensor of centred crops (and the paths)."""
+    paths = list_images(root, "eval")[:limit]
+    xs = [to_tensor(center_crop(load_rgb(os.path.join(root, p), min_side=size), size)) for p in paths]
+    return torch.stack(xs), paths
+
+
+class Teacher:
+    """The teacher from its model file, producing targets on the fly.
+
+    __call__(x01) maps NCHW photos in [0,1] to the teacher's output in the
+    network's range ([-1,1] nominally), without gradients.
+    """
+
+    def __init__(self, path, device="cpu"):
+        self.module, self.graph = em.load_module(path)
+        self.module.to(device).eval()
+        for p in self.module.parameters():
+            p.requires_grad_(False)
+        self.device = device
+
+    def normalize(self, x01):
+        return em.normalize(x01, self.graph)
+
+    @torch.no_grad()
+    def __call__(self, x01):
+        return self.module(self.normalize(x01.to(self.device)))
+
+
+def batches(dataset, batch, seed=0):
+    """Endless iterator of shuffled NCHW batches from a dataset."""
+    rng = random.Random(seed)
+    idx = []
+    while True:
+        if len(idx) < batch:
+            more = list(range(len(dataset)))
+            rng.shuffle(more)
+            idx += more
+        take, idx = idx[:batch], idx[batch:]
+        yield torch.stack([dataset[i] for i in take])

@@ -1,0 +1,44 @@
+"""Fidelity metrics: PSNR and SSIM on RGB images in [0, 255].
+
+SSIM is the standard one of Wang et al. (2004): an 11x11 Gaussian window
+with sigma 1.5, K1 = 0.01, K2 = 0.03, L = 255, computed per channel over
+the valid region and averaged.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def to_255(x01):
+    """[0,1] floats -> [0,255] rounded, as a stored 8-bit image would be."""
+    return (x01.clamp(0, 1) * 255).round()
+
+
+def psnr(a, b):
+    """Per-image PSNR in dB of NCHW tensors in [0,255]."""
+    mse = ((a.double() - b.double()) ** 2).flatten(1).mean(dim=1)
+    return 10 * torch.log10(255.0 ** 2 / mse.clamp(min=1e-12))
+
+
+def _gauss(size=11, sigma=1.5):
+    g = torch.tensor([math.exp(-((i - size // 2) ** 2) / (2 * sigma ** 2)) for i in range(size)],
+                     dtype=torch.float64)
+    g = g / g.sum()
+    return torch.outer(g, g)
+
+
+def ssim(a, b, size=11, sigma=1.5):
+    """Per-image mean SSIM of NCHW tensors in [0,255]."""
+    a, b = a.double(), b.double()
+    c = a.shape[1]
+    w = _gauss(size, sigma).to(a.device).expand(c, 1, size, size)
+    mu_a = F.conv2d(a, w, groups=c)
+    mu_b = F.conv2d(b, w, groups=c)
+    saa = F.conv2d(a * a, w, groups=c) - mu_a ** 2
+    sbb = F.conv2d(b * b, w, groups=c) - mu_b ** 2
+    sab = F.conv2d(a * b, w, groups=c) - mu_a * mu_b
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    m = ((2 * mu_a * mu_b + c1) * (2 * sab + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (saa + sbb + c2))
+    return m.flatten(1).mean(dim=1)

@@ -1,0 +1,341 @@
+"""The searchable student family: the White-box encoder-decoder with
+channel gates (width) and block gates (depth), initialised from the teacher.
+
+Architecture (teacher widths; every conv 3x3 except the 7x7 first and last):
+
+    c0 3->32 (full res)  --------------------------------------+ skip (gate "a")
+    c1 32->32 s2, c2 32->64  ---------------------+ skip (gate "b")
+    c3 64->64 s2, c4 64->128 (residual stream, gate "R")
+    4 x residual block: conv1 128->128 + lrelu, conv2 128->128, add
+    c5 128->64, x2 bilinear, + c2      (c5 and c2 share gate "b")
+    c6 64->64, c7 64->32, x2 bilinear, + c0   (c7 and c0 share gate "a")
+    c8 32->32, c9 32->3, then the guided filter (fixed, parameter-free).
+
+Each gate is a vector of logits, one per group of 4 channels; the forward
+pass uses the binarized gate (logit > 0.5) and the backward pass the
+straight-through estimator (gradient as if the binarization were the
+identity). Logits are clipped to [0, 1] after each step. Masked channels
+are exactly zero, so dropping them later (export.extract_student) changes
+nothing; their weights are kept, so a gate that reopens restores them.
+Each residual block also has a depth gate: when it is 0 the block is skipped.
+Convs whose input and output are both gated by ties keep residual/skip adds
+consistent: the residual stream has one gate, shared by c4 and every conv2.
+"""
+
+import json
+import math
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import edgetoon_model as em
+
+GROUP = 4
+ALPHA = 0.2  # leaky_relu slope of the teacher
+N_BLOCKS = 4
+
+# name, teacher tensor prefix, kernel, stride, in gate, out gate, output scale
+# (output resolution = size / scale), leaky_relu after the conv.
+CONVS = [
+    ("c0", "generator/Conv", 7, 1, None, "a", 1, True),
+    ("c1", "generator/Conv_1", 3, 2, "a", "c1", 2, True),
+    ("c2", "generator/Conv_2", 3, 1, "c1", "b", 2, True),
+    ("c3", "generator/Conv_3", 3, 2, "b", "c3", 4, True),
+    ("c4", "generator/Conv_4", 3, 1, "c3", "R", 4, True),
+] + [
+    item for i in range(N_BLOCKS) for item in (
+        ("b%d_1" % i, "generator/block_%d/conv1" % i, 3, 1, "R", "blk%d" % i, 4, True),
+        ("b%d_2" % i, "generator/block_%d/conv2" % i, 3, 1, "blk%d" % i, "R", 4, False),
+    )
+] + [
+    ("c5", "generator/Conv_5", 3, 1, "R", "b", 4, True),
+    ("c6", "generator/Conv_6", 3, 1, "b", "c6", 2, True),
+    ("c7", "generator/Conv_7", 3, 1, "c6", "a", 2, True),
+    ("c8", "generator/Conv_8", 3, 1, "a", "c8", 1, True),
+    ("c9", "generator/Conv_9", 7, 1, "c8", None, 1, False),
+]
+CONV_BY_NAME = {c[0]: c for c in CONVS}
+DEPTH_GATES = ["d%d" % i for i in range(N_BLOCKS)]
+
+
+def block_of(conv_name):
+    """Index of the residual block a conv belongs to, or None."""
+    if conv_name.startswith("b") and "_" in conv_name:
+        return int(conv_name[1:conv_name.index("_")])
+    return None
+
+
+class _STE(torch.autograd.Function):
+    """Forward: the given hard values; backward: the gradient unchanged."""
+
+    @staticmethod
+    def forward(ctx, alpha, hard):
+        return hard
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None
+
+
+def binarize(alpha):
+    """{0,1} forward, identity backward (straight-through estimator).
+
+    A channel gate keeps at least its strongest group, so no conv loses
+    all its outputs (depth gates are scalars and may switch off).
+    """
+    hard = (alpha.detach() > 0.5).to(alpha.dtype)
+    if alpha.numel() > 1 and float(hard.sum()) == 0:
+        hard = F.one_hot(alpha.detach().argmax(), alpha.numel()).to(alpha.dtype)
+    return _STE.apply(alpha, hard)
+
+
+def guided_filter(x, y, eps, r=1):
+    """White-box's fast guided filter (guide x, input y, box radius r), NCHW.
+
+    The same sequence of operations as the teacher's graph (nodes 26-43).
+    """
+    mean_x = em.box_mean(x, r)
+    mean_y = em.box_mean(y, r)
+    cov_xy = em.box_mean(x * y, r) - mean_x * mean_y
+    var_x = em.box_mean(x * x, r) - mean_x * mean_x
+    a = cov_xy / (var_x + eps)
+    b = mean_y - a * mean_x
+    return em.box_mean(a, r) * x + em.box_mean(b, r)
+
+
+class Supernet(nn.Module):
+    """The gated generator. forward(x) takes the normalized NCHW input in
+    [-1, 1] and returns (output after the guided filter, raw conv output)."""
+
+    def __init__(self, teacher_tensors, eps=None, init_alpha="importance"):
+        super().__init__()
+        self.weights = nn.ParameterDict()
+        self.biases = nn.ParameterDict()
+        for name, prefix, k, s, gin, gout, scale, act in CONVS:
+            w = teacher_tensors[prefix + "/Conv2D"]
+            self.weights[name] = nn.Parameter(torch.from_numpy(np.ascontiguousarray(w.transpose(0, 3, 1, 2))))
+            self.biases[name] = nn.Parameter(torch.from_numpy(np.array(teacher_tensors[prefix + "/biases"])))
+        if eps is None:
+            eps = float(np.asarray(teacher_tensors["add/y"]).reshape(-1)[0])
+        self.eps = eps
+        self.gates = nn.ParameterDict()
+        widths = self.full_widths()
+        for g, c in widths.items():
+            self.gates[g] = nn.Parameter(torch.ones(c // GROUP))
+        for d in DEPTH_GATES:
+            self.gates[d] = nn.Parameter(torch.ones(1))
+        if init_alpha == "importance":
+            self._init_from_importance()
+
+    @staticmethod
+    def full_widths():
+        """Teacher width of each channel gate."""
+        w = {}
+        for name, prefix, k, s, gin, gout, scale, act in CONVS:
+            if gout is not None:
+                w[gout] = {"c0": 32, "c1": 32, "c2": 64, "c3": 64, "c4": 128, "c5": 64,
+                           "c6": 64, "c7": 32, "c8": 32}.get(name, 128)
+        return w
+
+    def _init_from_importance(self):
+        """Start every gate on, ordered by the L1 norm of its groups' filters
+        (logit 0.75..1.0), so equal pressure drops weak groups first."""
+        with torch.no_grad():
+            for gname, alpha in self.gates.items():
+                if gname in DEPTH_GATES:
+                    continue
+                norm = torch.zeros(alpha.numel())
+                for name, _, _, _, _, gout, _, _ in CONVS:
+                    if gout == gname:
+                        w = self.weights[name].abs().sum(dim=(1, 2, 3))
+                        norm += w.view(-1, GROUP).sum(dim=1)
+                alpha.copy_(0.75 + 0.25 * norm / norm.max())
+
+    def clamp_gates(self):
+        """Keep logits in [0, 1] (call after each optimizer step)."""
+        with torch.no_grad():
+            for a in self.gates.values():
+                a.clamp_(0.0, 1.0)
+
+    def gate_values(self):
+        """STE gate per channel gate (per group) and per depth gate."""
+        return {k: binarize(a) for k, a in self.gates.items()}
+
+    def arch(self):
+        """The current concrete architecture: active groups per gate, depth bits."""
+        out = {}
+        for k, a in self.gates.items():
+            hard = binarize(a.detach())
+            out[k] = [int(v) for v in hard.tolist()]
+        return out
+
+    def widths(self, arch=None):
+        """Active channels per channel gate and the kept blocks, for an arch."""
+        arch = arch or self.arch()
+        w = {k: GROUP * sum(v) for k, v in arch.items() if k not in DEPTH_GATES}
+        w["blocks"] = [i for i in range(N_BLOCKS) if arch["d%d" % i][0]]
+        return w
+
+    def _conv(self, x, name, gates):
+        _, _, k, s, gin, gout, scale, act = CONV_BY_NAME[name]
+        y = em.conv2d_same(x, self.weights[name], self.biases[name], (s, s))
+        if act:
+            y = F.leaky_relu(y, ALPHA)
+        if gout is not None:
+            y = y * gates[gout].repeat_interleave(GROUP).view(1, -1, 1, 1)
+        return y
+
+    def forward(self, x):
+        g = self.gate_values()
+        a = self._conv(x, "c0", g)
+        h = self._conv(a, "c1", g)
+        b = self._conv(h, "c2", g)
+        h = self._conv(b, "c3", g)
+        r = self._conv(h, "c4", g)
+        for i in range(N_BLOCKS):
+            t = self._conv(r, "b%d_1" % i, g)
+            t = self._conv(t, "b%d_2" % i, g)
+            r = r + g["d%d" % i] * t
+        h = self._conv(r, "c5", g)
+        h = em.resize_bilinear(h, h.shape[2] * 2, h.shape[3] * 2) + b
+        h = self._conv(h, "c6", g)
+        h = self._conv(h, "c7", g)
+        h = em.resize_bilinear(h, h.shape[2] * 2, h.shape[3] * 2) + a
+        h = self._conv(h, "c8", g)
+        raw = self._conv(h, "c9", g)
+        return guided_filter(x, raw, self.eps), raw
+
+    def conv_configs(self, size=256, gates=None):
+        """Per conv: dict(name, k, stride, h, w (input), cin, cout, depth) with
+        cin/cout the (STE) effective widths as tensors, differentiable."""
+        g = gates if gates is not None else self.gate_values()
+        one = torch.ones(())
+        out = []
+        for name, _, k, s, gin, gout, scale, act in CONVS:
+            cin = 3 * one if gin is None else GROUP * g[gin].sum()
+            cout = 3 * one if gout is None else GROUP * g[gout].sum()
+            blk = block_of(name)
+            depth = g["d%d" % blk].sum() if blk is not None else one
+            in_res = size // (scale // s)
+            out.append(dict(name=name, k=k, stride=s, h=in_res, w=in_res, cin=cin, cout=cout,
+                            depth=depth, residual=name.endswith("_2"), block=blk))
+        return out
+
+    def macs(self, size=256, gates=None):
+        """Differentiable multiply-accumulates at size x size: sum over convs of
+        out_h * out_w * k * k * cin_eff * cout_eff (times the block's depth gate)."""
+        total = torch.zeros(())
+        for c in self.conv_configs(size, gates):
+            oh = math.ceil(c["h"] / c["stride"])
+            total = total + c["depth"] * oh * oh * c["k"] ** 2 * c["cin"] * c["cout"]
+        return total
+
+
+def arch_macs(arch, size=256):
+    """MACs of a concrete architecture (dict of 0/1 lists), without torch."""
+    w = {k: GROUP * sum(v) for k, v in arch.items() if k not in DEPTH_GATES}
+    total = 0
+    for name, _, k, s, gin, gout, scale, act in CONVS:
+        blk = block_of(name)
+        if blk is not None and not arch["d%d" % blk][0]:
+            continue
+        cin = 3 if gin is None else w[gin]
+        cout = 3 if gout is None else w[gout]
+        oh = size // scale
+        total += oh * oh * k * k * cin * cout
+    return total
+
+
+class LatencyPredictor:
+    """Predicted latency of a network = sum of its convs' (block) latencies
+    from a small MLP read from JSON, differentiable in the relaxed widths.
+
+    JSON schema (proposed to the profiling issue; version 1):
+      {"version": 1,
+       "features": ["cin", "cout", "k", "stride", "h", "w", "residual"],
+       "log_features": true,          # features -> log1p(features) first
+       "mean": [...], "std": [...],   # then standardized per feature
+       "layers": [{"W": [[out x in]], "b": [out]}, ...],  # relu between layers
+       "log_output": true,            # prediction is log(ms) -> exp
+       "unit": "ms", "device": "..."}
+    Feature names: cin, cout, k, stride, h, w (input resolution), residual
+    (1 for the second conv of a residual block, whose add is fused), macs.
+    """
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.features = spec["features"]
+        self.layers = [(torch.tensor(l["W"], dtype=torch.float32), torch.tensor(l["b"], dtype=torch.float32))
+                       for l in spec["layers"]]
+        n = len(self.features)
+        self.mean = torch.tensor(spec.get("mean", [0.0] * n), dtype=torch.float32)
+        self.std = torch.tensor(spec.get("std", [1.0] * n), dtype=torch.float32)
+        self.unit = spec.get("unit", "ms")
+
+    @classmethod
+    def from_json(cls, path):
+        with open(path) as f:
+            return cls(json.load(f))
+
+    def block_latency(self, cfg):
+        """Latency of one conv config (as from Supernet.conv_configs)."""
+        vals = []
+        for name in self.features:
+            if name == "macs":
+                oh = math.ceil(cfg["h"] / cfg["stride"])
+                v = oh * oh * cfg["k"] ** 2 * cfg["cin"] * cfg["cout"]
+            elif name == "residual":
+                v = float(cfg["residual"])
+            else:
+                v = cfg[name]
+            vals.append(torch.as_tensor(v, dtype=torch.float32).reshape(()))
+        f = torch.stack(vals)
+        if self.spec.get("log_features"):
+            f = torch.log1p(f)
+        f = (f - self.mean) / self.std
+        for i, (W, b) in enumerate(self.layers):
+            f = W @ f + b
+            if i < len(self.layers) - 1:
+                f = F.relu(f)
+        y = f.reshape(())
+        return torch.exp(y) if self.spec.get("log_output") else y
+
+    def network_latency(self, configs):
+        """Sum of block latencies (a skipped block counts zero)."""
+        total = torch.zeros(())
+        for cfg in configs:
+            total = total + cfg["depth"] * self.block_latency(cfg)
+        return total
+
+
+class PatchDiscriminator(nn.Module):
+    """A small PatchGAN (LSGAN) telling teacher outputs from student outputs."""
+
+    def __init__(self, ch=32):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(3, ch, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(ch, 2 * ch, 4, 2, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(2 * ch, 4 * ch, 3, 1, 1), nn.LeakyReLU(0.2),
+            nn.Conv2d(4 * ch, 1, 3, 1, 1),
+        )
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def lsgan_d_loss(d_real, d_fake):
+    """LSGAN discriminator loss: real -> 1, fake -> 0."""
+    return 0.5 * ((d_real - 1) ** 2).mean() + 0.5 * (d_fake ** 2).mean()
+
+
+def lsgan_g_loss(d_fake):
+    """LSGAN generator loss: make fakes score 1."""
+    return 0.5 * ((d_fake - 1) ** 2).mean()
+
+
+def cost_penalty(cost, target):
+    """max(0, cost - target) relative to the target."""
+    return F.relu(cost - target) / target

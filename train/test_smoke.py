@@ -1,0 +1,61 @@
+"""The whole path on a tiny budget: search -> finetune -> export (F16 file,
+ONNX, model card) -> Go inspect -> Go CPU inference matching PyTorch."""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import data  # noqa: E402
+import edgetoon_model as em  # noqa: E402
+import gotools  # noqa: E402
+
+
+@unittest.skipUnless(gotools.have_go() and os.path.exists(os.path.join(data.IMAGES, "eval.txt")),
+                     "needs the Go toolchain and ../shared/images")
+class SmokeTest(unittest.TestCase):
+    def test_smoke_pipeline(self):
+        with tempfile.TemporaryDirectory(prefix="edgetoon-smoke-") as out:
+            t0 = time.time()
+            r = subprocess.run([sys.executable, os.path.join(HERE, "main.py"), "smoke", "--out", out],
+                               capture_output=True, text=True, timeout=600)
+            took = time.time() - t0
+            self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr[-3000:])
+            print("\nsmoke pipeline: %.1fs" % took)
+            for name in ("arch.json", "search_log.jsonl", "search.pt", "finetune.pt", "student.safetensors",
+                         "student.onnx", "MODEL_CARD.md", "grid.png", "report.json", "inspect.txt"):
+                self.assertTrue(os.path.exists(os.path.join(out, name)), name)
+            with open(os.path.join(out, "report.json")) as f:
+                report = json.load(f)
+            self.assertLessEqual(report["go_parity_max_abs"], 1e-4)
+            # Under the MAC target, and the file's MACs as the Go CLI counts them.
+            self.assertLessEqual(report["macs"], 0.8e9)
+            with open(os.path.join(out, "inspect.txt")) as f:
+                inspect = f.read()
+            self.assertIn("MACs:        %d " % report["macs"], inspect)
+            self.assertIn("CC BY-NC-SA 4.0", inspect)
+            # The search log has one row per step with cost and widths.
+            with open(os.path.join(out, "search_log.jsonl")) as f:
+                rows = [json.loads(l) for l in f]
+            self.assertEqual(len(rows), 12)
+            self.assertIn("c8", rows[-1]["widths"])
+            # The file stores F16 and reads back.
+            graph, tensors = em.read_file(os.path.join(out, "student.safetensors"))
+            self.assertEqual(graph["license"], "CC BY-NC-SA 4.0 (derived from the White-box Cartoonization teacher)")
+            import onnx
+            m = onnx.load(os.path.join(out, "student.onnx"))
+            onnx.checker.check_model(m)
+            self.assertIn("Conv", {n.op_type for n in m.graph.node})
+            with open(os.path.join(out, "MODEL_CARD.md")) as f:
+                card = f.read()
+            for word in ("MACs", "PSNR", "SSIM", "Licence", "parameters"):
+                self.assertIn(word, card)
+
+
+if __name__ == "__main__":
+    unittest.main()
