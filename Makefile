@@ -60,7 +60,35 @@ bench-cpu: model
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./model/cpu/
 
 bench-gpu: wasm model
-	$(GO) test -run '^$$' -bench . -benchtime 3x -timeout 20m ./wasm/...
+	$(GO) test -run '^$$' -bench GPU -benchtime 2x -timeout 60m ./wasm/browsertest
 
 clean:
 	rm -rf bin $(DIST)/*.wasm $(DIST)/wasm_exec.js $(DIST)/models
+
+# --- train/ (issue 6): the searched and distilled student generator ---
+# `make student`: search -> finetune -> export -> Go checks on the CPU,
+# fitted to STUDENT_MINUTES of wall clock (2 cores: under 2 h), with
+# progress and ETA. `make trainpack` packs ../shared/images into .trainpack/
+# for a GPU machine (train/gpu.sh).
+STUDENT_OUT     ?= out/student
+STUDENT_MINUTES ?= 105
+.PHONY: student train-test train-deps trainpack
+student: model
+	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --out $(STUDENT_OUT) --minutes $(STUDENT_MINUTES) $(ARGS)
+
+train-test: model
+	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) -m unittest discover -s train -p 'test_*.py'
+
+trainpack:
+	$(PY) train/pack_data.py
+
+train-deps:
+	@missing=""; \
+	$(PY) -c "import torch" 2>/dev/null || missing="$$missing python3-torch"; \
+	$(PY) -c "import numpy" 2>/dev/null || missing="$$missing python3-numpy"; \
+	$(PY) -c "import PIL" 2>/dev/null || missing="$$missing python3-pil"; \
+	$(PY) -c "import onnx" 2>/dev/null || missing="$$missing python3-onnx"; \
+	$(PY) -c "import matplotlib" 2>/dev/null || missing="$$missing python3-matplotlib"; \
+	if [ -z "$$missing" ]; then echo "train-deps: all present"; \
+	elif [ "$$(id -u)" != 0 ]; then echo "train-deps: run as root: apt-get install -y$$missing" >&2; exit 1; \
+	else apt-get install -y$$missing; fi

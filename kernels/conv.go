@@ -1,0 +1,105 @@
+package kernels
+
+import (
+	_ "embed"
+	"fmt"
+
+	"github.com/edgetoon/edgetoon/model"
+)
+
+//go:embed conv.glsl
+var convSrc string
+
+//go:embed depthwise.glsl
+var depthwiseSrc string
+
+// conv generates a conv2d pass: the input (with whatever was inlined into
+// it) is read through the fetch function X, the weights from tw.
+func (b *builder) conv(g *gen, n *model.Node) (string, int64, error) {
+	x, out := b.shapes[n.Inputs[0]], b.shapes[n.Name]
+	wt := b.g.Tensors[n.Inputs[1]]
+	o, kh, kw, ig := wt.Shape[0], wt.Shape[1], wt.Shape[2], wt.Shape[3]
+	var bias []float32
+	if len(n.Inputs) == 3 {
+		bias = b.g.Tensors[n.Inputs[2]].Data
+	}
+	top, left, _, _, err := model.ConvPads(n, x[0], x[1], kh, kw)
+	if err != nil {
+		return "", 0, err
+	}
+	fn, err := g.fetch(n.Inputs[0])
+	if err != nil {
+		return "", 0, err
+	}
+	g.define("X", fn)
+	g.define("STRIDE", fmt.Sprintf("ivec2(%d, %d)", n.StrideX(), n.StrideY()))
+	g.define("DY", fmt.Sprint(n.DilationY()))
+	g.define("DX", fmt.Sprint(n.DilationX()))
+	g.define("KH", fmt.Sprint(kh))
+	g.define("KW", fmt.Sprint(kw))
+	g.define("PAD", g.ivec2(left, top))
+	g.define("INSIZE", g.ivec2(x[1], x[0]))
+	actMacro(g, n)
+	macs := int64(out[0]) * int64(out[1]) * int64(o) * int64(kh*kw*ig)
+
+	taps := kh * kw
+	if groups := n.GroupCount(); groups == x[2] && o == x[2] && ig == 1 {
+		// Depthwise: texel (l, tap) holds the 4 channels of layer l.
+		l := layers(o)
+		data := make([]float32, l*(taps+1)*4)
+		for c := range o {
+			for t := range taps {
+				data[(t*l+c/4)*4+c%4] = wt.Data[c*taps+t]
+			}
+			if bias != nil {
+				data[(taps*l+c/4)*4+c%4] = bias[c]
+			}
+		}
+		g.weights = true
+		wx, wy, err := b.weights.place(l, taps+1, data)
+		if err != nil {
+			return "", 0, fmt.Errorf("weights: %w", err)
+		}
+		g.define("WX", g.int(wx))
+		g.define("WY", g.int(wy))
+		return depthwiseSrc, macs, nil
+	}
+
+	// Dense; grouped convs are expanded to block-diagonal dense weights.
+	inL, outL := layers(x[2]), layers(o)
+	og := o / n.GroupCount()
+	weight := func(oc, t, ic int) float32 {
+		if oc >= o || ic >= x[2] || ic/ig != oc/og {
+			return 0
+		}
+		return wt.Data[(oc*taps+t)*ig+ic%ig]
+	}
+	biasOf := func(oc int) float32 {
+		if bias == nil || oc >= o {
+			return 0
+		}
+		return bias[oc]
+	}
+	g.define("INL", fmt.Sprint(inL))
+	// Weights in the texture: row tap*inL+s, texel 4*ol+j holds output
+	// channels 4ol..4ol+3 of input channel 4s+j, i.e. column j of the
+	// mat4 for (ol, s).
+	g.weights = true
+	w := outL * 4
+	data := make([]float32, w*(taps*inL+1)*4)
+	for oc := range o {
+		for t := range taps {
+			for ic := range x[2] {
+				data[((t*inL+ic/4)*w+(oc/4)*4+ic%4)*4+oc%4] = weight(oc, t, ic)
+			}
+		}
+		data[((taps*inL)*w+(oc/4)*4)*4+oc%4] = biasOf(oc)
+	}
+	wx, wy, err := b.weights.place(w, taps*inL+1, data)
+	if err != nil {
+		return "", 0, fmt.Errorf("weights: %w", err)
+	}
+	g.define("WX", g.int(wx))
+	g.define("WY", g.int(wy))
+	return convSrc, macs, nil
+}

@@ -1,0 +1,189 @@
+package kernels
+
+import (
+	_ "embed"
+	"fmt"
+	"strings"
+
+	"github.com/edgetoon/edgetoon/model"
+)
+
+//go:embed map.glsl
+var mapSrc string
+
+// emit generates every group's pass, then allocates textures and weights.
+func (b *builder) emit() error {
+	b.progs = map[string]int{}
+	b.weights = packer{width: min(b.opts.MaxTextureSize, 4096)}
+	var leaves [][]string
+	for i, gr := range b.groups {
+		canvas := b.opts.ToCanvas && i == len(b.groups)-1
+		pass, names, err := b.emitGroup(gr, canvas)
+		if err != nil {
+			return err
+		}
+		b.plan.Passes = append(b.plan.Passes, *pass)
+		leaves = append(leaves, names)
+	}
+	w, err := b.weights.build(b.opts.MaxTextureSize)
+	if err != nil {
+		return err
+	}
+	b.plan.Weights = w
+	return b.allocate(leaves)
+}
+
+// emitGroup generates the pass of one group and returns the values it
+// samples, in sampler order.
+func (b *builder) emitGroup(gr *group, canvas bool) (*Pass, []string, error) {
+	g := newGen(b)
+	tail := gr.tail()
+	if gr.root == nil {
+		tail = gr.copyOf
+	}
+	out := b.shapes[tail]
+	outL := layers(out[2])
+	outputs := 1
+	if !canvas {
+		outputs = min(b.opts.MaxOutputs, outL)
+	}
+	pass := &Pass{Nodes: gr.names(), W: out[1], H: out[0], Out: TexCanvas}
+	if canvas {
+		g.define("OUTPOS", fmt.Sprintf("ivec2(int(gl_FragCoord.x), %s - 1 - int(gl_FragCoord.y))", g.int(out[0])))
+	} else {
+		g.define("OUTPOS", "ivec2(gl_FragCoord.xy)")
+	}
+	var main string
+	var err error
+	op := "copy"
+	switch {
+	case gr.root == nil:
+		main, err = b.mapMain(g, gr.copyOf, nil)
+	case gr.root.Op == model.OpConv2D:
+		op = gr.root.Op
+		main, pass.MACs, err = b.conv(g, gr.root)
+	case gr.root.Op == model.OpBoxMean:
+		op = gr.root.Op
+		main, err = b.boxMean(g, gr.root)
+	case inlinable(gr.root.Op):
+		op = gr.root.Op
+		main, err = b.mapMain(g, gr.root.Name, gr.root)
+	default:
+		err = fmt.Errorf("op not supported by the GPU engine")
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("node %q (%s): %w", pass.Nodes[0], op, err)
+	}
+	epi, err := b.epilogue(g, gr, canvas)
+	if err != nil {
+		return nil, nil, err
+	}
+	src, samplers := g.source(outputs, epi, b.put(out[2], canvas), main)
+	if len(g.vecs)/4 > b.opts.MaxUniformVecs-16 {
+		return nil, nil, fmt.Errorf("node %q (%s): needs %d uniform vectors, device has %d", pass.Nodes[0], op, len(g.vecs)/4, b.opts.MaxUniformVecs)
+	}
+	idx, ok := b.progs[src]
+	if !ok {
+		idx = len(b.plan.Programs)
+		b.progs[src] = idx
+		b.plan.Programs = append(b.plan.Programs, Program{
+			Source: src, Op: fmt.Sprintf("%s (node %q)", op, pass.Nodes[0]),
+			Samplers: samplers, Outputs: outputs,
+		})
+	}
+	pass.Program = idx
+	pass.Ints, pass.Vecs = g.ints, g.vecs
+	pass.Bases = drawBases(outL, outputs)
+	names := append([]string(nil), g.leaves...)
+	if g.image {
+		names = append(names, "$image")
+	}
+	if g.weights {
+		names = append(names, "$weights")
+	}
+	return pass, names, nil
+}
+
+// mapMain is the main of a pass storing an inlinable value: the root node
+// (or, for a copy, the value itself) becomes the fetch function X.
+func (b *builder) mapMain(g *gen, name string, root *model.Node) (string, error) {
+	var fn string
+	var err error
+	if root == nil {
+		fn, err = g.fetch(name)
+	} else {
+		var body string
+		if body, err = g.nodeBody(root); err == nil {
+			fn = g.function(name, body)
+		}
+	}
+	if err != nil {
+		return "", err
+	}
+	g.define("X", fn)
+	return mapSrc, nil
+}
+
+// epilogue generates vec4 epi(vec4 v, ivec2 p, int l): the elementwise nodes
+// folded into the pass, then the output denormalization on the canvas.
+func (b *builder) epilogue(g *gen, gr *group, canvas bool) (string, error) {
+	var sb strings.Builder
+	sb.WriteString("vec4 epi(vec4 v, ivec2 p, int l) {\n")
+	prev := ""
+	if gr.root != nil {
+		prev = gr.root.Name
+	}
+	for _, n := range gr.chain {
+		var ops []string
+		for _, in := range n.Inputs {
+			if in == prev {
+				ops = append(ops, "v")
+				continue
+			}
+			op, err := g.operand(in, b.shapes[n.Name])
+			if err != nil {
+				return "", fmt.Errorf("node %q (%s): %w", n.Name, n.Op, err)
+			}
+			ops = append(ops, op)
+		}
+		fmt.Fprintf(&sb, "\tv = %s;\n", elementwiseExpr(n, ops))
+		prev = n.Name
+	}
+	if canvas {
+		c := b.shapes[b.g.Output][2]
+		k := g.vec(padAffine(b.g.Denorm.Scale, c, 1), 1)
+		g.vec(padAffine(b.g.Denorm.Bias, c, 0), 1)
+		fmt.Fprintf(&sb, "\tv = v * u_v[%d] + u_v[%d]; // denormalize\n", k, k+1)
+	}
+	sb.WriteString("\treturn v;\n}\n")
+	return sb.String(), nil
+}
+
+// put generates vec4 put(vec4 v, int l), the value stored for layer l:
+// lanes past the channel count are zeroed (a select, so even a NaN from
+// padding lanes cannot leak into a later conv); the canvas gets opaque
+// RGB.
+func (b *builder) put(c int, canvas bool) string {
+	if canvas {
+		swizzle := map[int]string{1: "vec4(v.xxx, 1.0)", 2: "vec4(v.xy, 0.0, 1.0)", 3: "vec4(v.xyz, 1.0)", 4: "v"}[c]
+		return "vec4 put(vec4 v, int l) { return " + swizzle + "; }\n"
+	}
+	return fmt.Sprintf("vec4 put(vec4 v, int l) { return mix(vec4(0.0), v, lessThan(ivec4(l * 4) + ivec4(0, 1, 2, 3), ivec4(%d))); }\n", c)
+}
+
+// actMacro defines ACT(v) as node n's own activation.
+func actMacro(g *gen, n *model.Node) {
+	g.define("ACT(v)", activation(n.Act, n.Alpha, "(v)"))
+}
+
+// drawBases returns the first layer of each draw of a pass writing outL
+// layers, outputs at a time. The last draw is shifted back to end at the
+// last layer (recomputing a few layers) so that every draw of the pass
+// can share one program.
+func drawBases(outL, outputs int) []int {
+	var bases []int
+	for base := 0; base < outL; base += outputs {
+		bases = append(bases, min(base, outL-outputs))
+	}
+	return bases
+}

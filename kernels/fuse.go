@@ -1,0 +1,152 @@
+package kernels
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/edgetoon/edgetoon/model"
+)
+
+// group is a set of graph nodes computed by one pass: a root node, then the
+// elementwise nodes folded into its epilogue, each consuming the previous.
+type group struct {
+	root  *model.Node
+	chain []*model.Node
+	// copyOf is set for a pass that only copies a value (to the canvas).
+	copyOf string
+}
+
+// tail is the name of the value the group writes.
+func (gr *group) tail() string {
+	if len(gr.chain) > 0 {
+		return gr.chain[len(gr.chain)-1].Name
+	}
+	if gr.root == nil {
+		return gr.copyOf + "$copy"
+	}
+	return gr.root.Name
+}
+
+func (gr *group) names() []string {
+	if gr.root == nil {
+		return []string{gr.copyOf}
+	}
+	out := []string{gr.root.Name}
+	for _, n := range gr.chain {
+		out = append(out, n.Name)
+	}
+	return out
+}
+
+type builder struct {
+	g      *model.Graph
+	opts   Options
+	shapes map[string][]int
+	plan   *Plan
+
+	uses    map[string]int         // readers of each value; the graph output counts one
+	byName  map[string]*model.Node // nodes by name
+	inlined map[string]bool        // nodes evaluated inside their consumer's fetch
+	groups  []*group
+	tails   map[string]*group // materialized values (group tails)
+
+	weights packer
+	progs   map[string]int // program source -> index
+}
+
+// elementwise ops can be folded into their producer's epilogue.
+func elementwise(op string) bool {
+	switch op {
+	case model.OpAdd, model.OpSub, model.OpMul, model.OpDiv,
+		model.OpLeakyReLU, model.OpReLU, model.OpTanh, model.OpSigmoid, model.OpClip:
+		return true
+	}
+	return false
+}
+
+// inlinable ops are cheap pure functions of a few input texels, so they can
+// be recomputed inside the consumer's fetch instead of being stored.
+func inlinable(op string) bool {
+	return elementwise(op) || op == model.OpResize || op == model.OpPad || op == model.OpConcat
+}
+
+func sameShape(a, b []int) bool { return slices.Equal(a, b) }
+
+// fuse groups the graph's nodes into passes.
+func (b *builder) fuse() error {
+	g := b.g
+	b.uses = map[string]int{g.Output: 1}
+	b.byName = map[string]*model.Node{}
+	for i := range g.Nodes {
+		n := &g.Nodes[i]
+		b.byName[n.Name] = n
+		for _, in := range n.Inputs {
+			if _, isAct := b.shapes[in]; isAct {
+				b.uses[in]++
+			}
+		}
+	}
+	b.inlined = map[string]bool{}
+	b.tails = map[string]*group{}
+	for i := range g.Nodes {
+		n := &g.Nodes[i]
+		switch n.Op {
+		case model.OpInstanceNorm, model.OpLayerNorm:
+			return fmt.Errorf("node %q (%s): not supported by the GPU engine yet", n.Name, n.Op)
+		}
+		if b.uses[n.Name] == 0 {
+			continue // dead code
+		}
+		if elementwise(n.Op) && b.absorb(n) {
+			continue
+		}
+		if inlinable(n.Op) && b.uses[n.Name] == 1 && n.Name != g.Output {
+			b.inlined[n.Name] = true
+			continue
+		}
+		gr := &group{root: n}
+		b.groups = append(b.groups, gr)
+		b.tails[n.Name] = gr
+	}
+	if len(b.groups) == 0 || b.inlined[g.Output] {
+		return fmt.Errorf("output %q: nothing to compute", g.Output)
+	}
+	// The canvas pass must be the last one and write only the output; if
+	// the output's own pass cannot be it, copy the output in a final pass.
+	if b.opts.ToCanvas {
+		last := b.groups[len(b.groups)-1]
+		if last.tail() != g.Output || b.uses[g.Output] != 1 {
+			gr := &group{copyOf: g.Output}
+			b.groups = append(b.groups, gr)
+		}
+		if c := b.shapes[g.Output][2]; c > 4 {
+			return fmt.Errorf("output %q has %d channels: a canvas shows at most 4", g.Output, c)
+		}
+	}
+	return nil
+}
+
+// absorb folds elementwise node n into the epilogue of the pass that
+// writes one of its inputs, when n is that value's only reader and n does
+// not broadcast it to a larger shape.
+func (b *builder) absorb(n *model.Node) bool {
+	for _, in := range n.Inputs {
+		gr := b.tails[in]
+		if gr == nil || gr.root == nil || b.uses[in] != 1 || !sameShape(b.shapes[in], b.shapes[n.Name]) {
+			continue
+		}
+		// An operand read twice (x+x) would need the value twice.
+		if n.Inputs[0] == n.Inputs[len(n.Inputs)-1] && len(n.Inputs) == 2 {
+			return false
+		}
+		gr.chain = append(gr.chain, n)
+		delete(b.tails, in)
+		b.tails[n.Name] = gr
+		// n's other operands may come from passes created after gr's
+		// root; nothing else reads gr's value, so gr can move last.
+		i := slices.Index(b.groups, gr)
+		b.groups = append(slices.Delete(b.groups, i, i+1), gr)
+		return true
+	}
+	return false
+}

@@ -1,0 +1,276 @@
+package kernels
+
+import (
+	_ "embed"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/edgetoon/edgetoon/model"
+)
+
+//go:embed header.glsl
+var headerSrc string
+
+// VertexShader draws one triangle covering the viewport; every pass uses it.
+//
+//go:embed vertex.glsl
+var VertexShader string
+
+// gen accumulates one program: its fetch functions, its uniform slots and
+// the values it samples. Slots are numbered in generation order, so two
+// passes of the same structure get the same source and share a program.
+type gen struct {
+	b       *builder
+	defines strings.Builder
+	funcs   strings.Builder
+	ints    []int32
+	vecs    []float32
+	leaves  []string // values sampled as t0, t1, ...
+	image   bool     // samples the source image as timg
+	weights bool     // samples the weight texture as tw
+	memo    map[string]string
+}
+
+func newGen(b *builder) *gen { return &gen{b: b, memo: map[string]string{}} }
+
+// int returns a uniform slot holding v.
+func (g *gen) int(v int) string {
+	g.ints = append(g.ints, int32(v))
+	return fmt.Sprintf("u_i[%d]", len(g.ints)-1)
+}
+
+// ivec2 returns an expression for the pair (x, y) held in uniforms.
+func (g *gen) ivec2(x, y int) string {
+	return fmt.Sprintf("ivec2(%s, %s)", g.int(x), g.int(y))
+}
+
+// vec returns the index of the first of n vec4 slots holding data.
+func (g *gen) vec(data []float32, n int) int {
+	k := len(g.vecs) / 4
+	v := make([]float32, 4*n)
+	copy(v, data)
+	g.vecs = append(g.vecs, v...)
+	return k
+}
+
+func (g *gen) define(name, value string) {
+	fmt.Fprintf(&g.defines, "#define %s %s\n", name, value)
+}
+
+// fetch returns the name of a function vec4 f(ivec2 p, int l) giving layer l
+// of value name at pixel p, which must lie inside the value's shape.
+func (g *gen) fetch(name string) (string, error) {
+	if fn, ok := g.memo[name]; ok {
+		return fn, nil
+	}
+	b := g.b
+	var body string
+	switch {
+	case name == b.g.Input && b.opts.Input == InputImage:
+		// The graph input is the picture itself, resampled to the plan's
+		// size by the sampler and normalized here: no pass of its own.
+		g.image = true
+		inv := g.vec([]float32{1 / float32(b.opts.W), 1 / float32(b.opts.H)}, 1)
+		k := g.vec(padAffine(b.g.Norm.Scale, b.g.InputChannels, 1), 1)
+		g.vec(padAffine(b.g.Norm.Bias, b.g.InputChannels, 0), 1)
+		body = fmt.Sprintf("\tvec4 c = texture(timg, (vec2(p) + 0.5) * u_v[%d].xy);\n"+
+			"\treturn mix(vec4(0.0), c * u_v[%d] + u_v[%d], lessThan(ivec4(0, 1, 2, 3), ivec4(%d)));",
+			inv, k, k+1, b.g.InputChannels)
+	case b.materialized(name):
+		k := len(g.leaves)
+		g.leaves = append(g.leaves, name)
+		body = fmt.Sprintf("\treturn texelFetch(t%d, ivec3(p, l), 0);", k)
+	case b.inlined[name]:
+		var err error
+		if body, err = g.nodeBody(b.byName[name]); err != nil {
+			return "", err
+		}
+	default:
+		return "", fmt.Errorf("value %q is not available to the GPU plan", name)
+	}
+	return g.function(name, body), nil
+}
+
+// function adds a fetch function for value name with the given body.
+func (g *gen) function(name, body string) string {
+	fn := fmt.Sprintf("f%d", len(g.memo))
+	fmt.Fprintf(&g.funcs, "vec4 %s(ivec2 p, int l) {\n%s\n}\n", fn, body)
+	g.memo[name] = fn
+	return fn
+}
+
+// materialized says whether value name is stored in a texture.
+func (b *builder) materialized(name string) bool {
+	return b.tails[name] != nil || (name == b.g.Input && b.opts.Input == InputRaw)
+}
+
+// padAffine returns the first c values of v (or fill where v is short)
+// padded to 4 lanes.
+func padAffine(v []float32, c int, fill float32) []float32 {
+	out := []float32{fill, fill, fill, fill}
+	for i := 0; i < c && i < 4; i++ {
+		if i < len(v) {
+			out[i] = v[i]
+		}
+	}
+	return out
+}
+
+// nodeBody is the body of the fetch function of an inlinable node.
+func (g *gen) nodeBody(n *model.Node) (string, error) {
+	var body string
+	var err error
+	switch n.Op {
+	case model.OpResize:
+		body, err = g.resize(n)
+	case model.OpPad:
+		body, err = g.pad(n)
+	case model.OpConcat:
+		body, err = g.concat(n)
+	default:
+		var ops []string
+		for _, in := range n.Inputs {
+			op, err := g.operand(in, g.b.shapes[n.Name])
+			if err != nil {
+				return "", fmt.Errorf("node %q (%s): %w", n.Name, n.Op, err)
+			}
+			ops = append(ops, op)
+		}
+		body = "\treturn " + elementwiseExpr(n, ops) + ";"
+	}
+	if err != nil {
+		return "", fmt.Errorf("node %q (%s): %w", n.Name, n.Op, err)
+	}
+	return body, nil
+}
+
+// operand returns a vec4 expression for input name of an elementwise node
+// whose result has shape out, broadcasting constants and 1-channel maps.
+func (g *gen) operand(name string, out []int) (string, error) {
+	if t := g.b.g.Tensors[name]; t != nil {
+		n := model.NumElements(t.Shape)
+		switch {
+		case n == 1:
+			v := t.Data[0]
+			return fmt.Sprintf("u_v[%d]", g.vec([]float32{v, v, v, v}, 1)), nil
+		case n == out[2] && t.Shape[len(t.Shape)-1] == n:
+			if l := layers(n); 4*(len(g.vecs)/4+l) > 4*g.b.opts.MaxUniformVecs-64 {
+				return "", fmt.Errorf("constant %q: %d channels exceed the uniform budget", name, n)
+			}
+			return fmt.Sprintf("u_v[%d + l]", g.vec(t.Data, layers(n))), nil
+		}
+		return "", fmt.Errorf("constant %q: shape %v does not broadcast per channel to %v", name, t.Shape, out)
+	}
+	s := g.b.shapes[name]
+	fn, err := g.fetch(name)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case sameShape(s, out):
+		return fn + "(p, l)", nil
+	case s[0] == out[0] && s[1] == out[1] && s[2] == 1:
+		return fn + "(p, 0).xxxx", nil
+	}
+	return "", fmt.Errorf("input %q: shape %v does not broadcast to %v on the GPU", name, s, out)
+}
+
+// elementwiseExpr applies n's op and activation to operand expressions.
+func elementwiseExpr(n *model.Node, ops []string) string {
+	var e string
+	switch n.Op {
+	case model.OpAdd:
+		e = "(" + ops[0] + " + " + ops[1] + ")"
+	case model.OpSub:
+		e = "(" + ops[0] + " - " + ops[1] + ")"
+	case model.OpMul:
+		e = "(" + ops[0] + " * " + ops[1] + ")"
+	case model.OpDiv:
+		e = "(" + ops[0] + " / " + ops[1] + ")"
+	case model.OpLeakyReLU:
+		e = activation("leaky_relu", n.Alpha, ops[0])
+	case model.OpReLU:
+		e = activation("relu", 0, ops[0])
+	case model.OpTanh:
+		e = activation("tanh", 0, ops[0])
+	case model.OpSigmoid:
+		e = activation("sigmoid", 0, ops[0])
+	case model.OpClip:
+		e = fmt.Sprintf("clamp(%s, %s, %s)", ops[0], glslFloat(n.Min), glslFloat(n.Max))
+	}
+	return activation(n.Act, n.Alpha, e)
+}
+
+// activation wraps expression e in the named activation.
+func activation(act string, alpha float32, e string) string {
+	switch act {
+	case "relu":
+		return "max(" + e + ", 0.0)"
+	case "relu6":
+		return "clamp(" + e + ", 0.0, 6.0)"
+	case "leaky_relu":
+		// A select, not arithmetic, so x >= 0 passes through exactly.
+		return fmt.Sprintf("leaky(%s, %s)", e, glslFloat(alpha))
+	case "tanh":
+		return "tanh(" + e + ")"
+	case "sigmoid":
+		return "(1.0 / (1.0 + exp(-" + e + ")))"
+	}
+	return e
+}
+
+// glslFloat writes f so that GLSL parses back the same float32.
+func glslFloat(f float32) string {
+	s := strconv.FormatFloat(float64(f), 'g', -1, 32)
+	if !strings.ContainsAny(s, ".eEn") {
+		s += ".0"
+	}
+	return s
+}
+
+// expand repeats every line that contains $k once per output layer,
+// with $k replaced by the output's index.
+func expand(src string, outputs int) string {
+	var sb strings.Builder
+	for _, line := range strings.SplitAfter(src, "\n") {
+		if !strings.Contains(line, "$k") {
+			sb.WriteString(line)
+			continue
+		}
+		for k := range outputs {
+			sb.WriteString(strings.ReplaceAll(line, "$k", strconv.Itoa(k)))
+		}
+	}
+	return sb.String()
+}
+
+// source assembles the program: header, declarations, defines, fetch
+// functions, the epilogue and the op's main.
+func (g *gen) source(outputs int, epi, put, main string) (src string, samplers []string) {
+	var sb strings.Builder
+	sb.WriteString(headerSrc)
+	for k := range g.leaves {
+		name := fmt.Sprintf("t%d", k)
+		fmt.Fprintf(&sb, "uniform highp sampler2DArray %s;\n", name)
+		samplers = append(samplers, name)
+	}
+	if g.image {
+		sb.WriteString("uniform highp sampler2D timg;\n")
+		samplers = append(samplers, "timg")
+	}
+	if g.weights {
+		sb.WriteString("uniform highp sampler2D tw;\n#define W(c) texelFetch(tw, c, 0)\n")
+		samplers = append(samplers, "tw")
+	}
+	fmt.Fprintf(&sb, "uniform int u_i[%d];\nuniform vec4 u_v[%d];\n", max(len(g.ints), 1), max(len(g.vecs)/4, 1))
+	for k := range outputs {
+		fmt.Fprintf(&sb, "layout(location = %d) out vec4 o%d;\n", k, k)
+	}
+	sb.WriteString(g.defines.String())
+	sb.WriteString(g.funcs.String())
+	sb.WriteString(epi)
+	sb.WriteString(put)
+	sb.WriteString(expand(main, outputs))
+	return sb.String(), samplers
+}

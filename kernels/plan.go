@@ -1,0 +1,195 @@
+// Package kernels compiles an edgetoon model graph into a plan of WebGL2
+// fragment-shader passes for one input size: which programs to compile,
+// which textures to allocate, which weights to upload and, per frame, which
+// passes to draw. It is plain Go so that it can be tested natively; the
+// js/wasm engine (package wasm) only executes plans.
+//
+// Layout. An activation [H,W,C] lives in a TEXTURE_2D_ARRAY of W x H texels
+// with one layer per 4 channels (RGBA). A pass renders one node's value
+// (plus whatever was fused into it) into layers of its output texture, up
+// to MaxOutputs layers per draw through multiple render targets. Lanes past
+// C in the last layer are kept zero.
+//
+// Fusion. Elementwise nodes (add, sub, mul, div, activations, clip) whose
+// producer has no other consumer are folded into the producer's epilogue
+// (conv + bias + activation + residual add in one pass). Elementwise, resize,
+// pad and concat nodes with a single consumer are inlined into the
+// consumer's input fetch (upsample + skip add fused into the next conv).
+// The graph input is read straight from the source image with the input
+// normalization applied in the fetch, and the final pass denormalizes and
+// renders to the canvas.
+package kernels
+
+import (
+	"fmt"
+
+	"github.com/edgetoon/edgetoon/model"
+)
+
+// InputKind says where the graph input comes from.
+type InputKind int
+
+const (
+	// InputImage: an RGBA8 2D texture holding the source picture at any
+	// size; it is resampled (bilinear) to the plan's size and normalized
+	// with the graph's Norm in every fetch.
+	InputImage InputKind = iota
+	// InputRaw: a float texture array holding the already normalized
+	// [H,W,C] input (tests).
+	InputRaw
+)
+
+// Options choose how a plan is built.
+type Options struct {
+	H, W int
+	// Half stores activations and weights as RGBA16F instead of RGBA32F.
+	Half  bool
+	Input InputKind
+	// ToCanvas makes the final pass denormalize and render RGBA to the
+	// default framebuffer (flipped, since its row 0 is the bottom). Without
+	// it the output stays in a float texture for read-back.
+	ToCanvas bool
+	// Device limits; zero means the WebGL2 minimum-or-typical default.
+	MaxTextureSize int // default 4096
+	MaxLayers      int // MAX_ARRAY_TEXTURE_LAYERS, default 256
+	MaxOutputs     int // render targets per draw, default 4 (at most MAX_DRAW_BUFFERS)
+	MaxUniformVecs int // MAX_FRAGMENT_UNIFORM_VECTORS, default 224
+}
+
+// Special texture ids in Pass.Inputs.
+const (
+	TexImage   = -1 // the source image (InputImage)
+	TexWeights = -2 // the packed weight texture
+	TexCanvas  = -1 // as Pass.Out: the default framebuffer
+)
+
+// Plan is everything the engine needs to run a graph at one size.
+type Plan struct {
+	Opts     Options
+	Programs []Program
+	// Textures are the physical activation textures; a texture may hold
+	// several tensors over the frame (reuse by liveness), each in its
+	// top-left corner.
+	Textures []Texture
+	Weights  Weights
+	Passes   []Pass
+	// Input is the texture of the raw input (InputRaw), else -1.
+	Input int
+	// Output is the texture holding the result when !ToCanvas, else -1;
+	// OutShape is the result's [H,W,C].
+	Output   int
+	OutShape [3]int
+}
+
+// Program is one fragment shader. Several passes may share it: sizes and
+// offsets are uniforms, only the structure is in the source.
+type Program struct {
+	Source string
+	// Op names the op (and first node) it was generated for, for errors.
+	Op string
+	// Samplers are the sampler uniform names, bound to units 0.. in order.
+	Samplers []string
+	// Outputs is the number of render targets each draw writes.
+	Outputs int
+}
+
+// Texture is a W x H x Layers texture array.
+type Texture struct {
+	W, H, Layers int
+}
+
+// Weights is the single weight texture: W x H RGBA texels.
+type Weights struct {
+	W, H int
+	Data []float32 // RGBA, row-major, len W*H*4
+}
+
+// Pass is one program run over the output's pixels.
+type Pass struct {
+	// Nodes are the graph nodes computed by this pass; the first is the
+	// root, the last the value written.
+	Nodes   []string
+	Program int
+	// Inputs are the textures bound to sampler units 0.. (Texture index,
+	// TexImage or TexWeights), in the program's Samplers order.
+	Inputs []int
+	Out    int // texture index or TexCanvas
+	W, H   int // viewport
+	// Bases are the first output layer of each draw; each draw writes
+	// Program.Outputs consecutive layers.
+	Bases []int
+	Ints  []int32   // uniform int u_i[]
+	Vecs  []float32 // uniform vec4 u_v[], 4 floats per slot
+	// MACs counts the multiply-adds of a conv pass (0 for other passes).
+	MACs int64
+}
+
+// String names the pass, for errors, by the value it writes.
+func (p *Pass) String() string { return p.Nodes[len(p.Nodes)-1] }
+
+// TextureBytes is the activation memory of the plan: 4 channels per texel,
+// 4 bytes each (2 in fp16).
+func (p *Plan) TextureBytes() int64 {
+	bpc := int64(4)
+	if p.Opts.Half {
+		bpc = 2
+	}
+	var n int64
+	for _, t := range p.Textures {
+		n += int64(t.W) * int64(t.H) * int64(t.Layers) * 4 * bpc
+	}
+	return n
+}
+
+// layers is the number of RGBA layers that hold c channels.
+func layers(c int) int { return (c + 3) / 4 }
+
+// Build compiles g into a plan for opts.
+func Build(g *model.Graph, opts Options) (*Plan, error) {
+	if opts.MaxTextureSize == 0 {
+		opts.MaxTextureSize = 4096
+	}
+	if opts.MaxLayers == 0 {
+		opts.MaxLayers = 256
+	}
+	if opts.MaxOutputs == 0 {
+		opts.MaxOutputs = 4
+	}
+	if opts.MaxUniformVecs == 0 {
+		opts.MaxUniformVecs = 224
+	}
+
+	opts.MaxOutputs = min(opts.MaxOutputs, 8)
+	shapes, err := g.Shapes(opts.H, opts.W)
+	if err != nil {
+		return nil, err
+	}
+	if opts.H > opts.MaxTextureSize || opts.W > opts.MaxTextureSize {
+		return nil, &SizeError{fmt.Sprintf("input %dx%d exceeds MAX_TEXTURE_SIZE %d", opts.W, opts.H, opts.MaxTextureSize)}
+	}
+	if g.InputChannels > 4 && opts.Input == InputImage {
+		return nil, fmt.Errorf("input has %d channels: an image gives at most 4", g.InputChannels)
+	}
+	b := &builder{g: g, opts: opts, shapes: shapes, plan: &Plan{Opts: opts, Input: -1, Output: -1}}
+	if err := b.fuse(); err != nil {
+		return nil, err
+	}
+	if err := b.emit(); err != nil {
+		return nil, err
+	}
+	return b.plan, nil
+}
+
+// SizeError reports a plan that does not fit the device's texture limits.
+type SizeError struct{ Msg string }
+
+func (e *SizeError) Error() string { return e.Msg }
+
+// MACs sums the multiply-adds of the plan's conv passes.
+func (p *Plan) MACs() int64 {
+	var n int64
+	for i := range p.Passes {
+		n += p.Passes[i].MACs
+	}
+	return n
+}

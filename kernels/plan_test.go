@@ -1,0 +1,168 @@
+package kernels
+
+import (
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/edgetoon/edgetoon/kernels/testgraph"
+	"github.com/edgetoon/edgetoon/model"
+)
+
+func newRand() *rand.Rand { return rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())) }
+
+func whiteboxPlan(t *testing.T, size int, canvas bool) (*model.Graph, *Plan) {
+	t.Helper()
+	g := testgraph.Whitebox(newRand())
+	in := InputImage
+	if !canvas {
+		in = InputRaw
+	}
+	p, err := Build(g, Options{H: size, W: size, Input: in, ToCanvas: canvas})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, p
+}
+
+func TestWhiteboxFusion(t *testing.T) {
+	g, p := whiteboxPlan(t, 256, true)
+	convs := 0
+	for _, n := range g.Nodes {
+		if n.Op == model.OpConv2D {
+			convs++
+		}
+	}
+	// One pass per conv, plus the guided filter's 6 box means (A =
+	// cov/(var+eps) rides in the epilogue of box(x*y)).
+	if want := convs + 6; len(p.Passes) != want {
+		t.Errorf("passes: %d, want %d", len(p.Passes), want)
+	}
+	for i, pass := range p.Passes {
+		root := g.Node(pass.Nodes[0])
+		switch root.Op {
+		case model.OpConv2D, model.OpBoxMean:
+		case model.OpDiv: // the guided filter's A
+		default:
+			t.Errorf("pass %d: root %s (%s) should have been fused", i, root.Name, root.Op)
+		}
+		for _, name := range pass.Nodes[1:] {
+			if op := g.Node(name).Op; !elementwise(op) {
+				t.Errorf("pass %d: %s folded into an epilogue", i, op)
+			}
+		}
+	}
+	// Residual blocks: the second conv of each carries the skip add.
+	adds := 0
+	for _, pass := range p.Passes {
+		if g.Node(pass.Nodes[0]).Op == model.OpConv2D && slices.ContainsFunc(pass.Nodes, func(n string) bool {
+			return g.Node(n).Op == model.OpAdd
+		}) {
+			adds++
+		}
+	}
+	if adds != 4 {
+		t.Errorf("convs with a fused residual add: %d, want 4", adds)
+	}
+	// The first conv reads the picture directly (normalization fused).
+	if first := p.Programs[p.Passes[0].Program]; !slices.Contains(first.Samplers, "timg") {
+		t.Errorf("first pass samples %v, want the image", first.Samplers)
+	}
+	// Upsample + skip add are read inside the consuming conv: the convs
+	// after each resize sample two textures.
+	two := 0
+	for _, pass := range p.Passes {
+		if len(pass.Inputs) == 3 && strings.Contains(p.Programs[pass.Program].Source, "floor(s)") {
+			two++
+		}
+	}
+	if two != 2 {
+		t.Errorf("convs with fused upsample+skip: %d, want 2", two)
+	}
+	last := p.Passes[len(p.Passes)-1]
+	if last.Out != TexCanvas || last.Nodes[len(last.Nodes)-1] != g.Output {
+		t.Errorf("last pass writes %d (%v), want the canvas and %q", last.Out, last.Nodes, g.Output)
+	}
+	if !strings.Contains(p.Programs[last.Program].Source, "denormalize") {
+		t.Error("last pass does not denormalize")
+	}
+	// The 8 residual convs share programs (sizes are uniforms).
+	if len(p.Programs) > len(p.Passes)-6 {
+		t.Errorf("%d programs for %d passes: too little sharing", len(p.Programs), len(p.Passes))
+	}
+	if macs, _ := gMACs(p); macs < 8.0e9 || macs > 8.6e9 {
+		t.Errorf("MACs %d, want about 8.3e9", macs)
+	}
+}
+
+func gMACs(p *Plan) (int64, error) { return p.MACs(), nil }
+
+// TestTextureReuse checks that liveness reuse keeps far fewer textures
+// than stored values, and that no pass reads the texture it writes.
+func TestTextureReuse(t *testing.T) {
+	g, p := whiteboxPlan(t, 256, false)
+	shapes, _ := g.Shapes(256, 256)
+	var naive int64
+	for _, pass := range p.Passes {
+		s := shapes[pass.Nodes[len(pass.Nodes)-1]]
+		naive += int64(s[0] * s[1] * layers(s[2]) * 16)
+	}
+	// The least any allocation can do: the largest sum of the values
+	// alive at once (written, and read again at or after that pass).
+	size := func(i int) int64 {
+		s := shapes[p.Passes[i].Nodes[len(p.Passes[i].Nodes)-1]]
+		return int64(s[0] * s[1] * layers(s[2]) * 16)
+	}
+	var peak int64
+	for i := range p.Passes {
+		var live int64
+		for j := 0; j <= i; j++ {
+			// Pass j's value is alive at i if some pass k >= i reads its
+			// texture before another pass overwrites it.
+			for k := i; k < len(p.Passes); k++ {
+				if k > j && k > i && p.Passes[k-1].Out == p.Passes[j].Out && k-1 > j {
+					break
+				}
+				if slices.Contains(p.Passes[k].Inputs, p.Passes[j].Out) || (k == i && j == i) {
+					live += size(j)
+					break
+				}
+			}
+		}
+		peak = max(peak, live)
+	}
+	t.Logf("%d textures, %d KiB; values alive at once: %d KiB; one texture per value: %d KiB",
+		len(p.Textures), p.TextureBytes()>>10, peak>>10, naive>>10)
+	if p.TextureBytes() > peak*3/2 {
+		t.Errorf("texture memory %d KiB, want at most 1.5x the live peak %d KiB", p.TextureBytes()>>10, peak>>10)
+	}
+	for i, pass := range p.Passes {
+		if slices.Contains(pass.Inputs, pass.Out) {
+			t.Errorf("pass %d (%v) reads its own output texture %d", i, pass.Nodes, pass.Out)
+		}
+		tex := p.Textures[pass.Out]
+		s := shapes[pass.Nodes[len(pass.Nodes)-1]]
+		if tex.W < s[1] || tex.H < s[0] || tex.Layers < layers(s[2]) {
+			t.Errorf("pass %d: texture %v too small for %v", i, tex, s)
+		}
+	}
+	if p.Output < 0 || p.Input < 0 {
+		t.Errorf("raw plan: input %d output %d", p.Input, p.Output)
+	}
+}
+
+func TestTextureLimits(t *testing.T) {
+	g := testgraph.Whitebox(newRand())
+	_, err := Build(g, Options{H: 512, W: 512, MaxTextureSize: 256})
+	if _, ok := err.(*SizeError); !ok {
+		t.Errorf("512x512 with MAX_TEXTURE_SIZE 256: err %v, want a SizeError", err)
+	}
+}
+
+func TestExpand(t *testing.T) {
+	got := expand("a\nb$k c$k\nd\n", 3)
+	if want := "a\nb0 c0\nb1 c1\nb2 c2\nd\n"; got != want {
+		t.Errorf("expand: %q, want %q", got, want)
+	}
+}

@@ -1,0 +1,205 @@
+//go:build !js
+
+package browsertest
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/edgetoon/edgetoon/kernels/testgraph"
+	"github.com/edgetoon/edgetoon/model"
+	"github.com/edgetoon/edgetoon/model/cpu"
+)
+
+// engineJS drives the page API: create an engine on #out, stylize a
+// canvas of RGBA bytes, read the canvas back; then lose and restore the
+// context and do it again.
+const engineJS = `
+const consoleErrors = [];
+const origError = console.error;
+console.error = (...a) => { consoleErrors.push(a.join(" ")); origError(...a); };
+// within rejects after ms, saying what was awaited and what went wrong.
+function within(p, ms, what) {
+  return Promise.race([p, new Promise((_, rej) => setTimeout(() => rej(new Error(what + ": timed out; console: " + consoleErrors.join("; "))), ms))]);
+}
+async function stylizeTwice(model, px, w, h, out1, out2, precision, loseContext) {
+  const canvas = document.getElementById("out");
+  const eng = await edgetoon.create({canvas, model, precision});
+  const src = await rgbaCanvas(px, w, h);
+  eng.stylize(src, w, h);
+  await readCanvas(canvas, out1);
+  const states = [];
+  if (loseContext) {
+    const waitState = s => new Promise(r => { eng.onstatechange = st => { states.push(st); if (st === s) r(); }; });
+    const ext = canvas.getContext("webgl2").getExtension("WEBGL_lose_context");
+    canvas.addEventListener("webglcontextrestored", () => consoleErrors.push("event: restored"));
+    canvas.addEventListener("webglcontextlost", () => consoleErrors.push("event: lost"));
+    let p = waitState("lost");
+    ext.loseContext();
+    await within(p, 20000, "webglcontextlost");
+    eng.stylize(src, w, h); // a no-op while lost; must not throw
+    p = waitState("restored");
+    // Restore from a later task: called while the lost event is still
+    // being dispatched, Chromium ignores it.
+    await new Promise(r => setTimeout(r, 50));
+    ext.restoreContext();
+    await within(p, 60000, "webglcontextrestored");
+    eng.stylize(src, w, h);
+    await readCanvas(canvas, out2);
+  }
+  // Go heap allocations per frame, once the plan exists.
+  const m0 = edgetoon.debugMallocs();
+  for (let i = 0; i < 4; i++) eng.stylize(src, w, h);
+  const mallocs = (edgetoon.debugMallocs() - m0) / 4;
+  // The same for a trivial call: what syscall/js itself allocates per
+  // callback (the event, this, the arguments).
+  const c0 = edgetoon.debugMallocs();
+  for (let i = 0; i < 4; i++) eng.lastFrameMs(src, w, h);
+  const callMallocs = (edgetoon.debugMallocs() - c0) / 4;
+  let bad = "";
+  try { eng.stylize(src, w + 1, h); } catch (e) { bad = e.code + ": " + e.message; }
+  const info = eng.info();
+  return JSON.stringify({states, info, bad, mallocs, callMallocs});
+}`
+
+// canvasCheck stylizes random RGBA pixels through the page API (picture
+// upload, normalization and denormalization on the GPU, canvas output) and
+// compares the canvas with the CPU engine, before and after a context loss.
+func TestCanvasAndContextLoss(t *testing.T) {
+	p := newPage(t)
+	if _, err := eval[chromedp.Void](p.ctx, engineJS); err != nil {
+		t.Fatal(err)
+	}
+	rng := newRand()
+	g := testgraph.Whitebox(rng)
+	const w, h = 64, 48
+	rgba := make([]byte, w*h*4)
+	px := model.NewTensor(h, w, 3)
+	for i := range w * h {
+		for k := range 4 {
+			rgba[4*i+k] = byte(rng.IntN(256))
+			if k == 3 {
+				rgba[4*i+k] = 255
+			} else {
+				px.Data[3*i+k] = float32(rgba[4*i+k]) / 255
+			}
+		}
+	}
+	want, err := cpu.Run(g, normalize(g, px))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantPx := denormalize(g, want)
+	data, err := model.Encode(g, "F32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu, pu := p.srv.put(data), p.srv.put(rgba)
+	post1, id1 := p.srv.slot()
+	post2, id2 := p.srv.slot()
+	res, err := eval[string](p.ctx, fmt.Sprintf("stylizeTwice(%q, %q, %d, %d, %q, %q, 'fp32', true)", mu, pu, w, h, post1, post2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		States      []string
+		Info        map[string]any
+		Bad         string
+		Mallocs     float64
+		CallMallocs float64
+	}
+	if err := json.Unmarshal([]byte(res), &r); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("states %v, info %v; Go allocations per frame %.1f, per trivial call %.1f", r.States, r.Info, r.Mallocs, r.CallMallocs)
+	// Beyond what syscall/js allocates for any callback, a frame may
+	// allocate only the boxed source image: nothing per pass.
+	if r.Mallocs > r.CallMallocs+1 {
+		t.Errorf("%.1f Go allocations per frame, %.1f per trivial call: the frame itself allocates", r.Mallocs, r.CallMallocs)
+	}
+	if len(r.States) != 2 || r.States[0] != "lost" || r.States[1] != "restored" {
+		t.Errorf("onstatechange saw %v, want [lost restored]", r.States)
+	}
+	if r.Bad == "" || r.Bad[:8] != "argument" {
+		t.Errorf("stylize at a size not a multiple of 4: %q, want an argument error", r.Bad)
+	}
+	for i, id := range []string{id1, id2} {
+		got := p.srv.get(id)
+		if len(got) != w*h*4 {
+			t.Fatalf("frame %d: canvas has %d bytes, want %d", i, len(got), w*h*4)
+		}
+		worst := 0.0
+		for j := range w * h {
+			for k := range 3 {
+				d := math.Abs(float64(got[4*j+k]) - 255*clip01(wantPx[3*j+k]))
+				worst = math.Max(worst, d)
+			}
+		}
+		t.Logf("frame %d: max difference %.2f/255", i, worst)
+		if worst > 1.5 {
+			t.Errorf("frame %d (after loss: %v): canvas differs from the CPU by %.2f/255", i, i == 1, worst)
+		}
+	}
+}
+
+// TestScreenshot stylizes the Obama portrait with the real model through
+// the page API and saves a screenshot of the canvas to $EDGETOON_SCREENSHOT
+// (or the test's temp dir) for a human to look at.
+func TestScreenshot(t *testing.T) {
+	g := whiteboxModel(t)
+	p := newPage(t)
+	if _, err := eval[chromedp.Void](p.ctx, engineJS); err != nil {
+		t.Fatal(err)
+	}
+	const size = 256
+	px := fixture(t, "obama.jpg", size, size)
+	rgba := make([]byte, size*size*4)
+	for i := range size * size {
+		for k := range 3 {
+			rgba[4*i+k] = byte(math.Round(float64(px.Data[3*i+k]) * 255))
+			px.Data[3*i+k] = float32(rgba[4*i+k]) / 255
+		}
+		rgba[4*i+3] = 255
+	}
+	want, err := cpu.Run(g, normalize(g, px))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := model.Encode(g, "F32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	post, id := p.srv.slot()
+	if _, err := eval[string](p.ctx, fmt.Sprintf("stylizeTwice(%q, %q, %d, %d, %q, '', 'auto', false)", p.srv.put(data), p.srv.put(rgba), size, size, post)); err != nil {
+		t.Fatal(err)
+	}
+	got := p.srv.get(id)
+	gotPx, wantPx := make([]float32, 0, size*size*3), denormalize(g, want)
+	for i := range size * size {
+		for k := range 3 {
+			gotPx = append(gotPx, float32(got[4*i+k])/255)
+		}
+	}
+	db := psnr(gotPx, wantPx)
+	t.Logf("canvas vs CPU: PSNR %.1f dB", db)
+	if db < 40 {
+		t.Errorf("canvas vs CPU: PSNR %.1f dB < 40 dB", db)
+	}
+	shot, err := chromedp.Run(p.ctx, chromedp.Screenshot(chromedp.ID("out")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := os.Getenv("EDGETOON_SCREENSHOT")
+	if path == "" {
+		path = t.TempDir() + "/whitebox.png"
+	}
+	if err := os.WriteFile(path, shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}

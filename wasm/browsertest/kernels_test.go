@@ -1,0 +1,147 @@
+//go:build !js
+
+package browsertest
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/edgetoon/edgetoon/kernels/testgraph"
+	"github.com/edgetoon/edgetoon/model"
+	"github.com/edgetoon/edgetoon/model/cpu"
+)
+
+// opCase builds a small graph on an input of c channels.
+type opCase struct {
+	name  string
+	h, w  int
+	c     int
+	build func(b *testgraph.Builder, x string)
+}
+
+var opCases = []opCase{
+	{"conv3x3_5to7_leaky", 13, 11, 5, func(b *testgraph.Builder, x string) { b.Conv(x, 5, 7, 3, 1, 1, "leaky_relu") }},
+	{"conv3x3_stride2_8to12", 17, 16, 8, func(b *testgraph.Builder, x string) { b.Conv(x, 8, 12, 3, 2, 1, "relu") }},
+	{"conv7x7_3to32", 16, 16, 3, func(b *testgraph.Builder, x string) { b.Conv(x, 3, 32, 7, 1, 1, "") }},
+	{"conv1x1_16to20_relu6", 9, 9, 16, func(b *testgraph.Builder, x string) { b.Conv(x, 16, 20, 1, 1, 1, "relu6") }},
+	{"conv_dilated_valid", 15, 14, 4, func(b *testgraph.Builder, x string) {
+		w := b.Const(-0.5, 0.5, 6, 3, 3, 4)
+		b.Node(model.Node{Op: model.OpConv2D, Inputs: []string{x, w}, Padding: model.PadValid, Dilation: [2]int{2, 2}})
+	}},
+	{"conv_explicit_pads_stride", 12, 12, 6, func(b *testgraph.Builder, x string) {
+		w, bias := b.Const(-0.5, 0.5, 5, 3, 3, 6), b.Const(-1, 1, 5)
+		b.Node(model.Node{Op: model.OpConv2D, Inputs: []string{x, w, bias}, Padding: model.PadExplicit, Pads: [4]int{1, 2, 0, 1}, Stride: [2]int{2, 1}})
+	}},
+	{"depthwise3x3_12", 10, 12, 12, func(b *testgraph.Builder, x string) { b.Conv(x, 12, 12, 3, 1, 12, "") }},
+	{"grouped_conv_g2", 8, 8, 8, func(b *testgraph.Builder, x string) { b.Conv(x, 8, 8, 3, 1, 2, "tanh") }},
+	{"conv_residual_add", 10, 10, 8, func(b *testgraph.Builder, x string) {
+		y := b.Conv(x, 8, 8, 3, 1, 1, "leaky_relu")
+		y = b.Conv(y, 8, 8, 3, 1, 1, "")
+		b.Op(model.OpAdd, x, y)
+	}},
+	{"upsample_skip_conv", 16, 16, 8, func(b *testgraph.Builder, x string) {
+		d := b.Conv(x, 8, 8, 3, 2, 1, "leaky_relu")
+		u := b.Resize(d, 2, "bilinear")
+		b.Conv(b.Op(model.OpAdd, u, x), 8, 6, 3, 1, 1, "leaky_relu")
+	}},
+	{"resize_nearest", 7, 9, 5, func(b *testgraph.Builder, x string) { b.Resize(x, 3, "nearest") }},
+	{"resize_bilinear_align", 6, 5, 3, func(b *testgraph.Builder, x string) {
+		b.Node(model.Node{Op: model.OpResize, Inputs: []string{x}, Mode: "bilinear", Scale: [2]int{2, 3}, AlignCorners: true})
+	}},
+	{"resize_bilinear_asymmetric", 6, 5, 4, func(b *testgraph.Builder, x string) {
+		b.Node(model.Node{Op: model.OpResize, Inputs: []string{x}, Mode: "bilinear", Scale: [2]int{2, 2}})
+	}},
+	{"elementwise_consts", 9, 7, 6, func(b *testgraph.Builder, x string) {
+		y := b.Op(model.OpMul, x, b.Const(0.5, 2, 6))
+		y = b.Op(model.OpSub, y, b.Const(-1, 1, 1))
+		y = b.Op(model.OpDiv, y, b.Const(0.5, 1.5, 1, 1, 6))
+		b.Op(model.OpAdd, b.Op(model.OpSigmoid, y), b.Op(model.OpTanh, x))
+	}},
+	{"broadcast_1channel_clip", 8, 8, 5, func(b *testgraph.Builder, x string) {
+		m := b.Conv(x, 5, 1, 1, 1, 1, "sigmoid")
+		y := b.Op(model.OpMul, x, m)
+		b.Node(model.Node{Op: model.OpClip, Inputs: []string{y}, Min: -0.3, Max: 0.4})
+	}},
+	{"box_mean_r2", 11, 13, 6, func(b *testgraph.Builder, x string) { b.Box(b.Op(model.OpMul, x, x), 2) }},
+	{"pad_constant", 6, 7, 5, func(b *testgraph.Builder, x string) {
+		b.Node(model.Node{Op: model.OpPad, Inputs: []string{x}, Mode: "constant", Pads: [4]int{1, 2, 3, 0}})
+	}},
+	{"pad_reflect", 6, 7, 5, func(b *testgraph.Builder, x string) {
+		b.Node(model.Node{Op: model.OpPad, Inputs: []string{x}, Mode: "reflect", Pads: [4]int{2, 1, 1, 3}})
+	}},
+	{"concat_unaligned_conv", 8, 8, 3, func(b *testgraph.Builder, x string) {
+		y := b.Conv(x, 3, 5, 3, 1, 1, "relu")
+		b.Conv(b.Node(model.Node{Op: model.OpConcat, Inputs: []string{x, y}}), 8, 4, 3, 1, 1, "")
+	}},
+	{"guided_filter", 12, 12, 3, func(b *testgraph.Builder, x string) {
+		y := b.Conv(x, 3, 3, 3, 1, 1, "tanh")
+		b.GuidedFilter(x, y, 1, 5e-3)
+	}},
+}
+
+// TestKernels runs every op (and the fusions) on random inputs and
+// weights, in fp32 and fp16, against the CPU engine.
+func TestKernels(t *testing.T) {
+	p := newPage(t)
+	for _, tc := range opCases {
+		for _, prec := range []string{"fp32", "fp16"} {
+			t.Run(tc.name+"/"+prec, func(t *testing.T) {
+				rng := newRand()
+				// Model inputs have at most 4 channels; wider cases start
+				// with a 1x1 conv.
+				b := testgraph.New(rng, min(tc.c, 3))
+				x := "input"
+				if tc.c > 3 {
+					x = b.Conv(x, 3, tc.c, 1, 1, 1, "")
+				}
+				tc.build(b, x)
+				checkGraph(t, p, b.G, rng, tc.h, tc.w, prec)
+			})
+		}
+	}
+}
+
+// TestWhiteboxShaped runs a randomly initialized network with White-box's
+// layers (every fusion at once) at 64x64.
+func TestWhiteboxShaped(t *testing.T) {
+	p := newPage(t)
+	for _, prec := range []string{"fp32", "fp16"} {
+		t.Run(prec, func(t *testing.T) {
+			rng := newRand()
+			g := testgraph.Whitebox(rng)
+			x := randomInput(rng, 64, 64, 3)
+			checkModel(t, p, g, x, prec)
+		})
+	}
+}
+
+func checkGraph(t *testing.T, p *page, g *model.Graph, rng *rand.Rand, h, w int, prec string) {
+	t.Helper()
+	shapes, err := g.Shapes(h, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := shapes[g.Output][2]
+	g.Denorm = model.Affine{Scale: make([]float32, c), Bias: make([]float32, c)}
+	for i := range c {
+		g.Denorm.Scale[i] = 1
+	}
+	x := randomInput(rng, h, w, g.InputChannels)
+	want, err := cpu.Run(g, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, passes, err := p.runGPU(g, x, prec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tol := 1e-4
+	if prec == "fp16" {
+		tol = 1e-2
+	}
+	e, at := maxRelErr(got.Data, want.Data)
+	t.Logf("%d passes, max relative error %.2g", passes, e)
+	if e > tol {
+		t.Errorf("max relative error %.3g > %g at %d: got %g, want %g", e, tol, at, got.Data[at], want.Data[at])
+	}
+}

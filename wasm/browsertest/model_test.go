@@ -1,0 +1,133 @@
+//go:build !js
+
+package browsertest
+
+import (
+	"fmt"
+	"image"
+	_ "image/jpeg"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/edgetoon/edgetoon/model"
+	"github.com/edgetoon/edgetoon/model/cpu"
+)
+
+// repoRoot is the module root (two levels above this package).
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// whiteboxModel loads the imported White-box model; it is skipped when
+// absent, except under CI, where the importer must have produced it.
+func whiteboxModel(t testing.TB) *model.Graph {
+	t.Helper()
+	path := filepath.Join(repoRoot(), "web", "dist", "models", "whitebox.safetensors")
+	if _, err := os.Stat(path); err != nil {
+		msg := fmt.Sprintf("%s is absent: run the importer (make models) to test the real White-box model", path)
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	g, err := model.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// fixture decodes testdata/NAME, resizes it to w x h (bilinear) and
+// returns its pixels in [0,1] as HWC RGB.
+func fixture(t testing.TB, name string, h, w int) *model.Tensor {
+	t.Helper()
+	f, err := os.Open(filepath.Join(repoRoot(), "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, _, err := image.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := img.Bounds()
+	px := func(x, y int) [3]float32 {
+		r, g, bl, _ := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
+		return [3]float32{float32(r) / 65535, float32(g) / 65535, float32(bl) / 65535}
+	}
+	out := model.NewTensor(h, w, 3)
+	for y := range h {
+		fy := max((float32(y)+0.5)*float32(b.Dy())/float32(h)-0.5, 0)
+		y0 := int(fy)
+		y1, ty := min(y0+1, b.Dy()-1), fy-float32(y0)
+		for x := range w {
+			fx := max((float32(x)+0.5)*float32(b.Dx())/float32(w)-0.5, 0)
+			x0 := int(fx)
+			x1, tx := min(x0+1, b.Dx()-1), fx-float32(x0)
+			a, bb, c, d := px(x0, y0), px(x1, y0), px(x0, y1), px(x1, y1)
+			for k := range 3 {
+				top := a[k] + (bb[k]-a[k])*tx
+				bot := c[k] + (d[k]-c[k])*tx
+				out.Data[(y*w+x)*3+k] = top + (bot-top)*ty
+			}
+		}
+	}
+	return out
+}
+
+// normalize maps pixels in [0,1] to the network's input range.
+func normalize(g *model.Graph, px *model.Tensor) *model.Tensor {
+	x := model.NewTensor(px.Shape...)
+	c := px.Shape[2]
+	for i, v := range px.Data {
+		x.Data[i] = v*g.Norm.Scale[i%c] + g.Norm.Bias[i%c]
+	}
+	return x
+}
+
+// denormalize maps the network's output to pixels.
+func denormalize(g *model.Graph, y *model.Tensor) []float32 {
+	c := y.Shape[2]
+	out := make([]float32, len(y.Data))
+	for i, v := range y.Data {
+		out[i] = v*g.Denorm.Scale[i%c] + g.Denorm.Bias[i%c]
+	}
+	return out
+}
+
+// checkModel runs a whole network on the GPU and the CPU and compares the
+// pictures: PSNR >= 45 dB in fp32, >= 32 dB in fp16.
+func checkModel(t *testing.T, p *page, g *model.Graph, x *model.Tensor, prec string) {
+	t.Helper()
+	want, err := cpu.Run(g, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, passes, err := p.runGPU(g, x, prec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := psnr(denormalize(g, got), denormalize(g, want))
+	e, _ := maxRelErr(got.Data, want.Data)
+	t.Logf("%s %dx%d %s: %d passes, PSNR %.1f dB, max relative error %.2g", g.Name, x.Shape[1], x.Shape[0], prec, passes, db, e)
+	min := 45.0
+	if prec == "fp16" {
+		min = 32
+	}
+	if db < min {
+		t.Errorf("PSNR %.1f dB < %g dB", db, min)
+	}
+}
+
+// TestWhitebox runs the real White-box model on the Obama portrait.
+func TestWhitebox(t *testing.T) {
+	g := whiteboxModel(t)
+	p := newPage(t)
+	x := normalize(g, fixture(t, "obama.jpg", 256, 256))
+	for _, prec := range []string{"fp32", "fp16"} {
+		t.Run(prec, func(t *testing.T) { checkModel(t, p, g, x, prec) })
+	}
+}

@@ -1,0 +1,171 @@
+//go:build js && wasm
+
+// Command wasm is edgetoon's in-browser engine: it runs a model's passes
+// as WebGL2 fragment shaders and exposes globalThis.edgetoon to the page:
+//
+//	edgetoon.create({canvas, model, precision, onProgress}) -> Promise<Engine>
+//	Engine: stylize(source, width, height), setModel(url, onProgress),
+//	        info(), lastFrameMs(), dispose(), onstatechange
+//	edgetoon.debugRun(modelBytes, input, h, w, precision) -> Promise<Float32Array>
+//
+// Errors are JS Errors with a user-presentable message and a .code (see
+// jsutil.go).
+package main
+
+import (
+	"runtime"
+	"syscall/js"
+
+	"github.com/edgetoon/edgetoon/kernels"
+)
+
+const version = "0.1.0"
+
+// throwing wraps a function so that an Error it returns is thrown.
+var throwing = js.Global().Get("Function").New("f",
+	"return function(...a) { const r = f.apply(this, a); if (r instanceof Error) throw r; return r; }")
+
+func main() {
+	api := js.Global().Get("Object").New()
+	api.Set("version", version)
+	api.Set("create", js.FuncOf(func(this js.Value, args []js.Value) any {
+		return promise(func() (any, error) { return create(arg(args, 0)) })
+	}))
+	api.Set("debugRun", js.FuncOf(func(this js.Value, args []js.Value) any {
+		return promise(func() (any, error) { return debugRun(args) })
+	}))
+	// debugMallocs counts Go heap allocations so far (tests check that a
+	// frame allocates nothing per pass).
+	api.Set("debugMallocs", js.FuncOf(func(this js.Value, args []js.Value) any {
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return float64(m.Mallocs)
+	}))
+	js.Global().Set("edgetoon", api)
+	select {}
+}
+
+// create opens an engine on opts.canvas with opts.model loaded.
+func create(v js.Value) (any, error) {
+	opts, err := parseOptions(v)
+	if err != nil {
+		return nil, err
+	}
+	e, err := newEngine(opts.canvas, opts.precision)
+	if err != nil {
+		return nil, err
+	}
+	g, err := fetchModel(opts.model, opts.onProgress)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.setGraph(g, opts.model, true); err != nil {
+		e.freeGL()
+		return nil, err
+	}
+	return e.jsObject(), nil
+}
+
+// jsObject is the Engine the page holds.
+func (e *engine) jsObject() js.Value {
+	obj := js.Global().Get("Object").New()
+	method := func(name string, f func(args []js.Value) any) {
+		fn := js.FuncOf(func(this js.Value, args []js.Value) any { return f(args) })
+		e.disposeFns = append(e.disposeFns, fn)
+		obj.Set(name, fn)
+	}
+	// A Go callback cannot throw into JS, so stylize returns its error and
+	// a JS shim throws it.
+	stylize := js.FuncOf(func(this js.Value, args []js.Value) any {
+		if err := e.stylize(arg(args, 0), arg(args, 1).Int(), arg(args, 2).Int()); err != nil {
+			return jsError(err)
+		}
+		return nil
+	})
+	e.disposeFns = append(e.disposeFns, stylize)
+	obj.Set("stylize", throwing.Invoke(stylize))
+	method("setModel", func(args []js.Value) any {
+		url, onProgress := arg(args, 0), arg(args, 1)
+		return promise(func() (any, error) {
+			if url.Type() != js.TypeString {
+				return nil, errorf(codeArgument, "setModel: url must be a string")
+			}
+			g, err := fetchModel(url.String(), onProgress)
+			if err != nil {
+				return nil, err
+			}
+			return nil, e.setGraph(g, url.String(), true)
+		})
+	})
+	method("info", func(args []js.Value) any { return js.ValueOf(e.info()) })
+	method("lastFrameMs", func(args []js.Value) any { return e.lastMs })
+	obj.Set("onstatechange", js.Null())
+	e.onState = func(s string) {
+		if f := obj.Get("onstatechange"); f.Type() == js.TypeFunction {
+			f.Invoke(s)
+		}
+	}
+	lost := js.FuncOf(func(this js.Value, args []js.Value) any {
+		arg(args, 0).Call("preventDefault") // ask the browser to restore it
+		e.contextLost()
+		return nil
+	})
+	restored := js.FuncOf(func(this js.Value, args []js.Value) any {
+		go func() {
+			if err := e.contextRestored(); err != nil {
+				js.Global().Get("console").Call("error", "edgetoon: "+err.Error())
+			}
+		}()
+		return nil
+	})
+	e.canvas.Call("addEventListener", "webglcontextlost", lost)
+	e.canvas.Call("addEventListener", "webglcontextrestored", restored)
+	e.disposeFns = append(e.disposeFns, lost, restored)
+	method("dispose", func(args []js.Value) any {
+		e.canvas.Call("removeEventListener", "webglcontextlost", lost)
+		e.canvas.Call("removeEventListener", "webglcontextrestored", restored)
+		e.freeGL()
+		e.graph = nil
+		for _, fn := range e.disposeFns {
+			defer fn.Release()
+		}
+		return nil
+	})
+	return obj
+}
+
+// debugRun runs a model on a raw normalized HWC input and reads the
+// output back (tests only: the page never reads pixels back).
+// Arguments: modelBytes Uint8Array, input Float32Array, h, w, precision.
+func debugRun(args []js.Value) (any, error) {
+	mb := arg(args, 0)
+	data := make([]byte, mb.Length())
+	js.CopyBytesToGo(data, mb)
+	g, err := decodeModel(data, "debugRun")
+	if err != nil {
+		return nil, err
+	}
+	h, w := arg(args, 2).Int(), arg(args, 3).Int()
+	prec, err := parsePrecision(arg(args, 4))
+	if err != nil {
+		return nil, err
+	}
+	canvas := js.Global().Get("document").Call("createElement", "canvas")
+	e, err := newEngine(canvas, prec)
+	if err != nil {
+		return nil, err
+	}
+	e.input, e.toCanvas = kernels.InputRaw, false
+	e.graph, e.modelName = g, "debugRun"
+	if err := e.setupGL(h, w, true); err != nil {
+		return nil, err
+	}
+	defer e.freeGL()
+	e.run.writeInput(e.gl, gl32(arg(args, 1)))
+	e.run.frame()
+	out := e.run.readOutput(e.gl)
+	res := float32Array(out)
+	res.Set("passes", len(e.run.plan.Passes))
+	res.Set("precision", e.precision())
+	return res, nil
+}

@@ -1,0 +1,88 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"errors"
+	"syscall/js"
+	"testing"
+)
+
+// These run under node (GOOS=js GOARCH=wasm go test -exec=go_js_wasm_exec):
+// the API's argument handling without a browser.
+
+func jsObject(kv map[string]any) js.Value {
+	o := js.Global().Get("Object").New()
+	for k, v := range kv {
+		o.Set(k, v)
+	}
+	return o
+}
+
+func fakeCanvas() js.Value {
+	return jsObject(map[string]any{"getContext": js.FuncOf(func(js.Value, []js.Value) any { return nil })})
+}
+
+func code(err error) string {
+	var ce *codedError
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	return ""
+}
+
+func TestParseOptions(t *testing.T) {
+	o, err := parseOptions(jsObject(map[string]any{"canvas": fakeCanvas(), "model": "m.safetensors"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.precision != "auto" || o.model != "m.safetensors" {
+		t.Errorf("defaults: precision %q model %q", o.precision, o.model)
+	}
+	for _, p := range []string{"fp32", "fp16", "auto"} {
+		o, err := parseOptions(jsObject(map[string]any{"canvas": fakeCanvas(), "model": "m", "precision": p}))
+		if err != nil || o.precision != p {
+			t.Errorf("precision %q: got %q, %v", p, o.precision, err)
+		}
+	}
+	bad := []map[string]any{
+		{"model": "m"},                        // no canvas
+		{"canvas": 3, "model": "m"},           // not a canvas
+		{"canvas": fakeCanvas()},              // no model
+		{"canvas": fakeCanvas(), "model": ""}, // empty model
+		{"canvas": fakeCanvas(), "model": "m", "precision": "fp8"},
+		{"canvas": fakeCanvas(), "model": "m", "onProgress": "x"},
+	}
+	for _, kv := range bad {
+		if _, err := parseOptions(jsObject(kv)); code(err) != codeArgument {
+			t.Errorf("options %v: err %v, want an argument error", kv, err)
+		}
+	}
+	if _, err := parseOptions(js.Undefined()); code(err) != codeArgument {
+		t.Errorf("undefined options: err %v", err)
+	}
+}
+
+func TestCheckSize(t *testing.T) {
+	for _, c := range []struct {
+		w, h, m int
+		ok      bool
+	}{{256, 256, 4, true}, {512, 384, 4, true}, {258, 256, 4, false}, {0, 256, 1, false}, {7, 9, 1, true}} {
+		if err := checkSize(c.w, c.h, c.m); (err == nil) != c.ok {
+			t.Errorf("checkSize(%d, %d, %d) = %v", c.w, c.h, c.m, err)
+		}
+	}
+}
+
+// TestThrowing checks that errors reach JS as thrown Errors with a code.
+func TestThrowing(t *testing.T) {
+	f := js.FuncOf(func(js.Value, []js.Value) any { return jsError(errorf(codeTextureSize, "too big")) })
+	defer f.Release()
+	catcher := js.Global().Get("Function").New("f", "try { f(); return 'no throw'; } catch (e) { return e.code + ': ' + e.message; }")
+	if got := catcher.Invoke(throwing.Invoke(f)).String(); got != "texture-size: too big" {
+		t.Errorf("thrown: %q", got)
+	}
+	if got := jsError(errors.New("plain")).Get("code").String(); got != "internal" {
+		t.Errorf("uncoded error: code %q", got)
+	}
+}

@@ -1,0 +1,137 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"syscall/js"
+
+	"github.com/edgetoon/edgetoon/kernels"
+	"github.com/edgetoon/edgetoon/wasm/gl"
+)
+
+// runner holds the GL objects of one plan and the prepared calls of one
+// frame, so that a frame is a replay: no planning, no lookups, no Go
+// allocation.
+type runner struct {
+	plan     *kernels.Plan
+	textures []js.Value
+	fbos     []js.Value
+	calls    []gl.Call
+}
+
+// newRunner allocates the plan's textures and framebuffers and prepares
+// its calls.
+func newRunner(e *engine, plan *kernels.Plan) (*runner, error) {
+	c := e.gl
+	r := &runner{plan: plan}
+	for _, t := range plan.Textures {
+		r.textures = append(r.textures, c.Texture2DArray(e.textureFormat(), t.W, t.H, t.Layers))
+	}
+	prep := func(name string, args ...any) { r.calls = append(r.calls, c.Prepare(name, args...)) }
+	for i := range plan.Passes {
+		pass := &plan.Passes[i]
+		pr := plan.Programs[pass.Program]
+		prog := e.progs[pr.Source]
+		prep("useProgram", prog.p)
+		for unit, in := range pass.Inputs {
+			prep("activeTexture", gl.TEXTURE0+unit)
+			switch in {
+			case kernels.TexImage:
+				prep("bindTexture", gl.TEXTURE_2D, e.image)
+			case kernels.TexWeights:
+				prep("bindTexture", gl.TEXTURE_2D, e.weights)
+			default:
+				prep("bindTexture", gl.TEXTURE_2D_ARRAY, r.textures[in])
+			}
+		}
+		if len(pass.Ints) > 0 {
+			prep("uniform1iv", prog.ints, gl.Int32Array(pass.Ints))
+		}
+		if len(pass.Vecs) > 0 {
+			prep("uniform4fv", prog.vecs, gl.Float32Array(pass.Vecs))
+		}
+		prep("viewport", 0, 0, pass.W, pass.H)
+		for _, base := range pass.Bases {
+			fb := js.Null()
+			if pass.Out != kernels.TexCanvas {
+				var status int
+				fb, status = c.Framebuffer(r.textures[pass.Out], base, pr.Outputs)
+				r.fbos = append(r.fbos, fb)
+				if status != gl.FRAMEBUFFER_COMPLETE {
+					r.free(c)
+					return nil, errorf(codeNoWebGL2, "This device cannot render to %s textures (framebuffer status 0x%x at %s).", e.precision(), status, pass)
+				}
+			}
+			prep("bindFramebuffer", gl.FRAMEBUFFER, fb)
+			prep("uniform1i", prog.base, base)
+			prep("drawArrays", gl.TRIANGLES, 0, 3)
+		}
+	}
+	// Leave unit 0 active, the state the image upload expects.
+	prep("activeTexture", gl.TEXTURE0)
+	return r, nil
+}
+
+// frame replays the passes.
+func (r *runner) frame() {
+	for _, c := range r.calls {
+		c.Do()
+	}
+}
+
+func (r *runner) free(c *gl.Context) {
+	if c.Call("isContextLost").Bool() {
+		return
+	}
+	for _, t := range r.textures {
+		c.Call("deleteTexture", t)
+	}
+	for _, f := range r.fbos {
+		c.Call("deleteFramebuffer", f)
+	}
+	r.textures, r.fbos, r.calls = nil, nil, nil
+}
+
+// readOutput reads the plan's output texture back as HWC float32 (tests
+// only: it stalls the pipeline).
+func (r *runner) readOutput(c *gl.Context) []float32 {
+	p := r.plan
+	h, w, ch := p.OutShape[0], p.OutShape[1], p.OutShape[2]
+	out := make([]float32, h*w*ch)
+	buf := js.Global().Get("Float32Array").New(w * h * 4)
+	for l := range (ch + 3) / 4 {
+		fb, _ := c.Framebuffer(r.textures[p.Output], l, 1)
+		c.Call("bindFramebuffer", gl.FRAMEBUFFER, fb)
+		c.Call("readPixels", 0, 0, w, h, gl.RGBA, gl.FLOAT, buf)
+		c.Call("bindFramebuffer", gl.FRAMEBUFFER, js.Null())
+		c.Call("deleteFramebuffer", fb)
+		px := gl.Float32s(buf)
+		for i := range h * w {
+			for k := range min(4, ch-4*l) {
+				out[i*ch+4*l+k] = px[i*4+k]
+			}
+		}
+	}
+	return out
+}
+
+// writeInput uploads a raw normalized HWC input into the plan's input
+// texture (tests only).
+func (r *runner) writeInput(c *gl.Context, x []float32) {
+	p := r.plan
+	h, w := p.Opts.H, p.Opts.W
+	ch := len(x) / (h * w)
+	l := (ch + 3) / 4
+	data := make([]float32, l*h*w*4)
+	for i := range h * w {
+		for k := range ch {
+			data[((k/4)*h*w+i)*4+k%4] = x[i*ch+k]
+		}
+	}
+	c.Call("bindTexture", gl.TEXTURE_2D_ARRAY, r.textures[p.Input])
+	c.Call("texSubImage3D", gl.TEXTURE_2D_ARRAY, 0, 0, 0, 0, w, h, l, gl.RGBA, gl.FLOAT, gl.Float32Array(data))
+}
+
+func gl32(v js.Value) []float32 { return gl.Float32s(v) }
+
+func float32Array(v []float32) js.Value { return gl.Float32Array(v) }
