@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -210,10 +211,10 @@ func TestShapesAtSizes(t *testing.T) {
 			t.Fatal(err)
 		}
 		// SAME conv with stride 2 halves (rounding up); the resize doubles.
-		if want := []int{sz[0], sz[1], 3}; !equal(s["out"], want) {
+		if want := []int{sz[0], sz[1], 3}; !slices.Equal(s["out"], want) {
 			t.Errorf("%v: out %v, want %v", sz, s["out"], want)
 		}
-		if want := []int{(sz[0] + 1) / 2, (sz[1] + 1) / 2, 8}; !equal(s["c1"], want) {
+		if want := []int{(sz[0] + 1) / 2, (sz[1] + 1) / 2, 8}; !slices.Equal(s["c1"], want) {
 			t.Errorf("%v: c1 %v, want %v", sz, s["c1"], want)
 		}
 	}
@@ -251,18 +252,6 @@ func TestCost(t *testing.T) {
 	if p := g.Params(); p != 8*27+8+8*72+3*72+3 {
 		t.Errorf("params %d", p)
 	}
-}
-
-func equal(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // FuzzDecode: no input may panic the reader, and what it accepts must

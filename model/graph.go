@@ -157,3 +157,28 @@ func orOne(v int) int {
 	}
 	return v
 }
+
+// Prune removes the nodes the output does not depend on and the constants
+// no remaining node reads. Importers call it after rewriting patterns.
+func (g *Graph) Prune() {
+	live := map[string]bool{g.Output: true}
+	for i := len(g.Nodes) - 1; i >= 0; i-- {
+		if live[g.Nodes[i].Name] {
+			for _, in := range g.Nodes[i].Inputs {
+				live[in] = true
+			}
+		}
+	}
+	kept := g.Nodes[:0]
+	for _, n := range g.Nodes {
+		if live[n.Name] {
+			kept = append(kept, n)
+		}
+	}
+	g.Nodes = kept
+	for name := range g.Tensors {
+		if !live[name] {
+			delete(g.Tensors, name)
+		}
+	}
+}

@@ -199,7 +199,7 @@ func convert(m *modelProto, opt Options) (*model.Graph, error) {
 	}
 	c.g.Output = out
 	c.fuse()
-	c.prune()
+	c.g.Prune()
 	c.setInfo(opt)
 	if err := c.g.Validate(); err != nil {
 		return nil, err
@@ -330,27 +330,3 @@ func (c *importer) fuse() {
 	g.Nodes = kept
 }
 
-// prune drops nodes that do not lead to the output and unused tensors.
-func (c *importer) prune() {
-	g := c.g
-	live := map[string]bool{g.Output: true}
-	for i := len(g.Nodes) - 1; i >= 0; i-- {
-		if live[g.Nodes[i].Name] {
-			for _, in := range g.Nodes[i].Inputs {
-				live[in] = true
-			}
-		}
-	}
-	var kept []model.Node
-	for _, n := range g.Nodes {
-		if live[n.Name] {
-			kept = append(kept, n)
-		}
-	}
-	g.Nodes = kept
-	for name := range g.Tensors {
-		if !live[name] {
-			delete(g.Tensors, name)
-		}
-	}
-}

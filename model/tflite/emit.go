@@ -63,7 +63,7 @@ func (c *converter) convert() (*model.Graph, error) {
 		return nil, err
 	}
 	fuseActivations(c.g)
-	prune(c.g)
+	c.g.Prune()
 	return c.g, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/edgetoon/edgetoon/model"
@@ -102,7 +103,7 @@ func TestWhiteBox(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			g := importShared(t, name)
 			checkSizes(t, g)
-			if got := convLayers(g); !equalLayers(got, whiteBoxConvs) {
+			if got := convLayers(g); !slices.Equal(got, whiteBoxConvs) {
 				t.Errorf("conv layers:\n got %v\nwant %v", got, whiteBoxConvs)
 			}
 			var params int64
@@ -158,18 +159,6 @@ func TestWhiteBox(t *testing.T) {
 			}
 		})
 	}
-}
-
-func equalLayers(a, b []convLayer) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // The dynamic-range file stores int8 weights with per-channel scales,

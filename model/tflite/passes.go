@@ -61,29 +61,3 @@ func fuseActivations(g *model.Graph) {
 	g.Nodes = kept
 }
 
-// prune removes nodes the output does not depend on and constants no
-// node reads.
-func prune(g *model.Graph) {
-	live := map[string]bool{g.Output: true}
-	for i := len(g.Nodes) - 1; i >= 0; i-- {
-		n := &g.Nodes[i]
-		if !live[n.Name] {
-			continue
-		}
-		for _, in := range n.Inputs {
-			live[in] = true
-		}
-	}
-	kept := g.Nodes[:0]
-	for _, n := range g.Nodes {
-		if live[n.Name] {
-			kept = append(kept, n)
-		}
-	}
-	g.Nodes = kept
-	for name := range g.Tensors {
-		if !live[name] {
-			delete(g.Tensors, name)
-		}
-	}
-}
