@@ -57,6 +57,13 @@ func (b *builder) emitGroup(gr *group, canvas bool) (*Pass, []string, error) {
 	var err error
 	op := "copy"
 	switch {
+	case gr.stage == stagePartial:
+		op = gr.root.Op + " statistics"
+		main, err = b.normPartial(g, gr.root)
+		outputs = 2
+	case gr.stage == stageFinal:
+		op = gr.root.Op + " statistics"
+		main, err = b.normFinal(g, gr.root)
 	case gr.root == nil:
 		main, err = b.mapMain(g, gr.copyOf, nil)
 	case gr.root.Op == model.OpConv2D:

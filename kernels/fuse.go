@@ -14,10 +14,19 @@ type group struct {
 	chain []*model.Node
 	// copyOf is set for a pass that only copies a value (to the canvas).
 	copyOf string
+	// stage is set for a norm's statistics passes (see norm.go).
+	stage int
 }
 
 // tail is the name of the value the group writes.
 func (gr *group) tail() string {
+	if gr.stage != stageNone {
+		partial, final := normValues(gr.root)
+		if gr.stage == stagePartial {
+			return partial
+		}
+		return final
+	}
 	if len(gr.chain) > 0 {
 		return gr.chain[len(gr.chain)-1].Name
 	}
@@ -65,10 +74,13 @@ func elementwise(op string) bool {
 }
 
 // inlinable ops are cheap pure functions of a few input texels, so they can
-// be recomputed inside the consumer's fetch instead of being stored.
+// be recomputed inside the consumer's fetch instead of being stored. A
+// norm is one once its statistics passes have run.
 func inlinable(op string) bool {
-	return elementwise(op) || op == model.OpResize || op == model.OpPad || op == model.OpConcat
+	return elementwise(op) || norm(op) || op == model.OpResize || op == model.OpPad || op == model.OpConcat
 }
+
+func norm(op string) bool { return op == model.OpInstanceNorm || op == model.OpLayerNorm }
 
 func sameShape(a, b []int) bool { return slices.Equal(a, b) }
 
@@ -90,12 +102,14 @@ func (b *builder) fuse() error {
 	b.tails = map[string]*group{}
 	for i := range g.Nodes {
 		n := &g.Nodes[i]
-		switch n.Op {
-		case model.OpInstanceNorm, model.OpLayerNorm:
-			return fmt.Errorf("node %q (%s): not supported by the GPU engine yet", n.Name, n.Op)
-		}
 		if b.uses[n.Name] == 0 {
 			continue // dead code
+		}
+		if norm(n.Op) {
+			for _, gr := range b.normGroups(n) {
+				b.groups = append(b.groups, gr)
+				b.tails[gr.tail()] = gr
+			}
 		}
 		if elementwise(n.Op) && b.absorb(n) {
 			continue

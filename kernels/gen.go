@@ -128,6 +128,8 @@ func (g *gen) nodeBody(n *model.Node) (string, error) {
 		body, err = g.pad(n)
 	case model.OpConcat:
 		body, err = g.concat(n)
+	case model.OpInstanceNorm, model.OpLayerNorm:
+		body, err = g.normFetch(n)
 	default:
 		var ops []string
 		for _, in := range n.Inputs {

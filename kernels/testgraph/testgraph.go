@@ -127,3 +127,10 @@ func (b *Builder) GuidedFilter(x, y string, r int, eps float32) string {
 	ma, mb := b.Box(a, r), b.Box(bb, r)
 	return b.Op(model.OpAdd, b.Op(model.OpMul, ma, x), mb)
 }
+
+// Norm appends an instance_norm or layer_norm with random gamma and beta
+// (eps 1e-12, as AnimeGANv2's).
+func (b *Builder) Norm(op, x string, c int) string {
+	gamma, beta := b.Const(0.5, 1.5, c), b.Const(-0.5, 0.5, c)
+	return b.Node(model.Node{Op: op, Inputs: []string{x, gamma, beta}, Eps: 1e-12})
+}

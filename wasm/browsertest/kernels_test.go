@@ -77,6 +77,29 @@ var opCases = []opCase{
 		y := b.Conv(x, 3, 3, 3, 1, 1, "tanh")
 		b.GuidedFilter(x, y, 1, 5e-3)
 	}},
+	// Norms: inputs shifted to a non-zero mean per channel; sizes that
+	// the statistics tiles do not divide; channel counts that leave
+	// padding lanes.
+	{"instance_norm_7ch", 21, 19, 7, func(b *testgraph.Builder, x string) {
+		b.Norm(model.OpInstanceNorm, b.Op(model.OpAdd, x, b.Const(0.5, 2, 7)), 7)
+	}},
+	{"layer_norm_6ch", 13, 37, 6, func(b *testgraph.Builder, x string) {
+		b.Norm(model.OpLayerNorm, b.Op(model.OpAdd, x, b.Const(0.5, 2, 6)), 6)
+	}},
+	{"layer_norm_leaky_pad_conv", 18, 16, 10, func(b *testgraph.Builder, x string) {
+		// AnimeGANv2's block: norm -> leaky ReLU -> reflect pad -> conv,
+		// all in the conv's fetch.
+		y := b.Conv(x, 10, 12, 3, 1, 1, "")
+		y = b.Op(model.OpLeakyReLU, b.Norm(model.OpLayerNorm, b.Op(model.OpAdd, y, b.Const(1, 2, 1)), 12))
+		y = b.Node(model.Node{Op: model.OpPad, Inputs: []string{y}, Mode: "reflect", Pads: [4]int{1, 1, 1, 1}})
+		w := b.Const(-0.3, 0.3, 5, 3, 3, 12)
+		b.Node(model.Node{Op: model.OpConv2D, Inputs: []string{y, w}, Padding: model.PadValid})
+	}},
+	{"instance_norm_stored_residual", 12, 10, 9, func(b *testgraph.Builder, x string) {
+		// A norm read twice is stored by a pass of its own.
+		y := b.Norm(model.OpInstanceNorm, b.Op(model.OpAdd, x, b.Const(-2, 2, 9)), 9)
+		b.Op(model.OpAdd, y, b.Conv(y, 9, 9, 3, 1, 1, "tanh"))
+	}},
 }
 
 // TestKernels runs every op (and the fusions) on random inputs and

@@ -1,0 +1,105 @@
+//go:build !js
+
+package browsertest
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// probeJS times one 3x3 conv of 128 -> 16*OUT/4 channels at 64x64 in raw
+// WebGL2, with the weights read in different ways, to see what a conv
+// fragment spends its time on (benchmark-only: it tests nothing).
+const probeJS = `
+function convProbe(variant, outs) {
+  const W = 64, H = 64, L = 32, T = 9;
+  const c = document.createElement("canvas");
+  const gl = c.getContext("webgl2");
+  gl.getExtension("EXT_color_buffer_float");
+  const sh = (type, src) => { const s = gl.createShader(type); gl.shaderSource(s, src); gl.compileShader(s);
+    if (!gl.getShaderParameter(s, gl.COMPILE_STATUS)) throw new Error(gl.getShaderInfoLog(s)); return s; };
+  let body = "";
+  const px = variant === "tex2px" ? 2 : 1;
+  for (let k = 0; k < outs; k++) body += "vec4 acc" + k + " = vec4(0.0), bcc" + k + " = vec4(0.0);\n";
+  body += "for (int t = 0; t < 9; t++) { ivec2 q = p * ivec2(" + px + ", 1) + ivec2(t % 3, t / 3);\n for (int s = 0; s < 32; s++) {\n vec4 v = texelFetch(x, ivec3(q, s), 0);\n";
+  if (px == 2) body += " vec4 v2 = texelFetch(x, ivec3(q + ivec2(1, 0), s), 0);\n";
+  for (let k = 0; k < outs; k++) {
+    let m;
+    if (variant === "tex" || variant === "tex2px") m = "mat4(texelFetch(w, ivec2(" + 4*k + ", t*32+s), 0), texelFetch(w, ivec2(" + (4*k+1) + ", t*32+s), 0), texelFetch(w, ivec2(" + (4*k+2) + ", t*32+s), 0), texelFetch(w, ivec2(" + (4*k+3) + ", t*32+s), 0))";
+    else if (variant === "ubo") m = "wb[(t*32+s)*" + outs + "+" + k + "]";
+    else m = "mc[" + k + "]";
+    body += " { mat4 m = " + m + ";\n acc" + k + " += m * v;\n";
+    if (px == 2) body += " bcc" + k + " += m * v2;\n";
+    body += " }\n";
+  }
+  body += "}}\n";
+  for (let k = 0; k < outs; k++) body += "o" + k + " = acc" + k + " + bcc" + k + ";\n";
+  let decl = "#version 300 es\nprecision highp float; precision highp int; precision highp sampler2DArray;\nuniform highp sampler2DArray x; uniform highp sampler2D w; uniform mat4 mc[4];\n";
+  if (variant === "ubo") decl += "layout(std140) uniform WB { mat4 wb[" + 9*32*outs + "]; };\n";
+  for (let k = 0; k < outs; k++) decl += "layout(location=" + k + ") out vec4 o" + k + ";\n";
+  const src = decl + "void main() { ivec2 p = ivec2(gl_FragCoord.xy);\n" + body + "}";
+  const p = gl.createProgram();
+  gl.attachShader(p, sh(gl.VERTEX_SHADER, "#version 300 es\nvoid main(){vec2 v=vec2(float((gl_VertexID&1)<<2)-1.0,float((gl_VertexID&2)<<1)-1.0);gl_Position=vec4(v,0.0,1.0);}"));
+  gl.attachShader(p, sh(gl.FRAGMENT_SHADER, src));
+  gl.linkProgram(p);
+  if (!gl.getProgramParameter(p, gl.LINK_STATUS)) throw new Error(gl.getProgramInfoLog(p));
+  gl.useProgram(p);
+  const xt = gl.createTexture(); gl.activeTexture(gl.TEXTURE0); gl.bindTexture(gl.TEXTURE_2D_ARRAY, xt);
+  gl.texStorage3D(gl.TEXTURE_2D_ARRAY, 1, gl.RGBA32F, W + 2, H + 2, L);
+  const xd = new Float32Array((W + 2) * (H + 2) * L * 4).map(() => Math.random());
+  gl.texSubImage3D(gl.TEXTURE_2D_ARRAY, 0, 0, 0, 0, W + 2, H + 2, L, gl.RGBA, gl.FLOAT, xd);
+  const wt = gl.createTexture(); gl.activeTexture(gl.TEXTURE1); gl.bindTexture(gl.TEXTURE_2D, wt);
+  gl.texStorage2D(gl.TEXTURE_2D, 1, gl.RGBA32F, 16, 9 * 32);
+  gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, 16, 9 * 32, gl.RGBA, gl.FLOAT, new Float32Array(16 * 9 * 32 * 4).map(() => Math.random()));
+  gl.uniform1i(gl.getUniformLocation(p, "x"), 0);
+  gl.uniform1i(gl.getUniformLocation(p, "w"), 1);
+  if (variant === "ubo") {
+    const ub = gl.createBuffer(); gl.bindBuffer(gl.UNIFORM_BUFFER, ub);
+    gl.bufferData(gl.UNIFORM_BUFFER, new Float32Array(9 * 32 * outs * 16).map(() => Math.random()), gl.STATIC_DRAW);
+    gl.uniformBlockBinding(p, gl.getUniformBlockIndex(p, "WB"), 0);
+    gl.bindBufferBase(gl.UNIFORM_BUFFER, 0, ub);
+  }
+  const ot = gl.createTexture(); gl.bindTexture(gl.TEXTURE_2D_ARRAY, ot);
+  gl.texStorage3D(gl.TEXTURE_2D_ARRAY, 1, gl.RGBA32F, W, H, outs);
+  const fb = gl.createFramebuffer(); gl.bindFramebuffer(gl.FRAMEBUFFER, fb);
+  const bufs = [];
+  for (let k = 0; k < outs; k++) { gl.framebufferTextureLayer(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0 + k, ot, 0, k); bufs.push(gl.COLOR_ATTACHMENT0 + k); }
+  gl.drawBuffers(bufs);
+  gl.viewport(0, 0, W / px, H);
+  const out = new Float32Array(4);
+  const run = () => { const t0 = performance.now(); gl.drawArrays(gl.TRIANGLES, 0, 3); gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.FLOAT, out); return performance.now() - t0; };
+  run();
+  const ms = [run(), run(), run()].sort((a, b) => a - b)[1];
+  const macs = W * H * 9 * 128 * 4 * outs;
+  return JSON.stringify({variant, outs, ms, gmacs: macs / ms / 1e6, maxUBO: gl.getParameter(gl.MAX_UNIFORM_BLOCK_SIZE), drawBuffers: gl.getParameter(gl.MAX_DRAW_BUFFERS)});
+}`
+
+// BenchmarkConvProbe times the conv probe's variants (one iteration is
+// enough: each variant reports its own median).
+func BenchmarkConvProbe(b *testing.B) {
+	p := newPage(b)
+	if _, err := eval[chromedp.Void](p.ctx, benchJS+probeJS); err != nil {
+		b.Fatal(err)
+	}
+	peak, err := eval[float64](p.ctx, "peakMAD(2048)")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("peak %.2f GMAD/s", peak/1e9)
+	// Rounds interleave the variants so that a change in the machine's
+	// load hits them all alike.
+	for round := range 3 {
+		for _, v := range []string{"tex", "none", "tex2px"} {
+			for _, outs := range []int{1, 4} {
+				res, err := eval[string](p.ctx, fmt.Sprintf("convProbe(%q, %d)", v, outs))
+				if err != nil {
+					b.Logf("%s/%d: %v", v, outs, err)
+					continue
+				}
+				b.Log(round, res)
+			}
+		}
+	}
+}
