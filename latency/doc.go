@@ -29,7 +29,12 @@
 //     form the "guided_filter" block.
 //
 // [Catalog] lists the block configurations to profile for the searchable
-// family, in a deterministic order.
+// family, in a deterministic order. [BlockGraph] turns a block into a
+// small network (a prologue of 1x1 convs that computes the block's inputs,
+// then the block, with random weights) whose block passes are exactly
+// the passes the planner runs for that block inside a network; the
+// profiler (wasm/profile.go) times only those. [Arch] is a member of the
+// family and [Arch.Graph] its network, for whole-network checks.
 //
 // # Tables
 //

@@ -36,6 +36,7 @@ const (
 	wasmPath     = "/edgetoon.wasm"
 	wasmExecPath = "/wasm_exec.js"
 	indexPath    = "/models/index.json"
+	profilePath  = "/profile"
 	notBuilt     = "not built: run `make` (or `make wasm model`) and restart `edgetoon serve`"
 )
 
@@ -72,6 +73,8 @@ func urlPath(name string) (p string, ok bool) {
 	switch {
 	case name == "index.html":
 		return "/", true
+	case name == "profile.html": // the latency profiler
+		return profilePath, true
 	case name == "dist/edgetoon.wasm", name == "dist/wasm_exec.js":
 		return "/" + base, true
 	case strings.HasPrefix(name, "dist/models/") && path.Ext(name) == ".safetensors" && path.Dir(name) == "dist/models":
@@ -147,7 +150,7 @@ func isText(p string) bool {
 	case ".html", ".js", ".css", ".json", ".webmanifest", ".svg":
 		return p != wasmExecPath
 	}
-	return p == "/"
+	return p == "/" || p == profilePath
 }
 
 // link rewrites the versioned references of every text asset and hashes

@@ -4,7 +4,9 @@
 // Every response body is prepared once at startup and held in memory,
 // with its brotli and gzip variants. The server answers only for the
 // paths of that asset set (plus /healthz), only to GET and HEAD, and
-// accepts no request bodies: images never leave the user's device.
+// accepts no request bodies: images never leave the user's device. The one
+// exception, off unless Config.LatencyDir is set, is POST /api/latency,
+// which collects latency tables from the profiler page (latency.go).
 //
 // Caching: text assets refer to each other as "/file?v=dev"; at startup
 // the server replaces "dev" with the hash of the referenced file. A
@@ -40,6 +42,10 @@ type Config struct {
 	Inspect func(data []byte) (ModelInfo, error)
 	// Log receives startup notes (skipped models). Nil means log.Printf.
 	Log func(format string, args ...any)
+	// LatencyDir, if set, enables POST /api/latency (latency.go), which
+	// stores latency tables there. Without it the server accepts no
+	// request bodies at all.
+	LatencyDir string
 }
 
 // Server is an http.Handler for the asset set.
@@ -48,6 +54,7 @@ type Server struct {
 	assets  map[string]*asset
 	models  []ModelEntry
 	missing []string // URL paths of absent build outputs
+	latency *latencyStore
 }
 
 // New reads, links and compresses the asset set.
@@ -81,6 +88,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.assets = assets
+	if cfg.LatencyDir != "" {
+		if s.latency, err = newLatencyStore(cfg.LatencyDir, s.logf); err != nil {
+			return nil, fmt.Errorf("server: %w", err)
+		}
+	}
 	return s, nil
 }
 
@@ -122,6 +134,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 
+	if s.latency != nil && r.URL.Path == latencyPath && r.URL.RawPath == "" {
+		s.latency.ServeHTTP(w, r)
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		h.Set("Allow", "GET, HEAD")
 		plain(w, http.StatusMethodNotAllowed, "method not allowed")

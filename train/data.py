@@ -4,6 +4,11 @@ Photos come from ../shared/images (faces/ and scenes/); the eval split is
 the list in eval.txt there (paths relative to that folder), and training
 uses every other photo. Images are read with PIL (JPEG draft mode keeps
 decoding cheap) and returned as float tensors in [0,1], CHW.
+
+A pack made by pack_data.py (root/train/{faces,scenes}/..., root/eval/...,
+no eval.txt) is read the same way: paths stay "faces/NAME.jpg", relative to
+split_root(root, split). default_root() falls back to the repo's .trainpack
+when ../shared/images is missing (as on a rented GPU machine).
 """
 
 import os
@@ -19,10 +24,37 @@ IMAGES = os.environ.get("EDGETOON_IMAGES",
                         os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
                             os.path.abspath(__file__)))), "shared", "images"))
 EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+PACK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".trainpack")
+
+
+def is_pack(root):
+    """Whether root is a pack (train/ and eval/ folders, no eval.txt)."""
+    return (not os.path.exists(os.path.join(root, "eval.txt"))
+            and os.path.isdir(os.path.join(root, "train")) and os.path.isdir(os.path.join(root, "eval")))
+
+
+def default_root():
+    """EDGETOON_IMAGES or ../shared/images if present, else the repo's .trainpack."""
+    if os.path.exists(os.path.join(IMAGES, "eval.txt")) or not is_pack(PACK):
+        return IMAGES
+    return PACK
+
+
+def split_root(root, split):
+    """The folder the split's relative paths are relative to."""
+    return os.path.join(root, split) if is_pack(root) else root
 
 
 def list_images(root=IMAGES, split="train", subsets=("faces", "scenes")):
-    """Sorted relative paths of the photos of a split ("train" or "eval")."""
+    """Sorted relative paths of the photos of a split ("train" or "eval"),
+    relative to split_root(root, split)."""
+    if is_pack(root):
+        out = []
+        for sub in subsets:
+            d = os.path.join(root, split, sub)
+            if os.path.isdir(d):
+                out += [sub + "/" + n for n in os.listdir(d) if n.lower().endswith(EXTS)]
+        return sorted(out)
     with open(os.path.join(root, "eval.txt")) as f:
         evals = {l.strip() for l in f if l.strip() and not l.startswith("#")}
     if split == "eval":
@@ -71,18 +103,37 @@ class PhotoDataset(torch.utils.data.Dataset):
     fraction (scale range) of the short side, at a random place.
     """
 
-    def __init__(self, paths, size, root=IMAGES, scale=(0.4, 1.0), jitter=0.2, seed=None):
+    def __init__(self, paths, size, root=IMAGES, scale=(0.4, 1.0), jitter=0.2, seed=None, preload=False,
+                 max_side=None):
         self.paths, self.size, self.root = list(paths), size, root
         self.scale, self.jitter = scale, jitter
         self.seed = seed
+        self.images = None
+        if preload:
+            # Decode every photo once (JPEG draft at the smallest scale the
+            # crops need) and keep it as uint8 HWC: no decoding per step,
+            # and DataLoader workers share the arrays (fork, copy-on-write).
+            self.images = []
+            for p in self.paths:
+                img = load_rgb(os.path.join(root, p), min_side=size / scale[0])
+                if max_side and min(img.size) > max_side:
+                    s = max_side / min(img.size)
+                    img = img.resize((round(img.size[0] * s), round(img.size[1] * s)), Image.BILINEAR)
+                self.images.append(np.asarray(img, dtype=np.uint8))
 
     def __len__(self):
         return len(self.paths)
 
+    def nbytes(self):
+        return sum(a.nbytes for a in self.images) if self.images is not None else 0
+
     def __getitem__(self, i):
         # A fresh generator per item, seeded from torch so DataLoader workers differ.
         rng = random.Random(int(torch.randint(0, 2 ** 31 - 1, ())) if self.seed is None else hash((self.seed, i)))
-        img = load_rgb(os.path.join(self.root, self.paths[i]), min_side=self.size / self.scale[0])
+        if self.images is not None:
+            img = Image.fromarray(self.images[i])
+        else:
+            img = load_rgb(os.path.join(self.root, self.paths[i]), min_side=self.size / self.scale[0])
         w, h = img.size
         side = max(int(min(w, h) * rng.uniform(*self.scale)), 1)
         l, t = rng.randint(0, w - side), rng.randint(0, h - side)
@@ -110,8 +161,9 @@ def color_jitter(x, amount, rng):
 
 def eval_images(size, root=IMAGES, limit=None):
     """The eval split as one NCHW [0,1] tensor of centred crops (and the paths)."""
-    paths = list_images(root, "eval")[:limit]
-    xs = [to_tensor(center_crop(load_rgb(os.path.join(root, p), min_side=size), size)) for p in paths]
+    paths = list_images(root, "eval")[:limit or None]  # 0 or None: all
+    base = split_root(root, "eval")
+    xs = [to_tensor(center_crop(load_rgb(os.path.join(base, p), min_side=size), size)) for p in paths]
     return torch.stack(xs), paths
 
 

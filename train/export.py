@@ -4,6 +4,7 @@ spec mirroring the teacher's), as ONNX, and with a model card.
 """
 
 import copy
+import inspect
 import json
 import math
 import warnings
@@ -131,8 +132,10 @@ def export_onnx(gm, path, size=256):
     x = torch.zeros(1, 3, size, size)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings about int(shape): intended
-        torch.onnx.export(gm, (x,), path, opset_version=13, input_names=["input_photo"],
-                          output_names=["final_output"])
+        kw = dict(opset_version=13, input_names=["input_photo"], output_names=["final_output"])
+        if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+            kw["dynamo"] = False  # torch >= 2.9 defaults to the dynamo exporter (needs onnxscript)
+        torch.onnx.export(gm, (x,), path, **kw)
     try:
         import onnx
         onnx.checker.check_model(onnx.load(path))

@@ -56,11 +56,19 @@ def go_inspect(model_path):
 
 
 def teacher_path():
-    """Path of the teacher model file, made with `edgetoon fetch-teacher` if missing.
+    """Path of the teacher model file.
 
-    EDGETOON_TEACHER overrides the location (default /tmp/whitebox.safetensors).
+    EDGETOON_TEACHER if set; else /tmp/whitebox.safetensors if it exists;
+    else the repo's web/dist/models/whitebox.safetensors (`make model`; this
+    one travels to a GPU machine without Go); else made with
+    `edgetoon fetch-teacher -o /tmp/whitebox.safetensors`.
     """
-    path = os.environ.get("EDGETOON_TEACHER", "/tmp/whitebox.safetensors")
+    path = os.environ.get("EDGETOON_TEACHER")
+    if not path:
+        path = "/tmp/whitebox.safetensors"
+        dist = os.path.join(REPO, "web", "dist", "models", "whitebox.safetensors")
+        if not os.path.exists(path) and os.path.exists(dist):
+            return dist
     if not os.path.exists(path):
         exe = _build("./cmd/edgetoon", "edgetoon")
         subprocess.run([exe, "fetch-teacher", "-o", path], cwd=REPO, check=True)

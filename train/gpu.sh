@@ -1,45 +1,59 @@
 #!/usr/bin/env bash
-# Run the full student pipeline (search -> finetune -> export) with CUDA if
-# present, writing under $OUT (default /tmp/edgetoon-train).
+# The full student pipeline (search -> finetune -> export -> eval) on a GPU
+# machine that has no Go toolchain, no network and no ../shared: only the
+# repo, with two ignored paths carried along:
+#   .trainpack/       the photos, made here by `python3 train/pack_data.py`
+#   web/dist/models/  the teacher (whitebox.safetensors, made by `make model`)
 #
-#   bash train/gpu.sh [extra main.py options, e.g. --search-steps 3000]
+#   bash train/gpu.sh [extra main.py options]
+#   MINUTES=8 OUT=/path bash train/gpu.sh
 #
-# It installs nothing (the GPU machine has no network). It needs a Python
-# with torch (+ numpy, PIL; onnx for the ONNX check; matplotlib for the
-# plot) and the Go toolchain (teacher import, inspect, CPU-engine parity).
-# PYTHON overrides the interpreter; otherwise the first of
-# /usr/bin/python3, python3, python that can import torch is used.
+# MINUTES (default 8) bounds the wall clock of the whole script: main.py
+# fits its step counts to it. Writes exactly 8 files, directly in $OUT:
+# student.safetensors (F16, our format), student.onnx, MODEL_CARD.md,
+# grid.png, search.png, report.json, arch.json, train.log. Intermediate
+# state stays in $WORK. The Go checks (inspect, CPU-engine parity) run
+# back on a machine with Go:
+#   /usr/bin/python3 train/main.py verify --model OUT/student.safetensors
+# PYTHON overrides the interpreter; otherwise the first of python3,
+# /usr/bin/python3, python that can import torch is used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-/tmp/edgetoon-train}"
-mkdir -p "$OUT"
+WORK="${WORK:-/tmp/edgetoon-work}"
+MINUTES="${MINUTES:-8}"
+mkdir -p "$OUT" "$WORK"
+t0=$(date +%s)
 
 py=""
-for c in ${PYTHON:-} /usr/bin/python3 python3 python; do
+for c in ${PYTHON:-} python3 /usr/bin/python3 python; do
   if command -v "$c" >/dev/null 2>&1 && "$c" -c "import torch" >/dev/null 2>&1; then py="$c"; break; fi
 done
 if [ -z "$py" ]; then
-  echo "gpu.sh: no Python with torch here (tried \$PYTHON, /usr/bin/python3, python3, python)." >&2
-  echo "gpu.sh: this machine has no network; install torch beforehand (apt-get install python3-torch" >&2
-  echo "gpu.sh: python3-numpy python3-pil python3-onnx, or a CUDA wheel) or set PYTHON." >&2
+  echo "gpu.sh: no Python with torch here (tried \$PYTHON, python3, /usr/bin/python3, python)." >&2
   exit 3
 fi
-"$py" - <<'PY'
+export EDGETOON_TEACHER="${EDGETOON_TEACHER:-$PWD/web/dist/models/whitebox.safetensors}"
+[ -f "$EDGETOON_TEACHER" ] || { echo "gpu.sh: no teacher at $EDGETOON_TEACHER (make model here; carry web/dist/models)" >&2; exit 3; }
+DATA="${DATA:-$PWD/.trainpack}"
+[ -d "$DATA/train" ] && [ -d "$DATA/eval" ] || { echo "gpu.sh: no photo pack at $DATA (python3 train/pack_data.py here; carry .trainpack)" >&2; exit 3; }
+
+set +e
+{
+  "$py" - <<'PY'
 import torch
 print("torch", torch.__version__, "cuda", torch.cuda.is_available(),
-      torch.cuda.get_device_name(0) if torch.cuda.is_available() else "(CPU only)")
+      torch.cuda.get_device_name(0) if torch.cuda.is_available() else "(CPU only)", flush=True)
 PY
-command -v go >/dev/null || { echo "gpu.sh: needs the Go toolchain" >&2; exit 3; }
-
-# The teacher model file (imported from ../shared/models, no network needed).
-export EDGETOON_TEACHER="${EDGETOON_TEACHER:-$OUT/whitebox.safetensors}"
-[ -f "$EDGETOON_TEACHER" ] || go run ./cmd/edgetoon fetch-teacher -o "$EDGETOON_TEACHER"
-
-threads=$(nproc)
-# With CUDA: larger crops and batch; the defaults are the 2-core CPU preset.
-extra=()
-if "$py" -c "import torch,sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
-  extra=(--size 256 --batch 16 --search-steps 2000 --finetune-steps 6000 --workers 8 --log-every 50)
-fi
-time "$py" train/main.py all --out "$OUT" --threads "$threads" "${extra[@]}" "$@" 2>&1 | tee "$OUT/train.log"
-echo "outputs in $OUT: student.safetensors student.onnx MODEL_CARD.md grid.png search.png report.json"
+  # What is left of the budget after start-up, less 20 s for copying out.
+  left=$(awk -v m="$MINUTES" -v t0="$t0" -v now="$(date +%s)" 'BEGIN { printf "%.2f", m - (now - t0 + 20) / 60 }')
+  nthreads=$(( $(nproc) < 4 ? $(nproc) : 4 ))
+  "$py" -u train/main.py all --out "$WORK" --data "$DATA" --minutes "$left" --threads "$nthreads" "$@"
+} 2>&1 | tee "$OUT/train.log"
+rc=${PIPESTATUS[0]}
+set -e
+for f in student.safetensors student.onnx MODEL_CARD.md grid.png search.png report.json arch.json; do
+  if [ -f "$WORK/$f" ]; then cp "$WORK/$f" "$OUT/"; else echo "gpu.sh: missing $f" | tee -a "$OUT/train.log"; fi
+done
+echo "gpu.sh: exit $rc after $(( $(date +%s) - t0 ))s; outputs in $OUT: $(cd "$OUT" && ls | tr '\n' ' ')" | tee -a "$OUT/train.log"
+exit "$rc"

@@ -79,15 +79,24 @@ class _STE(torch.autograd.Function):
         return grad, None
 
 
-def binarize(alpha):
+def scale_grad(x, s):
+    """x in the forward pass; gradient times s in the backward pass."""
+    return x * s + x.detach() * (1 - s)
+
+
+def binarize(alpha, min_on=1):
     """{0,1} forward, identity backward (straight-through estimator).
 
-    A channel gate keeps at least its strongest group, so no conv loses
-    all its outputs (depth gates are scalars and may switch off).
+    A channel gate keeps at least its min_on (>= 1) strongest groups, so no
+    conv loses all its outputs (depth gates are scalars and may switch off).
     """
     hard = (alpha.detach() > 0.5).to(alpha.dtype)
-    if alpha.numel() > 1 and float(hard.sum()) == 0:
-        hard = F.one_hot(alpha.detach().argmax(), alpha.numel()).to(alpha.dtype)
+    if alpha.numel() > 1:
+        k = max(min(int(min_on), alpha.numel()), 1)
+        if float(hard.sum()) < k:
+            top = torch.topk(alpha.detach(), k).indices
+            hard = hard.clone()
+            hard[top] = 1
     return _STE.apply(alpha, hard)
 
 
@@ -109,8 +118,10 @@ class Supernet(nn.Module):
     """The gated generator. forward(x) takes the normalized NCHW input in
     [-1, 1] and returns (output after the guided filter, raw conv output)."""
 
-    def __init__(self, teacher_tensors, eps=None, init_alpha="importance"):
+    def __init__(self, teacher_tensors, eps=None, init_alpha="importance", min_blocks=1, min_width=0.0):
         super().__init__()
+        self.min_blocks = min_blocks
+        self.min_width = min_width  # each channel gate keeps >= this fraction of its groups
         self.weights = nn.ParameterDict()
         self.biases = nn.ParameterDict()
         for name, prefix, k, s, gin, gout, scale, act in CONVS:
@@ -160,16 +171,45 @@ class Supernet(nn.Module):
                 a.clamp_(0.0, 1.0)
 
     def gate_values(self):
-        """STE gate per channel gate (per group) and per depth gate."""
-        return {k: binarize(a) for k, a in self.gates.items()}
+        """STE gate per channel gate (per group) and per depth gate.
+
+        At least `min_blocks` residual blocks stay on: if fewer depth gates
+        are above the threshold, the highest-logit ones are kept.
+        """
+        g = {k: binarize(a, self.min_groups(k)) for k, a in self.gates.items()}
+        on = [d for d in DEPTH_GATES if float(g[d]) > 0]
+        if len(on) < self.min_blocks:
+            ranked = sorted(DEPTH_GATES, key=lambda d: -float(self.gates[d].detach()))
+            for d in ranked[:self.min_blocks]:
+                a = self.gates[d]
+                g[d] = _STE.apply(a, torch.ones_like(a.detach()))
+        return g
 
     def arch(self):
         """The current concrete architecture: active groups per gate, depth bits."""
-        out = {}
-        for k, a in self.gates.items():
-            hard = binarize(a.detach())
-            out[k] = [int(v) for v in hard.tolist()]
-        return out
+        with torch.no_grad():
+            g = self.gate_values()
+        return {k: [int(v) for v in g[k].detach().reshape(-1).tolist()] for k in self.gates}
+
+    def min_groups(self, gate):
+        """Groups a channel gate always keeps (min_width of its groups, >= 1)."""
+        if gate in DEPTH_GATES:
+            return 0
+        return max(int(math.ceil(self.min_width * self.gates[gate].numel() - 1e-9)), 1)
+
+    def cost_gates(self, gates=None, depth_norm=True):
+        """Gates for the cost term. With depth_norm, each depth gate's cost
+        gradient is divided by the number of active groups of its block's
+        inner width (gate "blk<i>"): a block then costs, to its depth gate,
+        what one of its channel groups costs, so the search thins a block
+        before it drops it (a whole block's MACs would otherwise dominate
+        every distillation gradient). Forward values are unchanged."""
+        g = dict(gates if gates is not None else self.gate_values())
+        if depth_norm:
+            for i, d in enumerate(DEPTH_GATES):
+                n = max(float(g["blk%d" % i].detach().sum()), 1.0)
+                g[d] = scale_grad(g[d], 1.0 / n)
+        return g
 
     def widths(self, arch=None):
         """Active channels per channel gate and the kept blocks, for an arch."""
@@ -184,7 +224,7 @@ class Supernet(nn.Module):
         if act:
             y = F.leaky_relu(y, ALPHA)
         if gout is not None:
-            y = y * gates[gout].repeat_interleave(GROUP).view(1, -1, 1, 1)
+            y = y * gates[gout].to(y.dtype).repeat_interleave(GROUP).view(1, -1, 1, 1)
         return y
 
     def forward(self, x):

@@ -21,10 +21,6 @@ import (
 
 const version = "0.1.0"
 
-// throwing wraps a function so that an Error it returns is thrown.
-var throwing = js.Global().Get("Function").New("f",
-	"return function(...a) { const r = f.apply(this, a); if (r instanceof Error) throw r; return r; }")
-
 func main() {
 	api := js.Global().Get("Object").New()
 	api.Set("version", version)
@@ -41,6 +37,7 @@ func main() {
 		runtime.ReadMemStats(&m)
 		return float64(m.Mallocs)
 	}))
+	registerProfile(api) // profile, profileNetworks: see profile.go
 	js.Global().Set("edgetoon", api)
 	select {}
 }
@@ -83,7 +80,10 @@ func (e *engine) jsObject() js.Value {
 		return nil
 	})
 	e.disposeFns = append(e.disposeFns, stylize)
-	obj.Set("stylize", throwing.Invoke(stylize))
+	// stylize returns its Error rather than throwing it: a Go callback
+	// cannot throw, and a JS wrapper made with new Function would need
+	// 'unsafe-eval', which the page's CSP rightly forbids.
+	obj.Set("stylize", stylize)
 	method("setModel", func(args []js.Value) any {
 		url, onProgress := arg(args, 0), arg(args, 1)
 		return promise(func() (any, error) {

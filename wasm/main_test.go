@@ -74,13 +74,11 @@ func TestCheckSize(t *testing.T) {
 	}
 }
 
-// TestThrowing checks that errors reach JS as thrown Errors with a code.
-func TestThrowing(t *testing.T) {
-	f := js.FuncOf(func(js.Value, []js.Value) any { return jsError(errorf(codeTextureSize, "too big")) })
-	defer f.Release()
-	catcher := js.Global().Get("Function").New("f", "try { f(); return 'no throw'; } catch (e) { return e.code + ': ' + e.message; }")
-	if got := catcher.Invoke(throwing.Invoke(f)).String(); got != "texture-size: too big" {
-		t.Errorf("thrown: %q", got)
+// TestErrorValue checks that errors reach JS as Error objects with a code.
+func TestErrorValue(t *testing.T) {
+	e := jsError(errorf(codeTextureSize, "too big"))
+	if !e.InstanceOf(js.Global().Get("Error")) || e.Get("code").String() != "texture-size" || e.Get("message").String() != "too big" {
+		t.Errorf("error value: code %q message %q", e.Get("code").String(), e.Get("message").String())
 	}
 	if got := jsError(errors.New("plain")).Get("code").String(); got != "internal" {
 		t.Errorf("uncoded error: code %q", got)

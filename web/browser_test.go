@@ -89,8 +89,15 @@ type session struct {
 
 func open(t *testing.T, flags ...chromedp.ExecAllocatorOption) *session {
 	t.Helper()
+	return openFor(t, 90*time.Second, flags...)
+}
+
+// openFor is open with a time limit for the whole session: the real
+// engine on SwiftShader needs minutes where the stand-in needs seconds.
+func openFor(t testing.TB, limit time.Duration, flags ...chromedp.ExecAllocatorOption) *session {
+	t.Helper()
 	bctx := ibrowser.ForTest(t, flags...)
-	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
+	ctx, cancel := context.WithTimeout(bctx, limit)
 	t.Cleanup(cancel)
 	s := &session{ctx: ctx}
 	console := chromedp.Console(ctx)
@@ -124,7 +131,7 @@ func open(t *testing.T, flags ...chromedp.ExecAllocatorOption) *session {
 	return s
 }
 
-func (s *session) do(t *testing.T, actions ...chromedp.Action[chromedp.Void]) {
+func (s *session) do(t testing.TB, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	if err := chromedp.Do(s.ctx, actions...); err != nil {
 		t.Fatal(err)
@@ -134,12 +141,18 @@ func (s *session) do(t *testing.T, actions ...chromedp.Action[chromedp.Void]) {
 // wait polls a JavaScript expression until it is truthy.
 func (s *session) wait(t *testing.T, what, expr string) {
 	t.Helper()
-	if _, err := chromedp.Run(s.ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+	s.waitFor(t, 20*time.Second, what, expr)
+}
+
+// waitFor is wait with a time limit.
+func (s *session) waitFor(t testing.TB, limit time.Duration, what, expr string) {
+	t.Helper()
+	if _, err := chromedp.Run(s.ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(limit))); err != nil {
 		t.Fatalf("waiting for %s (%s): %v\nconsole: %v", what, expr, err, s.messages())
 	}
 }
 
-func eval[T any](t *testing.T, s *session, expr string) T {
+func eval[T any](t testing.TB, s *session, expr string) T {
 	t.Helper()
 	v, err := chromedp.Run(s.ctx, chromedp.Evaluate[T](expr))
 	if err != nil {
@@ -251,7 +264,7 @@ func (s *session) downloads(t *testing.T) func() []byte {
 	}
 }
 
-func decodePNG(t *testing.T, data []byte) image.Image {
+func decodePNG(t testing.TB, data []byte) image.Image {
 	t.Helper()
 	img, err := png.Decode(bytes.NewReader(data))
 	if err != nil {

@@ -56,7 +56,9 @@ async function startRuntime() {
       ? coded("not-built", "This server has no engine yet (edgetoon.wasm is not built). Run make, then restart edgetoon serve.")
       : coded("engine-load", "The cartoon engine could not be downloaded. Check the connection and reload.");
   }
-  // wasm_exec.js is Go's loader; it defines globalThis.Go.
+  // wasm_exec.js is Go's loader; it defines globalThis.Go, and fs,
+  // process and path for Go's runtime unless the page has its own.
+  const polyfills = ["process", "path"].filter((k) => !(k in globalThis));
   if (!globalThis.Go) await import(assetURL("/wasm_exec.js?v=dev")).catch(() => {});
   if (!globalThis.Go) throw coded("engine-load", "The engine's loader (wasm_exec.js) could not be loaded. Reload the page.");
   const go = new globalThis.Go();
@@ -66,7 +68,30 @@ async function startRuntime() {
   // run returns; wait a little in case a future version does it later.
   for (let i = 0; !globalThis.edgetoon && i < 200; i++) await sleep(10);
   if (!globalThis.edgetoon) throw coded("engine-load", "The cartoon engine did not start. Reload the page.");
-  return globalThis.edgetoon;
+  // Go reads process and path once, while it initializes (which is done
+  // now that the API is installed): take them off the host page. fs
+  // stays: wasm_exec.js writes Go's console output (panics too) through it.
+  for (const k of polyfills) delete globalThis[k];
+  return throwing(globalThis.edgetoon);
+}
+
+// throwing makes the engines' stylize throw the Error it returns: a Go
+// callback cannot throw into JavaScript, and a shim built inside the
+// engine with Function would need 'unsafe-eval', which the page's CSP
+// forbids.
+function throwing(api) {
+  const create = api.create;
+  api.create = async (opts) => {
+    const engine = await create.call(api, opts);
+    const stylize = engine.stylize;
+    engine.stylize = (...args) => {
+      const r = stylize.apply(engine, args);
+      if (r instanceof Error) throw r;
+      return r;
+    };
+    return engine;
+  };
+  return api;
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -38,6 +38,7 @@ func runServe(args []string) error {
 	keyFile := fs.String("key", "", "private key `file` for -cert (PEM)")
 	models := fs.String("models", "", "also offer the *.safetensors models in `dir`")
 	defModel := fs.String("model", "whitebox", "`name` of the model the page starts with")
+	latencyDir := fs.String("latency-dir", "", "accept latency tables from the /profile page (POST /api/latency) into `dir`; off without it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -52,9 +53,13 @@ func runServe(args []string) error {
 		Assets:       web.FS,
 		ModelDir:     *models,
 		DefaultModel: *defModel,
+		LatencyDir:   *latencyDir,
 	})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
+	}
+	if *latencyDir != "" {
+		log.Printf("collecting latency tables from /profile into %s (POST /api/latency)", *latencyDir)
 	}
 	for _, p := range srv.Missing() {
 		log.Printf("warning: %s is missing from this binary: run `make` and rebuild; the page will say so", p)

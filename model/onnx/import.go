@@ -329,4 +329,3 @@ func (c *importer) fuse() {
 	}
 	g.Nodes = kept
 }
-

@@ -60,4 +60,3 @@ func fuseActivations(g *model.Graph) {
 	}
 	g.Nodes = kept
 }
-

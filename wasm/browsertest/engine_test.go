@@ -62,7 +62,7 @@ async function stylizeTwice(model, px, w, h, out1, out2, precision, loseContext)
   for (let i = 0; i < 4; i++) eng.lastFrameMs(src, w, h);
   const callMallocs = (edgetoon.debugMallocs() - c0) / 4;
   let bad = "";
-  try { eng.stylize(src, w + 1, h); } catch (e) { bad = e.code + ": " + e.message; }
+  const e = eng.stylize(src, w + 1, h); if (e) bad = e.code + ": " + e.message;
   const info = eng.info();
   return JSON.stringify({states, info, bad, mallocs, callMallocs});
 }`

@@ -1,0 +1,438 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/edgetoon/edgetoon/internal/browser"
+	"github.com/edgetoon/edgetoon/latency"
+	"github.com/edgetoon/edgetoon/model"
+	"github.com/edgetoon/edgetoon/server"
+	"github.com/edgetoon/edgetoon/web"
+)
+
+const profileUsage = `usage: edgetoon profile [flags] -o table.json
+
+Times the latency-table blocks (or, with -networks, whole networks of the
+searchable family) in headless Chromium, through the same engine and page
+(/profile) that a phone uses, served on 127.0.0.1 by this binary. Needs
+the engine built into it: run 'make wasm' before building edgetoon (or
+pass -web web to serve the source directory).
+
+`
+
+// profileConfig is one profiler run.
+type profileConfig struct {
+	browser   string // "chromium" (found as internal/browser does) or a path
+	blocks    string // "full", "reduced" or a JSON array of latency.Block
+	networks  string // JSON array of latency.Arch; set: time networks instead
+	size      int    // networks' input side
+	precision string
+	timer     string // "auto" or "fence"
+	warmup    int
+	reps      int
+	assets    fs.FS
+	progress  io.Writer // progress lines; nil for none
+}
+
+func runProfile(args []string) error {
+	fs := flag.NewFlagSet("profile", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), profileUsage)
+		fs.PrintDefaults()
+	}
+	cfg := profileConfig{progress: os.Stderr}
+	fs.StringVar(&cfg.browser, "browser", "chromium", "`browser`: chromium (found on PATH or $CHROMIUM) or a Chromium binary's path")
+	catalog := fs.String("catalog", "full", "block catalogue: full (1,120 blocks) or reduced (a handful, for CI)")
+	blocksFile := fs.String("blocks", "", "time the blocks listed in this JSON `file` (an array of blocks, or a latency table) instead of -catalog")
+	networks := fs.String("networks", "", "time whole networks: a JSON `file` holding an array of architectures ({c0,c1,c2,c3,r,mids,c6,c8}); writes their latencies instead of a table")
+	fs.IntVar(&cfg.size, "size", 256, "input side of -networks")
+	fs.StringVar(&cfg.precision, "precision", "fp32", "storage precision: fp32 or fp16")
+	fs.StringVar(&cfg.timer, "timer", "auto", "auto (the GPU timer query where the browser has it) or fence (wall clock to a fence)")
+	fs.IntVar(&cfg.warmup, "warmup", 2, "untimed runs of each block before timing")
+	fs.IntVar(&cfg.reps, "reps", 10, "timed repetitions of each block")
+	webDir := fs.String("web", "", "serve this web `directory` (with dist/edgetoon.wasm) instead of the assets built into this binary")
+	out := fs.String("o", "", "write the table (or the networks' latencies) to this `file`")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *out == "" {
+		return errors.New("-o is required")
+	}
+	if cfg.precision != latency.PrecisionFP32 && cfg.precision != latency.PrecisionFP16 {
+		return fmt.Errorf("-precision %q: want fp32 or fp16", cfg.precision)
+	}
+	switch {
+	case *networks != "":
+		data, err := os.ReadFile(*networks)
+		if err != nil {
+			return err
+		}
+		var archs []latency.Arch
+		if err := json.Unmarshal(data, &archs); err != nil {
+			return fmt.Errorf("%s: %w", *networks, err)
+		}
+		cfg.networks = string(data)
+	case *blocksFile != "":
+		blocks, err := readBlocks(*blocksFile)
+		if err != nil {
+			return err
+		}
+		data, _ := json.Marshal(blocks)
+		cfg.blocks = string(data)
+	case *catalog == "full" || *catalog == "reduced":
+		cfg.blocks = *catalog
+	default:
+		return fmt.Errorf("-catalog %q: want full or reduced", *catalog)
+	}
+	cfg.assets = web.FS
+	if *webDir != "" {
+		cfg.assets = os.DirFS(*webDir)
+	}
+
+	ctx, stop := signalContext()
+	defer stop()
+	result, err := profile(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if cfg.networks == "" {
+		t, err := latency.Parse([]byte(result))
+		if err != nil {
+			return fmt.Errorf("the browser's table: %w", err)
+		}
+		fmt.Printf("%d blocks timed on %s (%s, %s timer)\n", len(t.Rows), orUnknown(t.Device.Renderer), t.Device.Precision, t.Device.Timer)
+	}
+	return writeFileAtomic(*out, []byte(result+"\n"))
+}
+
+// readBlocks reads a JSON array of blocks, or takes the blocks of a table.
+func readBlocks(path string) ([]latency.Block, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var blocks []latency.Block
+	if err := json.Unmarshal(data, &blocks); err != nil {
+		t, terr := latency.Parse(data)
+		if terr != nil {
+			return nil, fmt.Errorf("%s: neither an array of blocks (%v) nor a table (%v)", path, err, terr)
+		}
+		for _, r := range t.Rows {
+			blocks = append(blocks, r.Block)
+		}
+	}
+	return blocks, nil
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "an unnamed GPU"
+	}
+	return s
+}
+
+// profile serves cfg.assets with the real server on 127.0.0.1, opens its
+// /profile page in headless Chromium and runs the engine's profiler there
+// (edgetoon.profile or edgetoon.profileNetworks), printing progress. It
+// returns the JSON the engine produced.
+func profile(ctx context.Context, cfg profileConfig) (string, error) {
+	srv, err := server.New(server.Config{Assets: cfg.assets, Log: func(string, ...any) {}})
+	if err != nil {
+		return "", err
+	}
+	var missing []string // the engine's files; the profiler needs no model
+	for _, p := range srv.Missing() {
+		if strings.HasSuffix(p, ".wasm") || strings.HasSuffix(p, ".js") {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		return "", fmt.Errorf("the engine is not built (%s missing): run `make wasm`, then rebuild edgetoon (or pass -web web)", strings.Join(missing, ", "))
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	defer hs.Close()
+
+	var extra []chromedp.ExecAllocatorOption
+	if cfg.browser != "" && cfg.browser != "chromium" {
+		p, err := exec.LookPath(cfg.browser)
+		if err != nil {
+			return "", fmt.Errorf("-browser: %w", err)
+		}
+		extra = append(extra, chromedp.ExecPath(p))
+	}
+	bctx, cancel, err := browser.Start(ctx, extra...)
+	if err != nil {
+		return "", err
+	}
+	defer cancel()
+
+	url := "http://" + ln.Addr().String() + "/profile"
+	if err := chromedp.Do(bctx, chromedp.Navigate(url)); err != nil {
+		return "", fmt.Errorf("opening %s: %w", url, err)
+	}
+	for ready := false; !ready; {
+		ready, err = chromedp.Run(bctx, chromedp.Evaluate[bool](`!!document.body && document.body.dataset.ready === "1"`))
+		if err != nil {
+			return "", fmt.Errorf("opening %s: %w", url, err)
+		}
+		if !ready {
+			select {
+			case <-ctx.Done():
+				return "", ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	opts := map[string]any{"precision": cfg.precision, "warmup": cfg.warmup, "reps": cfg.reps, "timer": cfg.timer}
+	fn := "profile"
+	if cfg.networks != "" {
+		fn = "profileNetworks"
+		opts["archs"], opts["size"] = cfg.networks, cfg.size
+	} else {
+		opts["blocks"] = cfg.blocks
+	}
+	optsJSON, err := json.Marshal(opts)
+	if err != nil {
+		return "", err
+	}
+	// The run goes on in the page; its state is polled, so that a run of
+	// any length needs no long-lived protocol call.
+	start := fmt.Sprintf(`(() => {
+  const run = globalThis.__edgetoonRun = {done: 0, total: 0, key: "", result: null, error: null};
+  const opts = %s;
+  opts.onProgress = (done, total, key) => { run.done = done; run.total = total; run.key = key; };
+  import("/core.js")
+    .then((m) => m.loadRuntime())
+    .then((api) => api[%q](opts))
+    .then((r) => { run.result = r; }, (e) => { run.error = (e && e.code ? e.code + ": " : "") + ((e && e.message) || String(e)); });
+})()`, optsJSON, fn)
+	if err := chromedp.Do(bctx, chromedp.Evaluate[chromedp.Void](start)); err != nil {
+		return "", fmt.Errorf("starting the profiler: %w", err)
+	}
+	type state struct {
+		Done, Total int
+		Key         string
+		Finished    bool
+		Error       *string
+	}
+	began, last := time.Now(), time.Time{}
+	for {
+		st, err := chromedp.Run(bctx, chromedp.Evaluate[state](`(() => { const r = globalThis.__edgetoonRun;
+  return {done: r.done, total: r.total, key: r.key, finished: r.result !== null, error: r.error}; })()`))
+		if err != nil {
+			return "", fmt.Errorf("following the profiler: %w", err)
+		}
+		if st.Error != nil {
+			return "", fmt.Errorf("in the browser: %s", *st.Error)
+		}
+		if st.Finished {
+			break
+		}
+		if cfg.progress != nil && st.Done > 0 && time.Since(last) > 10*time.Second {
+			last = time.Now()
+			el := time.Since(began)
+			eta := time.Duration(float64(el) / float64(st.Done) * float64(st.Total-st.Done))
+			fmt.Fprintf(cfg.progress, "%d/%d  %s elapsed, ~%s left  (%s)\n", st.Done, st.Total,
+				el.Round(time.Second), eta.Round(time.Second), st.Key)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+	result, err := chromedp.Run(bctx, chromedp.Evaluate[string](`globalThis.__edgetoonRun.result`))
+	if err != nil {
+		return "", fmt.Errorf("reading the result: %w", err)
+	}
+	return result, nil
+}
+
+// writeFileAtomic writes data to a temporary file beside path, then
+// renames it over path.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func runFitLatency(args []string) error {
+	fs := flag.NewFlagSet("fit-latency", flag.ContinueOnError)
+	table := fs.String("table", "", "latency table `file` (from edgetoon profile)")
+	out := fs.String("o", "", "write the predictor (JSON, for Go and train/ Python) to this `file`")
+	epochs := fs.Int("epochs", 0, "training epochs (0: the default)")
+	hidden := fs.String("hidden", "", "hidden layer widths, comma-separated (default 32,32)")
+	seed := fs.Uint64("seed", 1, "initialization and shuffling seed")
+	holdout := fs.Int("holdout", 0, "percent of configurations held out for the report (0: 20; -1: none)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *table == "" || *out == "" || fs.NArg() > 0 {
+		return errors.New("usage: edgetoon fit-latency -table t.json -o predictor.json")
+	}
+	f, err := os.Open(*table)
+	if err != nil {
+		return err
+	}
+	t, err := latency.Read(f)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("%s: %w", *table, err)
+	}
+	opts := latency.FitOptions{Epochs: *epochs, Seed: *seed, HoldoutPercent: *holdout}
+	if *hidden != "" {
+		for _, s := range strings.Split(*hidden, ",") {
+			var w int
+			if _, err := fmt.Sscan(strings.TrimSpace(s), &w); err != nil {
+				return fmt.Errorf("-hidden %q: %w", *hidden, err)
+			}
+			opts.Hidden = append(opts.Hidden, w)
+		}
+	}
+	m, rep, err := latency.Fit(t, opts)
+	if err != nil {
+		return err
+	}
+	data, err := m.Encode()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("trained on %d configurations: MAPE %.2f%%\n", rep.TrainRows, rep.TrainMAPE)
+	if rep.TestRows > 0 {
+		fmt.Printf("held out %d configurations: MAPE %.2f%%, worst %.1f%% (%s)\n", rep.TestRows, rep.TestMAPE, rep.TestMaxAPE, rep.Worst.Key())
+	}
+	return writeFileAtomic(*out, append(data, '\n'))
+}
+
+func runPredictLatency(args []string) error {
+	fs := flag.NewFlagSet("predict-latency", flag.ContinueOnError)
+	pred := fs.String("predictor", "", "predictor `file` (from fit-latency)")
+	modelFile := fs.String("model", "", "model `file` (.safetensors) to predict")
+	size := fs.Int("size", 256, "input height and width")
+	measured := fs.String("measured", "", "instead of -model: a `file` from 'edgetoon profile -networks'; compares predicted with measured")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *pred == "" || (*modelFile == "") == (*measured == "") || fs.NArg() > 0 {
+		return errors.New("usage: edgetoon predict-latency -predictor p.json (-model m.safetensors [-size 256] | -measured networks.json)")
+	}
+	f, err := os.Open(*pred)
+	if err != nil {
+		return err
+	}
+	m, err := latency.ReadMLP(f)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("%s: %w", *pred, err)
+	}
+	if *measured != "" {
+		return compareMeasured(os.Stdout, m, *measured)
+	}
+	g, err := model.ReadFile(*modelFile)
+	if err != nil {
+		return err
+	}
+	blocks, err := latency.Decompose(g, *size, *size)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "ms\tblock\t")
+	total := 0.0
+	for _, b := range blocks {
+		ms := m.Predict(b)
+		total += ms
+		fmt.Fprintf(tw, "%.3f\t%s\t\n", ms, b.Key())
+	}
+	tw.Flush()
+	fmt.Printf("predicted latency of %s at %dx%d: %.2f ms (%d blocks; device %s)\n", g.Name, *size, *size, total, len(blocks), m.Device)
+	return nil
+}
+
+// networkLatency is one entry of 'edgetoon profile -networks' output.
+type networkLatency struct {
+	Arch     latency.Arch `json:"arch"`
+	Name     string       `json:"name"`
+	Size     int          `json:"size"`
+	MedianMS float64      `json:"median_ms"`
+}
+
+// compareMeasured prints predicted against measured latency for each
+// network of a 'profile -networks' file and the mean absolute error.
+func compareMeasured(w io.Writer, m *latency.MLP, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var nets []networkLatency
+	if err := json.Unmarshal(data, &nets); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "measured ms\tpredicted ms\terror\tnetwork\t")
+	sum, worst := 0.0, 0.0
+	for _, n := range nets {
+		g, err := n.Arch.Graph()
+		if err != nil {
+			return err
+		}
+		p, err := m.PredictGraph(g, n.Size, n.Size)
+		if err != nil {
+			return fmt.Errorf("%s: %w", n.Name, err)
+		}
+		e := (p - n.MedianMS) / n.MedianMS * 100
+		sum += math.Abs(e)
+		worst = math.Max(worst, math.Abs(e))
+		fmt.Fprintf(tw, "%.1f\t%.1f\t%+.1f%%\t%s @%d\t\n", n.MedianMS, p, e, n.Name, n.Size)
+	}
+	tw.Flush()
+	if len(nets) > 0 {
+		fmt.Fprintf(w, "mean absolute error %.1f%%, worst %.1f%% over %d networks\n", sum/float64(len(nets)), worst, len(nets))
+	}
+	return nil
+}
+
+// signalContext is canceled by Ctrl-C or SIGTERM.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}

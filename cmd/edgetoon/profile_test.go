@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/edgetoon/edgetoon/internal/browser"
+	"github.com/edgetoon/edgetoon/latency"
+	"github.com/edgetoon/edgetoon/model"
+	"github.com/edgetoon/edgetoon/web"
+)
+
+// TestProfileReduced runs the profiler on the reduced catalogue in
+// headless Chromium (as CI does) and checks the table it writes.
+func TestProfileReduced(t *testing.T) {
+	if _, err := browser.Path(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	if _, err := fs.Stat(web.FS, "dist/edgetoon.wasm"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("web/dist/edgetoon.wasm is not built: run make wasm")
+		}
+		t.Skip("web/dist/edgetoon.wasm is not built: run make wasm")
+	}
+	out := filepath.Join(t.TempDir(), "table.json")
+	if err := runProfile([]string{"-catalog", "reduced", "-warmup", "0", "-reps", "2", "-o", out}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tab, err := latency.Read(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []latency.Block
+	for _, r := range tab.Rows {
+		got = append(got, r.Block)
+		if r.Reps != 2 {
+			t.Errorf("%s: %d reps, want 2", r.Block.Key(), r.Reps)
+		}
+	}
+	slices.SortFunc(got, latency.Compare)
+	if want := latency.ReducedCatalog(); !slices.Equal(got, want) {
+		t.Errorf("rows %v, want the reduced catalogue %v", got, want)
+	}
+	d := tab.Device
+	if !strings.Contains(d.UserAgent, "Chrome") || d.Precision != latency.PrecisionFP32 || d.Renderer == "" {
+		t.Errorf("device %+v", d)
+	}
+
+	// The table trains a predictor (too few rows of each kind to hold any
+	// out) that predicts every row within a factor of ten: a loose check
+	// that the measured numbers are consistent with each other.
+	pred := filepath.Join(t.TempDir(), "predictor.json")
+	if err := runFitLatency([]string{"-table", out, "-o", pred, "-epochs", "300"}); err != nil {
+		t.Fatal(err)
+	}
+	pf, err := os.Open(pred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Close()
+	m, err := latency.ReadMLP(pf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range tab.Rows {
+		if p := m.Predict(r.Block); !(p > r.MedianMS/10 && p < r.MedianMS*10) {
+			t.Errorf("%s: measured %.3g ms, predicted %.3g ms", r.Block.Key(), r.MedianMS, p)
+		}
+	}
+}
+
+func TestProfileFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-catalog", "reduced"}, // no -o
+		{"-catalog", "huge", "-o", "x.json"},
+		{"-precision", "fp64", "-o", "x.json"},
+		{"-blocks", "/nonexistent.json", "-o", "x.json"},
+		{"-o", "x.json", "extra"},
+	} {
+		if err := runProfile(args); err == nil {
+			t.Errorf("%q: no error", args)
+		}
+	}
+}
+
+// TestFitAndPredictLatency fits the sample synthetic table and predicts
+// with it: the predicted latency of a model file and of measured networks
+// is the sum of its blocks' predictions.
+func TestFitAndPredictLatency(t *testing.T) {
+	dir := t.TempDir()
+	table := filepath.Join("..", "..", "testdata", "latency", "synthetic_reduced_table.json")
+	pred := filepath.Join(dir, "p.json")
+	if err := runFitLatency([]string{"-table", table, "-o", pred, "-epochs", "200"}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(pred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := latency.ReadMLP(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	g, err := latency.Teacher.Graph()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Norm = model.Affine{Scale: []float32{2, 2, 2}, Bias: []float32{-1, -1, -1}}
+	g.Denorm = model.Affine{Scale: []float32{0.5, 0.5, 0.5}, Bias: []float32{0.5, 0.5, 0.5}}
+	mf := filepath.Join(dir, "teacher.safetensors")
+	if err := model.WriteFile(mf, g, "F32"); err != nil {
+		t.Fatal(err)
+	}
+	if err := runPredictLatency([]string{"-predictor", pred, "-model", mf, "-size", "128"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A networks file claiming exactly the predicted latency shows +0.0%.
+	want, err := m.PredictGraph(g, 256, 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nets, _ := json.Marshal([]networkLatency{{Arch: latency.Teacher, Name: "teacher", Size: 256, MedianMS: want}})
+	nf := filepath.Join(dir, "nets.json")
+	if err := os.WriteFile(nf, nets, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := compareMeasured(&buf, m, nf); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "+0.0%") || !strings.Contains(buf.String(), "mean absolute error 0.0%") {
+		t.Errorf("comparison:\n%s", buf.String())
+	}
+	for _, args := range [][]string{
+		{"-predictor", pred},
+		{"-predictor", pred, "-model", mf, "-measured", nf},
+		{"-predictor", "/nonexistent", "-model", mf},
+	} {
+		if err := runPredictLatency(args); err == nil {
+			t.Errorf("%q: no error", args)
+		}
+	}
+	if err := runFitLatency([]string{"-table", "/nonexistent", "-o", pred}); err == nil {
+		t.Error("fit-latency without a table: no error")
+	}
+}

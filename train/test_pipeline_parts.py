@@ -1,0 +1,143 @@
+"""Parts of the pipeline that need neither the teacher nor the photos: the
+photo pack layout, in-memory decoding, the search schedule, the wall-clock
+step fitting, min_blocks and the per-group depth cost."""
+
+import os
+import sys
+import tempfile
+import time
+import types
+import unittest
+
+import numpy as np
+import torch
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import data  # noqa: E402
+import main  # noqa: E402
+import pack_data  # noqa: E402
+import supernet as sn  # noqa: E402
+
+torch.set_num_threads(2)
+
+
+def fake_teacher_tensors():
+    """Random tensors with the teacher's names and shapes (file layout)."""
+    rng = np.random.default_rng(0)
+    full = sn.Supernet.full_widths()
+    t = {"add/y": np.array([1e-2], np.float32)}
+    for name, prefix, k, s, gin, gout, scale, act in sn.CONVS:
+        cin = 3 if gin is None else full[gin]
+        cout = 3 if gout is None else full[gout]
+        t[prefix + "/Conv2D"] = (rng.standard_normal((cout, k, k, cin)) * 0.05).astype(np.float32)
+        t[prefix + "/biases"] = np.zeros(cout, np.float32)
+    return t
+
+
+class PackTest(unittest.TestCase):
+    def test_pack_layout_and_preload(self):
+        with tempfile.TemporaryDirectory() as d:
+            src, dst = os.path.join(d, "src"), os.path.join(d, "pack")
+            for sub in ("faces", "scenes"):
+                os.makedirs(os.path.join(src, sub))
+            rng = np.random.default_rng(1)
+            names = ["faces/a.jpg", "faces/b.jpg", "scenes/c.jpg", "scenes/d.jpg"]
+            for i, n in enumerate(names):
+                arr = rng.integers(0, 255, (300 + 100 * i, 500, 3), dtype=np.uint8)
+                Image.fromarray(arr).save(os.path.join(src, n), quality=95)
+            with open(os.path.join(src, "eval.txt"), "w") as f:
+                f.write("faces/b.jpg\n")
+            mib = pack_data.main(["--src", src, "--dst", dst, "--short", "64"])
+            self.assertGreater(mib, 0)
+            self.assertTrue(data.is_pack(dst))
+            self.assertFalse(data.is_pack(src))
+            self.assertEqual(data.list_images(dst, "eval"), ["faces/b.jpg"])
+            self.assertEqual(data.list_images(dst, "train"), ["faces/a.jpg", "scenes/c.jpg", "scenes/d.jpg"])
+            # Shorter side 64, aspect kept.
+            img = Image.open(os.path.join(dst, "train", "scenes", "d.jpg"))
+            self.assertEqual(min(img.size), 64)
+            self.assertEqual(img.size, (64, 77))  # 500x600 -> 64x77
+            xs, paths = data.eval_images(32, root=dst)
+            self.assertEqual(tuple(xs.shape), (1, 3, 32, 32))
+            ds = data.PhotoDataset(data.list_images(dst, "train"), 32, root=data.split_root(dst, "train"),
+                                   preload=True)
+            self.assertEqual(len(ds.images), 3)
+            self.assertEqual(ds.images[0].dtype, np.uint8)
+            x = ds[0]
+            self.assertEqual(tuple(x.shape), (3, 32, 32))
+            self.assertTrue(0 <= float(x.min()) and float(x.max()) <= 1)
+
+
+class ScheduleTest(unittest.TestCase):
+    def args(self, **kw):
+        a = dict(gate_warmup=10, lam_ramp=0.2, depth_start=0.5, lam_rate=None)
+        a.update(kw)
+        return types.SimpleNamespace(**a)
+
+    def test_search_schedule(self):
+        s = main.SearchSchedule(self.args(), 150)
+        self.assertEqual((s.warm, s.ramp, s.depth_start), (10, 30, 75))
+        self.assertEqual(s.ramp_factor(5), 0.0)
+        self.assertAlmostEqual(s.ramp_factor(25), 0.5)
+        self.assertEqual(s.ramp_factor(100), 1.0)
+        self.assertAlmostEqual((1 + s.lam_rate) ** 75, 1000, places=3)
+
+    def test_stage_clock_fits_steps(self):
+        c = main.StageClock(time.time() + 1.0, 10 ** 6, calib=5)
+        for step in range(1, 6):
+            time.sleep(0.02)
+            steps, stop = c.after_step(step)
+        self.assertLess(steps, 60)  # about 1 s / 0.02 s, fewer on a busy machine
+        self.assertGreaterEqual(steps, 5)
+        self.assertFalse(stop)
+        self.assertEqual(main.StageClock(None, 7, 5).after_step(5), (7, False))
+        self.assertTrue(main.StageClock(time.time() - 1, 7, 5).after_step(1)[1])
+
+
+class GateTest(unittest.TestCase):
+    def setUp(self):
+        self.net = sn.Supernet(fake_teacher_tensors())
+
+    def test_min_blocks(self):
+        with torch.no_grad():
+            for i, d in enumerate(sn.DEPTH_GATES):
+                self.net.gates[d].fill_(0.1 + 0.1 * i)
+        self.assertEqual(self.net.widths()["blocks"], [3])
+        self.net.min_blocks = 2
+        self.assertEqual(self.net.widths()["blocks"], [2, 3])
+        self.net.min_blocks = 0
+        self.assertEqual(self.net.widths()["blocks"], [])
+        # The kept block still passes gradients to its gate (STE).
+        self.net.min_blocks = 1
+        self.net.macs(256).backward()
+        self.assertGreater(float(self.net.gates["d3"].grad), 0)
+
+    def test_min_width(self):
+        self.net.min_width = 0.25
+        with torch.no_grad():
+            self.net.gates["R"].fill_(0.1)
+            self.net.gates["R"][5] = 0.3
+        self.assertEqual(self.net.widths()["R"], 32)  # 8 of 32 groups, the strongest among them
+        self.assertEqual(self.net.arch()["R"][5], 1)
+        self.net.min_width = 0.0
+        self.assertEqual(self.net.widths()["R"], 4)
+
+    def test_depth_cost_per_group(self):
+        # Thin block 0 to 2 of its 32 groups: its depth gate's cost gradient
+        # is the block's MACs / 2 (= what one of its groups costs).
+        with torch.no_grad():
+            self.net.gates["blk0"][2:].fill_(0.2)
+        g = self.net.gate_values()
+        whole = torch.autograd.grad(self.net.macs(256, g), self.net.gates["d0"], retain_graph=True)[0]
+        per = torch.autograd.grad(self.net.macs(256, self.net.cost_gates(g)), self.net.gates["d0"])[0]
+        self.assertAlmostEqual(float(per) * 2, float(whole), delta=float(whole) * 1e-5)
+        block = 2 * 64 * 64 * 9 * 128 * 8
+        self.assertAlmostEqual(float(whole), block, delta=block * 1e-5)
+        # Forward values are unchanged.
+        self.assertEqual(float(self.net.macs(256, g)), float(self.net.macs(256, self.net.cost_gates(g))))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,91 @@
+// profile.js: the latency profiler page (/profile). It asks the engine
+// (edgetoon.profile, in edgetoon.wasm) to time every block of a catalogue
+// on this device, shows progress, and lets the user download the table or
+// send it to the server the page came from (POST /api/latency).
+
+import { loadRuntime, describe, download } from "/core.js?v=dev";
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  start: $("start"), abort: $("abort"), download: $("download"), send: $("send"),
+  catalog: $("catalog"), precision: $("precision"),
+  run: $("run"), label: $("progress-label"), progress: $("progress"), status: $("status"),
+};
+
+let table = null;      // the last table, a JSON string
+let controller = null; // AbortController of the run in progress
+
+function say(text) { ui.status.textContent = text; }
+
+function setRunning(running) {
+  ui.start.disabled = running;
+  ui.abort.disabled = !running;
+  ui.catalog.disabled = ui.precision.disabled = running;
+  ui.download.disabled = ui.send.disabled = running || !table;
+  ui.run.hidden = !running;
+}
+
+async function start() {
+  table = null;
+  controller = new AbortController();
+  setRunning(true);
+  say("");
+  ui.progress.value = 0;
+  ui.label.textContent = "Loading the engine…";
+  const started = performance.now();
+  try {
+    const edgetoon = await loadRuntime();
+    ui.label.textContent = "Measuring…";
+    table = await edgetoon.profile({
+      blocks: ui.catalog.value,
+      precision: ui.precision.value,
+      signal: controller.signal,
+      onProgress(done, total, key) {
+        ui.progress.value = total ? done / total : 0;
+        const secs = (performance.now() - started) / 1000;
+        const eta = done ? Math.round(secs / done * (total - done)) : 0;
+        ui.label.textContent = `${done} of ${total} blocks` + (done ? `, about ${eta} s left` : "") + (key ? ` (last: ${key})` : "");
+      },
+    });
+    const rows = JSON.parse(table).rows.length;
+    say(`Done: ${rows} blocks timed in ${Math.round((performance.now() - started) / 1000)} s. Download the table or send it to this server.`);
+  } catch (err) {
+    say(err && err.code === "aborted" ? "Aborted: no table." : `The profile failed: ${describe(err)}`);
+  } finally {
+    controller = null;
+    setRunning(false);
+  }
+}
+
+function save() {
+  if (!table) return;
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").slice(0, 15);
+  download(new Blob([table], { type: "application/json" }), `edgetoon-latency-${stamp}.json`);
+}
+
+async function send() {
+  if (!table) return;
+  ui.send.disabled = true;
+  say("Sending…");
+  try {
+    const resp = await fetch("/api/latency", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: table,
+    });
+    const reply = await resp.json().catch(() => ({}));
+    if (resp.status === 201) say(`Sent: the server stored it as ${reply.name}.`);
+    else if (resp.status === 200) say(`This server already has this table (${reply.name}).`);
+    else if (resp.status === 404 || resp.status === 405) say("This server does not collect tables: start it with -latency-dir DIR, or download the table instead.");
+    else say(`The server refused the table: ${reply.error || resp.statusText}`);
+  } catch (err) {
+    say(`Could not reach the server: ${describe(err)}`);
+  } finally {
+    ui.send.disabled = !table;
+  }
+}
+
+ui.start.addEventListener("click", start);
+ui.abort.addEventListener("click", () => controller && controller.abort());
+ui.download.addEventListener("click", save);
+ui.send.addEventListener("click", send);
+ui.start.disabled = false;
+document.body.dataset.ready = "1";

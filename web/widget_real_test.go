@@ -1,0 +1,75 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestWidgetsReal: a page of another origin embeds two photo widgets,
+// which both run the real engine (one WebGL context each) and match the
+// CPU reference.
+func TestWidgetsReal(t *testing.T) {
+	rs := startReal(t)
+	edge := rs.ts.URL
+	portrait, err := os.ReadFile("../testdata/biden.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another origin: another port on 127.0.0.1.
+	host := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/portrait.jpg":
+			w.Header().Set("Content-Type", "image/jpeg")
+			w.Write(portrait)
+		case "/":
+			w.Header().Set("Content-Type", "text/html")
+			// Small sizes: two engines compile and run on SwiftShader.
+			fmt.Fprintf(w, `<!doctype html><title>A third-party page</title>
+<script>window.globalsBefore = Object.keys(window);</script>
+<script type="module" src="%s/widget.js"></script>
+<h1>My blog</h1>
+<edge-toon id="a" mode="photo" src="/portrait.jpg" size="64"></edge-toon>
+<edge-toon id="b" mode="photo" src="/portrait.jpg" size="96"></edge-toon>`, edge)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer host.Close()
+
+	s := openFor(t, realLimit)
+	s.capture(t, 2)
+	s.do(t, desktop(), chromedp.Navigate(host.URL))
+	s.waitReal(t, "both cartoons", `globalThis.__frames.length >= 2`)
+	fs := s.frames(t)
+	slices.SortFunc(fs, func(a, b frame) int { return a.W - b.W })
+	if fs[0].Owner != "a" || fs[1].Owner != "b" || fs[0].Engine == fs[1].Engine {
+		t.Errorf("frames from widgets %q (engine %d) and %q (engine %d), want a and b, each its own engine", fs[0].Owner, fs[0].Engine, fs[1].Owner, fs[1].Engine)
+	}
+	for i, long := range []int{64, 96} {
+		f := fs[i]
+		if max(f.W, f.H) != long {
+			t.Errorf("widget %s stylized at %dx%d, want %d on the long side", f.Owner, f.W, f.H, long)
+		}
+		checkFrame(t, "widget "+f.Owner, f.src, f)
+	}
+	added := eval[[]string](t, s, `Object.keys(window).filter((k) => !globalsBefore.includes(k) && k !== "globalsBefore")`)
+	// Go's wasm_exec.js defines Go and fs (core.js removes process and
+	// path after Go's start); the engine, edgetoon; this test, __frames.
+	for _, g := range added {
+		if !slices.Contains([]string{"Go", "fs", "edgetoon", "__frames", "__maxFrames"}, g) {
+			t.Errorf("the widget leaked the global %q", g)
+		}
+	}
+	s.screenshot(t, "widgets-third-party-real")
+	if errs := s.errors(host.URL + "/favicon.ico"); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+	s.checkRequests(t, edge, host.URL)
+	rs.checkNoUploads(t)
+}
