@@ -34,7 +34,7 @@ deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "install Chromium (apt-get install chromium) for the browser tests"; fi; }
 
-test: deps wasm model vet test-go test-wasm fuzz
+test: deps wasm model vet test-go test-wasm train-test fuzz
 
 vet:
 	$(GO) vet ./...
