@@ -19,7 +19,7 @@ func (b *builder) allocate(leaves [][]string) error {
 	where := map[string]int{}
 	take := func(name string) (int, error) {
 		s := b.shapes[name]
-		w, h, l := s[1], s[0], layers(s[2])
+		w, h, l := Storage(s, max(b.pixels[name], 1))
 		if l > b.opts.MaxLayers {
 			return 0, &SizeError{fmt.Sprintf("value %q: %d channels need %d texture layers, device allows %d", name, s[2], l, b.opts.MaxLayers)}
 		}

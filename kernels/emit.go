@@ -14,6 +14,7 @@ var mapSrc string
 // emit generates every group's pass, then allocates textures and weights.
 func (b *builder) emit() error {
 	b.progs = map[string]int{}
+	b.pixels = map[string]int{}
 	b.weights = packer{width: min(b.opts.MaxTextureSize, 4096)}
 	var leaves [][]string
 	for i, gr := range b.groups {
@@ -43,16 +44,34 @@ func (b *builder) emitGroup(gr *group, canvas bool) (*Pass, []string, error) {
 	}
 	out := b.shapes[tail]
 	outL := layers(out[2])
+	// A conv stored in a texture computes several pixels per fragment;
+	// every other pass one.
+	pixels := 1
+	if !canvas && gr.stage == stageNone && gr.root != nil && gr.root.Op == model.OpConv2D {
+		pixels = b.opts.ConvPixels
+		// Fewer pixels where P layers per channel layer exceed the
+		// device's layers.
+		for pixels > 1 && pixels*outL > b.opts.MaxLayers {
+			pixels /= 2
+		}
+	}
+	b.pixels[tail] = pixels
 	outputs := 1
 	if !canvas {
-		outputs = min(b.opts.MaxOutputs, outL)
+		outputs = pixels * min(b.opts.MaxOutputs/pixels, outL)
 	}
-	pass := &Pass{Nodes: gr.names(), W: out[1], H: out[0], Out: TexCanvas}
-	if canvas {
+	pass := &Pass{Nodes: gr.names(), W: ceilDiv(out[1], pixels), H: out[0], Out: TexCanvas, Pixels: pixels}
+	// OUTPOS is the fragment's first output pixel, LAYER0 its first
+	// output layer.
+	switch {
+	case canvas:
 		g.define("OUTPOS", fmt.Sprintf("ivec2(int(gl_FragCoord.x), %s - 1 - int(gl_FragCoord.y))", g.int(out[0])))
-	} else {
+	case pixels > 1:
+		g.define("OUTPOS", fmt.Sprintf("ivec2(int(gl_FragCoord.x) * %d, int(gl_FragCoord.y))", pixels))
+	default:
 		g.define("OUTPOS", "ivec2(gl_FragCoord.xy)")
 	}
+	g.define("LAYER0", fmt.Sprintf("(u_base / %d)", pixels))
 	var main string
 	var err error
 	op := "copy"
@@ -85,7 +104,7 @@ func (b *builder) emitGroup(gr *group, canvas bool) (*Pass, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	src, samplers := g.source(outputs, epi, b.put(out[2], canvas), main)
+	src, samplers := g.source(outputs, pixels, epi, b.put(out[2], canvas), main)
 	if len(g.vecs)/4 > b.opts.MaxUniformVecs-16 {
 		return nil, nil, fmt.Errorf("node %q (%s): needs %d uniform vectors, device has %d", pass.Nodes[0], op, len(g.vecs)/4, b.opts.MaxUniformVecs)
 	}
@@ -100,7 +119,7 @@ func (b *builder) emitGroup(gr *group, canvas bool) (*Pass, []string, error) {
 	}
 	pass.Program = idx
 	pass.Ints, pass.Vecs = g.ints, g.vecs
-	pass.Bases = drawBases(outL, outputs)
+	pass.Bases = drawBases(pixels*outL, outputs)
 	names := append([]string(nil), g.leaves...)
 	if g.image {
 		names = append(names, "$image")
@@ -184,9 +203,10 @@ func actMacro(g *gen, n *model.Node) {
 }
 
 // drawBases returns the first layer of each draw of a pass writing outL
-// layers, outputs at a time. The last draw is shifted back to end at the
-// last layer (recomputing a few layers) so that every draw of the pass
-// can share one program.
+// texture layers, outputs at a time. The last draw is shifted back to end
+// at the last layer (recomputing a few layers) so that every draw of the
+// pass can share one program. A column-split pass's outL and outputs are
+// multiples of its pixels, so every base is too.
 func drawBases(outL, outputs int) []int {
 	var bases []int
 	for base := 0; base < outL; base += outputs {

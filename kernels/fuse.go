@@ -58,6 +58,7 @@ type builder struct {
 	inlined map[string]bool        // nodes evaluated inside their consumer's fetch
 	groups  []*group
 	tails   map[string]*group // materialized values (group tails)
+	pixels  map[string]int    // pixels per fragment of the pass storing a value
 
 	weights packer
 	progs   map[string]int // program source -> index

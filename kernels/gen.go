@@ -3,6 +3,7 @@ package kernels
 import (
 	_ "embed"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"strings"
 
@@ -81,6 +82,10 @@ func (g *gen) fetch(name string) (string, error) {
 		k := len(g.leaves)
 		g.leaves = append(g.leaves, name)
 		body = fmt.Sprintf("\treturn texelFetch(t%d, ivec3(p, l), 0);", k)
+		if n := b.pixels[name]; n > 1 {
+			// Column-split (see the package comment); n is a power of 2.
+			body = fmt.Sprintf("\treturn texelFetch(t%d, ivec3(p.x >> %d, p.y, l * %d + (p.x & %d)), 0);", k, bits.Len(uint(n))-1, n, n-1)
+		}
 	case b.inlined[name]:
 		var err error
 		if body, err = g.nodeBody(b.byName[name]); err != nil {
@@ -231,17 +236,29 @@ func glslFloat(f float32) string {
 	return s
 }
 
-// expand repeats every line that contains $k once per output layer,
-// with $k replaced by the output's index.
-func expand(src string, outputs int) string {
+// expand repeats every line that holds a marker once per value of its
+// markers: $k, the output layer of the fragment (outputs/pixels of them),
+// $i, its output pixel (pixels of them), and $o, the render target of
+// layer $k at pixel $i (pixels*$k + $i).
+func expand(src string, outputs, pixels int) string {
 	var sb strings.Builder
 	for _, line := range strings.SplitAfter(src, "\n") {
-		if !strings.Contains(line, "$k") {
+		nk, ni := 1, 1
+		if strings.Contains(line, "$k") {
+			nk = outputs / pixels
+		}
+		if strings.Contains(line, "$i") {
+			ni = pixels
+		}
+		if nk*ni == 1 && !strings.Contains(line, "$") {
 			sb.WriteString(line)
 			continue
 		}
-		for k := range outputs {
-			sb.WriteString(strings.ReplaceAll(line, "$k", strconv.Itoa(k)))
+		for k := range nk {
+			for i := range ni {
+				r := strings.NewReplacer("$k", strconv.Itoa(k), "$i", strconv.Itoa(i), "$o", strconv.Itoa(pixels*k+i))
+				sb.WriteString(r.Replace(line))
+			}
 		}
 	}
 	return sb.String()
@@ -249,7 +266,7 @@ func expand(src string, outputs int) string {
 
 // source assembles the program: header, declarations, defines, fetch
 // functions, the epilogue and the op's main.
-func (g *gen) source(outputs int, epi, put, main string) (src string, samplers []string) {
+func (g *gen) source(outputs, pixels int, epi, put, main string) (src string, samplers []string) {
 	var sb strings.Builder
 	sb.WriteString(headerSrc)
 	for k := range g.leaves {
@@ -273,6 +290,6 @@ func (g *gen) source(outputs int, epi, put, main string) (src string, samplers [
 	sb.WriteString(g.funcs.String())
 	sb.WriteString(epi)
 	sb.WriteString(put)
-	sb.WriteString(expand(main, outputs))
+	sb.WriteString(expand(main, outputs, pixels))
 	return sb.String(), samplers
 }

@@ -10,6 +10,14 @@
 // to MaxOutputs layers per draw through multiple render targets. Lanes past
 // C in the last layer are kept zero.
 //
+// Conv outputs are stored column-split: a conv fragment computes P
+// horizontally adjacent output pixels (Pass.Pixels), so that every weight
+// texel it fetches serves P pixels (reading the weights is what a conv
+// spends its time on), and writes them through P render targets. Pixel
+// (x, y) of layer l is then texel (x/P, y) of layer P*l + x%P, in a
+// texture ceil(W/P) wide. Readers see no difference: every value is read
+// through a fetch function that knows its layout.
+//
 // Fusion. Elementwise nodes (add, sub, mul, div, activations, clip) whose
 // producer has no other consumer are folded into the producer's epilogue
 // (conv + bias + activation + residual add in one pass). Elementwise, resize,
@@ -22,6 +30,7 @@ package kernels
 
 import (
 	"fmt"
+	"math/bits"
 
 	"github.com/edgetoon/edgetoon/model"
 )
@@ -54,7 +63,14 @@ type Options struct {
 	MaxLayers      int // MAX_ARRAY_TEXTURE_LAYERS, default 256
 	MaxOutputs     int // render targets per draw, default 4 (at most MAX_DRAW_BUFFERS)
 	MaxUniformVecs int // MAX_FRAGMENT_UNIFORM_VECTORS, default 224
+	// ConvPixels is the number of output pixels per conv fragment: 1, 2
+	// or 4, at most MaxOutputs; 0 means DefaultConvPixels. 1 is the plain
+	// layout everywhere (kept for benchmarks).
+	ConvPixels int
 }
+
+// DefaultConvPixels is the conv fragment width the plans use by default.
+const DefaultConvPixels = 4
 
 // Special texture ids in Pass.Inputs.
 const (
@@ -115,6 +131,9 @@ type Pass struct {
 	Inputs []int
 	Out    int // texture index or TexCanvas
 	W, H   int // viewport
+	// Pixels is the number of adjacent output pixels per fragment (1, or
+	// P of a column-split output; see the package comment).
+	Pixels int
 	// Bases are the first output layer of each draw; each draw writes
 	// Program.Outputs consecutive layers.
 	Bases []int
@@ -144,6 +163,12 @@ func (p *Plan) TextureBytes() int64 {
 // layers is the number of RGBA layers that hold c channels.
 func layers(c int) int { return (c + 3) / 4 }
 
+// Storage returns the texture size that holds a value of shape [H,W,C]
+// written pixels at a time (see the package comment).
+func Storage(shape []int, pixels int) (w, h, l int) {
+	return ceilDiv(shape[1], pixels), shape[0], pixels * layers(shape[2])
+}
+
 // Build compiles g into a plan for opts.
 func Build(g *model.Graph, opts Options) (*Plan, error) {
 	if opts.MaxTextureSize == 0 {
@@ -160,6 +185,15 @@ func Build(g *model.Graph, opts Options) (*Plan, error) {
 	}
 
 	opts.MaxOutputs = min(opts.MaxOutputs, 8)
+	if opts.ConvPixels == 0 {
+		opts.ConvPixels = DefaultConvPixels
+	}
+	switch {
+	case opts.ConvPixels != 1 && opts.ConvPixels != 2 && opts.ConvPixels != 4:
+		return nil, fmt.Errorf("ConvPixels %d: want 1, 2 or 4", opts.ConvPixels)
+	case opts.ConvPixels > opts.MaxOutputs:
+		opts.ConvPixels = 1 << (bits.Len(uint(opts.MaxOutputs)) - 1)
+	}
 	shapes, err := g.Shapes(opts.H, opts.W)
 	if err != nil {
 		return nil, err

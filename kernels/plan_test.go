@@ -143,7 +143,7 @@ func TestTextureReuse(t *testing.T) {
 		}
 		tex := p.Textures[pass.Out]
 		s := shapes[pass.Nodes[len(pass.Nodes)-1]]
-		if tex.W < s[1] || tex.H < s[0] || tex.Layers < layers(s[2]) {
+		if w, h, l := Storage(s, pass.Pixels); tex.W < w || tex.H < h || tex.Layers < l {
 			t.Errorf("pass %d: texture %v too small for %v", i, tex, s)
 		}
 	}
@@ -161,8 +161,63 @@ func TestTextureLimits(t *testing.T) {
 }
 
 func TestExpand(t *testing.T) {
-	got := expand("a\nb$k c$k\nd\n", 3)
+	got := expand("a\nb$k c$k\nd\n", 3, 1)
 	if want := "a\nb0 c0\nb1 c1\nb2 c2\nd\n"; got != want {
 		t.Errorf("expand: %q, want %q", got, want)
+	}
+	got = expand("a$k\nb$i\no$o = c$k_$i\n", 4, 2)
+	if want := "a0\na1\nb0\nb1\no0 = c0_0\no1 = c0_1\no2 = c1_0\no3 = c1_1\n"; got != want {
+		t.Errorf("expand with pixels: %q, want %q", got, want)
+	}
+}
+
+// TestConvPixels checks the column-split conv passes: every conv stored in
+// a texture computes ConvPixels pixels per fragment (fewer where the
+// layers would exceed MaxLayers), its viewport and draws cover the split
+// texture, and the rest of the plan does not change.
+func TestConvPixels(t *testing.T) {
+	g := testgraph.Whitebox(newRand())
+	const h, w = 64, 68
+	base, err := Build(g, Options{H: h, W: w, Input: InputRaw, ConvPixels: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ pixels, maxLayers int }{{2, 0}, {4, 0}, {4, 64}} {
+		p, err := Build(g, Options{H: h, W: w, Input: InputRaw, ConvPixels: tc.pixels, MaxLayers: tc.maxLayers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Passes) != len(base.Passes) {
+			t.Errorf("%d pixels: %d passes, want %d", tc.pixels, len(p.Passes), len(base.Passes))
+		}
+		shapes, _ := g.Shapes(h, w)
+		reduced := 0
+		for i, pass := range p.Passes {
+			s := shapes[pass.String()]
+			n, outs := pass.Pixels, p.Programs[pass.Program].Outputs
+			if n > 1 && n < tc.pixels {
+				reduced++
+			}
+			_, _, l := Storage(s, n)
+			conv := strings.HasPrefix(p.Programs[pass.Program].Op, model.OpConv2D)
+			switch {
+			case conv && n != tc.pixels && (tc.maxLayers == 0 || l*2 <= tc.maxLayers):
+				t.Errorf("%d pixels: conv pass %d (%s) has %d pixels", tc.pixels, i, pass.String(), n)
+			case !conv && n != 1:
+				t.Errorf("pass %d (%s) is not a conv but has %d pixels", i, pass.String(), n)
+			case tc.maxLayers > 0 && l > tc.maxLayers:
+				t.Errorf("pass %d: %d layers, MaxLayers %d", i, l, tc.maxLayers)
+			case pass.W != (s[1]+n-1)/n || outs%n != 0:
+				t.Errorf("pass %d: viewport %d, %d outputs for width %d at %d pixels", i, pass.W, outs, s[1], n)
+			}
+			for _, b := range pass.Bases {
+				if b%n != 0 || b+outs > l {
+					t.Errorf("pass %d: draw at layer %d of %d (%d outputs, %d pixels)", i, b, l, outs, n)
+				}
+			}
+		}
+		if (reduced > 0) != (tc.maxLayers > 0) {
+			t.Errorf("%d pixels, MaxLayers %d: %d convs with fewer pixels", tc.pixels, tc.maxLayers, reduced)
+		}
 	}
 }

@@ -95,6 +95,10 @@ func (e *engine) probe() error {
 		MaxOutputs:     min(c.Int(gl.MAX_DRAW_BUFFERS), 4),
 		MaxUniformVecs: c.Int(gl.MAX_FRAGMENT_UNIFORM_VECTORS),
 	}
+	// Benchmarks may pin the pixels per conv fragment to compare layouts.
+	if v := js.Global().Get("edgetoonConvPixels"); v.Type() == js.TypeNumber {
+		e.limits.ConvPixels = v.Int()
+	}
 	e.renderer = c.Call("getParameter", gl.RENDERER).String()
 	if !c.Extension("WEBGL_debug_renderer_info").IsNull() {
 		e.renderer = c.Call("getParameter", gl.UNMASKED_RENDERER_WEBGL).String()

@@ -97,18 +97,26 @@ func (r *runner) free(c *gl.Context) {
 func (r *runner) readOutput(c *gl.Context) []float32 {
 	p := r.plan
 	h, w, ch := p.OutShape[0], p.OutShape[1], p.OutShape[2]
+	// The last pass wrote the output, n pixels per texel column (see
+	// kernels.Storage).
+	n := p.Passes[len(p.Passes)-1].Pixels
+	tw, _, tl := kernels.Storage(p.OutShape[:], n)
 	out := make([]float32, h*w*ch)
-	buf := js.Global().Get("Float32Array").New(w * h * 4)
-	for l := range (ch + 3) / 4 {
-		fb, _ := c.Framebuffer(r.textures[p.Output], l, 1)
+	buf := js.Global().Get("Float32Array").New(tw * h * 4)
+	for t := range tl {
+		l, dx := t/n, t%n
+		fb, _ := c.Framebuffer(r.textures[p.Output], t, 1)
 		c.Call("bindFramebuffer", gl.FRAMEBUFFER, fb)
-		c.Call("readPixels", 0, 0, w, h, gl.RGBA, gl.FLOAT, buf)
+		c.Call("readPixels", 0, 0, tw, h, gl.RGBA, gl.FLOAT, buf)
 		c.Call("bindFramebuffer", gl.FRAMEBUFFER, js.Null())
 		c.Call("deleteFramebuffer", fb)
 		px := gl.Float32s(buf)
-		for i := range h * w {
-			for k := range min(4, ch-4*l) {
-				out[i*ch+4*l+k] = px[i*4+k]
+		for y := range h {
+			for x := dx; x < w; x += n {
+				i, j := y*w+x, y*tw+x/n
+				for k := range min(4, ch-4*l) {
+					out[i*ch+4*l+k] = px[j*4+k]
+				}
 			}
 		}
 	}

@@ -105,15 +105,7 @@ func BenchmarkGPU(b *testing.B) {
 	}
 	mu := p.srv.put(data)
 	for _, size := range []int{256, 512} {
-		px := fixture(b, "obama.jpg", size, size)
-		rgba := make([]byte, size*size*4)
-		for i := range size * size {
-			for k := range 3 {
-				rgba[4*i+k] = byte(math.Round(float64(px.Data[3*i+k]) * 255))
-			}
-			rgba[4*i+3] = 255
-		}
-		pu := p.srv.put(rgba)
+		pu := p.srv.put(fixtureRGBA(b, size))
 		for _, prec := range []string{"fp32", "fp16"} {
 			b.Run(fmt.Sprintf("%s/%dx%d/%s", g.Name, size, size, prec), func(b *testing.B) {
 				key := fmt.Sprintf("%d%s", size, prec)
@@ -161,6 +153,19 @@ func BenchmarkGPU(b *testing.B) {
 			})
 		}
 	}
+}
+
+// fixtureRGBA is the benchmark picture at size x size as RGBA bytes.
+func fixtureRGBA(b *testing.B, size int) []byte {
+	px := fixture(b, "obama.jpg", size, size)
+	rgba := make([]byte, size*size*4)
+	for i := range size * size {
+		for k := range 3 {
+			rgba[4*i+k] = byte(math.Round(float64(px.Data[3*i+k]) * 255))
+		}
+		rgba[4*i+3] = 255
+	}
+	return rgba
 }
 
 func median(v []float64) float64 {

@@ -3,10 +3,13 @@
 package browsertest
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/edgetoon/edgetoon/model"
 )
 
 // probeJS times one 3x3 conv of 128 -> 16*OUT/4 channels at 64x64 in raw
@@ -101,5 +104,65 @@ func BenchmarkConvProbe(b *testing.B) {
 				b.Log(round, res)
 			}
 		}
+	}
+}
+
+// BenchmarkConvPixels compares the engine's conv fragment widths
+// (kernels.Options.ConvPixels: 1 is one output pixel per fragment) on
+// White-box at 256x256 fp32 (128x128 with -short), frames interleaved in rounds so that a change
+// in the machine's load hits every width alike.
+func BenchmarkConvPixels(b *testing.B) {
+	g := benchModel(b)
+	p := newPage(b)
+	if _, err := eval[chromedp.Void](p.ctx, benchJS); err != nil {
+		b.Fatal(err)
+	}
+	peak, err := eval[float64](p.ctx, "peakMAD(2048)")
+	if err != nil {
+		b.Fatal(err)
+	}
+	data, err := model.Encode(g, "F16")
+	if err != nil {
+		b.Fatal(err)
+	}
+	size := 256
+	if testing.Short() {
+		size = 128
+	}
+	mu, pu := p.srv.put(data), p.srv.put(fixtureRGBA(b, size))
+	widths := []int{1, 2, 4}
+	for _, n := range widths {
+		// The engine reads the width when it opens its context.
+		js := fmt.Sprintf("globalThis.edgetoonConvPixels = %d; benchCreate('px%d', %q, 'fp32', %q, %d, %d).finally(() => delete globalThis.edgetoonConvPixels)", n, n, mu, pu, size, size)
+		if _, err := eval[string](p.ctx, js); err != nil {
+			b.Fatal(err)
+		}
+		defer eval[chromedp.Void](p.ctx, fmt.Sprintf("benchDispose('px%d')", n))
+		if _, err := eval[string](p.ctx, fmt.Sprintf("benchFrame('px%d')", n)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ms := map[int][]float64{}
+	var macs float64
+	for round := range max(b.N, 3) {
+		for _, n := range widths {
+			res, err := eval[string](p.ctx, fmt.Sprintf("benchFrame('px%d')", n))
+			if err != nil {
+				b.Fatal(err)
+			}
+			var f struct {
+				Ms   float64
+				Info map[string]any
+			}
+			json.Unmarshal([]byte(res), &f)
+			macs, _ = f.Info["macs"].(float64)
+			ms[n] = append(ms[n], f.Ms)
+			b.Logf("round %d: %d pixels per conv fragment: %.0f ms, %v passes", round, n, f.Ms, f.Info["passes"])
+		}
+	}
+	for _, n := range widths {
+		med := median(ms[n])
+		b.Logf("%d pixels per conv fragment: %.0f ms/frame (median of %d), %.2fx the 1-pixel time's speed, %.1f%% of peak %.2f GMAD/s",
+			n, med, len(ms[n]), median(ms[1])/med, 100*macs/(med/1000)/peak, peak/1e9)
 	}
 }
