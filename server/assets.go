@@ -81,6 +81,10 @@ func urlPath(name string) (p string, ok bool) {
 		return "/models/" + base, true
 	case strings.HasPrefix(name, "dist/"):
 		return "", false
+	case path.Dir(name) == "models" && path.Ext(name) == ".safetensors": // our own trained models
+		return "/models/" + base, true
+	case strings.HasPrefix(name, "models/"):
+		return "", false
 	}
 	return "/" + name, true
 }

@@ -1,7 +1,8 @@
 // Package web holds the files the browser runs: the product page, its
 // service worker and manifest, the embeddable widget, and (under dist/)
 // the build outputs: edgetoon.wasm, Go's wasm_exec.js and the default
-// model. The server serves exactly this file set.
+// model. models/ holds the models this project trained itself (committed,
+// each with its model card). The server serves exactly this file set.
 package web
 
 import (
@@ -14,7 +15,7 @@ import (
 // The dist directory is filled by `make`; a clean clone holds only
 // dist/.gitkeep, which keeps this pattern valid so the package compiles.
 //
-//go:embed *.html *.js *.css *.webmanifest icons/*.png icons/*.svg all:dist
+//go:embed *.html *.js *.css *.webmanifest icons/*.png icons/*.svg models/*.safetensors all:dist
 var files embed.FS
 
 // FS is the asset set, rooted at this directory: index.html, app.js, ...,
