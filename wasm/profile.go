@@ -501,26 +501,7 @@ func (p *profiler) timedCalls(r *runner, keep func(*kernels.Pass) bool) (calls [
 		}
 		passes++
 		pr := plan.Programs[pass.Program]
-		prog := e.progs[pr.Source]
-		prep("useProgram", prog.p)
-		for unit, in := range pass.Inputs {
-			prep("activeTexture", gl.TEXTURE0+unit)
-			switch in {
-			case kernels.TexImage:
-				prep("bindTexture", gl.TEXTURE_2D, e.image)
-			case kernels.TexWeights:
-				prep("bindTexture", gl.TEXTURE_2D, e.weights)
-			default:
-				prep("bindTexture", gl.TEXTURE_2D_ARRAY, r.textures[in])
-			}
-		}
-		if len(pass.Ints) > 0 {
-			prep("uniform1iv", prog.ints, gl.Int32Array(pass.Ints))
-		}
-		if len(pass.Vecs) > 0 {
-			prep("uniform4fv", prog.vecs, gl.Float32Array(pass.Vecs))
-		}
-		prep("viewport", 0, 0, pass.W, pass.H)
+		e.prepareBindings(plan, pass, r.textures, prep)
 		for _, base := range pass.Bases {
 			if pass.Out == kernels.TexCanvas {
 				return calls, fbos, passes, fmt.Errorf("pass %s renders to the canvas", pass)
@@ -531,7 +512,7 @@ func (p *profiler) timedCalls(r *runner, keep func(*kernels.Pass) bool) (calls [
 				return calls, fbos, passes, errorf(codeNoWebGL2, "This device cannot render to %s textures (framebuffer status 0x%x at %s).", e.precision(), status, pass)
 			}
 			prep("bindFramebuffer", gl.FRAMEBUFFER, fb)
-			prep("uniform1i", prog.base, base)
+			prep("uniform1i", e.progs[pr.Source].base, base)
 			prep("drawArrays", gl.TRIANGLES, 0, 3)
 		}
 	}

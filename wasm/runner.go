@@ -31,26 +31,7 @@ func newRunner(e *engine, plan *kernels.Plan) (*runner, error) {
 	for i := range plan.Passes {
 		pass := &plan.Passes[i]
 		pr := plan.Programs[pass.Program]
-		prog := e.progs[pr.Source]
-		prep("useProgram", prog.p)
-		for unit, in := range pass.Inputs {
-			prep("activeTexture", gl.TEXTURE0+unit)
-			switch in {
-			case kernels.TexImage:
-				prep("bindTexture", gl.TEXTURE_2D, e.image)
-			case kernels.TexWeights:
-				prep("bindTexture", gl.TEXTURE_2D, e.weights)
-			default:
-				prep("bindTexture", gl.TEXTURE_2D_ARRAY, r.textures[in])
-			}
-		}
-		if len(pass.Ints) > 0 {
-			prep("uniform1iv", prog.ints, gl.Int32Array(pass.Ints))
-		}
-		if len(pass.Vecs) > 0 {
-			prep("uniform4fv", prog.vecs, gl.Float32Array(pass.Vecs))
-		}
-		prep("viewport", 0, 0, pass.W, pass.H)
+		e.prepareBindings(plan, pass, r.textures, prep)
 		for _, base := range pass.Bases {
 			fb := js.Null()
 			if pass.Out != kernels.TexCanvas {
@@ -63,7 +44,7 @@ func newRunner(e *engine, plan *kernels.Plan) (*runner, error) {
 				}
 			}
 			prep("bindFramebuffer", gl.FRAMEBUFFER, fb)
-			prep("uniform1i", prog.base, base)
+			prep("uniform1i", e.progs[pr.Source].base, base)
 			prep("drawArrays", gl.TRIANGLES, 0, 3)
 		}
 	}
@@ -143,3 +124,29 @@ func (r *runner) writeInput(c *gl.Context, x []float32) {
 func gl32(v js.Value) []float32 { return gl.Float32s(v) }
 
 func float32Array(v []float32) js.Value { return gl.Float32Array(v) }
+
+// prepareBindings prepares the calls that set a pass up: its program,
+// input textures, uniforms and viewport; the caller adds framebuffers and
+// draws. The frame loop and the profiler both replay them.
+func (e *engine) prepareBindings(plan *kernels.Plan, pass *kernels.Pass, textures []js.Value, prep func(string, ...any)) {
+	prog := e.progs[plan.Programs[pass.Program].Source]
+	prep("useProgram", prog.p)
+	for unit, in := range pass.Inputs {
+		prep("activeTexture", gl.TEXTURE0+unit)
+		switch in {
+		case kernels.TexImage:
+			prep("bindTexture", gl.TEXTURE_2D, e.image)
+		case kernels.TexWeights:
+			prep("bindTexture", gl.TEXTURE_2D, e.weights)
+		default:
+			prep("bindTexture", gl.TEXTURE_2D_ARRAY, textures[in])
+		}
+	}
+	if len(pass.Ints) > 0 {
+		prep("uniform1iv", prog.ints, gl.Int32Array(pass.Ints))
+	}
+	if len(pass.Vecs) > 0 {
+		prep("uniform4fv", prog.vecs, gl.Float32Array(pass.Vecs))
+	}
+	prep("viewport", 0, 0, pass.W, pass.H)
+}
