@@ -37,6 +37,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"golang.org/x/image/draw"
 
+	"github.com/edgetoon/edgetoon/internal/photo"
 	"github.com/edgetoon/edgetoon/model"
 	"github.com/edgetoon/edgetoon/model/cpu"
 	"github.com/edgetoon/edgetoon/server"
@@ -284,35 +285,6 @@ func dataPNG(t testing.TB, s string) image.Image {
 	return decodePNG(t, data)
 }
 
-// sample resizes img to w x h as the engine's shader samples its input:
-// a LINEAR sampler at output pixel centres, (x+0.5)*W/w - 0.5 in the
-// source, clamped to the edge. It returns RGB in [0,1], HWC.
-func sample(img image.Image, w, h int) *model.Tensor {
-	b := img.Bounds()
-	px := func(x, y int) [3]float64 {
-		r, g, bl, _ := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
-		return [3]float64{float64(r) / 65535, float64(g) / 65535, float64(bl) / 65535}
-	}
-	out := model.NewTensor(h, w, 3)
-	for y := range h {
-		fy := max((float64(y)+0.5)*float64(b.Dy())/float64(h)-0.5, 0)
-		y0 := int(fy)
-		y1, ty := min(y0+1, b.Dy()-1), fy-float64(y0)
-		for x := range w {
-			fx := max((float64(x)+0.5)*float64(b.Dx())/float64(w)-0.5, 0)
-			x0 := int(fx)
-			x1, tx := min(x0+1, b.Dx()-1), fx-float64(x0)
-			p00, p10, p01, p11 := px(x0, y0), px(x1, y0), px(x0, y1), px(x1, y1)
-			for k := range 3 {
-				top := p00[k] + (p10[k]-p00[k])*tx
-				bot := p01[k] + (p11[k]-p01[k])*tx
-				out.Data[(y*w+x)*3+k] = float32(top + (bot-top)*ty)
-			}
-		}
-	}
-	return out
-}
-
 // reference stylizes img at w x h with the CPU engine, its input sampled
 // as the shader samples it, and returns the picture as RGB in [0,1].
 func reference(t testing.TB, img image.Image, w, h int) []float32 {
@@ -321,7 +293,7 @@ func reference(t testing.TB, img image.Image, w, h int) []float32 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	px := sample(img, w, h)
+	px := photo.Sample(img, w, h)
 	x := model.NewTensor(px.Shape...)
 	for i, v := range px.Data {
 		x.Data[i] = v*g.Norm.Scale[i%3] + g.Norm.Bias[i%3]
@@ -402,7 +374,7 @@ func checkFrame(t testing.TB, name string, src image.Image, f frame) {
 	t.Helper()
 	got := rgb(f.out)
 	want := reference(t, src, f.W, f.H)
-	input := rgb(imageOf(sample(src, f.W, f.H)))
+	input := rgb(imageOf(photo.Sample(src, f.W, f.H)))
 	db, in, sd := psnr(got, want), psnr(got, input), stddev(got)
 	t.Logf("%s: %dx%d from %v: PSNR %.1f dB against the CPU reference, %.1f dB against the input; stddev %.3f",
 		name, f.W, f.H, src.Bounds().Size(), db, in, sd)

@@ -102,3 +102,33 @@ func FromTensor(t *model.Tensor, w, h int, denorm model.Affine) *image.NRGBA {
 	}
 	return out
 }
+
+// Sample resizes img to w x h the way the GPU engine's shader reads its
+// input: a LINEAR sampler at output pixel centres, source coordinate
+// (x+0.5)*W/w - 0.5 clamped to the edge. It returns RGB in [0,1], HWC:
+// the reference input for comparing the engine with the CPU engine.
+func Sample(img image.Image, w, h int) *model.Tensor {
+	b := img.Bounds()
+	px := func(x, y int) [3]float64 {
+		r, g, bl, _ := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
+		return [3]float64{float64(r) / 65535, float64(g) / 65535, float64(bl) / 65535}
+	}
+	out := model.NewTensor(h, w, 3)
+	for y := range h {
+		fy := max((float64(y)+0.5)*float64(b.Dy())/float64(h)-0.5, 0)
+		y0 := int(fy)
+		y1, ty := min(y0+1, b.Dy()-1), fy-float64(y0)
+		for x := range w {
+			fx := max((float64(x)+0.5)*float64(b.Dx())/float64(w)-0.5, 0)
+			x0 := int(fx)
+			x1, tx := min(x0+1, b.Dx()-1), fx-float64(x0)
+			p00, p10, p01, p11 := px(x0, y0), px(x1, y0), px(x0, y1), px(x1, y1)
+			for k := range 3 {
+				top := p00[k] + (p10[k]-p00[k])*tx
+				bot := p01[k] + (p11[k]-p01[k])*tx
+				out.Data[(y*w+x)*3+k] = float32(top + (bot-top)*ty)
+			}
+		}
+	}
+	return out
+}

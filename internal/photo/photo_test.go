@@ -170,3 +170,17 @@ func TestTensorRoundTrip(t *testing.T) {
 		t.Errorf("round trip changed pixels:\n%v\n%v", back.Pix[:12], img.Pix[:12])
 	}
 }
+
+func TestSample(t *testing.T) {
+	// A 2x1 image, black then white, sampled to 4x1: pixel centres map to
+	// source x = -0.25 (clamped to 0), 0.25, 0.75, 1.25 (clamped to 1).
+	img := image.NewNRGBA(image.Rect(0, 0, 2, 1))
+	img.SetNRGBA(0, 0, color.NRGBA{0, 0, 0, 255})
+	img.SetNRGBA(1, 0, color.NRGBA{255, 255, 255, 255})
+	got := Sample(img, 4, 1)
+	for x, want := range []float32{0, 0.25, 0.75, 1} {
+		if d := got.Data[3*x] - want; d > 1e-6 || d < -1e-6 {
+			t.Errorf("x=%d: %v, want %v", x, got.Data[3*x], want)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/edgetoon/edgetoon/internal/photo"
 	"github.com/edgetoon/edgetoon/model"
 	"github.com/edgetoon/edgetoon/model/cpu"
 	"github.com/edgetoon/edgetoon/model/tflite"
@@ -54,29 +55,7 @@ func fixture(t testing.TB, name string, h, w int) *model.Tensor {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := img.Bounds()
-	px := func(x, y int) [3]float32 {
-		r, g, bl, _ := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
-		return [3]float32{float32(r) / 65535, float32(g) / 65535, float32(bl) / 65535}
-	}
-	out := model.NewTensor(h, w, 3)
-	for y := range h {
-		fy := max((float32(y)+0.5)*float32(b.Dy())/float32(h)-0.5, 0)
-		y0 := int(fy)
-		y1, ty := min(y0+1, b.Dy()-1), fy-float32(y0)
-		for x := range w {
-			fx := max((float32(x)+0.5)*float32(b.Dx())/float32(w)-0.5, 0)
-			x0 := int(fx)
-			x1, tx := min(x0+1, b.Dx()-1), fx-float32(x0)
-			a, bb, c, d := px(x0, y0), px(x1, y0), px(x0, y1), px(x1, y1)
-			for k := range 3 {
-				top := a[k] + (bb[k]-a[k])*tx
-				bot := c[k] + (d[k]-c[k])*tx
-				out.Data[(y*w+x)*3+k] = top + (bot-top)*ty
-			}
-		}
-	}
-	return out
+	return photo.Sample(img, w, h)
 }
 
 // normalize maps pixels in [0,1] to the network's input range.
