@@ -6,7 +6,7 @@ WASM    := $(DIST)/edgetoon.wasm
 MODEL   := $(DIST)/models/whitebox.safetensors
 PY      ?= /usr/bin/python3
 
-.PHONY: all build wasm model serve test test-go test-wasm fuzz deps bench bench-cpu bench-gpu vet clean
+.PHONY: all build wasm model serve test test-go test-wasm fuzz deps bench bench-cpu bench-gpu bench-peers vet clean
 
 all: build
 
@@ -54,10 +54,15 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./latency/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMLP$$' -fuzztime 10s ./latency/
 
-bench: bench-cpu bench-gpu
+bench: bench-cpu bench-gpu bench-peers
 
 bench-cpu: model
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./model/cpu/
+
+# The same network in TF.js, ONNX Runtime Web and LiteRT.js, same browser run.
+bench-peers: wasm model
+	cd bench && npm ci
+	$(GO) run ./bench -model web/models/student.safetensors -size 256 -reps 5
 
 bench-gpu: wasm model
 	$(GO) test -run '^$$' -bench GPU -benchtime 2x -timeout 60m ./wasm/browsertest

@@ -1,0 +1,572 @@
+// Command bench runs the same network through our WebGL2 engine and the
+// peer browser runtimes (ONNX Runtime Web, TensorFlow.js, LiteRT.js) in
+// one headless Chromium, and reports per-frame latency after warm-up,
+// cold start and agreement with the CPU reference (model/cpu).
+//
+// The peers are pinned in bench/package.json; install them once, build
+// the engine, then run from the repository root:
+//
+//	(cd bench && npm ci)
+//	make wasm model
+//	go run ./bench -model web/models/student.safetensors -size 128 -reps 3
+//
+// Every runtime gets the same weights: ours reads the model file, ORT the
+// ONNX export of it (model/onnx), TF.js a graph rebuilt in JS from the
+// same node list and float32 weights, and LiteRT.js (only with -tflite)
+// the TFLite file the teacher was imported from, at its fixed input size.
+//
+// Method: each backend's cold start (script + wasm download and compile,
+// weights, first frame) is timed in a fresh page so no backend inherits
+// another's warm state; its first output is compared with cpu.Run on the
+// same normalized input. Then all backends are loaded into one page,
+// warmed up, and timed one frame at a time in rounds whose order reverses
+// every round (A B C, C B A, ...) so machine drift favours no one. Each
+// frame ends at the runtime's own fence: a 1-pixel readPixels for ours,
+// the output download for the peers (which also upload their input from
+// a Float32Array, where ours uploads an RGBA canvas).
+//
+// This is a program, not a test: CI's go test ./... must not run it.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"image"
+	"image/draw"
+	_ "image/jpeg" // the fixture photo is JPEG
+	"log"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	xdraw "golang.org/x/image/draw"
+
+	edgebrowser "github.com/edgetoon/edgetoon/internal/browser"
+	"github.com/edgetoon/edgetoon/model"
+	"github.com/edgetoon/edgetoon/model/cpu"
+	"github.com/edgetoon/edgetoon/model/onnx"
+)
+
+// backend is one runtime with one of its backends.
+type backend struct {
+	Key     string `json:"key"`
+	Runtime string `json:"runtime"` // ours, ort, tfjs, litert (page.html's runtimes)
+	Backend string `json:"backend"`
+	GPU     bool   `json:"gpu"` // a GPU backend: SwiftShader emulates it on the CPU here
+}
+
+var backends = []backend{
+	{"ours-fp32", "ours", "fp32", true},
+	{"ours-fp16", "ours", "fp16", true},
+	{"ort-wasm", "ort", "wasm", false},
+	{"ort-webgl", "ort", "webgl", true},
+	{"ort-webgpu", "ort", "webgpu", true},
+	{"tfjs-webgl", "tfjs", "webgl", true},
+	{"tfjs-wasm", "tfjs", "wasm", false},
+	{"tfjs-webgpu", "tfjs", "webgpu", true},
+	{"litert-wasm", "litert", "wasm", false},
+	{"litert-webgpu", "litert", "webgpu", true},
+}
+
+type config struct {
+	model, tflite, photo, node, dist, out string
+	size, reps, warmup, cold, threads     int
+	only                                  []string
+	callTimeout                           time.Duration
+	verbose                               bool
+}
+
+func main() {
+	log.SetFlags(0)
+	log.SetPrefix("bench: ")
+	var cfg config
+	flag.StringVar(&cfg.model, "model", "web/models/student.safetensors", "edgetoon model `file`")
+	flag.StringVar(&cfg.tflite, "tflite", "", "TFLite `file` of the same network for LiteRT.js (e.g. ../shared/models/whitebox_cartoon_fp16.tflite with the teacher at -size 224); empty skips LiteRT.js")
+	flag.StringVar(&cfg.photo, "photo", "testdata/obama.jpg", "input photo (centre square, resized)")
+	flag.StringVar(&cfg.node, "node", "bench/node_modules", "node_modules holding the peers (cd bench && npm ci)")
+	flag.StringVar(&cfg.dist, "dist", "web/dist", "directory holding edgetoon.wasm and wasm_exec.js (make wasm)")
+	flag.StringVar(&cfg.out, "o", "bench/results.json", "result `file`")
+	flag.IntVar(&cfg.size, "size", 128, "square input size")
+	flag.IntVar(&cfg.reps, "reps", 3, "timed frames per backend (A/B rounds)")
+	flag.IntVar(&cfg.warmup, "warmup", 1, "untimed frames per backend after its first")
+	flag.IntVar(&cfg.cold, "cold", 1, "cold starts per backend, each in a fresh page")
+	flag.IntVar(&cfg.threads, "threads", 2, "threads for the wasm backends")
+	only := flag.String("only", "", "comma-separated backend keys (default: all; litert-* need -tflite)")
+	flag.DurationVar(&cfg.callTimeout, "call-timeout", 5*time.Minute, "limit on one page call (a cold start or a frame)")
+	timeout := flag.Duration("timeout", 60*time.Minute, "overall limit")
+	flag.BoolVar(&cfg.verbose, "v", false, "print the page's console output")
+	flag.Parse()
+	if *only != "" {
+		cfg.only = strings.Split(*only, ",")
+	}
+	if cfg.reps < 1 || cfg.size < 1 || cfg.cold < 1 || cfg.warmup < 0 {
+		log.Fatal("want -reps, -size, -cold >= 1 and -warmup >= 0")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	if err := run(ctx, cfg); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// row is one backend's result.
+type row struct {
+	backend
+	Label     string    `json:"label"`
+	Err       string    `json:"error,omitempty"`
+	ColdMs    []float64 `json:"cold_ms,omitempty"`
+	CreateMs  []float64 `json:"create_ms,omitempty"` // load + compile, inside cold
+	FramesMs  []float64 `json:"frames_ms,omitempty"` // timed frames, in A/B order
+	MedianMs  float64   `json:"median_ms,omitempty"`
+	P90Ms     float64   `json:"p90_ms,omitempty"`
+	MinMs     float64   `json:"min_ms,omitempty"`
+	MaxMs     float64   `json:"max_ms,omitempty"`
+	MaxAbs    float64   `json:"max_abs_diff"`  // vs cpu.Run; NaN counts as +Inf
+	Agrees    bool      `json:"agrees"`        // MaxAbs <= 1e-2
+	Ratio     float64   `json:"ratio_vs_ours"` // median / ours-fp32 median
+	Info      any       `json:"info,omitempty"`
+	LiveError string    `json:"timing_error,omitempty"`
+}
+
+// tolerance is issue 7's agreement bound in the [-1,1] output range.
+const tolerance = 1e-2
+
+type results struct {
+	Date      time.Time `json:"date"`
+	Model     string    `json:"model"`
+	ModelName string    `json:"model_name"`
+	GMACs     float64   `json:"gmacs"`
+	Size      int       `json:"size"`
+	Reps      int       `json:"reps"`
+	Warmup    int       `json:"warmup"`
+	Cold      int       `json:"cold"`
+	Threads   int       `json:"threads"`
+	Browser   string    `json:"browser"`
+	UserAgent string    `json:"user_agent"`
+	Renderer  string    `json:"webgl_renderer"`
+	Cores     int       `json:"hardware_concurrency"`
+	CmdLine   []string  `json:"browser_command_line"`
+	Versions  any       `json:"versions"`
+	Rows      []*row    `json:"rows"`
+}
+
+func run(ctx context.Context, cfg config) error {
+	g, err := model.ReadFile(cfg.model)
+	if err != nil {
+		return err
+	}
+	modelBytes, err := os.ReadFile(cfg.model)
+	if err != nil {
+		return err
+	}
+	macs, err := g.MACs(cfg.size, cfg.size)
+	if err != nil {
+		return err
+	}
+	for _, f := range []string{"edgetoon.wasm", "wasm_exec.js"} {
+		if _, err := os.Stat(filepath.Join(cfg.dist, f)); err != nil {
+			return fmt.Errorf("our engine is not built (run: make wasm): %w", err)
+		}
+	}
+	versions, err := peerVersions(cfg.node)
+	if err != nil {
+		return fmt.Errorf("peers not installed (run: cd bench && npm ci): %w", err)
+	}
+
+	rgba, err := loadPhoto(cfg.photo, cfg.size)
+	if err != nil {
+		return err
+	}
+	x := normalize(g, rgba)
+	t0 := time.Now()
+	ref, err := cpu.Run(g, x)
+	if err != nil {
+		return fmt.Errorf("CPU reference: %w", err)
+	}
+	log.Printf("%s at %dx%d: %.2f GMACs, CPU reference in %v", g.Name, cfg.size, cfg.size, float64(macs)/1e9, time.Since(t0).Round(time.Millisecond))
+	onnxBytes, err := onnx.Export(g, cfg.size, cfg.size)
+	if err != nil {
+		return fmt.Errorf("ONNX export: %w", err)
+	}
+	tfSpec, tfWeights, err := tfjsGraph(g)
+	if err != nil {
+		return err
+	}
+	blobs := map[string][]byte{
+		"model.safetensors": modelBytes,
+		"model.onnx":        onnxBytes,
+		"input.f32":         encodeF32(x.Data),
+		"input.rgba":        rgba.Pix,
+		"tfgraph.json":      tfSpec,
+		"tfweights.bin":     tfWeights,
+	}
+	if cfg.tflite != "" {
+		if blobs["model.tflite"], err = os.ReadFile(cfg.tflite); err != nil {
+			return err
+		}
+	}
+
+	srv, err := startServer(cfg.node, cfg.dist, blobs)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	// enable-automation makes Browser.getBrowserCommandLine answer, so the
+	// results record the exact switches; enable-unsafe-webgpu exposes
+	// navigator.gpu (on SwiftShader here) for the WebGPU backends.
+	bctx, bcancel, err := edgebrowser.Start(ctx,
+		chromedp.Flag("enable-automation", true),
+		chromedp.Flag("enable-unsafe-webgpu", true))
+	if err != nil {
+		return err
+	}
+	defer bcancel()
+	if cfg.verbose {
+		events := chromedp.Events(bctx, runtime.ConsoleAPICalled)
+		go func() {
+			for ev, err := range events {
+				if err != nil {
+					return
+				}
+				var parts []string
+				for _, a := range ev.Args {
+					parts = append(parts, strings.Trim(string(a.Value), `"`)+a.Description)
+				}
+				log.Printf("console %s: %s", ev.Type, strings.Join(parts, " "))
+			}
+		}()
+	}
+	res := &results{Date: time.Now().UTC(), Model: cfg.model, ModelName: g.Name, GMACs: float64(macs) / 1e9,
+		Size: cfg.size, Reps: cfg.reps, Warmup: cfg.warmup, Cold: cfg.cold, Threads: cfg.threads, Versions: versions}
+	if v, err := chromedp.CallBrowser(bctx, browser.GetVersion, cdp.Empty{}); err == nil {
+		res.Browser = v.Product
+	}
+	if cl, err := chromedp.CallBrowser(bctx, browser.GetBrowserCommandLine, cdp.Empty{}); err == nil {
+		res.CmdLine = cl.Arguments
+	}
+
+	var rows []*row
+	for _, b := range backends {
+		if len(cfg.only) > 0 && !slices.Contains(cfg.only, b.Key) || b.Runtime == "litert" && cfg.tflite == "" {
+			continue
+		}
+		rows = append(rows, &row{backend: b, Label: label(b)})
+	}
+	if len(rows) == 0 {
+		return fmt.Errorf("no backends selected")
+	}
+	res.Rows = rows
+
+	openPage := func() error {
+		if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+"/")); err != nil {
+			return fmt.Errorf("open page: %w", err)
+		}
+		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`window.benchReady === true`,
+			chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+			return fmt.Errorf("page did not load: %w", err)
+		}
+		job, _ := json.Marshal(map[string]any{"h": cfg.size, "w": cfg.size, "threads": cfg.threads})
+		raw, err := call[string](bctx, cfg, "bench.init("+string(job)+")")
+		if err != nil {
+			return fmt.Errorf("init page: %w", err)
+		}
+		var env struct {
+			UserAgent string
+			Cores     int
+			Renderer  string
+		}
+		json.Unmarshal([]byte(raw), &env)
+		res.UserAgent, res.Cores, res.Renderer = env.UserAgent, env.Cores, env.Renderer
+		return nil
+	}
+
+	// Phase 1: cold starts and agreement, one fresh page each.
+	for c := range cfg.cold {
+		for _, r := range abOrder(rows, c) {
+			if r.Err != "" {
+				continue
+			}
+			if err := openPage(); err != nil {
+				return err
+			}
+			ch := srv.expect(r.Key)
+			raw, err := call[string](bctx, cfg, fmt.Sprintf("bench.cold(%q, %q, %q)", r.Key, r.Runtime, r.Backend))
+			if err != nil {
+				r.Err = firstLine(err)
+				log.Printf("%-14s cold start failed: %s", r.Key, r.Err)
+				continue
+			}
+			var cold struct {
+				ColdMs, CreateMs float64
+				Info             any
+			}
+			json.Unmarshal([]byte(raw), &cold)
+			r.ColdMs, r.CreateMs, r.Info = append(r.ColdMs, cold.ColdMs), append(r.CreateMs, cold.CreateMs), cold.Info
+			y, err := wait(ctx, ch)
+			if err != nil {
+				r.Err = err.Error()
+				continue
+			}
+			d, err := maxAbsDiff(y, ref.Data)
+			if err != nil {
+				r.Err = err.Error()
+				continue
+			}
+			r.MaxAbs = max(r.MaxAbs, d)
+			r.Agrees = r.MaxAbs <= tolerance
+			log.Printf("%-14s cold %8.0f ms (load+compile %6.0f), max|diff| %.2e", r.Key, cold.ColdMs, cold.CreateMs, d)
+		}
+	}
+
+	// Phase 2: every working backend in one page, warmed up, then timed
+	// in A/B rounds.
+	if err := openPage(); err != nil {
+		return err
+	}
+	var live []*row
+	for _, r := range rows {
+		if r.Err != "" {
+			continue
+		}
+		if _, err := call[string](bctx, cfg, fmt.Sprintf("bench.setup(%q, %q, %q)", r.Key, r.Runtime, r.Backend)); err != nil {
+			r.LiveError = firstLine(err)
+			log.Printf("%-14s setup failed: %s", r.Key, r.LiveError)
+			continue
+		}
+		live = append(live, r)
+	}
+	frame := func(r *row) (float64, error) {
+		return call[float64](bctx, cfg, fmt.Sprintf("bench.frame(%q)", r.Key))
+	}
+	for range cfg.warmup {
+		for _, r := range live {
+			if _, err := frame(r); err != nil {
+				r.LiveError = firstLine(err)
+			}
+		}
+	}
+	for i := range cfg.reps {
+		for _, r := range abOrder(live, i) {
+			if r.LiveError != "" {
+				continue
+			}
+			ms, err := frame(r)
+			if err != nil {
+				r.LiveError = firstLine(err)
+				continue
+			}
+			r.FramesMs = append(r.FramesMs, ms)
+		}
+		log.Printf("round %d/%d done", i+1, cfg.reps)
+	}
+	summarize(rows)
+	printTable(os.Stdout, res)
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(cfg.out, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	log.Printf("wrote %s", cfg.out)
+	return nil
+}
+
+// call evaluates a page expression, awaiting its promise, under the
+// per-call limit so one hung backend cannot eat the whole run.
+func call[T any](ctx context.Context, cfg config, expr string) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, cfg.callTimeout)
+	defer cancel()
+	return chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+}
+
+// abOrder is rows forward in even rounds and reversed in odd ones.
+func abOrder(rows []*row, round int) []*row {
+	if round%2 == 0 {
+		return rows
+	}
+	r := slices.Clone(rows)
+	slices.Reverse(r)
+	return r
+}
+
+func label(b backend) string {
+	name := map[string]string{"ours": "ours WebGL2", "ort": "ORT Web", "tfjs": "TF.js", "litert": "LiteRT.js"}[b.Runtime]
+	return name + " " + b.Backend
+}
+
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
+}
+
+// maxAbsDiff compares y with the reference; a NaN anywhere is +Inf so a
+// broken runtime cannot look like an agreeing one.
+func maxAbsDiff(y, ref []float32) (float64, error) {
+	if len(y) != len(ref) {
+		return 0, fmt.Errorf("output has %d values, reference %d", len(y), len(ref))
+	}
+	var m float64
+	for i, v := range y {
+		d := math.Abs(float64(v) - float64(ref[i]))
+		if d != d {
+			return math.Inf(1), nil
+		}
+		m = max(m, d)
+	}
+	return m, nil
+}
+
+func summarize(rows []*row) {
+	var ours float64
+	for _, r := range rows {
+		if len(r.FramesMs) == 0 {
+			continue
+		}
+		s := slices.Sorted(slices.Values(r.FramesMs))
+		r.MedianMs = s[len(s)/2]
+		// Nearest-rank p90: with 3 frames it is the slowest.
+		r.P90Ms = s[int(math.Ceil(0.9*float64(len(s))))-1]
+		r.MinMs, r.MaxMs = s[0], s[len(s)-1]
+		if r.Key == "ours-fp32" {
+			ours = r.MedianMs
+		}
+	}
+	if ours > 0 {
+		for _, r := range rows {
+			if r.MedianMs > 0 {
+				r.Ratio = r.MedianMs / ours
+			}
+		}
+	}
+}
+
+func printTable(f *os.File, res *results) {
+	fmt.Fprintf(f, "\n%s (%.2f GMACs) at %dx%d; %s; %d cores; %d timed frames (A/B), %d warm-up\n",
+		res.ModelName, res.GMACs, res.Size, res.Size, res.Browser, res.Cores, res.Reps, res.Warmup)
+	fmt.Fprintf(f, "WebGL renderer: %s\n\n", res.Renderer)
+	w := tabwriter.NewWriter(f, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "runtime/backend\tmedian ms\tp90 ms\tmin-max ms\tcold start ms\tmax|diff|\tagrees\tpeer/ours-fp32\t")
+	for _, r := range res.Rows {
+		cold := "-"
+		if len(r.ColdMs) > 0 {
+			cold = fmt.Sprintf("%.0f", slices.Sorted(slices.Values(r.ColdMs))[len(r.ColdMs)/2])
+		}
+		if r.Err != "" {
+			fmt.Fprintf(w, "%s\t-\t-\t-\t%s\t-\t-\t-\t  FAILED: %s\n", r.Label, cold, trim(r.Err))
+			continue
+		}
+		note := ""
+		if r.LiveError != "" {
+			note = "  timing failed: " + trim(r.LiveError)
+		}
+		med, p90, spread, ratio := "-", "-", "-", "-"
+		if r.MedianMs > 0 {
+			med, p90 = fmt.Sprintf("%.1f", r.MedianMs), fmt.Sprintf("%.1f", r.P90Ms)
+			spread = fmt.Sprintf("%.0f-%.0f", r.MinMs, r.MaxMs)
+		}
+		if r.Ratio > 0 {
+			ratio = fmt.Sprintf("%.2fx", r.Ratio)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%.1e\t%v\t%s\t%s\n", r.Label, med, p90, spread, cold, r.MaxAbs, r.Agrees, ratio, note)
+	}
+	w.Flush()
+}
+
+func trim(s string) string {
+	if len(s) > 120 {
+		return s[:120] + "..."
+	}
+	return s
+}
+
+// tfjsGraph is the spec page.html's tfGraph rebuilds the network from:
+// our node list unchanged plus every constant as float32 at an offset in
+// one weights blob.
+func tfjsGraph(g *model.Graph) (spec, weights []byte, err error) {
+	type ref struct {
+		Shape  []int `json:"shape"`
+		Offset int   `json:"offset"`
+	}
+	refs := map[string]ref{}
+	names := slices.Sorted(func(yield func(string) bool) {
+		for k := range g.Tensors {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	for _, name := range names {
+		t := g.Tensors[name]
+		refs[name] = ref{Shape: t.Shape, Offset: len(weights)}
+		weights = append(weights, encodeF32(t.Data)...)
+	}
+	spec, err = json.Marshal(map[string]any{"input": g.Input, "output": g.Output, "nodes": g.Nodes, "tensors": refs})
+	return spec, weights, err
+}
+
+// loadPhoto crops the photo's centre square and resizes it to n x n.
+func loadPhoto(name string, n int) (*image.RGBA, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("open photo: %w", err)
+	}
+	defer f.Close()
+	src, _, err := image.Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("decode %s: %w", name, err)
+	}
+	b := src.Bounds()
+	s := min(b.Dx(), b.Dy())
+	crop := image.Rect(0, 0, s, s).Add(image.Pt(b.Min.X+(b.Dx()-s)/2, b.Min.Y+(b.Dy()-s)/2))
+	rgb := image.NewRGBA(image.Rect(0, 0, s, s))
+	draw.Draw(rgb, rgb.Bounds(), src, crop.Min, draw.Src)
+	dst := image.NewRGBA(image.Rect(0, 0, n, n))
+	xdraw.CatmullRom.Scale(dst, dst.Bounds(), rgb, rgb.Bounds(), xdraw.Src, nil)
+	for i := 3; i < len(dst.Pix); i += 4 {
+		dst.Pix[i] = 255 // opaque, so the canvas path sees the same RGB
+	}
+	return dst, nil
+}
+
+// normalize applies the model's input affine to 8-bit RGB: the same
+// float32 input goes to every runtime and to the CPU reference.
+func normalize(g *model.Graph, img *image.RGBA) *model.Tensor {
+	n := img.Bounds().Dx()
+	x := model.NewTensor(n, n, 3)
+	for i := range n * n {
+		for c := range 3 {
+			p := float32(img.Pix[4*i+c]) / 255
+			x.Data[3*i+c] = p*g.Norm.Scale[c] + g.Norm.Bias[c]
+		}
+	}
+	return x
+}
+
+// peerVersions reads the installed versions, for the results file.
+func peerVersions(node string) (map[string]string, error) {
+	v := map[string]string{}
+	for _, p := range []string{"onnxruntime-web", "@tensorflow/tfjs", "@tensorflow/tfjs-backend-wasm",
+		"@tensorflow/tfjs-backend-webgpu", "@litertjs/core"} {
+		b, err := os.ReadFile(filepath.Join(node, p, "package.json"))
+		if err != nil {
+			return nil, err
+		}
+		var pkg struct{ Version string }
+		if err := json.Unmarshal(b, &pkg); err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		v[p] = pkg.Version
+	}
+	return v, nil
+}
