@@ -33,6 +33,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/edgetoon/edgetoon/internal/isolated"
 	"image"
 	"image/draw"
 	_ "image/jpeg" // the fixture photo is JPEG
@@ -205,7 +206,7 @@ func run(ctx context.Context, cfg config) error {
 	blobs := map[string][]byte{
 		"model.safetensors": modelBytes,
 		"model.onnx":        onnxBytes,
-		"input.f32":         encodeF32(x.Data),
+		"input.f32":         isolated.EncodeF32(x.Data),
 		"input.rgba":        rgba.Pix,
 		"tfgraph.json":      tfSpec,
 		"tfweights.bin":     tfWeights,
@@ -509,7 +510,7 @@ func tfjsGraph(g *model.Graph) (spec, weights []byte, err error) {
 	for _, name := range names {
 		t := g.Tensors[name]
 		refs[name] = ref{Shape: t.Shape, Offset: len(weights)}
-		weights = append(weights, encodeF32(t.Data)...)
+		weights = append(weights, isolated.EncodeF32(t.Data)...)
 	}
 	spec, err = json.Marshal(map[string]any{"input": g.Input, "output": g.Output, "nodes": g.Nodes, "tensors": refs})
 	return spec, weights, err

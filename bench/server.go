@@ -3,14 +3,13 @@ package main
 import (
 	"context"
 	_ "embed"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"net"
 	"net/http"
 	"sync"
+
+	"github.com/edgetoon/edgetoon/internal/isolated"
 )
 
 //go:embed page.html
@@ -65,32 +64,18 @@ func startServer(nodeDir, distDir string, blobs map[string][]byte) (*server, err
 			return
 		}
 		select {
-		case ch <- decodeF32(b):
+		case ch <- isolated.DecodeF32(b):
 		default:
 			http.Error(w, "output already received", http.StatusConflict)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("listen: %w", err)
+	var err error
+	if s.srv, s.URL, err = isolated.Serve(mux); err != nil {
+		return nil, err
 	}
-	s.URL = "http://" + ln.Addr().String()
-	s.srv = &http.Server{Handler: isolate(mux)}
-	go s.srv.Serve(ln)
 	return s, nil
-}
-
-func isolate(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cross-Origin-Opener-Policy", "same-origin")
-		w.Header().Set("Cross-Origin-Embedder-Policy", "require-corp")
-		// no-store makes every fresh page's cold start fetch and compile
-		// the runtime again instead of reusing an earlier backend's.
-		w.Header().Set("Cache-Control", "no-store")
-		h.ServeHTTP(w, r)
-	})
 }
 
 func (s *server) Close() { s.srv.Close() }
@@ -111,20 +96,4 @@ func wait(ctx context.Context, ch chan []float32) ([]float32, error) {
 	case <-ctx.Done():
 		return nil, errors.New("page posted no output: " + ctx.Err().Error())
 	}
-}
-
-func encodeF32(x []float32) []byte {
-	b := make([]byte, 4*len(x))
-	for i, v := range x {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
-	}
-	return b
-}
-
-func decodeF32(b []byte) []float32 {
-	y := make([]float32, len(b)/4)
-	for i := range y {
-		y[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return y
 }

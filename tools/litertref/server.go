@@ -3,17 +3,16 @@ package main
 import (
 	"context"
 	_ "embed"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/edgetoon/edgetoon/internal/isolated"
 )
 
 //go:embed page.html
@@ -76,12 +75,8 @@ func startServer(nodeDir, modelsDir string) (*server, error) {
 			http.Error(w, fmt.Sprintf("bad body (%d bytes): %v", len(b), err), http.StatusBadRequest)
 			return
 		}
-		y := make([]float32, len(b)/4)
-		for i := range y {
-			y[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-		}
 		select {
-		case ch <- y:
+		case ch <- isolated.DecodeF32(b):
 		default:
 			http.Error(w, "output already received", http.StatusConflict)
 			return
@@ -89,23 +84,11 @@ func startServer(nodeDir, modelsDir string) (*server, error) {
 		w.WriteHeader(http.StatusNoContent)
 	})
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("listen: %w", err)
+	var err error
+	if s.srv, s.URL, err = isolated.Serve(mux); err != nil {
+		return nil, err
 	}
-	s.URL = "http://" + ln.Addr().String()
-	s.srv = &http.Server{Handler: isolate(mux)}
-	go s.srv.Serve(ln)
 	return s, nil
-}
-
-func isolate(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cross-Origin-Opener-Policy", "same-origin")
-		w.Header().Set("Cross-Origin-Embedder-Policy", "require-corp")
-		w.Header().Set("Cache-Control", "no-store")
-		h.ServeHTTP(w, r)
-	})
 }
 
 func (s *server) Close() { s.srv.Close() }
@@ -116,10 +99,7 @@ type pending chan []float32
 // expect publishes x as /input/<id> and returns the channel that receives
 // the page's POST to /output/<id>.
 func (s *server) expect(id string, x []float32) pending {
-	b := make([]byte, 4*len(x))
-	for i, v := range x {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
-	}
+	b := isolated.EncodeF32(x)
 	ch := make(chan []float32, 1)
 	s.mu.Lock()
 	s.inputs[id] = b
