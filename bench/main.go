@@ -33,26 +33,20 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/edgetoon/edgetoon/internal/isolated"
-	"image"
-	"image/draw"
-	_ "image/jpeg" // the fixture photo is JPEG
 	"log"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
-	xdraw "golang.org/x/image/draw"
 
 	edgebrowser "github.com/edgetoon/edgetoon/internal/browser"
+	"github.com/edgetoon/edgetoon/internal/isolated"
 	"github.com/edgetoon/edgetoon/model"
 	"github.com/edgetoon/edgetoon/model/cpu"
 	"github.com/edgetoon/edgetoon/model/onnx"
@@ -106,7 +100,14 @@ func main() {
 	flag.DurationVar(&cfg.callTimeout, "call-timeout", 5*time.Minute, "limit on one page call (a cold start or a frame)")
 	timeout := flag.Duration("timeout", 60*time.Minute, "overall limit")
 	flag.BoolVar(&cfg.verbose, "v", false, "print the page's console output")
+	plot := flag.String("plot", "", "only redraw the PNG chart of this result `file` (no browser)")
 	flag.Parse()
+	if *plot != "" {
+		if err := replot(*plot); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if *only != "" {
 		cfg.only = strings.Split(*only, ",")
 	}
@@ -379,7 +380,11 @@ func run(ctx context.Context, cfg config) error {
 	if err := os.WriteFile(cfg.out, append(b, '\n'), 0o644); err != nil {
 		return err
 	}
-	log.Printf("wrote %s", cfg.out)
+	chart := chartPath(cfg.out)
+	if err := writeChart(chart, res); err != nil {
+		return err
+	}
+	log.Printf("wrote %s and %s", cfg.out, chart)
 	return nil
 }
 
@@ -409,165 +414,4 @@ func label(b backend) string {
 func firstLine(err error) string {
 	s, _, _ := strings.Cut(err.Error(), "\n")
 	return s
-}
-
-// maxAbsDiff compares y with the reference; a NaN anywhere is +Inf so a
-// broken runtime cannot look like an agreeing one.
-func maxAbsDiff(y, ref []float32) (float64, error) {
-	if len(y) != len(ref) {
-		return 0, fmt.Errorf("output has %d values, reference %d", len(y), len(ref))
-	}
-	var m float64
-	for i, v := range y {
-		d := math.Abs(float64(v) - float64(ref[i]))
-		if d != d {
-			return math.Inf(1), nil
-		}
-		m = max(m, d)
-	}
-	return m, nil
-}
-
-func summarize(rows []*row) {
-	var ours float64
-	for _, r := range rows {
-		if len(r.FramesMs) == 0 {
-			continue
-		}
-		s := slices.Sorted(slices.Values(r.FramesMs))
-		r.MedianMs = s[len(s)/2]
-		// Nearest-rank p90: with 3 frames it is the slowest.
-		r.P90Ms = s[int(math.Ceil(0.9*float64(len(s))))-1]
-		r.MinMs, r.MaxMs = s[0], s[len(s)-1]
-		if r.Key == "ours-fp32" {
-			ours = r.MedianMs
-		}
-	}
-	if ours > 0 {
-		for _, r := range rows {
-			if r.MedianMs > 0 {
-				r.Ratio = r.MedianMs / ours
-			}
-		}
-	}
-}
-
-func printTable(f *os.File, res *results) {
-	fmt.Fprintf(f, "\n%s (%.2f GMACs) at %dx%d; %s; %d cores; %d timed frames (A/B), %d warm-up\n",
-		res.ModelName, res.GMACs, res.Size, res.Size, res.Browser, res.Cores, res.Reps, res.Warmup)
-	fmt.Fprintf(f, "WebGL renderer: %s\n\n", res.Renderer)
-	w := tabwriter.NewWriter(f, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "runtime/backend\tmedian ms\tp90 ms\tmin-max ms\tcold start ms\tmax|diff|\tagrees\tpeer/ours-fp32\t")
-	for _, r := range res.Rows {
-		cold := "-"
-		if len(r.ColdMs) > 0 {
-			cold = fmt.Sprintf("%.0f", slices.Sorted(slices.Values(r.ColdMs))[len(r.ColdMs)/2])
-		}
-		if r.Err != "" {
-			fmt.Fprintf(w, "%s\t-\t-\t-\t%s\t-\t-\t-\t  FAILED: %s\n", r.Label, cold, trim(r.Err))
-			continue
-		}
-		note := ""
-		if r.LiveError != "" {
-			note = "  timing failed: " + trim(r.LiveError)
-		}
-		med, p90, spread, ratio := "-", "-", "-", "-"
-		if r.MedianMs > 0 {
-			med, p90 = fmt.Sprintf("%.1f", r.MedianMs), fmt.Sprintf("%.1f", r.P90Ms)
-			spread = fmt.Sprintf("%.0f-%.0f", r.MinMs, r.MaxMs)
-		}
-		if r.Ratio > 0 {
-			ratio = fmt.Sprintf("%.2fx", r.Ratio)
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%.1e\t%v\t%s\t%s\n", r.Label, med, p90, spread, cold, r.MaxAbs, r.Agrees, ratio, note)
-	}
-	w.Flush()
-}
-
-func trim(s string) string {
-	if len(s) > 120 {
-		return s[:120] + "..."
-	}
-	return s
-}
-
-// tfjsGraph is the spec page.html's tfGraph rebuilds the network from:
-// our node list unchanged plus every constant as float32 at an offset in
-// one weights blob.
-func tfjsGraph(g *model.Graph) (spec, weights []byte, err error) {
-	type ref struct {
-		Shape  []int `json:"shape"`
-		Offset int   `json:"offset"`
-	}
-	refs := map[string]ref{}
-	names := slices.Sorted(func(yield func(string) bool) {
-		for k := range g.Tensors {
-			if !yield(k) {
-				return
-			}
-		}
-	})
-	for _, name := range names {
-		t := g.Tensors[name]
-		refs[name] = ref{Shape: t.Shape, Offset: len(weights)}
-		weights = append(weights, isolated.EncodeF32(t.Data)...)
-	}
-	spec, err = json.Marshal(map[string]any{"input": g.Input, "output": g.Output, "nodes": g.Nodes, "tensors": refs})
-	return spec, weights, err
-}
-
-// loadPhoto crops the photo's centre square and resizes it to n x n.
-func loadPhoto(name string, n int) (*image.RGBA, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, fmt.Errorf("open photo: %w", err)
-	}
-	defer f.Close()
-	src, _, err := image.Decode(f)
-	if err != nil {
-		return nil, fmt.Errorf("decode %s: %w", name, err)
-	}
-	b := src.Bounds()
-	s := min(b.Dx(), b.Dy())
-	crop := image.Rect(0, 0, s, s).Add(image.Pt(b.Min.X+(b.Dx()-s)/2, b.Min.Y+(b.Dy()-s)/2))
-	rgb := image.NewRGBA(image.Rect(0, 0, s, s))
-	draw.Draw(rgb, rgb.Bounds(), src, crop.Min, draw.Src)
-	dst := image.NewRGBA(image.Rect(0, 0, n, n))
-	xdraw.CatmullRom.Scale(dst, dst.Bounds(), rgb, rgb.Bounds(), xdraw.Src, nil)
-	for i := 3; i < len(dst.Pix); i += 4 {
-		dst.Pix[i] = 255 // opaque, so the canvas path sees the same RGB
-	}
-	return dst, nil
-}
-
-// normalize applies the model's input affine to 8-bit RGB: the same
-// float32 input goes to every runtime and to the CPU reference.
-func normalize(g *model.Graph, img *image.RGBA) *model.Tensor {
-	n := img.Bounds().Dx()
-	x := model.NewTensor(n, n, 3)
-	for i := range n * n {
-		for c := range 3 {
-			p := float32(img.Pix[4*i+c]) / 255
-			x.Data[3*i+c] = p*g.Norm.Scale[c] + g.Norm.Bias[c]
-		}
-	}
-	return x
-}
-
-// peerVersions reads the installed versions, for the results file.
-func peerVersions(node string) (map[string]string, error) {
-	v := map[string]string{}
-	for _, p := range []string{"onnxruntime-web", "@tensorflow/tfjs", "@tensorflow/tfjs-backend-wasm",
-		"@tensorflow/tfjs-backend-webgpu", "@litertjs/core"} {
-		b, err := os.ReadFile(filepath.Join(node, p, "package.json"))
-		if err != nil {
-			return nil, err
-		}
-		var pkg struct{ Version string }
-		if err := json.Unmarshal(b, &pkg); err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		v[p] = pkg.Version
-	}
-	return v, nil
 }

@@ -262,7 +262,8 @@ def cmd_search(args, budget=None):
     dev = device_of(args)
     teacher = data.Teacher(gotools.teacher_path(), dev)
     _, tensors = em.read_file(gotools.teacher_path())
-    net = sn.Supernet(tensors, min_blocks=args.min_blocks, min_width=args.min_width).to(dev)
+    net = sn.Supernet(tensors, min_blocks=args.min_blocks, min_width=args.min_width,
+                      min_width_by=args.min_width_gate).to(dev)
     disc = sn.PatchDiscriminator().to(dev)
     if args.channels_last:
         net, disc = net.to(memory_format=torch.channels_last), disc.to(memory_format=torch.channels_last)
@@ -308,6 +309,8 @@ def cmd_search(args, budget=None):
             g_adv = sn.lsgan_g_loss(disc(s)) if args.w_gan > 0 else torch.zeros((), device=dev)
         s = s.float()
         l1 = (s - t).abs().mean()
+        if args.w_edge > 0:
+            l1 = l1 + args.w_edge * sn.edge_l1(s, t)
         cost, macs = cost_fn(net, args, lat)
         pen = sn.cost_penalty(cost, target)
         ramp = sched.ramp_factor(step)
@@ -364,7 +367,8 @@ def cmd_search(args, budget=None):
                 final_l1=rows[-1]["l1"] if rows else None,
                 schedule=dict(gate_warmup=sched.warm, lam_ramp=sched.ramp, depth_start=sched.depth_start,
                               depth_lr_scale=args.depth_lr_scale, min_blocks=args.min_blocks,
-                              depth_norm=args.depth_norm, lam_rate=sched.lam_rate, min_width=args.min_width))
+                              depth_norm=args.depth_norm, lam_rate=sched.lam_rate, min_width=args.min_width,
+                              min_width_gate=args.min_width_gate, w_edge=args.w_edge))
     with open(os.path.join(args.out, "arch.json"), "w") as f:
         json.dump(info, f, indent=1)
     net = net.to(memory_format=torch.contiguous_format)
@@ -434,6 +438,8 @@ def cmd_finetune(args, budget=None):
                 g_adv = sn.lsgan_g_loss(disc(s)) if args.w_gan > 0 else torch.zeros((), device=dev)
             s = s.float()
             l1 = (s - t).abs().mean()
+            if args.w_edge > 0:
+                l1 = l1 + args.w_edge * sn.edge_l1(s, t)
             loss = l1 + args.w_gan * g_adv.float()
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -666,6 +672,10 @@ def parse(argv):
                    help="fraction of its channels each channel gate always keeps (the residual stream's gate, "
                         "which costs most per group, collapsed to 4 channels without it)")
     p.add_argument("--w-gan", type=float, default=0.05)
+    p.add_argument("--w-edge", type=float, default=0.0,
+                   help="weight of an L1 on image differences (edges), added to the L1 to the teacher")
+    p.add_argument("--min-width-gate", action="append", default=[], metavar="GATE=FRAC",
+                   help="per-gate --min-width, e.g. R=0.25 keeps the residual stream >= 32 channels (repeatable)")
     p.add_argument("--target-macs", type=float, default=0.8e9)
     p.add_argument("--latency-json", default=None, help="latency predictor (MLP JSON); search latency, not MACs")
     p.add_argument("--target-latency", type=float, default=None)
@@ -694,6 +704,16 @@ def parse(argv):
         args.workers = 0 if args.cmd == "smoke" else min(12, max((os.cpu_count() or 1) - 2, 1)) if cuda else 0
     if args.latency_json and args.target_latency is None:
         p.error("--latency-json needs --target-latency")
+    by = {}
+    for item in args.min_width_gate:
+        gate, _, frac = item.partition("=")
+        try:
+            by[gate] = float(frac)
+        except ValueError:
+            p.error("--min-width-gate %r: want GATE=FRACTION, e.g. R=0.25" % item)
+        if gate not in ("a", "c1", "b", "c3", "R", "c6", "c8") and not gate.startswith("blk"):
+            p.error("--min-width-gate %r: unknown gate %r" % (item, gate))
+    args.min_width_gate = by
     return args
 
 

@@ -118,10 +118,12 @@ class Supernet(nn.Module):
     """The gated generator. forward(x) takes the normalized NCHW input in
     [-1, 1] and returns (output after the guided filter, raw conv output)."""
 
-    def __init__(self, teacher_tensors, eps=None, init_alpha="importance", min_blocks=1, min_width=0.0):
+    def __init__(self, teacher_tensors, eps=None, init_alpha="importance", min_blocks=1, min_width=0.0,
+                 min_width_by=None):
         super().__init__()
         self.min_blocks = min_blocks
         self.min_width = min_width  # each channel gate keeps >= this fraction of its groups
+        self.min_width_by = dict(min_width_by or {})  # per-gate overrides, e.g. {"R": 0.25}
         self.weights = nn.ParameterDict()
         self.biases = nn.ParameterDict()
         for name, prefix, k, s, gin, gout, scale, act in CONVS:
@@ -195,7 +197,8 @@ class Supernet(nn.Module):
         """Groups a channel gate always keeps (min_width of its groups, >= 1)."""
         if gate in DEPTH_GATES:
             return 0
-        return max(int(math.ceil(self.min_width * self.gates[gate].numel() - 1e-9)), 1)
+        frac = self.min_width_by.get(gate, self.min_width)
+        return max(int(math.ceil(frac * self.gates[gate].numel() - 1e-9)), 1)
 
     def cost_gates(self, gates=None, depth_norm=True):
         """Gates for the cost term. With depth_norm, each depth gate's cost
@@ -260,7 +263,7 @@ class Supernet(nn.Module):
             depth = g["d%d" % blk].sum() if blk is not None else one
             in_res = size // (scale // s)
             out.append(dict(name=name, k=k, stride=s, h=in_res, w=in_res, cin=cin, cout=cout,
-                            depth=depth, residual=name.endswith("_2"), block=blk))
+                            depth=depth, residual=name.endswith("_2"), block=blk, act=act))
         return out
 
     def macs(self, size=256, gates=None):
@@ -289,65 +292,120 @@ def arch_macs(arch, size=256):
 
 
 class LatencyPredictor:
-    """Predicted latency of a network = sum of its convs' (block) latencies
-    from a small MLP read from JSON, differentiable in the relaxed widths.
+    """Predicted latency of a network: the sum over the blocks our WebGL2
+    planner runs of an MLP's block latencies, differentiable in the relaxed
+    widths. The MLP is the file `edgetoon fit-latency` writes (format
+    edgetoon-latency-mlp/1) from latencies measured in our runtime; this
+    class computes the same features as latency/features.go (and
+    latency/predictor.py) in torch, so the search and the Go tools predict
+    the same milliseconds for the same network (train/test_latency.py).
 
-    JSON schema (proposed to the profiling issue; version 1):
-      {"version": 1,
-       "features": ["cin", "cout", "k", "stride", "h", "w", "residual"],
-       "log_features": true,          # features -> log1p(features) first
-       "mean": [...], "std": [...],   # then standardized per feature
-       "layers": [{"W": [[out x in]], "b": [out]}, ...],  # relu between layers
-       "log_output": true,            # prediction is log(ms) -> exp
-       "unit": "ms", "device": "..."}
-    Feature names: cin, cout, k, stride, h, w (input resolution), residual
-    (1 for the second conv of a residual block, whose add is fused), macs.
+    The blocks are those latency.Decompose finds in the family's graph:
+    each gated conv, each residual block as one "resblock" (both convs and
+    the add, scaled by its depth gate), c6 and c8 with the preceding 2x
+    bilinear upsample and skip add fused into their input, and the guided
+    filter at the output.
     """
 
+    FORMAT = "edgetoon-latency-mlp/1"
+    KINDS = ("conv", "resblock", "upsample_add", "guided_filter")
+
     def __init__(self, spec):
+        if spec.get("format") != self.FORMAT:
+            raise ValueError("latency predictor format %r: want %r (from `edgetoon fit-latency`)"
+                             % (spec.get("format"), self.FORMAT))
+        if spec.get("activation") != "relu" or spec.get("target") != "ln_ms":
+            raise ValueError("latency predictor: want activation relu and target ln_ms")
         self.spec = spec
-        self.features = spec["features"]
-        self.layers = [(torch.tensor(l["W"], dtype=torch.float32), torch.tensor(l["b"], dtype=torch.float32))
+        self.layers = [(torch.tensor(l["w"], dtype=torch.float64), torch.tensor(l["b"], dtype=torch.float64))
                        for l in spec["layers"]]
-        n = len(self.features)
-        self.mean = torch.tensor(spec.get("mean", [0.0] * n), dtype=torch.float32)
-        self.std = torch.tensor(spec.get("std", [1.0] * n), dtype=torch.float32)
-        self.unit = spec.get("unit", "ms")
+        self.in_mean = torch.tensor(spec["in_mean"], dtype=torch.float64)
+        self.in_std = torch.tensor(spec["in_std"], dtype=torch.float64)
+        self.out_mean, self.out_std = float(spec["out_mean"]), float(spec["out_std"])
+        self.device = spec.get("device", "")
 
     @classmethod
     def from_json(cls, path):
         with open(path) as f:
             return cls(json.load(f))
 
-    def block_latency(self, cfg):
-        """Latency of one conv config (as from Supernet.conv_configs)."""
-        vals = []
-        for name in self.features:
-            if name == "macs":
-                oh = math.ceil(cfg["h"] / cfg["stride"])
-                v = oh * oh * cfg["k"] ** 2 * cfg["cin"] * cfg["cout"]
-            elif name == "residual":
-                v = float(cfg["residual"])
-            else:
-                v = cfg[name]
-            vals.append(torch.as_tensor(v, dtype=torch.float32).reshape(()))
-        f = torch.stack(vals)
-        if self.spec.get("log_features"):
-            f = torch.log1p(f)
-        f = (f - self.mean) / self.std
-        for i, (W, b) in enumerate(self.layers):
-            f = W @ f + b
-            if i < len(self.layers) - 1:
-                f = F.relu(f)
-        y = f.reshape(())
-        return torch.exp(y) if self.spec.get("log_output") else y
+    @staticmethod
+    def _slices(c):
+        """ceil(c/4), the RGBA texels holding c channels, with the gradient
+        of c/4 (gated widths are multiples of 4, where the two agree)."""
+        c = torch.as_tensor(c).to(device="cpu", dtype=torch.float64)  # differentiable, off any GPU
+        q = c / 4
+        return q + (torch.ceil(q) - q).detach()
 
-    def network_latency(self, configs):
-        """Sum of block latencies (a skipped block counts zero)."""
-        total = torch.zeros(())
-        for cfg in configs:
-            total = total + cfg["depth"] * self.block_latency(cfg)
-        return total
+    def features(self, b):
+        """The predictor inputs of block b (a dict with latency.Block's JSON
+        names; cin, cout and mid may be tensors), as one float64 tensor."""
+        kind, k, stride = b["kind"], float(b.get("k", 0)), int(b.get("stride", 0))
+        h, w = int(b["h"]), int(b["w"])
+        fused = bool(b.get("fused_upsample", False))
+        residual = bool(b.get("residual", False))
+        up = 2 if (fused or kind == "upsample_add") else 1
+        s = max(stride, 1)
+        in_pix = float(h * w)
+        out_pix = float(-(-h * up // s) * -(-w * up // s))
+        sin, sout = self._slices(b["cin"]), self._slices(b["cout"])
+        mid = b.get("mid", 0)
+        has_mid = not (isinstance(mid, (int, float)) and mid == 0)
+        smid = self._slices(mid) if has_mid else torch.ones((), dtype=torch.float64)
+        zero = torch.zeros((), dtype=torch.float64)
+        macs, io = zero, zero
+        if kind == "conv":
+            macs = out_pix * k * k * 16 * sin * sout
+            io = in_pix * sin + out_pix * sout + (4 * in_pix * sin if fused else 0) + (out_pix * sout if residual else 0)
+        elif kind == "resblock":
+            macs = 2 * out_pix * k * k * 16 * sin * smid
+            io = 3 * in_pix * sin + 2 * in_pix * smid
+        elif kind == "upsample_add":
+            io = 9 * in_pix * sin
+        elif kind == "guided_filter":
+            io = 3 * in_pix * sin
+        else:
+            raise ValueError("block kind %r: want one of %s" % (kind, ", ".join(self.KINDS)))
+        t = lambda v: torch.as_tensor(float(v), dtype=torch.float64)
+        f = [t(kind == x) for x in self.KINDS] + [
+            torch.log2(sin), torch.log2(sout), torch.log2(smid) if has_mid else zero,
+            t(math.log2(in_pix)), t(math.log2(out_pix)), t(k), t(stride),
+            t(bool(b.get("act"))), t(residual), t(fused),
+            torch.log2(1 + macs), torch.log2(1 + io)]
+        return torch.stack(f)
+
+    def block_latency(self, b):
+        """Predicted milliseconds of one block (see features)."""
+        x = (self.features(b) - self.in_mean) / self.in_std
+        for i, (W, bias) in enumerate(self.layers):
+            x = W @ x + bias
+            if i < len(self.layers) - 1:
+                x = F.relu(x)
+        return torch.exp(x[0] * self.out_std + self.out_mean)
+
+    def network_latency(self, configs, size=None):
+        """Sum of the block latencies of the network whose convs are
+        configs (Supernet.conv_configs), as a float32 scalar tensor."""
+        by = {c["name"]: c for c in configs}
+        total = torch.zeros((), dtype=torch.float64)
+        for c in configs:
+            name = c["name"]
+            if name.endswith("_2"):
+                continue  # counted with its block's first conv
+            if c.get("block") is not None:
+                second = by[name[:-1] + "2"]
+                b = dict(kind="resblock", k=c["k"], stride=1, cin=c["cin"], cout=second["cout"], mid=c["cout"],
+                         h=c["h"], w=c["w"], act="leaky_relu")
+                total = total + torch.as_tensor(c["depth"]).to(device="cpu", dtype=torch.float64) * self.block_latency(b)
+                continue
+            fused = name in ("c6", "c8")  # the 2x upsample + skip add before them runs in their fetch
+            h = c["h"] // 2 if fused else c["h"]
+            b = dict(kind="conv", k=c["k"], stride=c["stride"], cin=c["cin"], cout=c["cout"], h=h, w=h,
+                     act="leaky_relu" if c.get("act", True) else "", fused_upsample=fused)
+            total = total + self.block_latency(b)
+        out = by["c9"]
+        total = total + self.block_latency(dict(kind="guided_filter", k=3, cin=3, cout=3, h=out["h"], w=out["h"]))
+        return total.to(device=torch.as_tensor(configs[0]["cin"]).device, dtype=torch.float32)
 
 
 class PatchDiscriminator(nn.Module):
@@ -364,6 +422,14 @@ class PatchDiscriminator(nn.Module):
 
     def forward(self, x):
         return self.net(x)
+
+
+def edge_l1(s, t):
+    """L1 between the horizontal and vertical differences of s and t: the
+    teacher's crisp outlines weigh more than in a plain L1."""
+    dx = ((s[..., :, 1:] - s[..., :, :-1]) - (t[..., :, 1:] - t[..., :, :-1])).abs().mean()
+    dy = ((s[..., 1:, :] - s[..., :-1, :]) - (t[..., 1:, :] - t[..., :-1, :])).abs().mean()
+    return dx + dy
 
 
 def lsgan_d_loss(d_real, d_fake):

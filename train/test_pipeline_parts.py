@@ -123,6 +123,19 @@ class GateTest(unittest.TestCase):
         self.assertEqual(self.net.arch()["R"][5], 1)
         self.net.min_width = 0.0
         self.assertEqual(self.net.widths()["R"], 4)
+        # A per-gate minimum overrides the global one for that gate only.
+        self.net.min_width_by = {"R": 0.5}
+        with torch.no_grad():
+            self.net.gates["b"].fill_(0.1)
+        self.assertEqual(self.net.widths()["R"], 64)
+        self.assertEqual(self.net.widths()["b"], 4)
+
+    def test_edge_l1(self):
+        t = torch.zeros(1, 1, 3, 3)
+        s = torch.zeros(1, 1, 3, 3)
+        s[..., 1, 1] = 1.0  # one bright pixel: 2 of 6 x-differences and 2 of 6 y-differences are +-1
+        self.assertAlmostEqual(float(sn.edge_l1(s, t)), 2 / 6 + 2 / 6, places=6)
+        self.assertAlmostEqual(float(sn.edge_l1(s + 0.3, t)), float(sn.edge_l1(s, t)), places=6)  # blind to an offset
 
     def test_depth_cost_per_group(self):
         # Thin block 0 to 2 of its 32 groups: its depth gate's cost gradient

@@ -1,5 +1,5 @@
 """The supernet against the teacher (all gates on), its cost against the Go
-CLI's count, the STE, extraction, and the latency predictor interface."""
+CLI's count, the STE and extraction (the latency cost: test_latency.py)."""
 
 import json
 import os
@@ -107,33 +107,6 @@ class SupernetTest(unittest.TestCase):
             x = self.x[0].permute(1, 2, 0).numpy()
             y = gotools.go_run_model(path, x)
             self.assertLess(float(np.abs(y - got[0].permute(1, 2, 0).numpy()).max()), 1e-4)
-
-
-class LatencyPredictorTest(unittest.TestCase):
-    def test_linear_predictor_sums_blocks(self):
-        # latency = 0.001 * cin + 0.002 * cout per conv, no transforms.
-        spec = {"version": 1, "features": ["cin", "cout"], "layers": [{"W": [[0.001, 0.002]], "b": [0.0]}]}
-        lp = sn.LatencyPredictor(spec)
-        cin = torch.tensor(8.0, requires_grad=True)
-        cfgs = [dict(cin=cin, cout=torch.tensor(4.0), k=3, stride=1, h=8, w=8, depth=torch.tensor(1.0),
-                     residual=False),
-                dict(cin=torch.tensor(4.0), cout=torch.tensor(2.0), k=3, stride=1, h=8, w=8,
-                     depth=torch.tensor(0.0), residual=False)]
-        lat = lp.network_latency(cfgs)
-        self.assertAlmostEqual(float(lat), 0.008 + 0.008, places=6)
-        lat.backward()
-        self.assertAlmostEqual(float(cin.grad), 0.001, places=6)
-
-    def test_mlp_with_log_transforms(self):
-        spec = {"features": ["macs"], "log_features": True, "mean": [10.0], "std": [2.0],
-                "layers": [{"W": [[1.0], [-1.0]], "b": [0.0, 0.0]}, {"W": [[0.5, 0.5]], "b": [1.0]}],
-                "log_output": True}
-        lp = sn.LatencyPredictor(spec)
-        cfg = dict(cin=torch.tensor(16.0), cout=torch.tensor(16.0), k=3, stride=1, h=64, w=64)
-        macs = 64 * 64 * 9 * 16 * 16
-        z = (np.log1p(macs) - 10.0) / 2.0
-        want = np.exp(0.5 * max(z, 0) + 0.5 * max(-z, 0) + 1.0)
-        self.assertAlmostEqual(float(lp.block_latency(cfg)), want, places=4)
 
 
 if __name__ == "__main__":
