@@ -90,7 +90,7 @@ func main() {
 	flag.StringVar(&cfg.photo, "photo", "testdata/obama.jpg", "input photo (centre square, resized)")
 	flag.StringVar(&cfg.node, "node", "bench/node_modules", "node_modules holding the peers (cd bench && npm ci)")
 	flag.StringVar(&cfg.dist, "dist", "web/dist", "directory holding edgetoon.wasm and wasm_exec.js (make wasm)")
-	flag.StringVar(&cfg.out, "o", "bench/results.json", "result `file`")
+	flag.StringVar(&cfg.out, "o", "bench/results/results.json", "result `file` (a PNG chart is written beside it)")
 	flag.IntVar(&cfg.size, "size", 128, "square input size")
 	flag.IntVar(&cfg.reps, "reps", 3, "timed frames per backend (A/B rounds)")
 	flag.IntVar(&cfg.warmup, "warmup", 1, "untimed frames per backend after its first")
@@ -375,6 +375,9 @@ func run(ctx context.Context, cfg config) error {
 	printTable(os.Stdout, res)
 	b, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.out), 0o755); err != nil {
 		return err
 	}
 	if err := os.WriteFile(cfg.out, append(b, '\n'), 0o644); err != nil {

@@ -184,9 +184,10 @@ def model_card(path, graph, tensors, teacher_macs, fidelity, training, latency=N
         "| reduction | %.1fx | 1x |" % (teacher_macs / max(m, 1)),
         "| parameters | %.3f M | 1.467 M |" % (param_count(tensors) / 1e6),
     ]
-    if latency:
+    if latency:  # row name -> (student, teacher) or a student-only value
         for k, v in latency.items():
-            lines.append("| %s | %s | |" % (k, v))
+            st, te = v if isinstance(v, tuple) else (v, "")
+            lines.append("| %s | %s | %s |" % (k, st, te))
     lines += ["", "## Fidelity to the teacher", ""]
     if fidelity:
         lines += ["Eval split (%s), RGB in [0,255] at %dx%d: mean PSNR %.2f dB, mean SSIM %.4f over %d images."

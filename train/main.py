@@ -184,26 +184,30 @@ class SearchSchedule:
         return min(1.0, (step - self.warm) / self.ramp)
 
 
-def fix_architecture(net, target, lat=None, min_blocks=1):
+def arch_cost(net, arch, lat=None):
+    """MACs of a concrete architecture (dict of 0/1 lists), or with a
+    latency predictor its predicted ms at 256x256."""
+    if lat is None:
+        return sn.arch_macs(arch)
+    with torch.no_grad():
+        g = {k: torch.tensor(arch[k], dtype=torch.float32, device=a.device) for k, a in net.gates.items()}
+        return float(lat.network_latency(net.conv_configs(256, g)))
+
+
+def fix_architecture(net, target, lat=None, min_blocks=1, target_macs=0):
     """The concrete architecture after the search, pruned further (lowest
-    logits first) if it is still over the target."""
+    logits first) while it is over the target (and, searching latency,
+    over target_macs when that is set)."""
     arch = net.arch()
     alphas = {k: a.detach().cpu().numpy().copy() for k, a in net.gates.items()}
 
-    def cost(ar):
-        if lat is None:
-            return sn.arch_macs(ar)
-        with torch.no_grad():
-            saved = {k: a.detach().clone() for k, a in net.gates.items()}
-            for k, bits in ar.items():
-                net.gates[k].copy_(torch.tensor(bits, dtype=torch.float32, device=net.gates[k].device))
-            c = float(cost_fn(net, None, lat)[0])
-            for k, v in saved.items():
-                net.gates[k].copy_(v)
-            return c
+    def over(ar):
+        if lat is not None and target_macs > 0 and sn.arch_macs(ar) > target_macs:
+            return True
+        return arch_cost(net, ar, lat) > target
 
     forced = 0
-    while cost(arch) > target:
+    while over(arch):
         best = None
         for k, bits in arch.items():
             on = [i for i, b in enumerate(bits) if b]
@@ -268,7 +272,12 @@ def cmd_search(args, budget=None):
     if args.channels_last:
         net, disc = net.to(memory_format=torch.channels_last), disc.to(memory_format=torch.channels_last)
     lat = sn.LatencyPredictor.from_json(args.latency_json) if args.latency_json else None
-    target = args.target_latency if lat is not None else args.target_macs
+    target = args.target_macs
+    if lat is not None:
+        target = args.target_latency
+        if target is None:  # --target-speedup: a fraction of the teacher's predicted latency
+            target = arch_cost(net, {k: [1] * a.numel() for k, a in net.gates.items()}, lat) / args.target_speedup
+        log("search: latency target %.2f ms (%s)" % (target, lat.device))
     # The weights adapt to the thinning while the gates move: a higher lr
     # than the fine-tune's.
     lr_w = args.lr_search if args.lr_search is not None else 2 * args.lr
@@ -313,6 +322,8 @@ def cmd_search(args, budget=None):
             l1 = l1 + args.w_edge * sn.edge_l1(s, t)
         cost, macs = cost_fn(net, args, lat)
         pen = sn.cost_penalty(cost, target)
+        if lat is not None and args.target_macs > 0:  # the MAC budget holds too
+            pen = pen + sn.cost_penalty(macs, args.target_macs)
         ramp = sched.ramp_factor(step)
         total = l1 + args.w_gan * g_adv.float() + ramp * lam * pen
         opt_w.zero_grad(set_to_none=True)
@@ -358,7 +369,7 @@ def cmd_search(args, budget=None):
             log("search: deadline reached at step %d" % step)
             break
     logf.close()
-    arch, forced = fix_architecture(net, target, lat, args.min_blocks)
+    arch, forced = fix_architecture(net, target, lat, args.min_blocks, args.target_macs)
     if forced:
         log("search: still over target at the end; switched off %d more groups (lowest logits)" % forced)
     info = dict(arch=arch, macs=sn.arch_macs(arch), widths=net.widths(arch), forced_groups=forced,
@@ -369,6 +380,13 @@ def cmd_search(args, budget=None):
                               depth_lr_scale=args.depth_lr_scale, min_blocks=args.min_blocks,
                               depth_norm=args.depth_norm, lam_rate=sched.lam_rate, min_width=args.min_width,
                               min_width_gate=args.min_width_gate, w_edge=args.w_edge))
+    if lat is not None:
+        full = {k: [1] * a.numel() for k, a in net.gates.items()}
+        info.update(predicted_ms=arch_cost(net, arch, lat), teacher_predicted_ms=arch_cost(net, full, lat),
+                    latency_device=lat.device)
+        log("search: predicted latency %.1f ms, teacher %.1f ms (%.1fx), on %s" % (
+            info["predicted_ms"], info["teacher_predicted_ms"],
+            info["teacher_predicted_ms"] / info["predicted_ms"], lat.device))
     with open(os.path.join(args.out, "arch.json"), "w") as f:
         json.dump(info, f, indent=1)
     net = net.to(memory_format=torch.contiguous_format)
@@ -559,7 +577,13 @@ def cmd_export(args):
                     arch.get("schedule", {}).get("depth_start", 0), args.depth_lr_scale, args.min_blocks,
                     ft_steps, args.batch, args.lr, args.data, args.crop_min, dev_name,
                     ", bf16 autocast" if args.amp and dev == "cuda" else ""))
-    export.model_card(os.path.join(args.out, "MODEL_CARD.md"), graph, tensors, TEACHER_MACS, fid, training)
+    latency = None
+    if arch.get("predicted_ms"):
+        latency = {"predicted latency (%s; %s)" % (arch["latency_device"], os.path.basename(arch["latency_json"])): (
+            "%.1f ms (%.1fx lower)" % (arch["predicted_ms"], arch["teacher_predicted_ms"] / arch["predicted_ms"]),
+            "%.1f ms" % arch["teacher_predicted_ms"])}
+    export.model_card(os.path.join(args.out, "MODEL_CARD.md"), graph, tensors, TEACHER_MACS, fid, training,
+                      latency=latency)
     report = dict(file=path, dtype=args.dtype, macs=em.macs(graph, tensors), params=export.param_count(tensors),
                   go_parity_max_abs=parity, fidelity=fid, arch=arch["widths"], search=arch,
                   finetune_steps=ft_steps, device=dev_name, torch=torch.__version__, onnx_error=onnx_error)
@@ -598,6 +622,13 @@ def cmd_verify(args):
         sys.exit(1)
     return parity
 
+
+# The search's default cost: latency measured in our WebGL2 runtime
+# (headless Chromium on SwiftShader; see testdata/latency/README.md), at
+# 1/DEFAULT_SPEEDUP of the teacher's predicted latency, MAC budget kept.
+DEFAULT_PREDICTOR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                 "testdata", "latency", "swiftshader_fp32_predictor.json")
+DEFAULT_SPEEDUP = 8.0
 
 PRESETS = {
     # The full run on 2 CPU cores: `make student` (with --minutes, < 2 h).
@@ -676,9 +707,17 @@ def parse(argv):
                    help="weight of an L1 on image differences (edges), added to the L1 to the teacher")
     p.add_argument("--min-width-gate", action="append", default=[], metavar="GATE=FRAC",
                    help="per-gate --min-width, e.g. R=0.25 keeps the residual stream >= 32 channels (repeatable)")
-    p.add_argument("--target-macs", type=float, default=0.8e9)
-    p.add_argument("--latency-json", default=None, help="latency predictor (MLP JSON); search latency, not MACs")
-    p.add_argument("--target-latency", type=float, default=None)
+    p.add_argument("--target-macs", type=float, default=0.8e9,
+                   help="MAC budget at 256x256; searching latency, a second constraint (0: none)")
+    p.add_argument("--cost", choices=["latency", "macs"], default="latency",
+                   help="what the search constrains: predicted latency in our runtime (default; the MAC budget "
+                        "--target-macs holds too) or MACs alone")
+    p.add_argument("--latency-json", default=None,
+                   help="latency predictor (MLP JSON from `edgetoon fit-latency`; default: the committed "
+                        "SwiftShader one, %s)" % os.path.relpath(DEFAULT_PREDICTOR, os.getcwd()))
+    p.add_argument("--target-latency", type=float, default=None, help="with --latency-json: target in ms at 256x256")
+    p.add_argument("--target-speedup", type=float, default=None,
+                   help="with --latency-json: target = the teacher's predicted latency / this")
     p.add_argument("--dtype", choices=["F16", "F32"], default="F16")
     p.add_argument("--onnx-size", type=int, default=256)
     p.add_argument("--parity-size", type=int, default=64)
@@ -702,8 +741,15 @@ def parse(argv):
         args.export_reserve = 75 if cuda else 300
     if args.workers is None:
         args.workers = 0 if args.cmd == "smoke" else min(12, max((os.cpu_count() or 1) - 2, 1)) if cuda else 0
-    if args.latency_json and args.target_latency is None:
-        p.error("--latency-json needs --target-latency")
+    if args.cost == "macs":
+        if args.latency_json or args.target_latency or args.target_speedup:
+            p.error("--cost macs takes no --latency-json, --target-latency or --target-speedup")
+    else:
+        args.latency_json = args.latency_json or DEFAULT_PREDICTOR
+        if args.target_latency is None and args.target_speedup is None:
+            args.target_speedup = DEFAULT_SPEEDUP
+    if args.latency_json and (args.target_latency is None) == (args.target_speedup is None):
+        p.error("--latency-json needs one of --target-latency MS or --target-speedup X")
     by = {}
     for item in args.min_width_gate:
         gate, _, frac = item.partition("=")

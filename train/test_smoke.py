@@ -22,7 +22,7 @@ class SmokeTest(unittest.TestCase):
     def test_smoke_pipeline(self):
         with tempfile.TemporaryDirectory(prefix="edgetoon-smoke-") as out:
             t0 = time.time()
-            r = subprocess.run([sys.executable, os.path.join(HERE, "main.py"), "smoke", "--out", out],
+            r = subprocess.run([sys.executable, os.path.join(HERE, "main.py"), "smoke", "--out", out, "--cost", "macs"],
                                capture_output=True, text=True, timeout=600)
             took = time.time() - t0
             self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr[-3000:])
@@ -55,6 +55,29 @@ class SmokeTest(unittest.TestCase):
                 card = f.read()
             for word in ("MACs", "PSNR", "SSIM", "Licence", "parameters"):
                 self.assertIn(word, card)
+
+    def test_smoke_search_on_measured_latency(self):
+        """The search driven by the committed SwiftShader latency predictor:
+        the final architecture's predicted latency is under the target, and
+        Go predicts the same for the exported file."""
+        pred = os.path.join(os.path.dirname(HERE), "testdata", "latency", "swiftshader_fp32_predictor.json")
+        with tempfile.TemporaryDirectory(prefix="edgetoon-smoke-lat-") as out:
+            r = subprocess.run([sys.executable, os.path.join(HERE, "main.py"), "smoke", "--out", out,
+                                "--latency-json", pred, "--target-speedup", "5"],
+                               capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr[-3000:])
+            with open(os.path.join(out, "arch.json")) as f:
+                arch = json.load(f)
+            self.assertEqual(arch["cost"], "latency")
+            self.assertLessEqual(arch["predicted_ms"], arch["teacher_predicted_ms"] / 5 * (1 + 1e-6))
+            exe = gotools._build("./cmd/edgetoon", "edgetoon")
+            g = subprocess.run([exe, "predict-latency", "-predictor", pred, "-model",
+                                os.path.join(out, "student.safetensors")], cwd=gotools.REPO,
+                               check=True, capture_output=True, text=True).stdout
+            go_ms = float(g.rsplit(": ", 1)[1].split(" ms")[0])
+            self.assertAlmostEqual(go_ms, arch["predicted_ms"], delta=0.01 + 1e-4 * go_ms)
+            with open(os.path.join(out, "MODEL_CARD.md")) as f:
+                self.assertIn("predicted latency", f.read())
 
 
 if __name__ == "__main__":
