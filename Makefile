@@ -6,7 +6,7 @@ WASM    := $(DIST)/edgetoon.wasm
 MODEL   := $(DIST)/models/whitebox.safetensors
 PY      ?= /usr/bin/python3
 
-.PHONY: all build wasm model serve test test-go test-wasm fuzz deps bench bench-cpu bench-gpu bench-peers vet clean
+.PHONY: all build wasm model serve test test-go test-wasm fuzz deps bench bench-cpu bench-gpu bench-peers latency-tables vet clean
 
 all: build
 
@@ -72,6 +72,18 @@ bench-peers: wasm model
 	  -only ours-fp32,ours-fp16,ort-wasm,ort-webgl,tfjs-webgl,tfjs-wasm -o $(BENCH_OUT)/student-256.json
 	$(GO) run ./bench -model $(MODEL) -size 224 -reps 3 -tflite ../shared/models/whitebox_cartoon_fp16.tflite \
 	  -only ours-fp32,ours-fp16,ort-wasm,ort-webgl,tfjs-webgl,tfjs-wasm,litert-wasm,litert-webgpu -o $(BENCH_OUT)/teacher-224.json
+
+# The measured SwiftShader latency data in testdata/latency (see its README):
+# the full block catalogue, seven whole networks, the predictor fitted on
+# the table and its check against the networks. About 100 minutes on 2
+# cores; run it with nothing else on the machine.
+LAT := testdata/latency
+latency-tables: wasm
+	$(GO) build -o bin/edgetoon ./cmd/edgetoon
+	bin/edgetoon profile -catalog full -precision fp32 -warmup 1 -reps 5 -o $(LAT)/swiftshader_fp32.json
+	bin/edgetoon profile -networks $(LAT)/archs.json -size 256 -precision fp32 -warmup 1 -reps 3 -o $(LAT)/swiftshader_fp32_networks.json
+	bin/edgetoon fit-latency -table $(LAT)/swiftshader_fp32.json -o $(LAT)/swiftshader_fp32_predictor.json
+	bin/edgetoon predict-latency -predictor $(LAT)/swiftshader_fp32_predictor.json -measured $(LAT)/swiftshader_fp32_networks.json
 
 bench-gpu: wasm model
 	$(GO) test -run '^$$' -bench GPU -benchtime 2x -timeout 60m ./wasm/browsertest
