@@ -301,7 +301,7 @@ func run(ctx context.Context, cfg config) error {
 			if err := openPage(); err != nil {
 				return err
 			}
-			ch := srv.expect(r.Key)
+			ch := srv.Expect(r.Key)
 			raw, err := call[string](bctx, cfg, fmt.Sprintf("bench.cold(%q, %q, %q)", r.Key, r.Runtime, r.Backend))
 			if err != nil {
 				r.Err = firstLine(err)
@@ -314,7 +314,7 @@ func run(ctx context.Context, cfg config) error {
 			}
 			json.Unmarshal([]byte(raw), &cold)
 			r.ColdMs, r.CreateMs, r.Info = append(r.ColdMs, cold.ColdMs), append(r.CreateMs, cold.CreateMs), cold.Info
-			y, err := wait(ctx, ch)
+			y, err := ch.Wait(ctx)
 			if err != nil {
 				r.Err = err.Error()
 				continue

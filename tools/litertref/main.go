@@ -265,7 +265,7 @@ func runJob(ctx context.Context, cfg config, srv *server, j job) result {
 			r.Err = fmt.Errorf("decode run result: %w", err)
 			return r
 		}
-		y, err := out.wait(ctx)
+		y, err := out.Wait(ctx)
 		if err != nil {
 			r.Err = fmt.Errorf("output of %s on %s: %w", j.File, photo, err)
 			return r
