@@ -69,14 +69,13 @@ func loadPhoto(name string, n int) (*image.RGBA, error) {
 // float32 input goes to every runtime and to the CPU reference.
 func normalize(g *model.Graph, img *image.RGBA) *model.Tensor {
 	n := img.Bounds().Dx()
-	x := model.NewTensor(n, n, 3)
+	px := model.NewTensor(n, n, 3)
 	for i := range n * n {
 		for c := range 3 {
-			p := float32(img.Pix[4*i+c]) / 255
-			x.Data[3*i+c] = p*g.Norm.Scale[c] + g.Norm.Bias[c]
+			px.Data[3*i+c] = float32(img.Pix[4*i+c]) / 255
 		}
 	}
-	return x
+	return g.Norm.Apply(px)
 }
 
 // peerVersions reads the installed versions, for the results file.

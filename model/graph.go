@@ -44,6 +44,17 @@ type Affine struct {
 	Bias  []float32 `json:"bias"`
 }
 
+// Apply returns a new tensor: x with a applied along its last dimension,
+// whose size must be len(a.Scale) (as for a graph's Norm and its input).
+func (a Affine) Apply(x *Tensor) *Tensor {
+	y := NewTensor(x.Shape...)
+	c := len(a.Scale)
+	for i, v := range x.Data {
+		y.Data[i] = v*a.Scale[i%c] + a.Bias[i%c]
+	}
+	return y
+}
+
 // Node is one operator. Its output value carries the node's Name. Inputs
 // name the graph input, earlier nodes, or constant tensors. Only the
 // attributes that the op reads are set; the rest stay zero.

@@ -293,12 +293,7 @@ func reference(t testing.TB, img image.Image, w, h int) []float32 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	px := photo.Sample(img, w, h)
-	x := model.NewTensor(px.Shape...)
-	for i, v := range px.Data {
-		x.Data[i] = v*g.Norm.Scale[i%3] + g.Norm.Bias[i%3]
-	}
-	y, err := cpu.Run(g, x)
+	y, err := cpu.Run(g, g.Norm.Apply(photo.Sample(img, w, h)))
 	if err != nil {
 		t.Fatal(err)
 	}

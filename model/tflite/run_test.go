@@ -28,14 +28,13 @@ func fixture(t *testing.T, g *model.Graph, size int) *model.Tensor {
 	}
 	dst := image.NewRGBA(image.Rect(0, 0, size, size))
 	draw.ApproxBiLinear.Scale(dst, dst.Bounds(), src, src.Bounds(), draw.Src, nil)
-	x := model.NewTensor(size, size, 3)
+	px := model.NewTensor(size, size, 3)
 	for i := range size * size {
 		for c := range 3 {
-			p := float32(dst.Pix[4*i+c]) / 255
-			x.Data[3*i+c] = p*g.Norm.Scale[c] + g.Norm.Bias[c]
+			px.Data[3*i+c] = float32(dst.Pix[4*i+c]) / 255
 		}
 	}
-	return x
+	return g.Norm.Apply(px)
 }
 
 // The dynamic-range file (int8 weights, per-channel scales) and the fp16

@@ -59,14 +59,7 @@ func fixture(t testing.TB, name string, h, w int) *model.Tensor {
 }
 
 // normalize maps pixels in [0,1] to the network's input range.
-func normalize(g *model.Graph, px *model.Tensor) *model.Tensor {
-	x := model.NewTensor(px.Shape...)
-	c := px.Shape[2]
-	for i, v := range px.Data {
-		x.Data[i] = v*g.Norm.Scale[i%c] + g.Norm.Bias[i%c]
-	}
-	return x
-}
+func normalize(g *model.Graph, px *model.Tensor) *model.Tensor { return g.Norm.Apply(px) }
 
 // denormalize maps the network's output to pixels.
 func denormalize(g *model.Graph, y *model.Tensor) []float32 {
