@@ -274,10 +274,11 @@ def cmd_search(args, budget=None):
     lat = sn.LatencyPredictor.from_json(args.latency_json) if args.latency_json else None
     target = args.target_macs
     if lat is not None:
+        teacher_ms = arch_cost(net, {k: [1] * a.numel() for k, a in net.gates.items()}, lat)
         target = args.target_latency
         if target is None:  # --target-speedup: a fraction of the teacher's predicted latency
-            target = arch_cost(net, {k: [1] * a.numel() for k, a in net.gates.items()}, lat) / args.target_speedup
-        log("search: latency target %.2f ms (%s)" % (target, lat.device))
+            target = teacher_ms / args.target_speedup
+        log("search: latency target %.2f ms, teacher %.2f ms (%s)" % (target, teacher_ms, lat.device))
     # The weights adapt to the thinning while the gates move: a higher lr
     # than the fine-tune's.
     lr_w = args.lr_search if args.lr_search is not None else 2 * args.lr
@@ -381,8 +382,7 @@ def cmd_search(args, budget=None):
                               depth_norm=args.depth_norm, lam_rate=sched.lam_rate, min_width=args.min_width,
                               min_width_gate=args.min_width_gate, w_edge=args.w_edge))
     if lat is not None:
-        full = {k: [1] * a.numel() for k, a in net.gates.items()}
-        info.update(predicted_ms=arch_cost(net, arch, lat), teacher_predicted_ms=arch_cost(net, full, lat),
+        info.update(predicted_ms=arch_cost(net, arch, lat), teacher_predicted_ms=teacher_ms,
                     latency_device=lat.device)
         log("search: predicted latency %.1f ms, teacher %.1f ms (%.1fx), on %s" % (
             info["predicted_ms"], info["teacher_predicted_ms"],
