@@ -44,10 +44,11 @@ func (b *builder) emitGroup(gr *group, canvas bool) (*Pass, []string, error) {
 	}
 	out := b.shapes[tail]
 	outL := layers(out[2])
-	// A conv stored in a texture computes several pixels per fragment;
-	// every other pass one.
+	// A conv or elementwise pass stored in a texture computes several
+	// pixels per fragment; the others (norm statistics, box means, the
+	// canvas) one.
 	pixels := 1
-	if !canvas && gr.stage == stageNone && gr.root != nil && gr.root.Op == model.OpConv2D {
+	if !canvas && gr.stage == stageNone && gr.root != nil && (gr.root.Op == model.OpConv2D || inlinable(gr.root.Op)) {
 		pixels = b.opts.ConvPixels
 		// Fewer pixels where P layers per channel layer exceed the
 		// device's layers.

@@ -34,9 +34,10 @@ func TestWhiteboxFusion(t *testing.T) {
 			convs++
 		}
 	}
-	// One pass per conv, plus the guided filter's 6 box means (A =
-	// cov/(var+eps) rides in the epilogue of box(x*y)).
-	if want := convs + 6; len(p.Passes) != want {
+	// One pass per conv, one per upsample + skip add (see tooDear), plus
+	// the guided filter's 6 box means (A = cov/(var+eps) rides in the
+	// epilogue of box(x*y)).
+	if want := convs + 2 + 6; len(p.Passes) != want {
 		t.Errorf("passes: %d, want %d", len(p.Passes), want)
 	}
 	for i, pass := range p.Passes {
@@ -44,6 +45,7 @@ func TestWhiteboxFusion(t *testing.T) {
 		switch root.Op {
 		case model.OpConv2D, model.OpBoxMean:
 		case model.OpDiv: // the guided filter's A
+		case model.OpAdd: // upsample + skip, checked below
 		default:
 			t.Errorf("pass %d: root %s (%s) should have been fused", i, root.Name, root.Op)
 		}
@@ -69,16 +71,27 @@ func TestWhiteboxFusion(t *testing.T) {
 	if first := p.Programs[p.Passes[0].Program]; !slices.Contains(first.Samplers, "timg") {
 		t.Errorf("first pass samples %v, want the image", first.Samplers)
 	}
-	// Upsample + skip add are read inside the consuming conv: the convs
-	// after each resize sample two textures.
-	two := 0
-	for _, pass := range p.Passes {
-		if len(pass.Inputs) == 3 && strings.Contains(p.Programs[pass.Program].Source, "floor(s)") {
-			two++
+	// Each upsample + skip add is a pass of its own sampling two
+	// textures, read by a 3x3 conv that does not resample.
+	ups := 0
+	for i, pass := range p.Passes {
+		resamples := strings.Contains(p.Programs[pass.Program].Source, "floor(s)")
+		if g.Node(pass.Nodes[0]).Op != model.OpAdd {
+			if resamples {
+				t.Errorf("pass %d (%s) resamples its input", i, pass.Nodes[0])
+			}
+			continue
 		}
+		if !resamples || len(pass.Inputs) != 2 {
+			t.Errorf("pass %d: add reads %d textures, resamples %v; want the upsample and the skip", i, len(pass.Inputs), resamples)
+		}
+		if next := g.Node(p.Passes[i+1].Nodes[0]); next.Op != model.OpConv2D || next.Inputs[0] != pass.Nodes[len(pass.Nodes)-1] {
+			t.Errorf("pass %d: followed by %s, want the conv reading it", i, next.Name)
+		}
+		ups++
 	}
-	if two != 2 {
-		t.Errorf("convs with fused upsample+skip: %d, want 2", two)
+	if ups != 2 {
+		t.Errorf("upsample + skip passes: %d, want 2", ups)
 	}
 	last := p.Passes[len(p.Passes)-1]
 	if last.Out != TexCanvas || last.Nodes[len(last.Nodes)-1] != g.Output {
@@ -199,12 +212,15 @@ func TestConvPixels(t *testing.T) {
 				reduced++
 			}
 			_, _, l := Storage(s, n)
-			conv := strings.HasPrefix(p.Programs[pass.Program].Op, model.OpConv2D)
+			// Convs and stored elementwise values split columns; norm
+			// statistics and box means do not.
+			root := g.Node(pass.Nodes[0]).Op
+			split := root == model.OpConv2D || inlinable(root)
 			switch {
-			case conv && n != tc.pixels && (tc.maxLayers == 0 || l*2 <= tc.maxLayers):
-				t.Errorf("%d pixels: conv pass %d (%s) has %d pixels", tc.pixels, i, pass.String(), n)
-			case !conv && n != 1:
-				t.Errorf("pass %d (%s) is not a conv but has %d pixels", i, pass.String(), n)
+			case split && n != tc.pixels && (tc.maxLayers == 0 || l*2 <= tc.maxLayers):
+				t.Errorf("%d pixels: %s pass %d (%s) has %d pixels", tc.pixels, root, i, pass.String(), n)
+			case !split && n != 1:
+				t.Errorf("pass %d (%s, %s) has %d pixels, want 1", i, pass.String(), root, n)
 			case tc.maxLayers > 0 && l > tc.maxLayers:
 				t.Errorf("pass %d: %d layers, MaxLayers %d", i, l, tc.maxLayers)
 			case pass.W != (s[1]+n-1)/n || outs%n != 0:

@@ -32,9 +32,7 @@ const (
 //
 //   - conv: K (odd kernel side), Stride (1 or 2), Cin, Cout, H x W (size of
 //     the input tensor as stored), Act, Residual (a tensor of the output's
-//     shape is added in the same pass), FusedUpsample (the input is fetched
-//     as bilinear x2 of the H x W tensor plus a 2H x 2W skip tensor of Cin
-//     channels, so the conv runs on 2H x 2W).
+//     shape is added in the same pass).
 //   - resblock: K, Cin (the block's width; Cout equals it), Mid (the first
 //     conv's output channels), H x W, Act (the first conv's); Stride is 1.
 //   - upsample_add: Cin (Cout equals it), H x W (the low-resolution input;
@@ -42,17 +40,16 @@ const (
 //   - guided_filter: Cin (Cout equals it), H x W, K (the box window side,
 //     2*radius+1).
 type Block struct {
-	Kind          string `json:"kind"`
-	K             int    `json:"k,omitempty"`
-	Stride        int    `json:"stride,omitempty"`
-	Cin           int    `json:"cin"`
-	Cout          int    `json:"cout"`
-	Mid           int    `json:"mid,omitempty"`
-	H             int    `json:"h"`
-	W             int    `json:"w"`
-	Act           string `json:"act,omitempty"`
-	Residual      bool   `json:"residual,omitempty"`
-	FusedUpsample bool   `json:"fused_upsample,omitempty"`
+	Kind     string `json:"kind"`
+	K        int    `json:"k,omitempty"`
+	Stride   int    `json:"stride,omitempty"`
+	Cin      int    `json:"cin"`
+	Cout     int    `json:"cout"`
+	Mid      int    `json:"mid,omitempty"`
+	H        int    `json:"h"`
+	W        int    `json:"w"`
+	Act      string `json:"act,omitempty"`
+	Residual bool   `json:"residual,omitempty"`
 }
 
 // Validate reports the first field of b that is out of range for its kind.
@@ -90,9 +87,6 @@ func (b Block) validate() error {
 		if b.Mid != 0 {
 			return fmt.Errorf("mid %d: must be 0 for a conv", b.Mid)
 		}
-		if b.FusedUpsample && (2*b.H > MaxSide || 2*b.W > MaxSide) {
-			return fmt.Errorf("fused upsample of %dx%d: larger than %d", b.H, b.W, MaxSide)
-		}
 		return nil
 	case KindResBlock:
 		if err := oddInRange("k", b.K, 1, MaxKernel); err != nil {
@@ -124,8 +118,8 @@ func (b Block) validate() error {
 	if b.Cout != b.Cin {
 		return fmt.Errorf("cout %d: must equal cin %d for %s", b.Cout, b.Cin, b.Kind)
 	}
-	if b.Residual || b.FusedUpsample {
-		return fmt.Errorf("residual and fused_upsample apply to conv only")
+	if b.Residual {
+		return fmt.Errorf("residual applies to conv only")
 	}
 	return nil
 }
@@ -156,12 +150,12 @@ func validAct(a string) bool {
 }
 
 // RunH and RunW give the size the block computes on: twice the input for
-// a fused upsample, the input otherwise.
+// an upsample_add, the input otherwise.
 func (b Block) RunH() int { return b.H * b.upscale() }
 func (b Block) RunW() int { return b.W * b.upscale() }
 
 func (b Block) upscale() int {
-	if b.FusedUpsample || b.Kind == KindUpsampleAdd {
+	if b.Kind == KindUpsampleAdd {
 		return 2
 	}
 	return 1
@@ -190,7 +184,7 @@ func (b Block) MACs() int64 {
 }
 
 // Key is a short readable form of the configuration, unique per
-// configuration: "conv k3 s2 32->64 @128x128 leaky_relu +res +up". A field
+// configuration: "conv k3 s2 32->64 @128x128 leaky_relu +res". A field
 // the short form of a kind leaves out but which is set anyway (an invalid
 // block) makes Key show every field.
 func (b Block) Key() string {
@@ -216,14 +210,11 @@ func (b Block) Key() string {
 	if b.Residual {
 		s.WriteString(" +res")
 	}
-	if b.FusedUpsample {
-		s.WriteString(" +up")
-	}
 	return s.String()
 }
 
 // Compare orders blocks canonically: by kind, size, kernel, stride,
-// channels, activation and flags. It returns 0 only for equal blocks.
+// channels, activation and the residual flag. It returns 0 only for equal blocks.
 func Compare(a, b Block) int {
 	return cmp.Or(
 		cmp.Compare(kindRank(a.Kind), kindRank(b.Kind)),
@@ -237,7 +228,6 @@ func Compare(a, b Block) int {
 		cmp.Compare(a.Mid, b.Mid),
 		cmp.Compare(a.Act, b.Act),
 		cmpBool(a.Residual, b.Residual),
-		cmpBool(a.FusedUpsample, b.FusedUpsample),
 	)
 }
 

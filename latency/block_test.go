@@ -16,8 +16,6 @@ func TestBlockShapesAndMACs(t *testing.T) {
 		{Block{Kind: KindConv, K: 3, Stride: 2, Cin: 32, Cout: 64, H: 256, W: 256, Act: leaky}, 128, 128, 128 * 128 * 9 * 32 * 64},
 		// Odd size, stride 2, SAME: ceil(33/2) = 17.
 		{Block{Kind: KindConv, K: 3, Stride: 2, Cin: 4, Cout: 4, H: 33, W: 20}, 17, 10, 17 * 10 * 9 * 16},
-		// Fused upsample: runs on 2H x 2W.
-		{Block{Kind: KindConv, K: 3, Stride: 1, Cin: 8, Cout: 4, H: 16, W: 8, FusedUpsample: true}, 32, 16, 32 * 16 * 9 * 32},
 		// Two convs through the mid width.
 		{Block{Kind: KindResBlock, K: 3, Stride: 1, Cin: 16, Cout: 16, Mid: 8, H: 10, W: 10}, 10, 10, 2 * 100 * 9 * 16 * 8},
 		{Block{Kind: KindUpsampleAdd, Cin: 8, Cout: 8, H: 5, W: 7}, 10, 14, 0},
@@ -34,8 +32,8 @@ func TestBlockShapesAndMACs(t *testing.T) {
 }
 
 func TestBlockKeyAndCompare(t *testing.T) {
-	b := Block{Kind: KindConv, K: 3, Stride: 1, Cin: 8, Cout: 16, H: 32, W: 32, Act: leaky, Residual: true, FusedUpsample: true}
-	if got, want := b.Key(), "conv k3 s1 8->16 @32x32 leaky_relu +res +up"; got != want {
+	b := Block{Kind: KindConv, K: 3, Stride: 1, Cin: 8, Cout: 16, H: 32, W: 32, Act: leaky, Residual: true}
+	if got, want := b.Key(), "conv k3 s1 8->16 @32x32 leaky_relu +res"; got != want {
 		t.Errorf("key %q, want %q", got, want)
 	}
 	for _, c := range []struct {
@@ -61,7 +59,7 @@ func TestBlockKeyAndCompare(t *testing.T) {
 		func(b *Block) { b.Kind = KindResBlock }, func(b *Block) { b.K = 5 },
 		func(b *Block) { b.Stride = 2 }, func(b *Block) { b.Cin++ }, func(b *Block) { b.Cout++ },
 		func(b *Block) { b.Mid++ }, func(b *Block) { b.H++ }, func(b *Block) { b.W++ },
-		func(b *Block) { b.Act = "relu" }, func(b *Block) { b.Residual = false }, func(b *Block) { b.FusedUpsample = false },
+		func(b *Block) { b.Act = "relu" }, func(b *Block) { b.Residual = false },
 	}
 	for i, v := range variants {
 		c := b
@@ -81,11 +79,11 @@ func TestBlockKeyAndCompare(t *testing.T) {
 func TestCatalog(t *testing.T) {
 	full := FullCatalog()
 	// Count by hand (sizes 128 and 256, 9 widths): k3 s1 at 32, 64, 128,
-	// k3 s2 at 64, 128, 256 and +up at 32, 64, 128: 3 * 81 each; resblock
-	// and residual conv at 32 and 64: 2 * 81 each; k7 in and out at 128
-	// and 256: 2 * 2 * 9; upsample_add at 32, 64, 128: 3 * 9; filters at
-	// 32, 64, 128, 256.
-	want := 3*3*81 + 2*2*81 + 2*2*9 + 3*9 + 4
+	// 256 (the convs after each upsample run at S) and k3 s2 at 64, 128,
+	// 256: 81 each; resblock and residual conv at 32 and 64: 2 * 81 each;
+	// k7 in and out at 128 and 256: 2 * 2 * 9; upsample_add at 32, 64,
+	// 128: 3 * 9; filters at 32, 64, 128, 256.
+	want := 7*81 + 2*2*81 + 2*2*9 + 3*9 + 4
 	if len(full) != want {
 		t.Errorf("full catalogue: %d blocks, want %d", len(full), want)
 	}
@@ -152,25 +150,25 @@ func TestCatalog(t *testing.T) {
 
 // Features against hand-computed values.
 func TestFeatures(t *testing.T) {
-	if len(FeatureNames) != 16 {
+	if len(FeatureNames) != 15 {
 		t.Fatalf("%d feature names", len(FeatureNames))
 	}
-	// conv k3 s2 6->16 @8x8, fused upsample and residual: runs at 16x16,
-	// out 8x8; slices 2 and 4; texel MACs 64*9*16*2*4 = 73728; texel io
-	// 64*2 + 64*4 + 4*64*2 (skip) + 64*4 (residual) = 1152.
-	b := Block{Kind: KindConv, K: 3, Stride: 2, Cin: 6, Cout: 16, H: 8, W: 8, Act: "relu", Residual: true, FusedUpsample: true}
-	want := []float64{1, 0, 0, 0, 1, 2, 0, 6, 6, 3, 2, 1, 1, 1, math.Log2(73729), math.Log2(1153)}
+	// conv k3 s2 6->16 @16x16 with a residual: out 8x8; slices 2 and 4;
+	// texel MACs 64*9*16*2*4 = 73728; texel io 256*2 + 64*4 + 64*4
+	// (residual) = 1024.
+	b := Block{Kind: KindConv, K: 3, Stride: 2, Cin: 6, Cout: 16, H: 16, W: 16, Act: "relu", Residual: true}
+	want := []float64{1, 0, 0, 0, 1, 2, 0, 8, 6, 3, 2, 1, 1, math.Log2(73729), math.Log2(1025)}
 	checkFeatures(t, b, want)
 	// resblock 32/8 @4x4: slices 8 and 2; MACs 2*16*9*16*8*2 = 73728; io
 	// 3*16*8 + 2*16*2 = 448.
 	b = Block{Kind: KindResBlock, K: 3, Stride: 1, Cin: 32, Cout: 32, Mid: 8, H: 4, W: 4, Act: leaky}
-	checkFeatures(t, b, []float64{0, 1, 0, 0, 3, 3, 1, 4, 4, 3, 1, 1, 0, 0, math.Log2(73729), math.Log2(449)})
+	checkFeatures(t, b, []float64{0, 1, 0, 0, 3, 3, 1, 4, 4, 3, 1, 1, 0, math.Log2(73729), math.Log2(449)})
 	// upsample_add 8 @4x4: io 16*2 + 8*16*2 = 288.
 	b = Block{Kind: KindUpsampleAdd, Cin: 8, Cout: 8, H: 4, W: 4}
-	checkFeatures(t, b, []float64{0, 0, 1, 0, 1, 1, 0, 4, 6, 0, 0, 0, 0, 0, 0, math.Log2(289)})
+	checkFeatures(t, b, []float64{0, 0, 1, 0, 1, 1, 0, 4, 6, 0, 0, 0, 0, 0, math.Log2(289)})
 	// guided_filter 3 @2x2: io 3*4*1 = 12.
 	b = Block{Kind: KindGuidedFilter, K: 3, Cin: 3, Cout: 3, H: 2, W: 2}
-	checkFeatures(t, b, []float64{0, 0, 0, 1, 0, 0, 0, 2, 2, 3, 0, 0, 0, 0, 0, math.Log2(13)})
+	checkFeatures(t, b, []float64{0, 0, 0, 1, 0, 0, 0, 2, 2, 3, 0, 0, 0, 0, math.Log2(13)})
 }
 
 func checkFeatures(t *testing.T, b Block, want []float64) {

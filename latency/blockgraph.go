@@ -44,7 +44,7 @@ func BlockGraph(b Block) (*model.Graph, error) {
 	// conv, the only one from 3 channels, and the guided filter's guide)
 	// reads the graph input, which the planner stores unlike a conv's
 	// output; the others read prologue outputs.
-	direct := b.Kind == KindConv && b.Cin == 3 && !b.FusedUpsample || b.Kind == KindGuidedFilter
+	direct := b.Kind == KindConv && b.Cin == 3 || b.Kind == KindGuidedFilter
 	inCh := BlockGraphInput
 	if direct {
 		inCh = b.Cin
@@ -66,11 +66,7 @@ func BlockGraph(b Block) (*model.Graph, error) {
 		if b.Residual {
 			r = pre("residual", in, b.Stride, inCh, b.Cout)
 		}
-		if b.FusedUpsample {
-			skip := pre("skip", in, 1, BlockGraphInput, b.Cin)
-			low := pre("low", skip, 2, b.Cin, b.Cin)
-			x = g.op(blk("up"), model.OpAdd, g.resize(blk("resize"), low), skip)
-		} else if direct {
+		if direct {
 			x = in
 		} else {
 			x = pre("x", in, 1, BlockGraphInput, b.Cin)
@@ -103,8 +99,8 @@ func BlockGraph(b Block) (*model.Graph, error) {
 }
 
 // GraphInput is the input size of b's [BlockGraph]: the size of the
-// tensor the block reads, which for a fused upsample or an upsample_add
-// is the 2H x 2W skip tensor.
+// tensor the block reads, which for an upsample_add is the 2H x 2W skip
+// tensor.
 func (b Block) GraphInput() (h, w int) { return b.RunH(), b.RunW() }
 
 // InBlock reports whether node name belongs to the block of a

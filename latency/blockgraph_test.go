@@ -39,7 +39,7 @@ func blockPasses(t *testing.T, g *model.Graph, h, w int) (*kernels.Plan, []kerne
 func TestBlockGraphDecomposes(t *testing.T) {
 	blocks := append(FullCatalog(), ReducedCatalog()...)
 	blocks = append(blocks,
-		Block{Kind: KindConv, K: 5, Stride: 2, Cin: 5, Cout: 7, H: 9, W: 13, Act: "relu", Residual: true, FusedUpsample: true},
+		Block{Kind: KindConv, K: 5, Stride: 2, Cin: 5, Cout: 7, H: 9, W: 13, Act: "relu", Residual: true},
 		Block{Kind: KindGuidedFilter, K: 9, Cin: 6, Cout: 6, H: 10, W: 20},
 	)
 	for _, b := range blocks {
@@ -57,7 +57,7 @@ func TestBlockGraphDecomposes(t *testing.T) {
 			switch {
 			case d == b:
 				found++
-			case d.Kind == KindConv && d.K == 1 && d.Act == "" && !d.FusedUpsample:
+			case d.Kind == KindConv && d.K == 1 && d.Act == "":
 			default:
 				t.Errorf("%s: decomposes into %s too", b.Key(), d.Key())
 			}

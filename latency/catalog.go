@@ -12,15 +12,15 @@ import (
 //
 //	conv k7 3->c0 @S; conv k3 s2 c0->c1 @S; conv k3 c1->c2 @h;
 //	conv k3 s2 c2->c3 @h; conv k3 c3->r @q; 0..4 resblocks r/m @q;
-//	conv k3 r->c5 @q; conv k3 +up c5->c6 @q (runs at h);
-//	conv k3 c6->c7 @h; conv k3 +up c7->c8 @h (runs at S);
+//	conv k3 r->c5 @q; upsample_add c5 @q; conv k3 c5->c6 @h;
+//	conv k3 c6->c7 @h; upsample_add c7 @h; conv k3 c7->c8 @S;
 //	conv k7 c8->3 @S (no activation); guided filter k3 3 @S.
 //
 // The catalogue holds each of these block shapes for every input size and
 // every pair of widths from Channels, plus the forms the search may also
 // ask about: a resblock's second conv on its own (residual, no
-// activation), its first conv on its own, a standalone upsample_add, and
-// the guided filter at S/2 and S/4 too.
+// activation), its first conv on its own, and the guided filter at S/2
+// and S/4 too.
 type CatalogSpec struct {
 	InputSizes []int // square network input sizes; each a multiple of 4
 	Channels   []int // searched widths
@@ -69,7 +69,6 @@ func Catalog(spec CatalogSpec) ([]Block, error) {
 				Block{Kind: KindUpsampleAdd, Cin: a, Cout: a, H: h, W: h},
 			)
 			for _, b := range spec.Channels {
-				up := func(blk Block) Block { blk.FusedUpsample = true; return blk }
 				res := conv(3, 1, a, b, q, "")
 				res.Residual = true
 				out = append(out,
@@ -79,8 +78,7 @@ func Catalog(spec CatalogSpec) ([]Block, error) {
 					conv(3, 1, a, b, q, leaky),
 					res,
 					Block{Kind: KindResBlock, K: 3, Stride: 1, Cin: a, Cout: a, Mid: b, H: q, W: q, Act: leaky},
-					up(conv(3, 1, a, b, q, leaky)),
-					up(conv(3, 1, a, b, h, leaky)),
+					conv(3, 1, a, b, s, leaky),
 				)
 			}
 		}
@@ -113,8 +111,8 @@ func ReducedCatalog() []Block {
 		{Kind: KindConv, K: 3, Stride: 1, Cin: 16, Cout: 16, H: 32, W: 32, Act: leaky},
 		{Kind: KindConv, K: 3, Stride: 1, Cin: 8, Cout: 16, H: 16, W: 16, Residual: true},
 		{Kind: KindResBlock, K: 3, Stride: 1, Cin: 16, Cout: 16, Mid: 8, H: 16, W: 16, Act: leaky},
-		{Kind: KindConv, K: 3, Stride: 1, Cin: 16, Cout: 8, H: 16, W: 16, Act: leaky, FusedUpsample: true},
-		{Kind: KindUpsampleAdd, Cin: 8, Cout: 8, H: 32, W: 32},
+		{Kind: KindUpsampleAdd, Cin: 16, Cout: 16, H: 16, W: 16},
+		{Kind: KindConv, K: 3, Stride: 1, Cin: 16, Cout: 8, H: 32, W: 32, Act: leaky},
 		{Kind: KindConv, K: 7, Stride: 1, Cin: 8, Cout: 3, H: 64, W: 64},
 		{Kind: KindGuidedFilter, K: 3, Cin: 3, Cout: 3, H: 64, W: 64},
 	}

@@ -63,8 +63,12 @@ func TestCommittedSwiftShaderFiles(t *testing.T) {
 	if err := json.Unmarshal(data, &nets); err != nil {
 		t.Fatal(err)
 	}
-	if len(nets) < 5 {
-		t.Fatalf("%d networks: the issue asks for at least 5", len(nets))
+	distinct := map[string]bool{} // a network timed in several rounds counts once
+	for _, n := range nets {
+		distinct[n.Arch.String()] = true
+	}
+	if len(distinct) < 5 {
+		t.Fatalf("%d networks: the issue asks for at least 5", len(distinct))
 	}
 	for _, n := range nets {
 		g, err := n.Arch.Graph()

@@ -68,13 +68,9 @@ func (d *decomposer) run() ([]Block, error) {
 		}
 		d.claim(d.convBlock(i), i, i)
 	}
-	// Upsample-and-add, fused into the conv that reads it or standalone,
-	// then residual adds fused into the conv computing one of their inputs.
-	for k := range d.blocks {
-		if d.blocks[k].b.Kind == KindConv {
-			d.fuseUpsample(k)
-		}
-	}
+	// Upsample-and-add (a pass of its own: the planner does not inline a
+	// resize into a k x k conv), then residual adds fused into the conv
+	// computing one of their inputs.
 	for i := range nodes {
 		if nodes[i].Op == model.OpAdd && d.owner[i] < 0 {
 			if r, a, ok := d.upsampleAdd(i); ok {
@@ -222,23 +218,6 @@ func (d *decomposer) fuseResidual(i int) {
 	k := d.owner[best]
 	d.blocks[k].b.Residual = true
 	d.owner[i] = k
-}
-
-// fuseUpsample fuses add(resize_x2(a), skip) into conv block k when the
-// conv is its only reader.
-func (d *decomposer) fuseUpsample(k int) {
-	c := &d.g.Nodes[d.blocks[k].at]
-	ai := d.producer(c.Inputs[0])
-	if ai < 0 || d.g.Nodes[ai].Op != model.OpAdd || d.owner[ai] >= 0 || d.uses[c.Inputs[0]] != 1 {
-		return
-	}
-	r, low, ok := d.upsampleAdd(ai)
-	if !ok {
-		return
-	}
-	b := &d.blocks[k].b
-	b.FusedUpsample, b.H, b.W = true, low[0], low[1]
-	d.owner[ai], d.owner[r] = k, k
 }
 
 // upsampleAdd matches node i as add(resize(a), skip) with a bilinear x2

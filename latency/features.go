@@ -16,14 +16,12 @@ import "math"
 //	stride            stride (0 for upsample_add and guided_filter)
 //	act               1 if act is set, else 0
 //	residual          1 or 0
-//	fused_upsample    1 or 0
 //	log2_texel_macs   log2 (1 + multiply-accumulates with channels
 //	                  rounded up to whole texels: out pixels * k*k *
 //	                  4*slices(cin) * 4*slices(cout); twice that through
 //	                  the mid width for a resblock; 0 for the other kinds)
 //	log2_texel_io     log2 of the texels read once and written:
-//	                  input + output, + the 2h x 2w skip for a fused
-//	                  upsample, + the residual (output-sized), + the mid
+//	                  input + output, + the residual (output-sized), + the mid
 //	                  tensor written and read for a resblock; for
 //	                  upsample_add input + skip + output; for
 //	                  guided_filter 3 * h*w*slices(cin)
@@ -34,7 +32,7 @@ var FeatureNames = []string{
 	"conv", "resblock", "upsample_add", "guided_filter",
 	"log2_cin_slices", "log2_cout_slices", "log2_mid_slices",
 	"log2_in_pixels", "log2_out_pixels",
-	"kernel", "stride", "act", "residual", "fused_upsample",
+	"kernel", "stride", "act", "residual",
 	"log2_texel_macs", "log2_texel_io",
 }
 
@@ -57,7 +55,7 @@ func Features(b Block) []float64 {
 		math.Log2(sin), math.Log2(sout), logMid,
 		math.Log2(inPix), math.Log2(outPix),
 		float64(b.K), float64(b.Stride),
-		boolFeature(b.Act != ""), boolFeature(b.Residual), boolFeature(b.FusedUpsample),
+		boolFeature(b.Act != ""), boolFeature(b.Residual),
 	)
 	kk := float64(b.K) * float64(b.K)
 	var macs, io float64
@@ -65,9 +63,6 @@ func Features(b Block) []float64 {
 	case KindConv:
 		macs = outPix * kk * 16 * sin * sout
 		io = inPix*sin + outPix*sout
-		if b.FusedUpsample {
-			io += 4 * inPix * sin
-		}
 		if b.Residual {
 			io += outPix * sout
 		}

@@ -63,7 +63,7 @@ func TestPredictByHand(t *testing.T) {
 	for _, b := range bs {
 		want += m.Predict(b)
 	}
-	if sum != want || len(bs) != 15 {
+	if sum != want || len(bs) != 17 {
 		t.Errorf("graph: %v over %d blocks, want %v", sum, len(bs), want)
 	}
 	if _, err := m.PredictGraph(g, 63, 64); err == nil {
@@ -114,7 +114,7 @@ func TestMLPEncodeDecode(t *testing.T) {
 		{"no layers", edit(func(v map[string]any) { v["layers"] = []any{} }), "0 layers"},
 		{"row width", edit(func(v map[string]any) {
 			layer(v, 0)["w"].([]any)[1] = []float64{1}
-		}), "layer 0 row 1: 1 weights, want 16"},
+		}), "layer 0 row 1: 1 weights, want 15"},
 		{"bias count", edit(func(v map[string]any) { layer(v, 1)["b"] = []float64{1, 2} }), "layer 1: 2 biases, 1 weight rows"},
 		{"two outputs", edit(func(v map[string]any) {
 			layer(v, 1)["w"] = [][]float64{{1, 1}, {1, 1}}
@@ -149,7 +149,7 @@ func TestPythonPredictorAgrees(t *testing.T) {
 	blocks := append(ReducedCatalog(),
 		Block{Kind: KindConv, K: 5, Stride: 2, Cin: 3, Cout: 40, H: 37, W: 51, Act: "tanh", Residual: true},
 		Block{Kind: KindResBlock, K: 3, Stride: 1, Cin: 100, Cout: 100, Mid: 7, H: 48, W: 16},
-		Block{Kind: KindConv, K: 1, Stride: 1, Cin: 1024, Cout: 1, H: 4096, W: 1, FusedUpsample: false},
+		Block{Kind: KindConv, K: 1, Stride: 1, Cin: 1024, Cout: 1, H: 4096, W: 1},
 		Block{Kind: KindGuidedFilter, K: 129, Cin: 1, Cout: 1, H: 3, W: 5},
 	)
 	dir := t.TempDir()

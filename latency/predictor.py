@@ -12,8 +12,8 @@ tools predict the same milliseconds for a block.
                                "act": "leaky_relu"})
 
 A block is a dict with the JSON field names of latency.Block: kind, k,
-stride, cin, cout, mid, h, w, act, residual, fused_upsample (absent means
-0, "" or false). A network's latency is the sum of its blocks' predictions.
+stride, cin, cout, mid, h, w, act, residual (absent means 0, "" or
+false). A network's latency is the sum of its blocks' predictions.
 """
 
 import json
@@ -27,7 +27,7 @@ FEATURE_NAMES = (
     "conv", "resblock", "upsample_add", "guided_filter",
     "log2_cin_slices", "log2_cout_slices", "log2_mid_slices",
     "log2_in_pixels", "log2_out_pixels",
-    "kernel", "stride", "act", "residual", "fused_upsample",
+    "kernel", "stride", "act", "residual",
     "log2_texel_macs", "log2_texel_io",
 )
 
@@ -63,8 +63,7 @@ def features(block):
     cin, cout, mid = int(block["cin"]), int(block["cout"]), int(block.get("mid", 0))
     h, w = int(block["h"]), int(block["w"])
     residual = bool(block.get("residual", False))
-    fused = bool(block.get("fused_upsample", False))
-    up = 2 if (fused or kind == "upsample_add") else 1
+    up = 2 if kind == "upsample_add" else 1
     s = max(stride, 1)
     out_h, out_w = -(-h * up // s), -(-w * up // s)
     sin, sout, smid = _texels(cin), _texels(cout), _texels(mid)
@@ -75,8 +74,6 @@ def features(block):
     if kind == "conv":
         macs = out_pix * kk * 16 * sin * sout
         io = in_pix * sin + out_pix * sout
-        if fused:
-            io += 4 * in_pix * sin
         if residual:
             io += out_pix * sout
     elif kind == "resblock":
@@ -91,7 +88,7 @@ def features(block):
         math.log2(sin), math.log2(sout), math.log2(smid) if mid > 0 else 0.0,
         math.log2(in_pix), math.log2(out_pix),
         float(k), float(stride),
-        1.0 if block.get("act", "") else 0.0, 1.0 if residual else 0.0, 1.0 if fused else 0.0,
+        1.0 if block.get("act", "") else 0.0, 1.0 if residual else 0.0,
         math.log2(1 + macs), math.log2(1 + io),
     ]
     return np.array(f, dtype=np.float64)

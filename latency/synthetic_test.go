@@ -24,10 +24,10 @@ func synthLatency(b Block) float64 {
 	pix := float64(b.H * b.W)
 	switch b.Kind {
 	case KindConv:
-		return synthConv(b.K, b.Stride, slices(b.Cin), slices(b.Cout), pix, b.Residual, b.FusedUpsample)
+		return synthConv(b.K, b.Stride, slices(b.Cin), slices(b.Cout), pix, b.Residual)
 	case KindResBlock:
-		return synthConv(b.K, 1, slices(b.Cin), slices(b.Mid), pix, false, false) +
-			synthConv(b.K, 1, slices(b.Mid), slices(b.Cin), pix, true, false) + 0.01
+		return synthConv(b.K, 1, slices(b.Cin), slices(b.Mid), pix, false) +
+			synthConv(b.K, 1, slices(b.Mid), slices(b.Cin), pix, true) + 0.01
 	case KindUpsampleAdd:
 		passes := math.Ceil(slices(b.Cin) / synthMRT)
 		bytes := synthTexelBytes * pix * slices(b.Cin) * (4 + 4 + 4)
@@ -40,17 +40,11 @@ func synthLatency(b Block) float64 {
 	return math.NaN()
 }
 
-func synthConv(k, stride int, sin, sout, inPix float64, residual, up bool) float64 {
-	if up {
-		inPix *= 4
-	}
+func synthConv(k, stride int, sin, sout, inPix float64, residual bool) float64 {
 	outPix := inPix / float64(stride*stride)
 	passes := math.Ceil(sout / synthMRT)
 	macs := outPix * float64(k*k) * 16 * sin * sout
-	fetch := inPix * sin * passes // every pass reads the whole input (taps hit the cache)
-	if up {
-		fetch *= 1.5 // low-resolution taps plus the skip tensor
-	}
+	fetch := inPix * sin * passes                            // every pass reads the whole input (taps hit the cache)
 	weights := float64(k*k) * sin * sout * 4 * outPix / 1024 // weight texels, re-fetched per tile
 	texels := fetch + weights + outPix*sout
 	if residual {

@@ -93,7 +93,7 @@ func TestParseRejects(t *testing.T) {
 		{"resblock stride", mutate(t, `"kind": "resblock", "k": 3, "stride": 1`, `"kind": "resblock", "k": 3, "stride": 2`), `row 1: block "resblock" k3 s2 32->32 mid16 @32x32 leaky_relu: stride 2`},
 		{"resblock cout", mutate(t, `"cout": 32, "mid"`, `"cout": 16, "mid"`), "cout 16: must equal cin 32"},
 		{"resblock no mid", mutate(t, `"mid": 16`, `"mid": 0`), "mid 0: out of range"},
-		{"flag on filter", mutate(t, `"cin": 3, "cout": 3`, `"cin": 3, "cout": 3, "residual": true`), "residual and fused_upsample apply to conv only"},
+		{"flag on filter", mutate(t, `"cin": 3, "cout": 3`, `"cin": 3, "cout": 3, "residual": true`), "residual applies to conv only"},
 		{"even window", mutate(t, `"kind": "guided_filter", "k": 3`, `"kind": "guided_filter", "k": 4`), "k 4: must be odd"},
 		{"no rows", mutate(t, `"rows": [`, `"rows": [], "x": [`), `unknown field "x"`},
 		{"empty rows", `{"schema": "edgetoon-latency/1", "device": {"user_agent": "a", "precision": "fp16", "timer": "disjoint_timer_query", "date": "2026-11-30T12:00:00+01:00"}, "rows": []}`, "no rows"},

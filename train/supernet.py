@@ -302,9 +302,9 @@ class LatencyPredictor:
 
     The blocks are those latency.Decompose finds in the family's graph:
     each gated conv, each residual block as one "resblock" (both convs and
-    the add, scaled by its depth gate), c6 and c8 with the preceding 2x
-    bilinear upsample and skip add fused into their input, and the guided
-    filter at the output.
+    the add, scaled by its depth gate), an "upsample_add" (the 2x bilinear
+    upsample and skip add, a pass of its own) before c6 and c8, and the
+    guided filter at the output.
     """
 
     FORMAT = "edgetoon-latency-mlp/1"
@@ -342,9 +342,8 @@ class LatencyPredictor:
         names; cin, cout and mid may be tensors), as one float64 tensor."""
         kind, k, stride = b["kind"], float(b.get("k", 0)), int(b.get("stride", 0))
         h, w = int(b["h"]), int(b["w"])
-        fused = bool(b.get("fused_upsample", False))
         residual = bool(b.get("residual", False))
-        up = 2 if (fused or kind == "upsample_add") else 1
+        up = 2 if kind == "upsample_add" else 1
         s = max(stride, 1)
         in_pix = float(h * w)
         out_pix = float(-(-h * up // s) * -(-w * up // s))
@@ -356,7 +355,7 @@ class LatencyPredictor:
         macs, io = zero, zero
         if kind == "conv":
             macs = out_pix * k * k * 16 * sin * sout
-            io = in_pix * sin + out_pix * sout + (4 * in_pix * sin if fused else 0) + (out_pix * sout if residual else 0)
+            io = in_pix * sin + out_pix * sout + (out_pix * sout if residual else 0)
         elif kind == "resblock":
             macs = 2 * out_pix * k * k * 16 * sin * smid
             io = 3 * in_pix * sin + 2 * in_pix * smid
@@ -370,7 +369,7 @@ class LatencyPredictor:
         f = [t(kind == x) for x in self.KINDS] + [
             torch.log2(sin), torch.log2(sout), torch.log2(smid) if has_mid else zero,
             t(math.log2(in_pix)), t(math.log2(out_pix)), t(k), t(stride),
-            t(bool(b.get("act"))), t(residual), t(fused),
+            t(bool(b.get("act"))), t(residual),
             torch.log2(1 + macs), torch.log2(1 + io)]
         return torch.stack(f)
 
@@ -398,10 +397,11 @@ class LatencyPredictor:
                          h=c["h"], w=c["w"], act="leaky_relu")
                 total = total + torch.as_tensor(c["depth"]).to(device="cpu", dtype=torch.float64) * self.block_latency(b)
                 continue
-            fused = name in ("c6", "c8")  # the 2x upsample + skip add before them runs in their fetch
-            h = c["h"] // 2 if fused else c["h"]
-            b = dict(kind="conv", k=c["k"], stride=c["stride"], cin=c["cin"], cout=c["cout"], h=h, w=h,
-                     act="leaky_relu" if c.get("act", True) else "", fused_upsample=fused)
+            if name in ("c6", "c8"):  # read the 2x upsample of the previous conv plus a skip
+                low = c["h"] // 2
+                total = total + self.block_latency(dict(kind="upsample_add", cin=c["cin"], cout=c["cin"], h=low, w=low))
+            b = dict(kind="conv", k=c["k"], stride=c["stride"], cin=c["cin"], cout=c["cout"], h=c["h"], w=c["h"],
+                     act="leaky_relu" if c.get("act", True) else "")
             total = total + self.block_latency(b)
         out = by["c9"]
         total = total + self.block_latency(dict(kind="guided_filter", k=3, cin=3, cout=3, h=out["h"], w=out["h"]))

@@ -30,7 +30,7 @@ torch.set_num_threads(2)
 BLOCKS = [
     dict(kind="conv", k=7, stride=1, cin=3, cout=16, h=256, w=256, act="leaky_relu"),
     dict(kind="conv", k=3, stride=2, cin=16, cout=8, h=256, w=256, act="leaky_relu"),
-    dict(kind="conv", k=3, stride=1, cin=20, cout=16, h=64, w=64, act="leaky_relu", fused_upsample=True),
+    dict(kind="conv", k=3, stride=1, cin=20, cout=16, h=128, w=128, act="leaky_relu"),
     dict(kind="conv", k=3, stride=1, cin=12, cout=32, h=64, w=64, residual=True),
     dict(kind="conv", k=7, stride=1, cin=20, cout=3, h=256, w=256),
     dict(kind="resblock", k=3, stride=1, cin=16, cout=16, mid=12, h=64, w=64, act="leaky_relu"),

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -61,10 +62,11 @@ func runProfile(args []string) error {
 	}
 	cfg := profileConfig{progress: os.Stderr}
 	fs.StringVar(&cfg.browser, "browser", "chromium", "`browser`: chromium (found on PATH or $CHROMIUM) or a Chromium binary's path")
-	catalog := fs.String("catalog", "full", "block catalogue: full (1,120 blocks) or reduced (a handful, for CI)")
+	catalog := fs.String("catalog", "full", "block catalogue: full (958 blocks) or reduced (a handful, for CI)")
 	blocksFile := fs.String("blocks", "", "time the blocks listed in this JSON `file` (an array of blocks, or a latency table) instead of -catalog")
 	networks := fs.String("networks", "", "time whole networks: a JSON `file` holding an array of architectures ({c0,c1,c2,c3,r,mids,c6,c8}); writes their latencies instead of a table")
 	fs.IntVar(&cfg.size, "size", 256, "input side of -networks")
+	rounds := fs.Int("rounds", 1, "with -networks: time the whole list this many times over, so that a machine's drift spreads over every network (predict-latency -measured takes the median of the rounds)")
 	fs.StringVar(&cfg.precision, "precision", "fp32", "storage precision: fp32 or fp16")
 	fs.StringVar(&cfg.timer, "timer", "auto", "auto (the GPU timer query where the browser has it) or fence (wall clock to a fence)")
 	fs.IntVar(&cfg.warmup, "warmup", 2, "untimed runs of each block before timing")
@@ -93,6 +95,14 @@ func runProfile(args []string) error {
 		if err := json.Unmarshal(data, &archs); err != nil {
 			return fmt.Errorf("%s: %w", *networks, err)
 		}
+		if *rounds < 1 || *rounds > 100 {
+			return fmt.Errorf("-rounds %d: want 1..100", *rounds)
+		}
+		var list []latency.Arch
+		for range *rounds {
+			list = append(list, archs...)
+		}
+		data, _ = json.Marshal(list)
 		cfg.networks = string(data)
 	case *blocksFile != "":
 		blocks, err := readBlocks(*blocksFile)
@@ -398,7 +408,10 @@ type networkLatency struct {
 }
 
 // compareMeasured prints predicted against measured latency for each
-// network of a 'profile -networks' file and the mean absolute error.
+// network of a 'profile -networks' file and the mean absolute error. A
+// network timed in several rounds counts once, at the median of its
+// rounds' medians: on a machine whose speed drifts, one round can catch a
+// slow minute.
 func compareMeasured(w io.Writer, m *latency.MLP, path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -408,10 +421,25 @@ func compareMeasured(w io.Writer, m *latency.MLP, path string) error {
 	if err := json.Unmarshal(data, &nets); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "measured ms\tpredicted ms\terror\tnetwork\t")
-	sum, worst := 0.0, 0.0
+	type key struct {
+		name string
+		size int
+	}
+	rounds := map[key][]float64{}
+	var order []networkLatency
 	for _, n := range nets {
+		k := key{n.Name, n.Size}
+		if rounds[k] == nil {
+			order = append(order, n)
+		}
+		rounds[k] = append(rounds[k], n.MedianMS)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "measured ms\trounds\tpredicted ms\terror\tnetwork\t")
+	sum, worst := 0.0, 0.0
+	for _, n := range order {
+		ms := rounds[key{n.Name, n.Size}]
+		n.MedianMS = median(ms)
 		g, err := n.Arch.Graph()
 		if err != nil {
 			return err
@@ -423,13 +451,23 @@ func compareMeasured(w io.Writer, m *latency.MLP, path string) error {
 		e := (p - n.MedianMS) / n.MedianMS * 100
 		sum += math.Abs(e)
 		worst = math.Max(worst, math.Abs(e))
-		fmt.Fprintf(tw, "%.1f\t%.1f\t%+.1f%%\t%s @%d\t\n", n.MedianMS, p, e, n.Name, n.Size)
+		fmt.Fprintf(tw, "%.1f\t%d\t%.1f\t%+.1f%%\t%s @%d\t\n", n.MedianMS, len(ms), p, e, n.Name, n.Size)
 	}
 	tw.Flush()
-	if len(nets) > 0 {
-		fmt.Fprintf(w, "mean absolute error %.1f%%, worst %.1f%% over %d networks\n", sum/float64(len(nets)), worst, len(nets))
+	if len(order) > 0 {
+		fmt.Fprintf(w, "mean absolute error %.1f%%, worst %.1f%% over %d networks\n", sum/float64(len(order)), worst, len(order))
 	}
 	return nil
+}
+
+// median of v (not empty), which it sorts.
+func median(v []float64) float64 {
+	slices.Sort(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
 }
 
 // signalContext is canceled by Ctrl-C or SIGTERM.
