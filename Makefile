@@ -80,7 +80,7 @@ bench-peers: wasm model
 LAT := testdata/latency
 latency-tables: wasm
 	$(GO) build -o bin/edgetoon ./cmd/edgetoon
-	bin/edgetoon profile -catalog full -precision fp32 -warmup 1 -reps 5 -o $(LAT)/swiftshader_fp32.json
+	bin/edgetoon profile -catalog full -precision fp32 -warmup 1 -reps 5 -min-ms 2000 -o $(LAT)/swiftshader_fp32.json
 	bin/edgetoon profile -networks $(LAT)/archs.json -rounds 3 -size 256 -precision fp32 -warmup 1 -reps 3 -o $(LAT)/swiftshader_fp32_networks.json
 	bin/edgetoon fit-latency -table $(LAT)/swiftshader_fp32.json -o $(LAT)/swiftshader_fp32_predictor.json
 	bin/edgetoon predict-latency -predictor $(LAT)/swiftshader_fp32_predictor.json -measured $(LAT)/swiftshader_fp32_networks.json

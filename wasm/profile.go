@@ -4,10 +4,15 @@ package main
 
 // The on-device latency profiler (issue 5):
 //
-//	edgetoon.profile({canvas?, blocks, precision?, warmup?, reps?, timer?,
-//	                  onProgress?(done, total, key), signal?}) -> Promise<string>
+//	edgetoon.profile({canvas?, blocks, precision?, warmup?, reps?, minMs?,
+//	                  timer?, onProgress?(done, total, key), signal?}) -> Promise<string>
 //	edgetoon.profileNetworks({canvas?, archs, size?, precision?, warmup?,
-//	                  reps?, onProgress?, signal?}) -> Promise<string>
+//	                  reps?, minMs?, onProgress?, signal?}) -> Promise<string>
+//
+// minMs (default 0) keeps timing a block past reps until its samples add
+// up to minMs milliseconds, up to 8 * reps samples: a fast block's median
+// is noisy (its p10-p90 spread under SwiftShader is 50-70 %), and more
+// samples of it cost little.
 //
 // profile runs each block configuration (latency.Block, as a JSON string
 // or an array of objects; or "full" or "reduced" for latency.FullCatalog
@@ -59,6 +64,9 @@ const (
 const (
 	maxWarmup = 100
 	maxReps   = 1000
+	maxMinMS  = 600000
+	// extraReps bounds the samples minMs adds: at most this many times reps.
+	extraReps = 8
 	// minSampleMS: with the fence timer, a block faster than this is run
 	// several times back to back per timed sample (and the time divided),
 	// so that the fixed cost of one fence round trip and the clock's
@@ -86,6 +94,7 @@ type profileOptions struct {
 	precision  string
 	warmup     int
 	reps       int
+	minMS      int
 	onProgress js.Value
 	signal     js.Value
 	fence      bool // timer: "fence" forces the fence timer
@@ -121,6 +130,9 @@ func parseProfileOptions(v js.Value, fn string) (profileOptions, error) {
 		return o, errorf(codeArgument, "edgetoon.%s: %v", fn, err)
 	}
 	if o.reps, err = intOption(v, "reps", 10, 1, maxReps); err != nil {
+		return o, errorf(codeArgument, "edgetoon.%s: %v", fn, err)
+	}
+	if o.minMS, err = intOption(v, "minMs", 0, 0, maxMinMS); err != nil {
 		return o, errorf(codeArgument, "edgetoon.%s: %v", fn, err)
 	}
 	switch t := v.Get("timer"); {
@@ -435,7 +447,8 @@ func (p *profiler) measure(g *model.Graph, h, w int, keep func(*kernels.Pass) bo
 		batch = min(maxBatch, int(math.Ceil(minSampleMS/math.Max(expect, 0.05))))
 	}
 	samples := make([]float64, 0, p.o.reps)
-	for range p.o.reps {
+	total := 0.0
+	for len(samples) < p.o.reps || total < float64(p.o.minMS) && len(samples) < extraReps*p.o.reps {
 		if err := p.o.aborted(); err != nil {
 			return stats{}, err
 		}
@@ -444,6 +457,7 @@ func (p *profiler) measure(g *model.Graph, h, w int, keep func(*kernels.Pass) bo
 			return stats{}, err
 		}
 		samples = append(samples, math.Max(ms/float64(batch), floorMS))
+		total += ms
 	}
 	slices.Sort(samples)
 	return stats{

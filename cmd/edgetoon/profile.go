@@ -50,6 +50,7 @@ type profileConfig struct {
 	timer     string // "auto" or "fence"
 	warmup    int
 	reps      int
+	minMS     int
 	assets    fs.FS
 	progress  io.Writer // progress lines; nil for none
 }
@@ -71,6 +72,7 @@ func runProfile(args []string) error {
 	fs.StringVar(&cfg.timer, "timer", "auto", "auto (the GPU timer query where the browser has it) or fence (wall clock to a fence)")
 	fs.IntVar(&cfg.warmup, "warmup", 2, "untimed runs of each block before timing")
 	fs.IntVar(&cfg.reps, "reps", 10, "timed repetitions of each block")
+	fs.IntVar(&cfg.minMS, "min-ms", 0, "keep timing a block past -reps until its samples add up to this many `ms` (at most 8 x reps samples): more samples for fast, noisy blocks")
 	webDir := fs.String("web", "", "serve this web `directory` (with dist/edgetoon.wasm) instead of the assets built into this binary")
 	out := fs.String("o", "", "write the table (or the networks' latencies) to this `file`")
 	if err := fs.Parse(args); err != nil {
@@ -81,6 +83,9 @@ func runProfile(args []string) error {
 	}
 	if *out == "" {
 		return errors.New("-o is required")
+	}
+	if cfg.minMS < 0 {
+		return fmt.Errorf("-min-ms %d: want 0 or more", cfg.minMS)
 	}
 	if cfg.precision != latency.PrecisionFP32 && cfg.precision != latency.PrecisionFP16 {
 		return fmt.Errorf("-precision %q: want fp32 or fp16", cfg.precision)
@@ -220,7 +225,7 @@ func profile(ctx context.Context, cfg profileConfig) (string, error) {
 			}
 		}
 	}
-	opts := map[string]any{"precision": cfg.precision, "warmup": cfg.warmup, "reps": cfg.reps, "timer": cfg.timer}
+	opts := map[string]any{"precision": cfg.precision, "warmup": cfg.warmup, "reps": cfg.reps, "minMs": cfg.minMS, "timer": cfg.timer}
 	fn := "profile"
 	if cfg.networks != "" {
 		fn = "profileNetworks"

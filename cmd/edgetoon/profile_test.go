@@ -32,7 +32,9 @@ func TestProfileReduced(t *testing.T) {
 		t.Skip("web/dist/edgetoon.wasm is not built: run make wasm")
 	}
 	out := filepath.Join(t.TempDir(), "table.json")
-	if err := runProfile([]string{"-catalog", "reduced", "-warmup", "0", "-reps", "2", "-o", out}); err != nil {
+	// -min-ms 50: a block keeps being timed past its 2 reps until the
+	// samples add up to 50 ms, up to 16 samples.
+	if err := runProfile([]string{"-catalog", "reduced", "-warmup", "0", "-reps", "2", "-min-ms", "50", "-o", out}); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(out)
@@ -45,11 +47,21 @@ func TestProfileReduced(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []latency.Block
+	extended := 0
 	for _, r := range tab.Rows {
 		got = append(got, r.Block)
-		if r.Reps != 2 {
-			t.Errorf("%s: %d reps, want 2", r.Block.Key(), r.Reps)
+		switch {
+		case r.Reps < 2 || r.Reps > 16:
+			t.Errorf("%s: %d reps, want 2..16", r.Block.Key(), r.Reps)
+		case r.Reps == 2 && 2*r.MedianMS < 50:
+			// The median of two samples is their mean.
+			t.Errorf("%s: stopped at 2 reps with samples adding up to %.3g ms < 50", r.Block.Key(), 2*r.MedianMS)
+		case r.Reps > 2:
+			extended++
 		}
+	}
+	if extended == 0 {
+		t.Error("-min-ms 50 added no samples to any block of the reduced catalogue")
 	}
 	slices.SortFunc(got, latency.Compare)
 	if want := latency.ReducedCatalog(); !slices.Equal(got, want) {
@@ -90,6 +102,7 @@ func TestProfileFlags(t *testing.T) {
 		{"-precision", "fp64", "-o", "x.json"},
 		{"-blocks", "/nonexistent.json", "-o", "x.json"},
 		{"-o", "x.json", "extra"},
+		{"-catalog", "reduced", "-min-ms", "-1", "-o", "x.json"},
 	} {
 		if err := runProfile(args); err == nil {
 			t.Errorf("%q: no error", args)
