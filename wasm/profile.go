@@ -9,8 +9,9 @@ package main
 //	edgetoon.profileNetworks({canvas?, archs, size?, precision?, warmup?,
 //	                  reps?, minMs?, onProgress?, signal?}) -> Promise<string>
 //
-// minMs (default 0) keeps timing a block past reps until its samples add
-// up to minMs milliseconds, up to 8 * reps samples: a fast block's median
+// minMs (default 0) keeps timing a block past reps until its timed runs
+// add up to minMs milliseconds (with the fence timer a sample may batch
+// several runs), up to 8 * reps samples: a fast block's median
 // is noisy (its p10-p90 spread under SwiftShader is 50-70 %), and more
 // samples of it cost little.
 //

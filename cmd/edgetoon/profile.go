@@ -72,7 +72,7 @@ func runProfile(args []string) error {
 	fs.StringVar(&cfg.timer, "timer", "auto", "auto (the GPU timer query where the browser has it) or fence (wall clock to a fence)")
 	fs.IntVar(&cfg.warmup, "warmup", 2, "untimed runs of each block before timing")
 	fs.IntVar(&cfg.reps, "reps", 10, "timed repetitions of each block")
-	fs.IntVar(&cfg.minMS, "min-ms", 0, "keep timing a block past -reps until its samples add up to this many `ms` (at most 8 x reps samples): more samples for fast, noisy blocks")
+	fs.IntVar(&cfg.minMS, "min-ms", 0, "keep timing a block past -reps until its timed runs add up to this many `ms` (at most 8 x reps samples): more samples for fast, noisy blocks")
 	webDir := fs.String("web", "", "serve this web `directory` (with dist/edgetoon.wasm) instead of the assets built into this binary")
 	out := fs.String("o", "", "write the table (or the networks' latencies) to this `file`")
 	if err := fs.Parse(args); err != nil {

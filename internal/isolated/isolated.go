@@ -1,8 +1,9 @@
 // Package isolated serves pages to headless Chromium on loopback with the
 // cross-origin isolation (COOP/COEP) that threaded WebAssembly runtimes
 // need for SharedArrayBuffer, and moves float32 tensors to and from them
-// as raw little-endian bytes (Exchange: blobs out, posted outputs in). The hand-run tools that drive other
-// runtimes (tools/litertref, bench) share it.
+// as raw little-endian bytes (Exchange: blobs out, posted outputs in).
+// The hand-run tools that drive other runtimes (tools/litertref, bench)
+// share it.
 package isolated
 
 import (
