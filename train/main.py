@@ -72,6 +72,11 @@ def photo_batches(args, seed):
             log("data: %d photos decoded into memory (%.0f MiB uint8) in %.1fs"
                 % (len(paths), _DATASETS[key].nbytes() / 2 ** 20, time.time() - t0))
     ds = _DATASETS[key]
+    if args.device_aug:
+        if ds.images is None:
+            raise SystemExit("--device-aug needs the photos in memory (--preload)")
+        return data.DeviceCrops(ds.images, args.size, args.batch, args.device_name, scale=(args.crop_min, 1.0),
+                                seed=seed), len(paths)
     sampler = torch.utils.data.RandomSampler(ds, replacement=True, num_samples=10 ** 9)
     mp = {}
     if args.workers > 0:
@@ -150,6 +155,33 @@ class Progress:
         el = time.time() - self.t0
         eta = el / step * (self.total - step) if step else 0
         log("[%s] step %d/%d  %s  elapsed %.0fs  ETA %.0fs" % (self.name, step, self.total, msg, el, eta))
+
+
+def distill_loss(s, t, args, graph):
+    """The student's fit to the teacher (outputs in the network's range):
+    (plain L1 for the logs, the loss) where the loss is L1 + w_edge x the
+    L1 of image differences (outlines) + w_ssim x (1 - SSIM) on pixels in
+    [0,1], the eval's SSIM (Gaussian 11x11) in float32."""
+    l1 = (s - t).abs().mean()
+    fit = l1
+    if args.w_edge > 0:
+        fit = fit + args.w_edge * sn.edge_l1(s, t)
+    if args.w_ssim > 0:
+        s01, t01 = em.denormalize(s, graph), em.denormalize(t, graph)
+        fit = fit + args.w_ssim * (1 - metrics.ssim(s01, t01, data_range=1.0, dtype=torch.float32).mean())
+    return l1, fit
+
+
+def loss_text(args):
+    """distill_loss and the GAN term, as the model card says them."""
+    parts = ["L1 to the teacher"]
+    if args.w_edge > 0:
+        parts.append("%g x L1 of image differences" % args.w_edge)
+    if args.w_ssim > 0:
+        parts.append("%g x (1 - SSIM)" % args.w_ssim)
+    if args.w_gan > 0:
+        parts.append("%g x LSGAN (patch discriminator, teacher outputs real)" % args.w_gan)
+    return " + ".join(parts)
 
 
 def cost_fn(net, args, lat):
@@ -318,15 +350,13 @@ def cmd_search(args, budget=None):
             s, _ = net(teacher.normalize(x01))
             g_adv = sn.lsgan_g_loss(disc(s)) if args.w_gan > 0 else torch.zeros((), device=dev)
         s = s.float()
-        l1 = (s - t).abs().mean()
-        if args.w_edge > 0:
-            l1 = l1 + args.w_edge * sn.edge_l1(s, t)
+        l1, fit = distill_loss(s, t, args, teacher.graph)
         cost, macs = cost_fn(net, args, lat)
         pen = sn.cost_penalty(cost, target)
         if lat is not None and args.target_macs > 0:  # the MAC budget holds too
             pen = pen + sn.cost_penalty(macs, args.target_macs)
         ramp = sched.ramp_factor(step)
-        total = l1 + args.w_gan * g_adv.float() + ramp * lam * pen
+        total = fit + args.w_gan * g_adv.float() + ramp * lam * pen
         opt_w.zero_grad(set_to_none=True)
         opt_a.zero_grad(set_to_none=True)
         opt_dp.zero_grad(set_to_none=True)
@@ -380,7 +410,8 @@ def cmd_search(args, budget=None):
                 schedule=dict(gate_warmup=sched.warm, lam_ramp=sched.ramp, depth_start=sched.depth_start,
                               depth_lr_scale=args.depth_lr_scale, min_blocks=args.min_blocks,
                               depth_norm=args.depth_norm, lam_rate=sched.lam_rate, min_width=args.min_width,
-                              min_width_gate=args.min_width_gate, w_edge=args.w_edge))
+                              min_width_gate=args.min_width_gate, w_edge=args.w_edge,
+                              w_ssim=args.w_ssim))
     if lat is not None:
         info.update(predicted_ms=arch_cost(net, arch, lat), teacher_predicted_ms=teacher_ms,
                     latency_device=lat.device)
@@ -403,6 +434,12 @@ def cmd_search(args, budget=None):
 def load_pt(path):
     """torch.load of our own checkpoints (numpy arrays and dicts inside:
     torch >= 2.6 defaults to weights_only=True, which refuses them)."""
+    if not hasattr(np, "_core"):
+        # Saved under numpy 2 (a GPU machine), read under numpy 1 (Debian):
+        # its arrays pickle as numpy._core.*, numpy 1's numpy.core.
+        import numpy.core.multiarray
+        sys.modules.setdefault("numpy._core", np.core)
+        sys.modules.setdefault("numpy._core.multiarray", np.core.multiarray)
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except TypeError:  # torch without weights_only
@@ -455,10 +492,8 @@ def cmd_finetune(args, budget=None):
                 s = student(teacher.normalize(x01))
                 g_adv = sn.lsgan_g_loss(disc(s)) if args.w_gan > 0 else torch.zeros((), device=dev)
             s = s.float()
-            l1 = (s - t).abs().mean()
-            if args.w_edge > 0:
-                l1 = l1 + args.w_edge * sn.edge_l1(s, t)
-            loss = l1 + args.w_gan * g_adv.float()
+            l1, fit = distill_loss(s, t, args, teacher.graph)
+            loss = fit + args.w_gan * g_adv.float()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -569,13 +604,14 @@ def cmd_export(args):
     dev_name = torch.cuda.get_device_name(0) if dev == "cuda" else "CPU (%d threads)" % args.threads
     training = ("Search: %d steps at %dpx (cost: %s, target %.4g, lambda ramped from 0 then dual ascent, "
                 "GAN weight %g; depth gates frozen for the first %d steps, then at %gx the gates' lr, per-group "
-                "depth cost, >= %d residual blocks); fine-tune: %d steps, batch %d, Adam lr %g cosine; photos: %s "
+                "depth cost, >= %d residual blocks); fine-tune: %d steps, batch %d, Adam lr %g cosine; loss: %s; "
+                "photos: %s "
                 "(faces/ and scenes/, minus the eval split), random crops (scale %g-1), flips, "
                 "brightness/contrast/saturation jitter +-20%%; targets: the teacher's outputs, on the fly; "
                 "device %s%s." % (
                     arch["steps"], arch["size"], arch["cost"], arch["target"], args.w_gan,
                     arch.get("schedule", {}).get("depth_start", 0), args.depth_lr_scale, args.min_blocks,
-                    ft_steps, args.batch, args.lr, args.data, args.crop_min, dev_name,
+                    ft_steps, args.batch, args.lr, loss_text(args), args.data, args.crop_min, dev_name,
                     ", bf16 autocast" if args.amp and dev == "cuda" else ""))
     latency = None
     if arch.get("predicted_ms"):
@@ -676,6 +712,9 @@ def parse(argv):
     p.add_argument("--amp", dest="amp", action="store_true", default=True,
                    help="bf16 autocast for student and discriminator on CUDA (default; teacher and eval fp32)")
     p.add_argument("--no-amp", dest="amp", action="store_false")
+    p.add_argument("--device-aug", dest="device_aug", action="store_true", default=None,
+                   help="crop and jitter on the training device (default with CUDA; needs --preload)")
+    p.add_argument("--no-device-aug", dest="device_aug", action="store_false")
     p.add_argument("--channels-last", action="store_true", help="channels_last memory format (off by default)")
     p.add_argument("--eval-size", type=int)
     p.add_argument("--eval-limit", type=int, help="first N eval photos (0 = all)")
@@ -705,6 +744,8 @@ def parse(argv):
     p.add_argument("--w-gan", type=float, default=0.05)
     p.add_argument("--w-edge", type=float, default=0.0,
                    help="weight of an L1 on image differences (edges), added to the L1 to the teacher")
+    p.add_argument("--w-ssim", type=float, default=0.0,
+                   help="adds W x (1 - SSIM) to the L1 to the teacher (the eval's SSIM, on [0,1] pixels)")
     p.add_argument("--min-width-gate", action="append", default=[], metavar="GATE=FRAC",
                    help="per-gate --min-width, e.g. R=0.25 keeps the residual stream >= 32 channels (repeatable)")
     p.add_argument("--target-macs", type=float, default=0.8e9,
@@ -737,6 +778,8 @@ def parse(argv):
         args.data = data.default_root()
     if args.preload is None:
         args.preload = cuda
+    if args.device_aug is None:
+        args.device_aug = cuda and args.preload
     if args.export_reserve is None:
         args.export_reserve = 75 if cuda else 300
     if args.workers is None:

@@ -29,16 +29,18 @@ def _gauss(size=11, sigma=1.5):
     return torch.outer(g, g)
 
 
-def ssim(a, b, size=11, sigma=1.5):
-    """Per-image mean SSIM of NCHW tensors in [0,255]."""
-    a, b = a.double(), b.double()
+def ssim(a, b, size=11, sigma=1.5, data_range=255.0, dtype=torch.float64):
+    """Per-image mean SSIM of NCHW tensors in [0, data_range]. In float32
+    and data_range 1 it is also a training loss (1 - ssim): differentiable,
+    and the same quantity the eval reports."""
+    a, b = a.to(dtype), b.to(dtype)
     c = a.shape[1]
-    w = _gauss(size, sigma).to(a.device).expand(c, 1, size, size)
+    w = _gauss(size, sigma).to(a.device, dtype).expand(c, 1, size, size)
     mu_a = F.conv2d(a, w, groups=c)
     mu_b = F.conv2d(b, w, groups=c)
     saa = F.conv2d(a * a, w, groups=c) - mu_a ** 2
     sbb = F.conv2d(b * b, w, groups=c) - mu_b ** 2
     sab = F.conv2d(a * b, w, groups=c) - mu_a * mu_b
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     m = ((2 * mu_a * mu_b + c1) * (2 * sab + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (saa + sbb + c2))
     return m.flatten(1).mean(dim=1)

@@ -48,6 +48,78 @@ class MetricsTest(unittest.TestCase):
         self.assertAlmostEqual(float(metrics.ssim(torch.from_numpy(a)[None, None],
                                                   torch.from_numpy(a)[None, None])[0]), 1.0, places=9)
 
+    def test_ssim_as_a_loss(self):
+        # In [0,1] and float32 it is the eval's SSIM (to float32 rounding), and it has gradients.
+        a = torch.rand(2, 3, 24, 24)
+        b = (a + 0.1 * torch.randn_like(a)).clamp(0, 1).requires_grad_(True)
+        want = metrics.ssim(metrics.to_255(a), metrics.to_255(b.detach()))
+        got = metrics.ssim(a, b, data_range=1.0, dtype=torch.float32)
+        self.assertLess(float((got.double() - want).abs().max()), 2e-3)
+        (1 - got.mean()).backward()
+        self.assertGreater(float(b.grad.abs().sum()), 0)
+
+
+class DeviceCropsTest(unittest.TestCase):
+    """DeviceCrops (one grid_sample per batch) against per-photo oracles:
+    PIL's crop + bilinear resize, a flip, and color_jitter."""
+
+    def setUp(self):
+        rng = np.random.default_rng(1)
+        # Smooth photos of different sizes and orientations (bilinear
+        # agrees with PIL's when upscaling; a smooth image keeps it exact-ish).
+        self.images = []
+        for h, w in ((40, 60), (64, 32), (50, 50)):
+            yy, xx = np.mgrid[0:h, 0:w]
+            img = np.stack([127 + 120 * np.sin(xx / 5.0 + c) * np.cos(yy / 7.0 - c) for c in range(3)], -1)
+            self.images.append(np.clip(img + rng.normal(0, 2, img.shape), 0, 255).astype(np.uint8))
+        self.dc = data.DeviceCrops(self.images, 48, 4, "cpu", scale=(0.5, 1.0), jitter=0.0)
+
+    def test_crop_matches_pil(self):
+        from PIL import Image
+        for i, (left, top, side) in enumerate([(5, 3, 30), (0, 0, 32), (10, 5, 40)]):
+            x = self.dc.crops(torch.tensor([i]), torch.tensor([float(left)]), torch.tensor([float(top)]),
+                              torch.tensor([float(side)]), torch.tensor([False]))[0]
+            want = data.to_tensor(Image.fromarray(self.images[i]).crop((left, top, left + side, top + side))
+                                  .resize((48, 48), Image.BILINEAR))
+            self.assertEqual(tuple(x.shape), (3, 48, 48))
+            self.assertLess(float((x - want).abs().mean()), 2e-3)
+            self.assertLess(float((x - want).abs().max()), 0.03)
+
+    def test_flip_and_own_pixels_only(self):
+        args = (torch.tensor([0, 0]), torch.tensor([20.0, 20.0]), torch.tensor([10.0, 10.0]),
+                torch.tensor([30.0, 30.0]), torch.tensor([False, True]))
+        x = self.dc.crops(*args)
+        self.assertTrue(torch.allclose(x[1], x[0].flip(2), atol=1e-6))
+        # Rows 10..40 of a 40-row photo: the crop ends at the photo's last row, so its
+        # last output row repeats that row instead of reading the zero padding below it.
+        self.assertGreater(float(x[0][:, -1].mean()), 0.05)
+        last = torch.from_numpy(self.images[0][-1, 20:50].astype(np.float32) / 255).permute(1, 0)
+        self.assertLess(abs(float(x[0][:, -1].mean()) - float(last.mean())), 0.02)
+
+    def test_batches_in_range_and_jitter_matches(self):
+        dc = data.DeviceCrops(self.images, 48, 6, "cpu", scale=(0.5, 1.0), jitter=0.2, seed=3)
+        x = next(dc)
+        self.assertEqual(tuple(x.shape), (6, 3, 48, 48))
+        self.assertGreaterEqual(float(x.min()), 0.0)
+        self.assertLessEqual(float(x.max()), 1.0)
+        # Same draws replayed: the batch's jitter is color_jitter's, photo by photo.
+        dc2 = data.DeviceCrops(self.images, 48, 6, "cpu", scale=(0.5, 1.0), jitter=0.2, seed=3)
+        idx, left, top, side, flip, (b, c, s) = dc2.params()
+        plain = dc2.crops(idx, left, top, side, flip)
+
+        class Fixed:
+            def __init__(self, v):
+                self.v = list(v)
+
+            def uniform(self, lo, hi):
+                return self.v.pop(0)
+        for k in range(6):
+            want = data.color_jitter(plain[k], 0.2, Fixed([float(b[k]), float(c[k]), float(s[k])]))
+            self.assertTrue(torch.allclose(x[k], want, atol=1e-5))
+        # Crops stay inside their photos.
+        h, w = dc2.hw[idx, 0], dc2.hw[idx, 1]
+        self.assertTrue(bool(((left + side <= w) & (top + side <= h) & (left >= 0) & (top >= 0)).all()))
+
 
 @unittest.skipUnless(os.path.exists(os.path.join(data.IMAGES, "eval.txt")), "needs ../shared/images")
 class DataTest(unittest.TestCase):

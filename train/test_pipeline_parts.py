@@ -1,6 +1,6 @@
 """Parts of the pipeline that need neither the teacher nor the photos: the
 photo pack layout, in-memory decoding, the search schedule, the wall-clock
-step fitting, min_blocks and the per-group depth cost."""
+step fitting, min_blocks, the per-group depth cost and the distillation loss."""
 
 import os
 import sys
@@ -136,6 +136,41 @@ class GateTest(unittest.TestCase):
         s[..., 1, 1] = 1.0  # one bright pixel: 2 of 6 x-differences and 2 of 6 y-differences are +-1
         self.assertAlmostEqual(float(sn.edge_l1(s, t)), 2 / 6 + 2 / 6, places=6)
         self.assertAlmostEqual(float(sn.edge_l1(s + 0.3, t)), float(sn.edge_l1(s, t)), places=6)  # blind to an offset
+
+    def test_distill_loss_terms(self):
+        # The fit is L1 + w_edge x edge L1 + w_ssim x (1 - SSIM of the
+        # denormalized images); the logged L1 stays the plain L1.
+        graph = {"denorm": {"scale": [0.5] * 3, "bias": [0.5] * 3}}
+        s, t = torch.rand(2, 3, 20, 20) * 2 - 1, torch.rand(2, 3, 20, 20) * 2 - 1
+        l1 = float((s - t).abs().mean())
+        args = types.SimpleNamespace(w_edge=0.0, w_ssim=0.0)
+        got_l1, fit = main.distill_loss(s, t, args, graph)
+        self.assertAlmostEqual(float(got_l1), l1, places=6)
+        self.assertAlmostEqual(float(fit), l1, places=6)
+        args = types.SimpleNamespace(w_edge=0.5, w_ssim=2.0)
+        _, fit = main.distill_loss(s, t, args, graph)
+        ssim = float(main.metrics.ssim((s + 1) / 2, (t + 1) / 2, data_range=1.0).mean())  # float64 oracle
+        want = l1 + 0.5 * float(sn.edge_l1(s, t)) + 2.0 * (1 - ssim)
+        self.assertAlmostEqual(float(fit), want, places=5)
+        self.assertIn("2 x (1 - SSIM)", main.loss_text(types.SimpleNamespace(w_edge=0, w_ssim=2.0, w_gan=0.05)))
+
+    def test_load_pt_reads_numpy2_pickles(self):
+        # A checkpoint saved on a GPU machine under numpy 2 names numpy._core;
+        # rewrite one saved here that way and read it back.
+        import zipfile
+        with tempfile.TemporaryDirectory() as d:
+            src, dst = os.path.join(d, "a.pt"), os.path.join(d, "b.pt")
+            torch.save({"tensors": {"w": np.arange(6, dtype=np.float32).reshape(2, 3)}, "steps": 7}, src)
+            with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+                for item in zin.infolist():
+                    b = zin.read(item)
+                    if item.filename.endswith("data.pkl"):
+                        b = b.replace(b"numpy.core.multiarray", b"numpy._core.multiarray")
+                        self.assertIn(b"numpy._core", b)
+                    zout.writestr(item, b)
+            got = main.load_pt(dst)
+        self.assertEqual(got["steps"], 7)
+        np.testing.assert_array_equal(got["tensors"]["w"], np.arange(6, dtype=np.float32).reshape(2, 3))
 
     def test_depth_cost_per_group(self):
         # Thin block 0 to 2 of its 32 groups: its depth gate's cost gradient
