@@ -27,10 +27,11 @@ func TestModels(t *testing.T) {
 	if err := json.Unmarshal(body(t, get(t, s, "GET", "/models/index.json")), &index); err != nil {
 		t.Fatal(err)
 	}
-	if len(index) != 2 || index[0].Name != "whitebox" || !index[0].Default || index[1].Name != "anime" || index[1].Default {
+	if len(index) != 3 || index[0].Name != "student" || !index[0].Default || index[1].Name != "whitebox" || index[1].Default ||
+		index[2].Name != "anime" || index[2].Default {
 		t.Fatalf("index: %+v", index)
 	}
-	w := index[0]
+	w := index[1]
 	if w.Title != "Toy whitebox" || w.License != "CC0" || w.MACs256 != 123 || w.Params != 45 || w.NominalSize != 256 || w.Bytes != int64(len(toyModel("whitebox"))) {
 		t.Errorf("whitebox entry: %+v", w)
 	}
@@ -66,24 +67,41 @@ func TestNotBuilt(t *testing.T) {
 		}
 	}
 	s, _ := newServer(t, fsys, "")
-	if got := strings.Join(s.Missing(), " "); got != "/edgetoon.wasm /wasm_exec.js /models/whitebox.safetensors" {
+	// The default model is committed (web/models), so only the WASM is missing.
+	if got := strings.Join(s.Missing(), " "); got != "/edgetoon.wasm /wasm_exec.js" {
 		t.Errorf("Missing() = %q", got)
 	}
-	for _, p := range []string{"/edgetoon.wasm", "/wasm_exec.js", "/models/whitebox.safetensors"} {
+	for _, p := range []string{"/edgetoon.wasm", "/wasm_exec.js"} {
 		resp := get(t, s, "GET", p)
 		msg := string(body(t, resp))
 		if resp.StatusCode != 503 || !strings.Contains(msg, "run `make`") || resp.Header.Get("Cache-Control") != "no-store" {
 			t.Errorf("GET %s: %d %q", p, resp.StatusCode, msg)
 		}
 	}
+	if c := get(t, s, "GET", "/models/whitebox.safetensors").StatusCode; c != 404 {
+		t.Errorf("the teacher, not built and not the default: %d", c)
+	}
 	if resp := get(t, s, "GET", "/healthz"); resp.StatusCode != 503 {
 		t.Errorf("healthz: %d", resp.StatusCode)
 	}
-	if b := strings.TrimSpace(string(body(t, get(t, s, "GET", "/models/index.json")))); b != "[]" {
-		t.Errorf("index: %s", b)
+	var index []ModelEntry
+	if err := json.Unmarshal(body(t, get(t, s, "GET", "/models/index.json")), &index); err != nil || len(index) != 1 || index[0].Name != "student" {
+		t.Errorf("index: %+v %v", index, err)
 	}
 	if c := get(t, s, "GET", "/").StatusCode; c != 200 {
 		t.Errorf("the page: %d", c)
+	}
+
+	// A default that is not there (here: -model whitebox before `make model`) is missing too.
+	s, err := New(Config{Assets: fsys, DefaultModel: "whitebox", Inspect: inspect, Log: func(string, ...any) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(s.Missing(), " "); got != "/edgetoon.wasm /wasm_exec.js /models/whitebox.safetensors" {
+		t.Errorf("Missing() = %q", got)
+	}
+	if resp := get(t, s, "GET", "/models/whitebox.safetensors"); resp.StatusCode != 503 || !strings.Contains(string(body(t, resp)), "run `make`") {
+		t.Errorf("GET the missing default: %d", resp.StatusCode)
 	}
 }
 
@@ -94,7 +112,7 @@ func TestHealthz(t *testing.T) {
 		Status string
 		Models int
 	}
-	if err := json.Unmarshal(body(t, resp), &h); err != nil || resp.StatusCode != 200 || h.Status != "ok" || h.Models != 1 {
+	if err := json.Unmarshal(body(t, resp), &h); err != nil || resp.StatusCode != 200 || h.Status != "ok" || h.Models != 2 {
 		t.Errorf("healthz: %d %+v %v", resp.StatusCode, h, err)
 	}
 }

@@ -35,7 +35,8 @@ type Config struct {
 	Assets fs.FS
 	// ModelDir, if set, holds more *.safetensors models to offer.
 	ModelDir string
-	// DefaultModel names the model the page starts with ("whitebox").
+	// DefaultModel names the model the page starts with ("student": the
+	// project's own compact generator, committed in web/models).
 	DefaultModel string
 	// Inspect validates a model file and describes it; nil means
 	// InspectModel.
@@ -66,7 +67,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Inspect = InspectModel
 	}
 	if cfg.DefaultModel == "" {
-		cfg.DefaultModel = "whitebox"
+		cfg.DefaultModel = "student"
 	}
 	s := &Server{cfg: cfg}
 	assets, models, err := readAssets(cfg.Assets)

@@ -39,13 +39,14 @@ func webFS() fstest.MapFS {
 		"core.js":                          {Data: []byte(`fetch("/edgetoon.wasm?v=dev");` + js)},
 		"style.css":                        {Data: []byte(strings.Repeat("body { margin: 0 }\n", 50))},
 		"widget.js":                        {Data: []byte(`import "/core.js?v=dev";` + js)},
-		"sw.js":                            {Data: []byte(`const CACHE = "edgetoon-__VERSION__"; ["/?v=dev", "/app.js?v=dev", "/models/whitebox.safetensors?v=dev"];` + js)},
+		"sw.js":                            {Data: []byte(`const CACHE = "edgetoon-__VERSION__"; ["/?v=dev", "/app.js?v=dev", "/models/student.safetensors?v=dev"];` + js)},
 		"manifest.webmanifest":             {Data: []byte(`{"icons": [{"src": "/icons/icon-192.png?v=dev"}]}`)},
 		"icons/icon-192.png":               {Data: []byte("\x89PNG\r\n\x1a\nnot really")},
 		"dist/.gitkeep":                    {Data: nil},
 		"dist/edgetoon.wasm":               {Data: append([]byte("\x00asm\x01\x00\x00\x00"), bytes.Repeat([]byte("wasm code "), 2000)...)},
 		"dist/wasm_exec.js":                {Data: []byte(js)},
 		"dist/models/whitebox.safetensors": {Data: toyModel("whitebox")},
+		"models/student.safetensors":       {Data: toyModel("student")}, // the default: committed, not built
 		"dist/models/broken.safetensors":   {Data: []byte("garbage")},
 	}
 }
@@ -316,7 +317,7 @@ func TestVersionedReferences(t *testing.T) {
 		t.Errorf("the page does not reference %s:\n%s", want, index)
 	}
 	sw := string(body(t, get(t, s, "GET", "/sw.js")))
-	for _, p := range []string{"/", "/app.js", "/models/whitebox.safetensors"} {
+	for _, p := range []string{"/", "/app.js", "/models/student.safetensors"} {
 		if want := fmt.Sprintf("%q", p+"?v="+s.assets[p].hash); !strings.Contains(sw, want) {
 			t.Errorf("sw.js lacks %s", want)
 		}

@@ -33,7 +33,7 @@ func TestShippedAssets(t *testing.T) {
 	}
 	urls := regexp.MustCompile(`"([^"]+)"`).FindAllStringSubmatch(block[1], -1)
 	want := map[string]bool{"/": true, "/app.js": true, "/core.js": true, "/style.css": true,
-		"/edgetoon.wasm": true, "/wasm_exec.js": true, "/models/whitebox.safetensors": true}
+		"/edgetoon.wasm": true, "/wasm_exec.js": true, "/models/student.safetensors": true}
 	for _, u := range urls {
 		p, v, _ := strings.Cut(u[1], "?v=")
 		a := s.assets[p]

@@ -54,7 +54,7 @@ func fakeFS(t *testing.T) fstest.MapFS {
 	}
 	m["dist/wasm_exec.js"] = &fstest.MapFile{Data: fake}
 	m["dist/edgetoon.wasm"] = &fstest.MapFile{Data: []byte("\x00asm\x01\x00\x00\x00")}
-	m["dist/models/whitebox.safetensors"] = &fstest.MapFile{Data: bytes.Repeat([]byte("whitebox"), 40000)}
+	m["models/student.safetensors"] = &fstest.MapFile{Data: bytes.Repeat([]byte("student "), 40000)} // the default
 	m["dist/models/anime.safetensors"] = &fstest.MapFile{Data: bytes.Repeat([]byte("anime"), 20000)}
 	return m
 }

@@ -50,7 +50,7 @@ const realLimit = 6 * time.Minute
 
 // realServer serves the shipped asset set, recording every request that
 // reaches it and counting the bytes it writes. Without a built engine and
-// model the test is skipped (run make wasm model), except under CI, which
+// model the test is skipped (run make wasm), except under CI, which
 // builds them first.
 type realServer struct {
 	srv     *server.Server
@@ -73,7 +73,7 @@ func startReal(t testing.TB) *realServer {
 		t.Fatal(err)
 	}
 	if missing := srv.Missing(); len(missing) > 0 || len(srv.Models()) == 0 {
-		msg := fmt.Sprintf("the engine is not built (missing %v, %d models): run make wasm model", missing, len(srv.Models()))
+		msg := fmt.Sprintf("the engine is not built (missing %v, %d models): run make wasm", missing, len(srv.Models()))
 		if os.Getenv("CI") != "" {
 			t.Fatal(msg)
 		}
@@ -158,8 +158,10 @@ func (r *realServer) checkNoUploads(t testing.TB) {
 	}
 }
 
-var whitebox = sync.OnceValues(func() (*model.Graph, error) {
-	data, err := fs.ReadFile(web.FS, "dist/models/whitebox.safetensors")
+// defaultModel is the model the page starts with (the server's default):
+// the committed student.
+var defaultModel = sync.OnceValues(func() (*model.Graph, error) {
+	data, err := fs.ReadFile(web.FS, "models/student.safetensors")
 	if err != nil {
 		return nil, err
 	}
@@ -289,7 +291,7 @@ func dataPNG(t testing.TB, s string) image.Image {
 // as the shader samples it, and returns the picture as RGB in [0,1].
 func reference(t testing.TB, img image.Image, w, h int) []float32 {
 	t.Helper()
-	g, err := whitebox()
+	g, err := defaultModel()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,7 +356,7 @@ const (
 	// test. 40 dB is the engine's bound; the cartoon of a neighbouring
 	// camera frame (panned by 1%) scores under 17.
 	minPSNR = 40
-	// A stylized picture is not its input: White-box flattens regions and
+	// A stylized picture is not its input: the cartoon flattens regions and
 	// darkens edges. Measured against the input: 19.5-20.5 dB; an
 	// identity or pass-through engine would score above 40.
 	maxInputPSNR = 30

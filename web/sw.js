@@ -22,7 +22,7 @@ const PRECACHE = [
   "/icons/icon-512.png?v=dev",
   "/wasm_exec.js?v=dev",
   "/edgetoon.wasm?v=dev",
-  "/models/whitebox.safetensors?v=dev",
+  "/models/student.safetensors?v=dev",
 ];
 const precached = new Set(PRECACHE);
 

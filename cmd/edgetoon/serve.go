@@ -37,7 +37,7 @@ func runServe(args []string) error {
 	certFile := fs.String("cert", "", "serve HTTPS with this certificate `file` (PEM; with -key)")
 	keyFile := fs.String("key", "", "private key `file` for -cert (PEM)")
 	models := fs.String("models", "", "also offer the *.safetensors models in `dir`")
-	defModel := fs.String("model", "whitebox", "`name` of the model the page starts with")
+	defModel := fs.String("model", "student", "`name` of the model the page starts with (whitebox: the teacher, when built)")
 	latencyDir := fs.String("latency-dir", "", "accept latency tables from the /profile page (POST /api/latency) into `dir`; off without it")
 	if err := fs.Parse(args); err != nil {
 		return err
