@@ -23,10 +23,26 @@ import (
 //   - wire-B: every byte the server wrote once the service worker has
 //     installed, its precache included.
 //
+// Each model on offer runs as a sub-benchmark (the default, the student,
+// as "student"; the teacher, when built, as "whitebox" via ?model=), in
+// turn, in one run.
+//
 // Run: go test -run '^$' -bench ColdStart ./web
 func BenchmarkColdStart(b *testing.B) {
 	rs := startReal(b)
 	_, flags := fakeCamera(b, portraitClip(b, 2))
+	for _, m := range rs.srv.Models() {
+		b.Run(m.Name, func(b *testing.B) {
+			query := "/?size=64"
+			if !m.Default {
+				query += "&model=" + m.Name
+			}
+			coldStart(b, rs, flags, query)
+		})
+	}
+}
+
+func coldStart(b *testing.B, rs *realServer, flags []chromedp.ExecAllocatorOption, query string) {
 	var firstFrame, pageBytes, wireBytes float64
 	for i := 0; i < b.N; i++ {
 		rs.written.Store(0)
@@ -68,7 +84,7 @@ func BenchmarkColdStart(b *testing.B) {
 				mu.Unlock()
 			}
 		}()
-		s.do(b, desktop(), chromedp.Navigate(rs.ts.URL+"/?size=64"))
+		s.do(b, desktop(), chromedp.Navigate(rs.ts.URL+query))
 		s.waitReal(b, "the first stylized frame", `globalThis.__frames.length >= 1`)
 		fs := s.frames(b)
 		mu.Lock()
