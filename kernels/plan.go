@@ -189,8 +189,8 @@ func Build(g *model.Graph, opts Options) (*Plan, error) {
 		opts.ConvPixels = DefaultConvPixels
 	}
 	switch {
-	case opts.ConvPixels != 1 && opts.ConvPixels != 2 && opts.ConvPixels != 4:
-		return nil, fmt.Errorf("ConvPixels %d: want 1, 2 or 4", opts.ConvPixels)
+	case opts.ConvPixels != 1 && opts.ConvPixels != 2 && opts.ConvPixels != 4 && opts.ConvPixels != 8:
+		return nil, fmt.Errorf("ConvPixels %d: want 1, 2, 4 or 8", opts.ConvPixels)
 	case opts.ConvPixels > opts.MaxOutputs:
 		opts.ConvPixels = 1 << (bits.Len(uint(opts.MaxOutputs)) - 1)
 	}

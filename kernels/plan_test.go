@@ -191,12 +191,12 @@ func TestExpand(t *testing.T) {
 func TestConvPixels(t *testing.T) {
 	g := testgraph.Whitebox(newRand())
 	const h, w = 64, 68
-	base, err := Build(g, Options{H: h, W: w, Input: InputRaw, ConvPixels: 1})
+	base, err := Build(g, Options{H: h, W: w, Input: InputRaw, ConvPixels: 1, MaxOutputs: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct{ pixels, maxLayers int }{{2, 0}, {4, 0}, {4, 64}} {
-		p, err := Build(g, Options{H: h, W: w, Input: InputRaw, ConvPixels: tc.pixels, MaxLayers: tc.maxLayers})
+	for _, tc := range []struct{ pixels, maxLayers int }{{2, 0}, {4, 0}, {4, 64}, {8, 0}} {
+		p, err := Build(g, Options{H: h, W: w, Input: InputRaw, ConvPixels: tc.pixels, MaxLayers: tc.maxLayers, MaxOutputs: 8})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -95,9 +95,16 @@ func (e *engine) probe() error {
 		MaxOutputs:     min(c.Int(gl.MAX_DRAW_BUFFERS), 4),
 		MaxUniformVecs: c.Int(gl.MAX_FRAGMENT_UNIFORM_VECTORS),
 	}
-	// Benchmarks may pin the pixels per conv fragment to compare layouts.
+	// Benchmarks may pin the pixels per conv fragment and the render
+	// targets per draw (up to the device's MAX_DRAW_BUFFERS) to compare
+	// layouts. 8 targets measured 1.28x faster on SwiftShader (README),
+	// but the latency tables were measured at 4: the default moves with
+	// a re-profiled table.
 	if v := js.Global().Get("edgetoonConvPixels"); v.Type() == js.TypeNumber {
 		e.limits.ConvPixels = v.Int()
+	}
+	if v := js.Global().Get("edgetoonMaxOutputs"); v.Type() == js.TypeNumber {
+		e.limits.MaxOutputs = min(c.Int(gl.MAX_DRAW_BUFFERS), v.Int())
 	}
 	e.renderer = c.Call("getParameter", gl.RENDERER).String()
 	if !c.Extension("WEBGL_debug_renderer_info").IsNull() {

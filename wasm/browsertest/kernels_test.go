@@ -3,6 +3,8 @@
 package browsertest
 
 import (
+	"github.com/chromedp/chromedp"
+
 	"math/rand/v2"
 	"testing"
 
@@ -125,16 +127,32 @@ func TestKernels(t *testing.T) {
 }
 
 // TestWhiteboxShaped runs a randomly initialized network with White-box's
-// layers (every fusion at once) at 64x64.
+// layers (every fusion at once) at 64x64, in the default layout and in
+// the wider ones the benchmarks compare (conv pixels x output layers per
+// fragment, through the engine's edgetoonConvPixels/edgetoonMaxOutputs).
 func TestWhiteboxShaped(t *testing.T) {
 	p := newPage(t)
-	for _, prec := range []string{"fp32", "fp16"} {
-		t.Run(prec, func(t *testing.T) {
-			rng := newRand()
-			g := testgraph.Whitebox(rng)
-			x := randomInput(rng, 64, 64, 3)
-			checkModel(t, p, g, x, prec)
-		})
+	for _, layout := range []struct{ name, js string }{
+		{"default", ""},
+		{"4x2", "globalThis.edgetoonConvPixels = 4; globalThis.edgetoonMaxOutputs = 8;"},
+		{"8x1", "globalThis.edgetoonConvPixels = 8; globalThis.edgetoonMaxOutputs = 8;"},
+	} {
+		for _, prec := range []string{"fp32", "fp16"} {
+			t.Run(layout.name+"/"+prec, func(t *testing.T) {
+				if layout.js != "" {
+					if _, err := eval[chromedp.Void](p.ctx, layout.js); err != nil {
+						t.Fatal(err)
+					}
+				}
+				t.Cleanup(func() {
+					eval[chromedp.Void](p.ctx, "delete globalThis.edgetoonConvPixels; delete globalThis.edgetoonMaxOutputs")
+				})
+				rng := newRand()
+				g := testgraph.Whitebox(rng)
+				x := randomInput(rng, 64, 64, 3)
+				checkModel(t, p, g, x, prec)
+			})
+		}
 	}
 }
 
