@@ -152,10 +152,16 @@ def color_jitter(x, amount, rng):
     b = rng.uniform(1 - amount, 1 + amount)
     c = rng.uniform(1 - amount, 1 + amount)
     s = rng.uniform(1 - amount, 1 + amount)
+    return apply_jitter(x, b, c, s)
+
+
+def apply_jitter(x, b, c, s):
+    """x (CHW, or NCHW with factors shaped (N,1,1,1)) times brightness b,
+    contrast c about each image's mean, saturation s about its gray."""
     x = x * b
-    m = x.mean()
+    m = x.mean(dim=(-3, -2, -1), keepdim=True)
     x = (x - m) * c + m
-    gray = (0.299 * x[0] + 0.587 * x[1] + 0.114 * x[2]).unsqueeze(0)
+    gray = 0.299 * x[..., 0:1, :, :] + 0.587 * x[..., 1:2, :, :] + 0.114 * x[..., 2:3, :, :]
     x = (x - gray) * s + gray
     return x.clamp(0, 1)
 
@@ -225,13 +231,7 @@ class DeviceCrops:
         x = self.crops(idx, left, top, side, flip)
         if self.jitter <= 0:
             return x
-        b, c, s = (v.to(self.device).view(-1, 1, 1, 1) for v in (b, c, s))
-        x = x * b
-        m = x.mean(dim=(1, 2, 3), keepdim=True)
-        x = (x - m) * c + m
-        gray = 0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
-        x = (x - gray) * s + gray
-        return x.clamp(0, 1)
+        return apply_jitter(x, *(v.to(self.device).view(-1, 1, 1, 1) for v in (b, c, s)))
 
 
 def eval_images(size, root=IMAGES, limit=None):

@@ -113,10 +113,10 @@ func BenchmarkConvProbe(b *testing.B) {
 	}
 }
 
-// BenchmarkConvPixels compares the engine's conv fragment widths
-// (kernels.Options.ConvPixels: 1 is one output pixel per fragment) on
-// White-box at 256x256 fp32 (128x128 with -short), frames interleaved in rounds so that a change
-// in the machine's load hits every width alike.
+// BenchmarkConvPixels compares the engine's conv fragment layouts (4
+// pixels of 1 layer, of 2 layers, 8 pixels of 1: see layout) on White-box
+// at 256x256 fp32 (128x128 with -short), frames interleaved in rounds so
+// that a change in the machine's load hits every layout alike.
 func BenchmarkConvPixels(b *testing.B) {
 	g := benchModel(b)
 	p := newPage(b)
@@ -136,26 +136,23 @@ func BenchmarkConvPixels(b *testing.B) {
 		size = 128
 	}
 	mu, pu := p.srv.put(data), p.srv.put(fixtureRGBA(b, size))
-	// Layouts as pixels x output layers per fragment, coded pixels*10 +
-	// render targets: 41 is 4 pixels of one layer, 42 of two layers, 81 is
-	// 8 pixels of one.
-	widths := []int{41, 42, 81}
+	widths := []layout{{4, 1}, {4, 2}, {8, 1}}
 	for _, n := range widths {
-		// The engine reads the width when it opens its context.
-		js := fmt.Sprintf("globalThis.edgetoonConvPixels = %d; globalThis.edgetoonMaxOutputs = %d; benchCreate('px%d', %q, 'fp32', %q, %d, %d).finally(() => { delete globalThis.edgetoonConvPixels; delete globalThis.edgetoonMaxOutputs })", n/10, n/10*(n%10), n, mu, pu, size, size)
+		// The engine reads the layout when it opens its context.
+		js := fmt.Sprintf("%s benchCreate('px%s', %q, 'fp32', %q, %d, %d).finally(() => { %s })", n.pin(), n, mu, pu, size, size, unpinLayout)
 		if _, err := eval[string](p.ctx, js); err != nil {
 			b.Fatal(err)
 		}
-		defer eval[chromedp.Void](p.ctx, fmt.Sprintf("benchDispose('px%d')", n))
-		if _, err := eval[string](p.ctx, fmt.Sprintf("benchFrame('px%d')", n)); err != nil {
+		defer eval[chromedp.Void](p.ctx, fmt.Sprintf("benchDispose('px%s')", n))
+		if _, err := eval[string](p.ctx, fmt.Sprintf("benchFrame('px%s')", n)); err != nil {
 			b.Fatal(err)
 		}
 	}
-	ms := map[int][]float64{}
+	ms := map[layout][]float64{}
 	var macs float64
 	for round := range max(b.N, 3) {
 		for _, n := range widths {
-			res, err := eval[string](p.ctx, fmt.Sprintf("benchFrame('px%d')", n))
+			res, err := eval[string](p.ctx, fmt.Sprintf("benchFrame('px%s')", n))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -166,12 +163,28 @@ func BenchmarkConvPixels(b *testing.B) {
 			json.Unmarshal([]byte(res), &f)
 			macs, _ = f.Info["macs"].(float64)
 			ms[n] = append(ms[n], f.Ms)
-			b.Logf("round %d: layout %d: %.0f ms, %v passes", round, n, f.Ms, f.Info["passes"])
+			b.Logf("round %d: layout %s: %.0f ms, %v passes", round, n, f.Ms, f.Info["passes"])
 		}
 	}
 	for _, n := range widths {
 		med := median(ms[n])
-		b.Logf("layout %d: %.0f ms/frame (median of %d), %.2fx the first layout's speed, %.1f%% of peak %.2f GMAD/s",
+		b.Logf("layout %s: %.0f ms/frame (median of %d), %.2fx the first layout's speed, %.1f%% of peak %.2f GMAD/s",
 			n, med, len(ms[n]), median(ms[widths[0]])/med, 100*macs/(med/1000)/peak, peak/1e9)
 	}
 }
+
+// layout is a conv fragment's output: pixels side by side, each of layers
+// output layers (4 channels each), written through pixels*layers render
+// targets.
+type layout struct{ pixels, layers int }
+
+func (l layout) String() string { return fmt.Sprintf("%dx%d", l.pixels, l.layers) }
+
+// pin is the JS that makes the next engine opened in the page use l
+// (kernels.Options.ConvPixels and MaxOutputs, through wasm/engine.go).
+func (l layout) pin() string {
+	return fmt.Sprintf("globalThis.edgetoonConvPixels = %d; globalThis.edgetoonMaxOutputs = %d;", l.pixels, l.pixels*l.layers)
+}
+
+// unpinLayout gives the page's engines their own layout back.
+const unpinLayout = "delete globalThis.edgetoonConvPixels; delete globalThis.edgetoonMaxOutputs"

@@ -3,10 +3,10 @@
 package browsertest
 
 import (
-	"github.com/chromedp/chromedp"
-
 	"math/rand/v2"
 	"testing"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/edgetoon/edgetoon/kernels/testgraph"
 	"github.com/edgetoon/edgetoon/model"
@@ -132,21 +132,20 @@ func TestKernels(t *testing.T) {
 // fragment, through the engine's edgetoonConvPixels/edgetoonMaxOutputs).
 func TestWhiteboxShaped(t *testing.T) {
 	p := newPage(t)
-	for _, layout := range []struct{ name, js string }{
-		{"default", ""},
-		{"4x2", "globalThis.edgetoonConvPixels = 4; globalThis.edgetoonMaxOutputs = 8;"},
-		{"8x1", "globalThis.edgetoonConvPixels = 8; globalThis.edgetoonMaxOutputs = 8;"},
-	} {
+	// The zero layout pins nothing: the engine's default.
+	for _, l := range []layout{{}, {4, 1}, {4, 2}, {8, 1}} {
+		name := l.String()
+		if l == (layout{}) {
+			name = "default"
+		}
 		for _, prec := range []string{"fp32", "fp16"} {
-			t.Run(layout.name+"/"+prec, func(t *testing.T) {
-				if layout.js != "" {
-					if _, err := eval[chromedp.Void](p.ctx, layout.js); err != nil {
+			t.Run(name+"/"+prec, func(t *testing.T) {
+				if l != (layout{}) {
+					if _, err := eval[chromedp.Void](p.ctx, l.pin()); err != nil {
 						t.Fatal(err)
 					}
+					t.Cleanup(func() { eval[chromedp.Void](p.ctx, unpinLayout) })
 				}
-				t.Cleanup(func() {
-					eval[chromedp.Void](p.ctx, "delete globalThis.edgetoonConvPixels; delete globalThis.edgetoonMaxOutputs")
-				})
 				rng := newRand()
 				g := testgraph.Whitebox(rng)
 				x := randomInput(rng, 64, 64, 3)
