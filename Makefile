@@ -77,13 +77,13 @@ bench-peers: wasm model
 
 # The measured SwiftShader latency data in testdata/latency (see its README):
 # the full block catalogue, seven whole networks, the predictor fitted on
-# the table and its check against the networks. About 100 minutes on 2
+# the table and its check against the networks. About 80 minutes on 2
 # cores; run it with nothing else on the machine.
 LAT := testdata/latency
 latency-tables: wasm
 	$(GO) build -o bin/edgetoon ./cmd/edgetoon
-	bin/edgetoon profile -catalog full -precision fp32 -warmup 1 -reps 5 -min-ms 2000 -o $(LAT)/swiftshader_fp32.json
-	bin/edgetoon profile -networks $(LAT)/archs.json -rounds 3 -size 256 -precision fp32 -warmup 1 -reps 3 -o $(LAT)/swiftshader_fp32_networks.json
+	bin/edgetoon profile -catalog full -precision fp32 -rounds 4 -warmup 1 -reps 2 -min-ms 150 -o $(LAT)/swiftshader_fp32.json
+	bin/edgetoon profile -networks $(LAT)/archs.json -rounds 5 -size 256 -precision fp32 -warmup 1 -reps 2 -o $(LAT)/swiftshader_fp32_networks.json
 	bin/edgetoon fit-latency -table $(LAT)/swiftshader_fp32.json -o $(LAT)/swiftshader_fp32_predictor.json
 	bin/edgetoon predict-latency -predictor $(LAT)/swiftshader_fp32_predictor.json -measured $(LAT)/swiftshader_fp32_networks.json
 

@@ -5,15 +5,21 @@ package main
 // The on-device latency profiler (issue 5):
 //
 //	edgetoon.profile({canvas?, blocks, precision?, warmup?, reps?, minMs?,
-//	                  timer?, onProgress?(done, total, key), signal?}) -> Promise<string>
+//	                  rounds?, timer?, onProgress?(done, total, key), signal?}) -> Promise<string>
 //	edgetoon.profileNetworks({canvas?, archs, size?, precision?, warmup?,
 //	                  reps?, minMs?, onProgress?, signal?}) -> Promise<string>
 //
 // minMs (default 0) keeps timing a block past reps until its timed runs
 // add up to minMs milliseconds (with the fence timer a sample may batch
 // several runs), up to 8 * reps samples: a fast block's median
-// is noisy (its p10-p90 spread under SwiftShader is 50-70 %), and more
+// is noisy (its p10-p90 spread under SwiftShader is 20-40 %), and more
 // samples of it cost little.
+//
+// rounds (default 1) times the whole list that many times over, each
+// block loaded afresh each round, and pools a block's samples: under
+// SwiftShader on a 2-core machine a block's median moved by 18 % (sd) from
+// one load to the next, far more than its samples spread within a load,
+// so one long load is a worse estimate than a few short ones.
 //
 // profile runs each block configuration (latency.Block, as a JSON string
 // or an array of objects; or "full" or "reduced" for latency.FullCatalog
@@ -66,6 +72,7 @@ const (
 	maxWarmup = 100
 	maxReps   = 1000
 	maxMinMS  = 600000
+	maxRounds = 100
 	// extraReps bounds the samples minMs adds: at most this many times reps.
 	extraReps = 8
 	// minSampleMS: with the fence timer, a block faster than this is run
@@ -75,6 +82,13 @@ const (
 	// cross-origin isolation) do not swamp it.
 	minSampleMS = 4.0
 	maxBatch    = 64
+	// With the GPU timer query, a fast block's timed runs are issued back
+	// to back, each inside its own query, up to maxQueries or about
+	// queryChunkMS of expected work, and read after the last completes:
+	// polling for every run's result took the CPU from a software GPU on
+	// a 2-core machine and spread a fast block's samples by 50-70 %.
+	maxQueries   = 32
+	queryChunkMS = 100.0
 	// floorMS is the smallest latency reported: the table has no zeros.
 	floorMS = 1e-3
 )
@@ -96,6 +110,7 @@ type profileOptions struct {
 	warmup     int
 	reps       int
 	minMS      int
+	rounds     int // profile only
 	onProgress js.Value
 	signal     js.Value
 	fence      bool // timer: "fence" forces the fence timer
@@ -134,6 +149,9 @@ func parseProfileOptions(v js.Value, fn string) (profileOptions, error) {
 		return o, errorf(codeArgument, "edgetoon.%s: %v", fn, err)
 	}
 	if o.minMS, err = intOption(v, "minMs", 0, 0, maxMinMS); err != nil {
+		return o, errorf(codeArgument, "edgetoon.%s: %v", fn, err)
+	}
+	if o.rounds, err = intOption(v, "rounds", 1, 1, maxRounds); err != nil {
 		return o, errorf(codeArgument, "edgetoon.%s: %v", fn, err)
 	}
 	switch t := v.Get("timer"); {
@@ -238,19 +256,27 @@ func profileBlocks(v js.Value) (any, error) {
 	}
 	defer p.close()
 	t := &latency.Table{Schema: latency.Schema, Device: p.device()}
-	o.progress(0, len(blocks), "")
+	total := o.rounds * len(blocks)
+	o.progress(0, total, "")
+	samples := make([][]float64, len(blocks))
+	for r := range o.rounds {
+		for i, b := range blocks {
+			g, err := latency.BlockGraph(b)
+			if err != nil {
+				return nil, errorf(codeArgument, "edgetoon.profile: %v", err)
+			}
+			h, w := b.GraphInput()
+			s, err := p.measure(g, h, w, func(pass *kernels.Pass) bool { return latency.InBlock(pass.Nodes[0]) })
+			if err != nil {
+				return nil, fmt.Errorf("profiling %s: %w", b.Key(), err)
+			}
+			samples[i] = append(samples[i], s.samples...)
+			o.progress(r*len(blocks)+i+1, total, b.Key())
+		}
+	}
 	for i, b := range blocks {
-		g, err := latency.BlockGraph(b)
-		if err != nil {
-			return nil, errorf(codeArgument, "edgetoon.profile: %v", err)
-		}
-		h, w := b.GraphInput()
-		s, err := p.measure(g, h, w, func(pass *kernels.Pass) bool { return latency.InBlock(pass.Nodes[0]) })
-		if err != nil {
-			return nil, fmt.Errorf("profiling %s: %w", b.Key(), err)
-		}
+		s := summarize(samples[i])
 		t.Rows = append(t.Rows, latency.Row{Block: b, MedianMS: s.median, P10MS: s.p10, P90MS: s.p90, Reps: s.reps})
-		o.progress(i+1, len(blocks), b.Key())
 	}
 	if err := t.Validate(); err != nil {
 		return nil, fmt.Errorf("profile: %w", err) // a bug: every field is ours
@@ -391,6 +417,7 @@ func cleanText(s string) string {
 type stats struct {
 	median, p10, p90 float64
 	reps, passes     int
+	samples          []float64 // sorted, in ms
 }
 
 // measure plans g at h x w, fills its input with random values, runs it
@@ -453,6 +480,24 @@ func (p *profiler) measure(g *model.Graph, h, w int, keep func(*kernels.Pass) bo
 		if err := p.o.aborted(); err != nil {
 			return stats{}, err
 		}
+		if p.timer == latency.TimerQuery {
+			// Enough runs per round trip to cover about queryChunkMS.
+			n := min(maxQueries, max(1, int(queryChunkMS/math.Max(expect, 0.05))))
+			if left := p.o.reps - len(samples); left > 0 {
+				n = min(n, left)
+			} else {
+				n = min(n, extraReps*p.o.reps-len(samples), max(1, int(math.Ceil((float64(p.o.minMS)-total)/math.Max(expect, 0.05)))))
+			}
+			got, err := p.timeQueries(run(1), n, expect)
+			if err != nil {
+				return stats{}, err
+			}
+			for _, ms := range got {
+				samples = append(samples, math.Max(ms, floorMS))
+				total += ms
+			}
+			continue
+		}
 		ms, err := p.time(run(batch), expect*float64(batch))
 		if err != nil {
 			return stats{}, err
@@ -460,11 +505,18 @@ func (p *profiler) measure(g *model.Graph, h, w int, keep func(*kernels.Pass) bo
 		samples = append(samples, math.Max(ms/float64(batch), floorMS))
 		total += ms
 	}
+	s := summarize(samples)
+	s.passes = passes
+	return s, nil
+}
+
+// summarize sorts samples and returns their statistics.
+func summarize(samples []float64) stats {
 	slices.Sort(samples)
 	return stats{
 		median: percentile(samples, 50), p10: percentile(samples, 10), p90: percentile(samples, 90),
-		reps: len(samples), passes: passes,
-	}, nil
+		reps: len(samples), samples: samples,
+	}
 }
 
 // percentile interpolates linearly between the closest ranks of sorted.
@@ -534,123 +586,4 @@ func (p *profiler) timedCalls(r *runner, keep func(*kernels.Pass) bool) (calls [
 	prep("bindFramebuffer", gl.FRAMEBUFFER, js.Null())
 	prep("activeTexture", gl.TEXTURE0)
 	return calls, fbos, passes, nil
-}
-
-// time runs f once and returns how long the GPU took, in milliseconds.
-// expect, if not 0, is about how long it should take: the fence timer
-// sleeps through most of it before polling closely.
-//
-// With EXT_disjoint_timer_query_webgl2 the GPU itself measures the time
-// between the query's begin and end; a result flagged disjoint (the GPU
-// changed clocks or was preempted) is discarded and the run repeated.
-//
-// Otherwise the time is the wall clock from before the first draw call to
-// the moment a fence inserted after the last one has signaled. WebGL
-// calls return as soon as the commands are queued, long before the GPU
-// has run them; a fence (fenceSync) signals only when every command
-// before it has completed, so waiting for it forces the wall clock to
-// cover the GPU work itself. WebGL forbids blocking on a fence
-// (clientWaitSync's timeout must be 0) and updates a fence's status only
-// between tasks of the event loop, so the wait polls clientWaitSync with a
-// zero timeout, yielding to the event loop between polls.
-func (p *profiler) time(f func(), expect float64) (float64, error) {
-	c := p.e.gl
-	if p.timer == latency.TimerQuery {
-		for range 5 {
-			c.Call("getParameter", glGPUDisjoint) // clears the flag
-			q := c.Call("createQuery")
-			c.Call("beginQuery", glTimeElapsed, q)
-			f()
-			c.Call("endQuery", glTimeElapsed)
-			c.Call("flush")
-			start := p.e.now.Invoke().Float()
-			for !c.Call("getQueryParameter", q, glQueryAvailable).Bool() {
-				if err := p.wait(start, expect); err != nil {
-					c.Call("deleteQuery", q)
-					return 0, err
-				}
-			}
-			ns := c.Call("getQueryParameter", q, glQueryResult).Float()
-			disjoint := c.Call("getParameter", glGPUDisjoint).Bool()
-			c.Call("deleteQuery", q)
-			if !disjoint {
-				return ns / 1e6, nil
-			}
-		}
-		return 0, fmt.Errorf("the GPU timer was disjoint 5 times in a row")
-	}
-	start := p.e.now.Invoke().Float()
-	f()
-	sync := c.Call("fenceSync", glSyncGPUCommands, 0)
-	c.Call("flush")
-	defer c.Call("deleteSync", sync)
-	for {
-		switch c.Call("clientWaitSync", sync, glSyncFlush, 0).Int() {
-		case glAlreadySignaled, glConditionSatisfied:
-			return p.e.now.Invoke().Float() - start, nil
-		case glWaitFailed:
-			return 0, fmt.Errorf("waiting for the GPU failed (clientWaitSync)")
-		}
-		if err := p.wait(start, expect); err != nil {
-			return 0, err
-		}
-	}
-}
-
-// wait yields to the event loop once: by a timer while less than 3/4 of
-// the expected time has passed (so that polling does not take the CPU a
-// software GPU needs), else by a message, which returns at once.
-func (p *profiler) wait(start, expect float64) error {
-	if c := p.e.gl; c.Call("isContextLost").Bool() {
-		return errorf(codeContextLost, "The WebGL context was lost.")
-	}
-	if err := p.o.aborted(); err != nil {
-		return err
-	}
-	elapsed := p.e.now.Invoke().Float() - start
-	if left := 0.75*expect - elapsed; left > 2 {
-		time.Sleep(time.Duration(left * 0.5 * float64(time.Millisecond)))
-		return nil
-	}
-	if expect == 0 && elapsed > 20 {
-		// Unknown duration, long already: poll every few milliseconds.
-		time.Sleep(time.Duration(math.Min(elapsed/8, 50) * float64(time.Millisecond)))
-		return nil
-	}
-	p.yield.yield()
-	return nil
-}
-
-// yielder returns to the event loop for one task, without the 4 ms
-// minimum that nested timers get: it posts itself a message.
-type yielder struct {
-	port1, port2 js.Value
-	fn           js.Func
-	ch           chan struct{}
-}
-
-func newYielder() *yielder {
-	mc := js.Global().Get("MessageChannel").New()
-	y := &yielder{port1: mc.Get("port1"), port2: mc.Get("port2"), ch: make(chan struct{}, 1)}
-	y.fn = js.FuncOf(func(this js.Value, args []js.Value) any {
-		select {
-		case y.ch <- struct{}{}:
-		default:
-		}
-		return nil
-	})
-	y.port1.Set("onmessage", y.fn)
-	return y
-}
-
-func (y *yielder) yield() {
-	y.port2.Call("postMessage", nil)
-	<-y.ch
-}
-
-func (y *yielder) close() {
-	y.port1.Set("onmessage", js.Null())
-	y.port1.Call("close")
-	y.port2.Call("close")
-	y.fn.Release()
 }

@@ -39,15 +39,20 @@ async function start() {
     table = await edgetoon.profile({
       blocks: ui.catalog.value,
       precision: ui.precision.value,
-      // Fast blocks get more than the 10 samples, up to 80, until they
-      // add up to half a second: their medians are the noisy ones.
-      minMs: 500,
+      // Three rounds over the list, each loading every block afresh: a
+      // block's speed can differ from one load to the next more than its
+      // samples spread within one (18 % under SwiftShader). Within a
+      // round, a fast block gets more than its 4 samples, up to 32,
+      // until they add up to 150 ms: its median is the noisy one.
+      rounds: 3,
+      reps: 4,
+      minMs: 150,
       signal: controller.signal,
       onProgress(done, total, key) {
         ui.progress.value = total ? done / total : 0;
         const secs = (performance.now() - started) / 1000;
         const eta = done ? Math.round(secs / done * (total - done)) : 0;
-        ui.label.textContent = `${done} of ${total} blocks` + (done ? `, about ${eta} s left` : "") + (key ? ` (last: ${key})` : "");
+        ui.label.textContent = `${done} of ${total} timings` + (done ? `, about ${eta} s left` : "") + (key ? ` (last: ${key})` : "");
       },
     });
     const rows = JSON.parse(table).rows.length;

@@ -105,6 +105,12 @@ func TestProfilePageReal(t *testing.T) {
 	if len(table.Rows) != n || table.Device.Precision != latency.PrecisionFP32 {
 		t.Errorf("downloaded %d rows at %s, want %d at fp32", len(table.Rows), table.Device.Precision, n)
 	}
+	for _, r := range table.Rows {
+		// 3 rounds of at least 4 samples, at most 32 each (profile.js).
+		if r.Reps < 12 || r.Reps > 96 {
+			t.Errorf("%s: %d samples, want 3 rounds of 4..32", r.Block.Key(), r.Reps)
+		}
+	}
 
 	s.do(t, chromedp.Click(chromedp.CSS("#send")))
 	s.waitFor(t, realLimit, "the reply", status+`.startsWith("Sent") || `+status+`.includes("refused") || `+status+`.includes("reach")`)

@@ -45,6 +45,7 @@ type profileConfig struct {
 	browser   string // "chromium" (found as internal/browser does) or a path
 	blocks    string // "full", "reduced" or a JSON array of latency.Block
 	networks  string // JSON array of latency.Arch; set: time networks instead
+	rounds    int    // blocks: times over the list (networks repeat the list instead)
 	size      int    // networks' input side
 	precision string
 	timer     string // "auto" or "fence"
@@ -67,7 +68,7 @@ func runProfile(args []string) error {
 	blocksFile := fs.String("blocks", "", "time the blocks listed in this JSON `file` (an array of blocks, or a latency table) instead of -catalog")
 	networks := fs.String("networks", "", "time whole networks: a JSON `file` holding an array of architectures ({c0,c1,c2,c3,r,mids,c6,c8}); writes their latencies instead of a table")
 	fs.IntVar(&cfg.size, "size", 256, "input side of -networks")
-	rounds := fs.Int("rounds", 1, "with -networks: time the whole list this many times over, so that a machine's drift spreads over every network (predict-latency -measured takes the median of the rounds)")
+	rounds := fs.Int("rounds", 1, "time the whole list this many times over, each block or network loaded afresh, so that a machine's drift and a load's luck spread over every entry (a block's row pools its rounds' samples; predict-latency -measured takes the median of a network's rounds)")
 	fs.StringVar(&cfg.precision, "precision", "fp32", "storage precision: fp32 or fp16")
 	fs.StringVar(&cfg.timer, "timer", "auto", "auto (the GPU timer query where the browser has it) or fence (wall clock to a fence)")
 	fs.IntVar(&cfg.warmup, "warmup", 2, "untimed runs of each block before timing")
@@ -90,6 +91,10 @@ func runProfile(args []string) error {
 	if cfg.precision != latency.PrecisionFP32 && cfg.precision != latency.PrecisionFP16 {
 		return fmt.Errorf("-precision %q: want fp32 or fp16", cfg.precision)
 	}
+	if *rounds < 1 || *rounds > 100 {
+		return fmt.Errorf("-rounds %d: want 1..100", *rounds)
+	}
+	cfg.rounds = *rounds
 	switch {
 	case *networks != "":
 		data, err := os.ReadFile(*networks)
@@ -99,9 +104,6 @@ func runProfile(args []string) error {
 		var archs []latency.Arch
 		if err := json.Unmarshal(data, &archs); err != nil {
 			return fmt.Errorf("%s: %w", *networks, err)
-		}
-		if *rounds < 1 || *rounds > 100 {
-			return fmt.Errorf("-rounds %d: want 1..100", *rounds)
 		}
 		var list []latency.Arch
 		for range *rounds {
@@ -231,7 +233,7 @@ func profile(ctx context.Context, cfg profileConfig) (string, error) {
 		fn = "profileNetworks"
 		opts["archs"], opts["size"] = cfg.networks, cfg.size
 	} else {
-		opts["blocks"] = cfg.blocks
+		opts["blocks"], opts["rounds"] = cfg.blocks, cfg.rounds
 	}
 	optsJSON, err := json.Marshal(opts)
 	if err != nil {

@@ -95,6 +95,50 @@ func TestProfileReduced(t *testing.T) {
 	}
 }
 
+// TestProfileRounds times two blocks in three rounds: each row pools
+// its rounds' samples.
+func TestProfileRounds(t *testing.T) {
+	if _, err := browser.Path(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	if _, err := fs.Stat(web.FS, "dist/edgetoon.wasm"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("web/dist/edgetoon.wasm is not built: run make wasm")
+		}
+		t.Skip("web/dist/edgetoon.wasm is not built: run make wasm")
+	}
+	dir := t.TempDir()
+	blocks := latency.ReducedCatalog()[:2]
+	data, _ := json.Marshal(blocks)
+	list := filepath.Join(dir, "blocks.json")
+	if err := os.WriteFile(list, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "table.json")
+	if err := runProfile([]string{"-blocks", list, "-rounds", "3", "-warmup", "0", "-reps", "2", "-o", out}); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tab, err := latency.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tab.Rows) != len(blocks) {
+		t.Fatalf("%d rows, want %d", len(tab.Rows), len(blocks))
+	}
+	for i, r := range tab.Rows {
+		if r.Block != blocks[i] || r.Reps != 6 {
+			t.Errorf("row %d: %s with %d reps, want %s with 3 rounds x 2", i, r.Block.Key(), r.Reps, blocks[i].Key())
+		}
+	}
+}
+
 func TestProfileFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-catalog", "reduced"}, // no -o
@@ -103,6 +147,7 @@ func TestProfileFlags(t *testing.T) {
 		{"-blocks", "/nonexistent.json", "-o", "x.json"},
 		{"-o", "x.json", "extra"},
 		{"-catalog", "reduced", "-min-ms", "-1", "-o", "x.json"},
+		{"-catalog", "reduced", "-rounds", "0", "-o", "x.json"},
 	} {
 		if err := runProfile(args); err == nil {
 			t.Errorf("%q: no error", args)
