@@ -481,14 +481,7 @@ func (p *profiler) measure(g *model.Graph, h, w int, keep func(*kernels.Pass) bo
 			return stats{}, err
 		}
 		if p.timer == latency.TimerQuery {
-			// Enough runs per round trip to cover about queryChunkMS.
-			n := min(maxQueries, max(1, int(queryChunkMS/math.Max(expect, 0.05))))
-			if left := p.o.reps - len(samples); left > 0 {
-				n = min(n, left)
-			} else {
-				n = min(n, extraReps*p.o.reps-len(samples), max(1, int(math.Ceil((float64(p.o.minMS)-total)/math.Max(expect, 0.05)))))
-			}
-			got, err := p.timeQueries(run(1), n, expect)
+			got, err := p.timeQueries(run(1), p.queryChunk(expect, len(samples), total), expect)
 			if err != nil {
 				return stats{}, err
 			}
@@ -508,6 +501,20 @@ func (p *profiler) measure(g *model.Graph, h, w int, keep func(*kernels.Pass) bo
 	s := summarize(samples)
 	s.passes = passes
 	return s, nil
+}
+
+// queryChunk is how many runs of about expect ms measure issues back to
+// back with the timer query, given the samples it has and their total:
+// enough to cover about queryChunkMS, no more than reps (then minMs, then
+// the extraReps cap) still asks for.
+func (p *profiler) queryChunk(expect float64, have int, total float64) int {
+	per := math.Max(expect, 0.05)
+	n := min(maxQueries, max(1, int(queryChunkMS/per)))
+	if left := p.o.reps - have; left > 0 {
+		return min(n, left)
+	}
+	short := max(1, int(math.Ceil((float64(p.o.minMS)-total)/per)))
+	return min(n, extraReps*p.o.reps-have, short)
 }
 
 // summarize sorts samples and returns their statistics.
