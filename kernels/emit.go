@@ -57,6 +57,7 @@ func (b *builder) emitGroup(gr *group, canvas bool) (*Pass, []string, error) {
 		}
 	}
 	b.pixels[tail] = pixels
+	g.pixels = pixels
 	outputs := 1
 	if !canvas {
 		outputs = pixels * min(b.opts.MaxOutputs/pixels, outL)

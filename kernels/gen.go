@@ -30,6 +30,7 @@ type gen struct {
 	leaves  []string // values sampled as t0, t1, ...
 	image   bool     // samples the source image as timg
 	weights bool     // samples the weight texture as tw
+	pixels  int      // output pixels per fragment
 	memo    map[string]string
 }
 

@@ -67,6 +67,10 @@ type Options struct {
 	// or 4, at most MaxOutputs; 0 means DefaultConvPixels. 1 is the plain
 	// layout everywhere (kept for benchmarks).
 	ConvPixels int
+	// ConvShareRows makes dense convs fetch each input column of a row
+	// once for all the fragment's pixels and taps (convrow.glsl). Off by
+	// default until the latency table is re-measured with it.
+	ConvShareRows bool
 }
 
 // DefaultConvPixels is the conv fragment width the plans use by default.

@@ -136,7 +136,7 @@ func BenchmarkConvPixels(b *testing.B) {
 		size = 128
 	}
 	mu, pu := p.srv.put(data), p.srv.put(fixtureRGBA(b, size))
-	widths := []layout{{4, 1}, {4, 2}, {8, 1}}
+	widths := []layout{{4, 1, false}, {4, 2, false}, {8, 1, false}, {4, 2, true}}
 	for _, n := range widths {
 		// The engine reads the layout when it opens its context.
 		js := fmt.Sprintf("%s benchCreate('px%s', %q, 'fp32', %q, %d, %d).finally(() => { %s })", n.pin(), n, mu, pu, size, size, unpinLayout)
@@ -176,15 +176,32 @@ func BenchmarkConvPixels(b *testing.B) {
 // layout is a conv fragment's output: pixels side by side, each of layers
 // output layers (4 channels each), written through pixels*layers render
 // targets.
-type layout struct{ pixels, layers int }
+type layout struct {
+	pixels, layers int  // 0: the engine's default
+	shareRows      bool // kernels.Options.ConvShareRows
+}
 
-func (l layout) String() string { return fmt.Sprintf("%dx%d", l.pixels, l.layers) }
+func (l layout) String() string {
+	s := "default"
+	if l.pixels > 0 {
+		s = fmt.Sprintf("%dx%d", l.pixels, l.layers)
+	}
+	if l.shareRows {
+		s += "+rows"
+	}
+	return s
+}
 
 // pin is the JS that makes the next engine opened in the page use l
-// (kernels.Options.ConvPixels and MaxOutputs, through wasm/engine.go).
+// (kernels.Options.ConvPixels, MaxOutputs and ConvShareRows, through
+// wasm/engine.go).
 func (l layout) pin() string {
-	return fmt.Sprintf("globalThis.edgetoonConvPixels = %d; globalThis.edgetoonMaxOutputs = %d;", l.pixels, l.pixels*l.layers)
+	s := fmt.Sprintf("globalThis.edgetoonShareRows = %t;", l.shareRows)
+	if l.pixels > 0 {
+		s += fmt.Sprintf(" globalThis.edgetoonConvPixels = %d; globalThis.edgetoonMaxOutputs = %d;", l.pixels, l.pixels*l.layers)
+	}
+	return s
 }
 
 // unpinLayout gives the page's engines their own layout back.
-const unpinLayout = "delete globalThis.edgetoonConvPixels; delete globalThis.edgetoonMaxOutputs"
+const unpinLayout = "delete globalThis.edgetoonConvPixels; delete globalThis.edgetoonMaxOutputs; delete globalThis.edgetoonShareRows"
