@@ -114,7 +114,8 @@ func BenchmarkConvProbe(b *testing.B) {
 }
 
 // BenchmarkConvPixels compares the engine's conv fragment layouts (4
-// pixels of 1 layer, of 2 layers, 8 pixels of 1: see layout) on White-box
+// pixels of 1 layer, of 2 layers, 8 pixels of 1, and 4x2 with shared
+// input rows: see layout; -v prints every round) on White-box
 // at 256x256 fp32 (128x128 with -short), frames interleaved in rounds so
 // that a change in the machine's load hits every layout alike.
 func BenchmarkConvPixels(b *testing.B) {
