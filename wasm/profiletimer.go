@@ -15,12 +15,11 @@ import (
 )
 
 // time runs f once and returns how long the GPU took, in milliseconds.
-// expect, if not 0, is about how long it should take: the fence timer
-// sleeps through most of it before polling closely.
+// expect, if not 0, is about how long it should take: the wait sleeps
+// through most of it before polling closely.
 //
 // With EXT_disjoint_timer_query_webgl2 the GPU itself measures the time
-// between the query's begin and end; a result flagged disjoint (the GPU
-// changed clocks or was preempted) is discarded and the run repeated.
+// between the query's begin and end (timeQueries with one run).
 //
 // Otherwise the time is the wall clock from before the first draw call to
 // the moment a fence inserted after the last one has signaled. WebGL
@@ -34,28 +33,11 @@ import (
 func (p *profiler) time(f func(), expect float64) (float64, error) {
 	c := p.e.gl
 	if p.timer == latency.TimerQuery {
-		for range 5 {
-			c.Call("getParameter", glGPUDisjoint) // clears the flag
-			q := c.Call("createQuery")
-			c.Call("beginQuery", glTimeElapsed, q)
-			f()
-			c.Call("endQuery", glTimeElapsed)
-			c.Call("flush")
-			start := p.e.now.Invoke().Float()
-			for !c.Call("getQueryParameter", q, glQueryAvailable).Bool() {
-				if err := p.wait(start, expect); err != nil {
-					c.Call("deleteQuery", q)
-					return 0, err
-				}
-			}
-			ns := c.Call("getQueryParameter", q, glQueryResult).Float()
-			disjoint := c.Call("getParameter", glGPUDisjoint).Bool()
-			c.Call("deleteQuery", q)
-			if !disjoint {
-				return ns / 1e6, nil
-			}
+		ms, err := p.timeQueries(f, 1, expect)
+		if err != nil {
+			return 0, err
 		}
-		return 0, fmt.Errorf("the GPU timer was disjoint 5 times in a row")
+		return ms[0], nil
 	}
 	start := p.e.now.Invoke().Float()
 	f()
@@ -108,9 +90,14 @@ func (p *profiler) timeQueries(f func(), n int, expect float64) ([]float64, erro
 				return nil, err
 			}
 			// Results only change between tasks: sleep to 9/10 of the
-			// due time, then in steps of a twentieth of it.
+			// due time, then in steps of a twentieth of it; with no
+			// estimate (a first run), in steps growing with the wait.
 			elapsed := p.e.now.Invoke().Float() - start
-			d := math.Max(0.9*due-elapsed, math.Max(1, due/20))
+			step := math.Max(1, due/20)
+			if due == 0 {
+				step = math.Min(math.Max(1, elapsed/8), 50)
+			}
+			d := math.Max(0.9*due-elapsed, step)
 			time.Sleep(time.Duration(d * float64(time.Millisecond)))
 		}
 		ms := make([]float64, n)

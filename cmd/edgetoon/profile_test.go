@@ -16,9 +16,10 @@ import (
 	"github.com/edgetoon/edgetoon/web"
 )
 
-// TestProfileReduced runs the profiler on the reduced catalogue in
-// headless Chromium (as CI does) and checks the table it writes.
-func TestProfileReduced(t *testing.T) {
+// needProfiler skips t without Chromium or the built engine, and fails
+// it in CI, which has both.
+func needProfiler(t *testing.T) {
+	t.Helper()
 	if _, err := browser.Path(); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatal(err)
@@ -31,6 +32,12 @@ func TestProfileReduced(t *testing.T) {
 		}
 		t.Skip("web/dist/edgetoon.wasm is not built: run make wasm")
 	}
+}
+
+// TestProfileReduced runs the profiler on the reduced catalogue in
+// headless Chromium (as CI does) and checks the table it writes.
+func TestProfileReduced(t *testing.T) {
+	needProfiler(t)
 	out := filepath.Join(t.TempDir(), "table.json")
 	// -min-ms 50: a block keeps being timed past its 2 reps until the
 	// samples add up to 50 ms, up to 16 samples.
@@ -98,18 +105,7 @@ func TestProfileReduced(t *testing.T) {
 // TestProfileRounds times two blocks in three rounds: each row pools
 // its rounds' samples.
 func TestProfileRounds(t *testing.T) {
-	if _, err := browser.Path(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-	if _, err := fs.Stat(web.FS, "dist/edgetoon.wasm"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("web/dist/edgetoon.wasm is not built: run make wasm")
-		}
-		t.Skip("web/dist/edgetoon.wasm is not built: run make wasm")
-	}
+	needProfiler(t)
 	dir := t.TempDir()
 	blocks := latency.ReducedCatalog()[:2]
 	data, _ := json.Marshal(blocks)
