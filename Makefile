@@ -62,9 +62,10 @@ bench-cpu: model
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./model/cpu/
 
 # The same network in TF.js, ONNX Runtime Web and LiteRT.js, same browser
-# run: the student at 128 (every backend) and 256 (no WebGPU peers: over a
-# minute a frame each under SwiftShader), the teacher at 224 with LiteRT.js
-# on the TFLite file it was imported from. Each writes a JSON and a PNG.
+# run: the student at 128 (every backend), 256 and 512 (no WebGPU peers:
+# over a minute a frame each under SwiftShader), the teacher at 224 with
+# LiteRT.js on the TFLite file it was imported from. Each writes a JSON and
+# a PNG.
 BENCH_OUT ?= bench/results
 bench-peers: wasm model
 	cd bench && npm ci
@@ -72,6 +73,8 @@ bench-peers: wasm model
 	$(GO) run ./bench -model web/models/student.safetensors -size 128 -reps 5 -o $(BENCH_OUT)/student-128.json
 	$(GO) run ./bench -model web/models/student.safetensors -size 256 -reps 3 \
 	  -only ours-fp32,ours-fp16,ort-wasm,ort-webgl,tfjs-webgl,tfjs-wasm -o $(BENCH_OUT)/student-256.json
+	$(GO) run ./bench -model web/models/student.safetensors -size 512 -reps 3 \
+	  -only ours-fp32,ours-fp16,ort-wasm,ort-webgl,tfjs-webgl,tfjs-wasm -o $(BENCH_OUT)/student-512.json
 	$(GO) run ./bench -model $(MODEL) -size 224 -reps 3 -tflite ../shared/models/whitebox_cartoon_fp16.tflite \
 	  -only ours-fp32,ours-fp16,ort-wasm,ort-webgl,tfjs-webgl,tfjs-wasm,litert-wasm,litert-webgpu -o $(BENCH_OUT)/teacher-224.json
 

@@ -4,26 +4,21 @@
 // what a conv costs) and every input texel all the layers. Weights: one
 // mat4 per (tap, input layer, output layer), as 4 texels along a row of
 // tw; the bias is the row after the taps. The Go side repeats each line
-// holding a marker once per layer and pixel (see expand).
+// holding a marker once per layer and pixel (see expand), and unrolls the
+// taps of a row ($ROW, see convRow) so that each input column the
+// fragment's pixels read along the row is fetched once, not once per tap
+// and pixel.
 void main() {
 	ivec2 p = OUTPOS;
 	int l$k = LAYER0 + $k;
 	ivec2 q$i = p + ivec2($i, 0);
-	ivec2 b$i = q$i * STRIDE - PAD;
+	ivec2 b = p * STRIDE - PAD;
 	vec4 acc$k_$i = vec4(0.0);
 	for (int ky = 0; ky < KH; ky++) {
-		int iy = b0.y + ky * DY;
+		int iy = b.y + ky * DY;
 		if (uint(iy) >= uint(INSIZE.y)) continue; // zero padding
-		for (int kx = 0; kx < KW; kx++) {
-			int ix$i = b$i.x + kx * DX;
-			bool in$i = uint(ix$i) < uint(INSIZE.x);
-			int row = WY + (ky * KW + kx) * INL;
-			for (int s = 0; s < INL; s++) {
-				vec4 v$i = in$i ? X(ivec2(ix$i, iy), s) : vec4(0.0);
-				ivec2 w$k = ivec2(WX + l$k * 4, row + s);
-				mat4 m$k = mat4(W(w$k), W(w$k + ivec2(1, 0)), W(w$k + ivec2(2, 0)), W(w$k + ivec2(3, 0)));
-				acc$k_$i += m$k * v$i;
-			}
+		for (int s = 0; s < INL; s++) {
+$ROW
 		}
 	}
 	int brow = WY + KH * KW * INL;

@@ -11,9 +11,6 @@ import (
 //go:embed conv.glsl
 var convSrc string
 
-//go:embed convrow.glsl
-var convRowSrc string
-
 //go:embed depthwise.glsl
 var depthwiseSrc string
 
@@ -105,18 +102,16 @@ func (b *builder) conv(g *gen, n *model.Node) (string, int64, error) {
 	}
 	g.define("WX", g.int(wx))
 	g.define("WY", g.int(wy))
-	if !b.opts.ConvShareRows {
-		return convSrc, macs, nil
-	}
-	return strings.Replace(convRowSrc, "$ROW\n", convRow(g.pixels, kw, n.StrideX(), n.DilationX()), 1), macs, nil
+	return strings.Replace(convSrc, "$ROW\n", convRow(g.pixels, kw, n.StrideX(), n.DilationX()), 1), macs, nil
 }
 
 // convRow generates the loop body for one input row and input layer s:
 // the fragment's pixels and the row's taps share input texels, so each
 // distinct column is fetched once into its own variable (u<d> at column
-// b.x + d), and the taps, unrolled, name them. A GLSL array indexed by
-// the tap instead ran 1.8x slower under SwiftShader; these named ones
-// ran White-box 256 fp32 1.1-1.4x faster than conv.glsl's loop (README).
+// b.x + d), and the taps, unrolled, name them. White-box 256 fp32 ran
+// 1.1-1.4x faster under SwiftShader than with a loop over the taps
+// fetching per tap and pixel; a GLSL array indexed by the tap instead of
+// named variables ran 1.8x slower than that loop (README).
 func convRow(pixels, kw, stride, dil int) string {
 	var sb strings.Builder
 	used := map[int]bool{}

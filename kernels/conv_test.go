@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// TestConvRow checks the unrolled row of convrow.glsl: one fetch per
+// TestConvRow checks the unrolled row of conv.glsl: one fetch per
 // distinct input column the fragment's pixels read, and each tap of each
 // pixel reading the column it would have fetched itself.
 func TestConvRow(t *testing.T) {

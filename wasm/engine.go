@@ -92,23 +92,20 @@ func (e *engine) probe() error {
 	e.limits = kernels.Options{
 		MaxTextureSize: c.Int(gl.MAX_TEXTURE_SIZE),
 		MaxLayers:      c.Int(gl.MAX_ARRAY_TEXTURE_LAYERS),
-		// 8 render targets let a conv fragment compute 2 output layers
-		// at its 4 pixels, each input fetch serving both: 1.28x faster
-		// on White-box under SwiftShader (README).
+		// 8 render targets let a conv fragment compute 8 pixels, each
+		// weight fetch serving all of them: White-box ran 1.4x faster
+		// than with 4 targets under SwiftShader (README).
 		MaxOutputs:     min(c.Int(gl.MAX_DRAW_BUFFERS), 8),
 		MaxUniformVecs: c.Int(gl.MAX_FRAGMENT_UNIFORM_VECTORS),
 	}
-	// Benchmarks may pin the pixels per conv fragment, the render
-	// targets per draw (up to the device's MAX_DRAW_BUFFERS) and shared
-	// input rows (convrow.glsl) to compare layouts.
+	// Benchmarks may pin the pixels per conv fragment and the render
+	// targets per draw (up to the device's MAX_DRAW_BUFFERS) to compare
+	// layouts.
 	if v := js.Global().Get("edgetoonConvPixels"); v.Type() == js.TypeNumber {
 		e.limits.ConvPixels = v.Int()
 	}
 	if v := js.Global().Get("edgetoonMaxOutputs"); v.Type() == js.TypeNumber {
 		e.limits.MaxOutputs = min(c.Int(gl.MAX_DRAW_BUFFERS), v.Int())
-	}
-	if v := js.Global().Get("edgetoonShareRows"); v.Type() == js.TypeBoolean {
-		e.limits.ConvShareRows = v.Bool()
 	}
 	e.renderer = c.Call("getParameter", gl.RENDERER).String()
 	if !c.Extension("WEBGL_debug_renderer_info").IsNull() {

@@ -14,6 +14,20 @@ import (
 	"github.com/edgetoon/edgetoon/latency"
 )
 
+// WebGL2 and EXT_disjoint_timer_query_webgl2 enums.
+const (
+	glTimeElapsed        = 0x88BF // TIME_ELAPSED_EXT
+	glGPUDisjoint        = 0x8FBB // GPU_DISJOINT_EXT
+	glQueryResult        = 0x8866
+	glQueryAvailable     = 0x8867
+	glSyncGPUCommands    = 0x9117 // SYNC_GPU_COMMANDS_COMPLETE
+	glSyncFlush          = 0x0001 // SYNC_FLUSH_COMMANDS_BIT
+	glAlreadySignaled    = 0x911A
+	glConditionSatisfied = 0x911C
+	glWaitFailed         = 0x911D
+	glUnmaskedVendor     = 0x9245
+)
+
 // time runs f once and returns how long the GPU took, in milliseconds.
 // expect, if not 0, is about how long it should take: the wait sleeps
 // through most of it before polling closely.

@@ -4,7 +4,9 @@ package browsertest
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
+	"path/filepath"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -114,12 +116,22 @@ func BenchmarkConvProbe(b *testing.B) {
 }
 
 // BenchmarkConvPixels compares the engine's conv fragment layouts (4
-// pixels of 1 layer, of 2 layers, 8 pixels of 1, and 4x2 with shared
-// input rows: see layout; -v prints every round) on White-box
-// at 256x256 fp32 (128x128 with -short), frames interleaved in rounds so
-// that a change in the machine's load hits every layout alike.
+// pixels of 1 layer, of 2 layers, 8 pixels of 1: see layout; -v prints
+// every round) on White-box and on the shipped student at 256x256 fp32
+// (128x128 with -short), frames interleaved in rounds so that a change in
+// the machine's load hits every layout alike.
+var layoutSize = flag.Int("layout-size", 0, "BenchmarkConvPixels: input height and width (0: 256, 128 with -short)")
+
 func BenchmarkConvPixels(b *testing.B) {
-	g := benchModel(b)
+	student, err := model.ReadFile(filepath.Join(repoRoot(), "web", "models", "student.safetensors"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("whitebox", func(b *testing.B) { benchLayouts(b, benchModel(b)) })
+	b.Run("student", func(b *testing.B) { benchLayouts(b, student) })
+}
+
+func benchLayouts(b *testing.B, g *model.Graph) {
 	p := newPage(b)
 	if _, err := eval[chromedp.Void](p.ctx, benchJS); err != nil {
 		b.Fatal(err)
@@ -136,8 +148,11 @@ func BenchmarkConvPixels(b *testing.B) {
 	if testing.Short() {
 		size = 128
 	}
+	if *layoutSize > 0 {
+		size = *layoutSize
+	}
 	mu, pu := p.srv.put(data), p.srv.put(fixtureRGBA(b, size))
-	widths := []layout{{4, 1, false}, {4, 2, false}, {8, 1, false}, {4, 2, true}}
+	widths := []layout{{4, 1}, {4, 2}, {8, 1}}
 	for _, n := range widths {
 		// The engine reads the layout when it opens its context.
 		js := fmt.Sprintf("%s benchCreate('px%s', %q, 'fp32', %q, %d, %d).finally(() => { %s })", n.pin(), n, mu, pu, size, size, unpinLayout)
@@ -178,8 +193,7 @@ func BenchmarkConvPixels(b *testing.B) {
 // output layers (4 channels each), written through pixels*layers render
 // targets.
 type layout struct {
-	pixels, layers int  // 0: the engine's default
-	shareRows      bool // kernels.Options.ConvShareRows
+	pixels, layers int // 0: the engine's default
 }
 
 func (l layout) String() string {
@@ -187,22 +201,17 @@ func (l layout) String() string {
 	if l.pixels > 0 {
 		s = fmt.Sprintf("%dx%d", l.pixels, l.layers)
 	}
-	if l.shareRows {
-		s += "+rows"
-	}
 	return s
 }
 
 // pin is the JS that makes the next engine opened in the page use l
-// (kernels.Options.ConvPixels, MaxOutputs and ConvShareRows, through
-// wasm/engine.go).
+// (kernels.Options.ConvPixels and MaxOutputs, through wasm/engine.go).
 func (l layout) pin() string {
-	s := fmt.Sprintf("globalThis.edgetoonShareRows = %t;", l.shareRows)
-	if l.pixels > 0 {
-		s += fmt.Sprintf(" globalThis.edgetoonConvPixels = %d; globalThis.edgetoonMaxOutputs = %d;", l.pixels, l.pixels*l.layers)
+	if l.pixels == 0 {
+		return ""
 	}
-	return s
+	return fmt.Sprintf("globalThis.edgetoonConvPixels = %d; globalThis.edgetoonMaxOutputs = %d;", l.pixels, l.pixels*l.layers)
 }
 
 // unpinLayout gives the page's engines their own layout back.
-const unpinLayout = "delete globalThis.edgetoonConvPixels; delete globalThis.edgetoonMaxOutputs; delete globalThis.edgetoonShareRows"
+const unpinLayout = "delete globalThis.edgetoonConvPixels; delete globalThis.edgetoonMaxOutputs"
