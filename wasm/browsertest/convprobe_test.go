@@ -115,13 +115,15 @@ func BenchmarkConvProbe(b *testing.B) {
 	}
 }
 
+// layoutSize overrides BenchmarkConvPixels' input size (go test ... -args
+// -layout-size 224).
+var layoutSize = flag.Int("layout-size", 0, "BenchmarkConvPixels: input height and width (0: 256, 128 with -short)")
+
 // BenchmarkConvPixels compares the engine's conv fragment layouts (4
 // pixels of 1 layer, of 2 layers, 8 pixels of 1: see layout; -v prints
 // every round) on White-box and on the shipped student at 256x256 fp32
 // (128x128 with -short), frames interleaved in rounds so that a change in
 // the machine's load hits every layout alike.
-var layoutSize = flag.Int("layout-size", 0, "BenchmarkConvPixels: input height and width (0: 256, 128 with -short)")
-
 func BenchmarkConvPixels(b *testing.B) {
 	student, err := model.ReadFile(filepath.Join(repoRoot(), "web", "models", "student.safetensors"))
 	if err != nil {
@@ -131,6 +133,7 @@ func BenchmarkConvPixels(b *testing.B) {
 	b.Run("student", func(b *testing.B) { benchLayouts(b, student) })
 }
 
+// benchLayouts times g in every layout, interleaved, in one page.
 func benchLayouts(b *testing.B, g *model.Graph) {
 	p := newPage(b)
 	if _, err := eval[chromedp.Void](p.ctx, benchJS); err != nil {
@@ -207,9 +210,6 @@ func (l layout) String() string {
 // pin is the JS that makes the next engine opened in the page use l
 // (kernels.Options.ConvPixels and MaxOutputs, through wasm/engine.go).
 func (l layout) pin() string {
-	if l.pixels == 0 {
-		return ""
-	}
 	return fmt.Sprintf("globalThis.edgetoonConvPixels = %d; globalThis.edgetoonMaxOutputs = %d;", l.pixels, l.pixels*l.layers)
 }
 
