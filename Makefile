@@ -64,29 +64,30 @@ bench-cpu: model
 # The same network in TF.js, ONNX Runtime Web and LiteRT.js, same browser
 # run: the student at 128 (every backend), 256 and 512 (no WebGPU peers:
 # over a minute a frame each under SwiftShader), the teacher at 224 with
-# LiteRT.js on the TFLite file it was imported from. Each writes a JSON and
-# a PNG.
+# LiteRT.js on the TFLite file it was imported from. Every backend is
+# loaded afresh 3 times (A/B order), 1 warm-up + 2 timed frames a load.
+# Each writes a JSON and a PNG; about 30 minutes, nothing else running.
 BENCH_OUT ?= bench/results
+BENCH := $(GO) run ./bench -rounds 3 -warmup 1 -reps 2
+NO_WEBGPU := ours-fp32,ours-fp16,ort-wasm,ort-webgl,tfjs-webgl,tfjs-wasm
 bench-peers: wasm model
 	cd bench && npm ci
 	mkdir -p $(BENCH_OUT)
-	$(GO) run ./bench -model web/models/student.safetensors -size 128 -reps 5 -o $(BENCH_OUT)/student-128.json
-	$(GO) run ./bench -model web/models/student.safetensors -size 256 -reps 3 \
-	  -only ours-fp32,ours-fp16,ort-wasm,ort-webgl,tfjs-webgl,tfjs-wasm -o $(BENCH_OUT)/student-256.json
-	$(GO) run ./bench -model web/models/student.safetensors -size 512 -reps 3 \
-	  -only ours-fp32,ours-fp16,ort-wasm,ort-webgl,tfjs-webgl,tfjs-wasm -o $(BENCH_OUT)/student-512.json
-	$(GO) run ./bench -model $(MODEL) -size 224 -reps 3 -tflite ../shared/models/whitebox_cartoon_fp16.tflite \
-	  -only ours-fp32,ours-fp16,ort-wasm,ort-webgl,tfjs-webgl,tfjs-wasm,litert-wasm,litert-webgpu -o $(BENCH_OUT)/teacher-224.json
+	$(BENCH) -model web/models/student.safetensors -size 128 -o $(BENCH_OUT)/student-128.json
+	$(BENCH) -model web/models/student.safetensors -size 256 -only $(NO_WEBGPU) -o $(BENCH_OUT)/student-256.json
+	$(BENCH) -model web/models/student.safetensors -size 512 -only $(NO_WEBGPU) -o $(BENCH_OUT)/student-512.json
+	$(BENCH) -model $(MODEL) -size 224 -tflite ../shared/models/whitebox_cartoon_fp16.tflite \
+	  -only $(NO_WEBGPU),litert-wasm,litert-webgpu -o $(BENCH_OUT)/teacher-224.json
 
 # The measured SwiftShader latency data in testdata/latency (see its README):
 # the full block catalogue, seven whole networks, the predictor fitted on
-# the table and its check against the networks. About 80 minutes on 2
+# the table and its check against the networks. About 85 minutes on 2
 # cores; run it with nothing else on the machine.
 LAT := testdata/latency
 latency-tables: wasm
 	$(GO) build -o bin/edgetoon ./cmd/edgetoon
 	bin/edgetoon profile -catalog full -precision fp32 -rounds 4 -warmup 1 -reps 2 -min-ms 150 -o $(LAT)/swiftshader_fp32.json
-	bin/edgetoon profile -networks $(LAT)/archs.json -rounds 5 -size 256 -precision fp32 -warmup 1 -reps 2 -o $(LAT)/swiftshader_fp32_networks.json
+	bin/edgetoon profile -networks $(LAT)/archs.json -rounds 10 -size 256 -precision fp32 -warmup 1 -reps 2 -o $(LAT)/swiftshader_fp32_networks.json
 	bin/edgetoon fit-latency -table $(LAT)/swiftshader_fp32.json -o $(LAT)/swiftshader_fp32_predictor.json
 	bin/edgetoon predict-latency -predictor $(LAT)/swiftshader_fp32_predictor.json -measured $(LAT)/swiftshader_fp32_networks.json
 

@@ -48,9 +48,8 @@ func writeChart(path string, res *results) error {
 			frames[i].note = "timing failed"
 		}
 		if len(r.ColdMs) > 0 {
-			s := slices.Sorted(slices.Values(r.ColdMs))
-			m := s[len(s)/2]
-			colds[i] = bar{m, s[0], s[len(s)-1], fmt.Sprintf("%.0f ms", m)}
+			m := median(r.ColdMs)
+			colds[i] = bar{m, slices.Min(r.ColdMs), slices.Max(r.ColdMs), fmt.Sprintf("%.0f ms", m)}
 		} else {
 			colds[i].note = "failed"
 		}
@@ -58,11 +57,11 @@ func writeChart(path string, res *results) error {
 	ph := panelHeight(len(res.Rows))
 	img := image.NewRGBA(image.Rect(0, 0, width, head+2*ph+foot))
 	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
-	text(img, 10, 16, fmt.Sprintf("%s (%.2f GMACs) at %dx%d, %d timed frames per backend (A/B rounds)",
-		res.ModelName, res.GMACs, res.Size, res.Size, res.Reps))
+	text(img, 10, 16, fmt.Sprintf("%s (%.2f GMACs) at %dx%d, %d fresh loads per backend (A/B rounds) x %d timed frames",
+		res.ModelName, res.GMACs, res.Size, res.Size, res.Rounds, res.Reps))
 	text(img, 10, 34, fmt.Sprintf("%s, %s, %d cores", res.Browser, res.Renderer, res.Cores))
 	panel(img, head, "ms per frame after warm-up (median; whisker min-max; Nx = median / ours fp32), log scale", res.Rows, frames)
-	panel(img, head+ph, "cold start ms (script + wasm + weights + compile + first frame, fresh page), log scale", res.Rows, colds)
+	panel(img, head+ph, "cold start ms (script + wasm + weights + compile + first frame, fresh page; median, min-max), log scale", res.Rows, colds)
 	text(img, 240, head+2*ph+foot-6, "orange: ours (WebGL2)   blue: peer GPU backends   grey: peer CPU (wasm) backends")
 	return savePNG(path, img)
 }

@@ -32,7 +32,7 @@ func barEnd(t *testing.T, path string, y int, want [4]uint32) int {
 // The chart's bars are log-scaled medians: ten times the time is one
 // decade further right, whatever the row; a failed backend has no bar.
 func TestChartBars(t *testing.T) {
-	res := &results{ModelName: "m", GMACs: 1, Size: 64, Reps: 3, Rows: []*row{
+	res := &results{ModelName: "m", GMACs: 1, Size: 64, Rounds: 3, Reps: 2, Rows: []*row{
 		{backend: backend{Key: "ours-fp32", Runtime: "ours", GPU: true}, Label: "ours", MedianMs: 10, MinMs: 9, MaxMs: 11, Ratio: 1, ColdMs: []float64{200}},
 		{backend: backend{Key: "ort-webgl", Runtime: "ort", GPU: true}, Label: "ort", MedianMs: 100, MinMs: 90, MaxMs: 110, Ratio: 10, ColdMs: []float64{2000}},
 		{backend: backend{Key: "tfjs-wasm", Runtime: "tfjs"}, Label: "tfjs", MedianMs: 1000, MinMs: 900, MaxMs: 1100, Ratio: 100, ColdMs: []float64{20}},

@@ -15,15 +15,18 @@
 // same node list and float32 weights, and LiteRT.js (only with -tflite)
 // the TFLite file the teacher was imported from, at its fixed input size.
 //
-// Method: each backend's cold start (script + wasm download and compile,
-// weights, first frame) is timed in a fresh page so no backend inherits
-// another's warm state; its first output is compared with cpu.Run on the
-// same normalized input. Then all backends are loaded into one page,
-// warmed up, and timed one frame at a time in rounds whose order reverses
-// every round (A B C, C B A, ...) so machine drift favours no one. Each
-// frame ends at the runtime's own fence: a 1-pixel readPixels for ours,
-// the output download for the peers (which also upload their input from
-// a Float32Array, where ours uploads an RGBA canvas).
+// Method: in every round each backend is loaded afresh, alone in a fresh
+// page (responses are no-store, so nothing is inherited): its cold start
+// (script + wasm download and compile, weights, first frame) is timed and
+// its first output compared with cpu.Run on the same normalized input,
+// then it runs -warmup untimed and -reps timed frames. The order of the
+// backends reverses every round (A B C, C B A, ...) so machine drift
+// favours no one, and a backend's median pools the frames of all its
+// loads: under SwiftShader one load of an engine can run 1.5x slower than
+// the next, so a single load is a lottery. Each frame ends at the
+// runtime's own fence: a 1-pixel readPixels for ours, the output download
+// for the peers (which also upload their input from a Float32Array, where
+// ours uploads an RGBA canvas).
 //
 // This is a program, not a test: CI's go test ./... must not run it.
 package main
@@ -75,7 +78,7 @@ var backends = []backend{
 
 type config struct {
 	model, tflite, photo, node, dist, out string
-	size, reps, warmup, cold, threads     int
+	size, rounds, reps, warmup, threads   int
 	only                                  []string
 	callTimeout                           time.Duration
 	verbose                               bool
@@ -92,9 +95,9 @@ func main() {
 	flag.StringVar(&cfg.dist, "dist", "web/dist", "directory holding edgetoon.wasm and wasm_exec.js (make wasm)")
 	flag.StringVar(&cfg.out, "o", "bench/results/results.json", "result `file` (a PNG chart is written beside it)")
 	flag.IntVar(&cfg.size, "size", 128, "square input size")
-	flag.IntVar(&cfg.reps, "reps", 3, "timed frames per backend (A/B rounds)")
-	flag.IntVar(&cfg.warmup, "warmup", 1, "untimed frames per backend after its first")
-	flag.IntVar(&cfg.cold, "cold", 1, "cold starts per backend, each in a fresh page")
+	flag.IntVar(&cfg.rounds, "rounds", 3, "fresh loads per backend (A/B rounds), each a cold start")
+	flag.IntVar(&cfg.reps, "reps", 2, "timed frames per load")
+	flag.IntVar(&cfg.warmup, "warmup", 1, "untimed frames per load after its first")
 	flag.IntVar(&cfg.threads, "threads", 2, "threads for the wasm backends")
 	only := flag.String("only", "", "comma-separated backend keys (default: all; litert-* need -tflite)")
 	flag.DurationVar(&cfg.callTimeout, "call-timeout", 5*time.Minute, "limit on one page call (a cold start or a frame)")
@@ -111,8 +114,8 @@ func main() {
 	if *only != "" {
 		cfg.only = strings.Split(*only, ",")
 	}
-	if cfg.reps < 1 || cfg.size < 1 || cfg.cold < 1 || cfg.warmup < 0 {
-		log.Fatal("want -reps, -size, -cold >= 1 and -warmup >= 0")
+	if cfg.rounds < 1 || cfg.reps < 1 || cfg.size < 1 || cfg.warmup < 0 {
+		log.Fatal("want -rounds, -reps, -size >= 1 and -warmup >= 0")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
@@ -128,7 +131,8 @@ type row struct {
 	Err       string    `json:"error,omitempty"`
 	ColdMs    []float64 `json:"cold_ms,omitempty"`
 	CreateMs  []float64 `json:"create_ms,omitempty"` // load + compile, inside cold
-	FramesMs  []float64 `json:"frames_ms,omitempty"` // timed frames, in A/B order
+	FramesMs  []float64 `json:"frames_ms,omitempty"` // timed frames of every load, in order
+	LoadMs    []float64 `json:"load_ms,omitempty"`   // each load's median frame
 	MedianMs  float64   `json:"median_ms,omitempty"`
 	P90Ms     float64   `json:"p90_ms,omitempty"`
 	MinMs     float64   `json:"min_ms,omitempty"`
@@ -149,9 +153,9 @@ type results struct {
 	ModelName string    `json:"model_name"`
 	GMACs     float64   `json:"gmacs"`
 	Size      int       `json:"size"`
-	Reps      int       `json:"reps"`
+	Rounds    int       `json:"rounds"` // loads per backend
+	Reps      int       `json:"reps"`   // timed frames per load
 	Warmup    int       `json:"warmup"`
-	Cold      int       `json:"cold"`
 	Threads   int       `json:"threads"`
 	Browser   string    `json:"browser"`
 	UserAgent string    `json:"user_agent"`
@@ -249,7 +253,7 @@ func run(ctx context.Context, cfg config) error {
 		}()
 	}
 	res := &results{Date: time.Now().UTC(), Model: cfg.model, ModelName: g.Name, GMACs: float64(macs) / 1e9,
-		Size: cfg.size, Reps: cfg.reps, Warmup: cfg.warmup, Cold: cfg.cold, Threads: cfg.threads, Versions: versions}
+		Size: cfg.size, Rounds: cfg.rounds, Reps: cfg.reps, Warmup: cfg.warmup, Threads: cfg.threads, Versions: versions}
 	if v, err := chromedp.CallBrowser(bctx, browser.GetVersion, cdp.Empty{}); err == nil {
 		res.Browser = v.Product
 	}
@@ -269,107 +273,22 @@ func run(ctx context.Context, cfg config) error {
 	}
 	res.Rows = rows
 
-	openPage := func() error {
-		if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+"/")); err != nil {
-			return fmt.Errorf("open page: %w", err)
-		}
-		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`window.benchReady === true`,
-			chromedp.WithPollingTimeout(30*time.Second))); err != nil {
-			return fmt.Errorf("page did not load: %w", err)
-		}
-		job, _ := json.Marshal(map[string]any{"h": cfg.size, "w": cfg.size, "threads": cfg.threads})
-		raw, err := call[string](bctx, cfg, "bench.init("+string(job)+")")
-		if err != nil {
-			return fmt.Errorf("init page: %w", err)
-		}
-		var env struct {
-			UserAgent string
-			Cores     int
-			Renderer  string
-		}
-		json.Unmarshal([]byte(raw), &env)
-		res.UserAgent, res.Cores, res.Renderer = env.UserAgent, env.Cores, env.Renderer
-		return nil
-	}
-
-	// Phase 1: cold starts and agreement, one fresh page each.
-	for c := range cfg.cold {
-		for _, r := range abOrder(rows, c) {
-			if r.Err != "" {
+	ss := &session{cfg: cfg, bctx: bctx, srv: srv, ref: ref.Data, res: res}
+	// Every round loads every backend afresh, alone in its own page, in an
+	// order that reverses each round: under SwiftShader one load of the
+	// same engine can run 1.5x slower than the next, so a backend's frames
+	// pool several loads, and no backend's load shares a page (or a GPU
+	// process's queues) with another's.
+	for i := range cfg.rounds {
+		for _, r := range abOrder(rows, i) {
+			if r.Err != "" || r.LiveError != "" {
 				continue
 			}
-			if err := openPage(); err != nil {
+			if err := ss.load(ctx, r); err != nil {
 				return err
 			}
-			ch := srv.Expect(r.Key)
-			raw, err := call[string](bctx, cfg, fmt.Sprintf("bench.cold(%q, %q, %q)", r.Key, r.Runtime, r.Backend))
-			if err != nil {
-				r.Err = firstLine(err)
-				log.Printf("%-14s cold start failed: %s", r.Key, r.Err)
-				continue
-			}
-			var cold struct {
-				ColdMs, CreateMs float64
-				Info             any
-			}
-			json.Unmarshal([]byte(raw), &cold)
-			r.ColdMs, r.CreateMs, r.Info = append(r.ColdMs, cold.ColdMs), append(r.CreateMs, cold.CreateMs), cold.Info
-			y, err := ch.Wait(ctx)
-			if err != nil {
-				r.Err = err.Error()
-				continue
-			}
-			d, err := maxAbsDiff(y, ref.Data)
-			if err != nil {
-				r.Err = err.Error()
-				continue
-			}
-			r.MaxAbs = max(r.MaxAbs, d)
-			r.Agrees = r.MaxAbs <= tolerance
-			log.Printf("%-14s cold %8.0f ms (load+compile %6.0f), max|diff| %.2e", r.Key, cold.ColdMs, cold.CreateMs, d)
 		}
-	}
-
-	// Phase 2: every working backend in one page, warmed up, then timed
-	// in A/B rounds.
-	if err := openPage(); err != nil {
-		return err
-	}
-	var live []*row
-	for _, r := range rows {
-		if r.Err != "" {
-			continue
-		}
-		if _, err := call[string](bctx, cfg, fmt.Sprintf("bench.setup(%q, %q, %q)", r.Key, r.Runtime, r.Backend)); err != nil {
-			r.LiveError = firstLine(err)
-			log.Printf("%-14s setup failed: %s", r.Key, r.LiveError)
-			continue
-		}
-		live = append(live, r)
-	}
-	frame := func(r *row) (float64, error) {
-		return call[float64](bctx, cfg, fmt.Sprintf("bench.frame(%q)", r.Key))
-	}
-	for range cfg.warmup {
-		for _, r := range live {
-			if _, err := frame(r); err != nil {
-				r.LiveError = firstLine(err)
-			}
-		}
-	}
-	for i := range cfg.reps {
-		for _, r := range abOrder(live, i) {
-			if r.LiveError != "" {
-				continue
-			}
-			ms, err := frame(r)
-			if err != nil {
-				r.LiveError = firstLine(err)
-				continue
-			}
-			r.FramesMs = append(r.FramesMs, ms)
-		}
-		log.Printf("round %d/%d done", i+1, cfg.reps)
+		log.Printf("round %d/%d done", i+1, cfg.rounds)
 	}
 	summarize(rows)
 	printTable(os.Stdout, res)
@@ -391,14 +310,6 @@ func run(ctx context.Context, cfg config) error {
 	return nil
 }
 
-// call evaluates a page expression, awaiting its promise, under the
-// per-call limit so one hung backend cannot eat the whole run.
-func call[T any](ctx context.Context, cfg config, expr string) (T, error) {
-	ctx, cancel := context.WithTimeout(ctx, cfg.callTimeout)
-	defer cancel()
-	return chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
-}
-
 // abOrder is rows forward in even rounds and reversed in odd ones.
 func abOrder(rows []*row, round int) []*row {
 	if round%2 == 0 {
@@ -407,6 +318,22 @@ func abOrder(rows []*row, round int) []*row {
 	r := slices.Clone(rows)
 	slices.Reverse(r)
 	return r
+}
+
+// median is the middle of xs (the upper one of an even count), 0 if none.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	return slices.Sorted(slices.Values(xs))[len(xs)/2]
+}
+
+func msList(xs []float64) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = fmt.Sprintf("%.0f", x)
+	}
+	return strings.Join(parts, " ")
 }
 
 func label(b backend) string {

@@ -59,7 +59,7 @@ func summarize(rows []*row) {
 			continue
 		}
 		s := slices.Sorted(slices.Values(r.FramesMs))
-		r.MedianMs = s[len(s)/2]
+		r.MedianMs = median(s)
 		// Nearest-rank p90: with 3 frames it is the slowest.
 		r.P90Ms = s[int(math.Ceil(0.9*float64(len(s))))-1]
 		r.MinMs, r.MaxMs = s[0], s[len(s)-1]
@@ -77,18 +77,22 @@ func summarize(rows []*row) {
 }
 
 func printTable(f *os.File, res *results) {
-	fmt.Fprintf(f, "\n%s (%.2f GMACs) at %dx%d; %s; %d cores; %d timed frames (A/B), %d warm-up\n",
-		res.ModelName, res.GMACs, res.Size, res.Size, res.Browser, res.Cores, res.Reps, res.Warmup)
+	fmt.Fprintf(f, "\n%s (%.2f GMACs) at %dx%d; %s; %d cores; %d fresh loads per backend (A/B order), each %d warm-up + %d timed frames\n",
+		res.ModelName, res.GMACs, res.Size, res.Size, res.Browser, res.Cores, res.Rounds, res.Warmup, res.Reps)
 	fmt.Fprintf(f, "WebGL renderer: %s\n\n", res.Renderer)
 	w := tabwriter.NewWriter(f, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "runtime/backend\tmedian ms\tp90 ms\tmin-max ms\tcold start ms\tmax|diff|\tagrees\tpeer/ours-fp32\t")
+	fmt.Fprintln(w, "runtime/backend\tmedian ms\tp90 ms\tmin-max ms\tload medians ms\tcold start ms\tmax|diff|\tagrees\tpeer/ours-fp32\t")
 	for _, r := range res.Rows {
 		cold := "-"
 		if len(r.ColdMs) > 0 {
-			cold = fmt.Sprintf("%.0f", slices.Sorted(slices.Values(r.ColdMs))[len(r.ColdMs)/2])
+			cold = fmt.Sprintf("%.0f", median(r.ColdMs))
+		}
+		loads := "-"
+		if len(r.LoadMs) > 0 {
+			loads = fmt.Sprintf("%.0f-%.0f", slices.Min(r.LoadMs), slices.Max(r.LoadMs))
 		}
 		if r.Err != "" {
-			fmt.Fprintf(w, "%s\t-\t-\t-\t%s\t-\t-\t-\t  FAILED: %s\n", r.Label, cold, trim(r.Err))
+			fmt.Fprintf(w, "%s\t-\t-\t-\t-\t%s\t-\t-\t-\t  FAILED: %s\n", r.Label, cold, trim(r.Err))
 			continue
 		}
 		note := ""
@@ -103,7 +107,7 @@ func printTable(f *os.File, res *results) {
 		if r.Ratio > 0 {
 			ratio = fmt.Sprintf("%.2fx", r.Ratio)
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%.1e\t%v\t%s\t%s\n", r.Label, med, p90, spread, cold, r.MaxAbs, r.Agrees, ratio, note)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%.1e\t%v\t%s\t%s\n", r.Label, med, p90, spread, loads, cold, r.MaxAbs, r.Agrees, ratio, note)
 	}
 	w.Flush()
 }
