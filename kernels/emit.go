@@ -81,7 +81,7 @@ func (b *builder) emitGroup(gr *group, canvas bool) (*Pass, []string, error) {
 	case gr.stage == stagePartial:
 		op = gr.root.Op + " statistics"
 		main, err = b.normPartial(g, gr.root)
-		outputs = 2
+		outputs = 3
 	case gr.stage == stageFinal:
 		op = gr.root.Op + " statistics"
 		main, err = b.normFinal(g, gr.root)

@@ -18,8 +18,9 @@ var normFinalSrc string
 //
 //	stage 1 (partial): per tile of the input, per lane, the mean and the
 //	  variance, into a texture of tiles x tiles texels;
-//	stage 2 (final): the tiles merged into a 3 x 1 texture holding, per
-//	  layer, the mean, gamma/sqrt(var+eps) and beta;
+//	stage 2 (final): the tiles merged into a 4 x 1 texture holding, per
+//	  layer, the mean (twice: a double-half, see split), gamma/sqrt(var+eps)
+//	  and beta;
 //
 // and the normalization itself, (x - mean) * scale + beta, is evaluated in
 // the consumer's fetch like any inlined elementwise node (so the
@@ -44,8 +45,8 @@ func normValues(n *model.Node) (partial, final string) {
 }
 
 // normGroups returns n's two statistics passes and records their
-// shapes: the partials [tilesY, tilesX, 8*groups] (mean and variance
-// layers) and the stats [1, 3, C].
+// shapes: the partials [tilesY, tilesX, 12*groups] (two mean layers and
+// a variance layer) and the stats [1, 4, C].
 func (b *builder) normGroups(n *model.Node) []*group {
 	x := b.shapes[n.Inputs[0]]
 	// Tiles of ceil(size/normTiles) pixels, as many as it takes: no tile
@@ -56,8 +57,8 @@ func (b *builder) normGroups(n *model.Node) []*group {
 		groups = 1
 	}
 	partial, final := normValues(n)
-	b.shapes[partial] = []int{ty, tx, 8 * groups}
-	b.shapes[final] = []int{1, 3, x[2]}
+	b.shapes[partial] = []int{ty, tx, 12 * groups}
+	b.shapes[final] = []int{1, 4, x[2]}
 	return []*group{{root: n, stage: stagePartial}, {root: n, stage: stageFinal}}
 }
 
@@ -86,11 +87,12 @@ func (b *builder) normCommon(g *gen, n *model.Node) error {
 	g.define("POOL", pool)
 	g.funcs.WriteString("vec4 laneCount(int l0) {\n" +
 		"\treturn vec4(clamp((ivec4(CH) - ivec4(0, 1, 2, 3) + 3) / 4, l0, l0 + NL) - l0);\n}\n")
+	g.funcs.WriteString(splitSrc)
 	return nil
 }
 
-// normPartial generates stage 1; it writes a mean and a variance layer
-// per draw, so its program has 2 outputs.
+// normPartial generates stage 1; it writes two mean layers and a
+// variance layer per draw, so its program has 3 outputs.
 func (b *builder) normPartial(g *gen, n *model.Node) (string, error) {
 	if err := b.normCommon(g, n); err != nil {
 		return "", err
@@ -142,7 +144,22 @@ func (g *gen) normFetch(n *model.Node) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("\treturn (%s(p, l) - %s(ivec2(0, 0), l)) * %s(ivec2(1, 0), l) + %s(ivec2(2, 0), l);", x, s, s, s), nil
+	// x - hi is exact in fp32 (the two are close where it matters), so
+	// the low half of the mean is not lost against x.
+	return fmt.Sprintf("\treturn (%s(p, l) - %s(ivec2(0, 0), l) - %s(ivec2(3, 0), l)) * %s(ivec2(1, 0), l) + %s(ivec2(2, 0), l);", x, s, s, s, s), nil
 }
+
+// splitSrc defines split(v), the high half of v as a double-half: v
+// rounded to the nearest fp16 value, which a half-float texture stores
+// exactly, so that v - split(v), stored beside it, keeps what fp16 would
+// lose (a mean of 2 stored in fp16 is off by up to 1e-3, and normalizing
+// a channel whose spread is 0.1 makes that 1e-2). Beyond fp16's range v
+// is its own high half and the low half 0 (only fp32 textures hold such
+// values).
+const splitSrc = `vec4 split(vec4 v) {
+	vec4 h = vec4(unpackHalf2x16(packHalf2x16(v.xy)), unpackHalf2x16(packHalf2x16(v.zw)));
+	return mix(v, h, lessThan(abs(v), vec4(65504.0))); // a select: h may be inf
+}
+`
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }

@@ -4,12 +4,15 @@
 // layer_norm). Two passes over the tile (mean, then squared deviations
 // from it) keep the variance exact even when the mean is large against
 // the spread; stage 2 merges the tiles without cancellation. Storing
-// means, not sums, keeps every value in fp16 range. Output layer 2g holds
-// the means of group g, layer 2g+1 its variances.
+// means, not sums, keeps every value in fp16 range. A mean is stored as
+// two halves of a double-half (split), so fp16 storage keeps it to ~2^-22
+// of itself: normalizing divides by the spread, which can be far smaller
+// than the mean. Output layers 3g and 3g+1 hold the means of group g,
+// layer 3g+2 its variances.
 void main() {
 	ivec2 lo = ivec2(gl_FragCoord.xy) * TILE;
 	ivec2 hi = min(lo + TILE, SIZE);
-	int l0 = (u_base / 2) * NL;
+	int l0 = (u_base / 3) * NL;
 	vec4 n = float((hi.x - lo.x) * (hi.y - lo.y)) * laneCount(l0);
 	vec4 sum = vec4(0.0);
 	for (int l = l0; l < l0 + NL; l++) {
@@ -32,6 +35,8 @@ void main() {
 			}
 		}
 	}
-	o0 = m;
-	o1 = sq / max(n, vec4(1.0));
+	vec4 mh = split(m);
+	o0 = mh;
+	o1 = m - mh;
+	o2 = sq / max(n, vec4(1.0));
 }

@@ -85,6 +85,13 @@ var opCases = []opCase{
 	{"instance_norm_7ch", 21, 19, 7, func(b *testgraph.Builder, x string) {
 		b.Norm(model.OpInstanceNorm, b.Op(model.OpAdd, x, b.Const(0.5, 2, 7)), 7)
 	}},
+	// A mean 35-70x the spread: fp16 holds a mean of 2-4 only to 1e-3,
+	// which normalizing by a spread of 0.06 would make 2e-2, so the
+	// statistics carry the mean as a double-half (norm.go's split).
+	{"instance_norm_large_mean", 16, 16, 3, func(b *testgraph.Builder, x string) {
+		y := b.Op(model.OpAdd, b.Op(model.OpMul, x, b.Const(0.1, 0.11, 3)), b.Const(2, 4, 3))
+		b.Norm(model.OpInstanceNorm, y, 3)
+	}},
 	{"layer_norm_6ch", 13, 37, 6, func(b *testgraph.Builder, x string) {
 		b.Norm(model.OpLayerNorm, b.Op(model.OpAdd, x, b.Const(0.5, 2, 6)), 6)
 	}},
