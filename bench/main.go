@@ -17,9 +17,9 @@
 //
 // Method: in every round each backend is loaded afresh, alone in a fresh
 // page (responses are no-store, so nothing is inherited): its cold start
-// (script + wasm download and compile, weights, first frame) is timed and
-// its first output compared with cpu.Run on the same normalized input,
-// then it runs -warmup untimed and -reps timed frames. The order of the
+// (script + wasm download and compile, weights, first frame) is timed,
+// then it runs -warmup untimed and -reps timed frames, and its last
+// output is compared with cpu.Run on the same normalized input. The order of the
 // backends reverses every round (A B C, C B A, ...) so machine drift
 // favours no one, and a backend's median pools the frames of all its
 // loads: under SwiftShader one load of an engine can run 1.5x slower than
