@@ -188,5 +188,5 @@ func benchModel(b *testing.B) *model.Graph {
 		return g
 	}
 	b.Logf("%s absent: benchmarking a random network of the same shape", path)
-	return testgraph.Whitebox(newRand())
+	return testgraph.Whitebox(newRand(b))
 }

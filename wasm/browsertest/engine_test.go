@@ -75,7 +75,7 @@ func TestCanvasAndContextLoss(t *testing.T) {
 	if _, err := eval[chromedp.Void](p.ctx, engineJS); err != nil {
 		t.Fatal(err)
 	}
-	rng := newRand()
+	rng := newRand(t)
 	g := testgraph.Whitebox(rng)
 	const w, h = 64, 48
 	rgba := make([]byte, w*h*4)

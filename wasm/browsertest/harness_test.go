@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -232,7 +233,20 @@ func bytesF32(b []byte) []float32 {
 	return v
 }
 
-func newRand() *rand.Rand { return rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())) }
+// newRand returns fresh random numbers for a test and logs their seed
+// (shown when it fails, or with -v); EDGETOON_SEED=<seed> replays it.
+func newRand(t testing.TB) *rand.Rand {
+	t.Helper()
+	seed := rand.Uint64()
+	if s := os.Getenv("EDGETOON_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			t.Fatalf("EDGETOON_SEED=%q: %v", s, err)
+		}
+	}
+	t.Logf("random inputs from seed %d (EDGETOON_SEED=%d replays them)", seed, seed)
+	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+}
 
 // randomInput returns an [h,w,c] tensor uniform in [-1,1), never all zero.
 func randomInput(rng *rand.Rand, h, w, c int) *model.Tensor {

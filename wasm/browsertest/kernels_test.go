@@ -118,7 +118,7 @@ func TestKernels(t *testing.T) {
 	for _, tc := range opCases {
 		for _, prec := range []string{"fp32", "fp16"} {
 			t.Run(tc.name+"/"+prec, func(t *testing.T) {
-				rng := newRand()
+				rng := newRand(t)
 				// Model inputs have at most 4 channels; wider cases start
 				// with a 1x1 conv.
 				b := testgraph.New(rng, min(tc.c, 3))
@@ -151,7 +151,7 @@ func TestWhiteboxShaped(t *testing.T) {
 					}
 					t.Cleanup(func() { eval[chromedp.Void](p.ctx, unpinLayout) })
 				}
-				rng := newRand()
+				rng := newRand(t)
 				g := testgraph.Whitebox(rng)
 				x := randomInput(rng, 64, 64, 3)
 				checkModel(t, p, g, x, prec)
