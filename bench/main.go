@@ -19,14 +19,14 @@
 // page (responses are no-store, so nothing is inherited): its cold start
 // (script + wasm download and compile, weights, first frame) is timed,
 // then it runs -warmup untimed and -reps timed frames, and its last
-// output is compared with cpu.Run on the same normalized input. The order of the
-// backends reverses every round (A B C, C B A, ...) so machine drift
-// favours no one, and a backend's median pools the frames of all its
-// loads: under SwiftShader one load of an engine can run 1.5x slower than
-// the next, so a single load is a lottery. Each frame ends at the
-// runtime's own fence: a 1-pixel readPixels for ours, the output download
-// for the peers (which also upload their input from a Float32Array, where
-// ours uploads an RGBA canvas).
+// output is compared with cpu.Run on the same normalized input. The
+// order of the backends reverses every round (A B C, C B A, ...) so
+// machine drift favours no one, and a backend's median pools the frames
+// of all its loads: under SwiftShader one load of an engine can run 1.5x
+// slower than the next, so a single load is a lottery. Each frame ends at
+// the runtime's own fence: a 1-pixel readPixels for ours, the output
+// download for the peers (which also upload their input from a
+// Float32Array, where ours uploads an RGBA canvas).
 //
 // This is a program, not a test: CI's go test ./... must not run it.
 package main
