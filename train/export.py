@@ -193,6 +193,9 @@ def model_card(path, graph, tensors, teacher_macs, fidelity, training, latency=N
         lines += ["Eval split (%s), RGB in [0,255] at %dx%d: mean PSNR %.2f dB, mean SSIM %.4f over %d images."
                   % (fidelity.get("split", "eval.txt"), size, size, fidelity["psnr"], fidelity["ssim"],
                      fidelity["n"])]
+        if "psnr_faces" in fidelity:  # the portraits: what the product is for and the target is set on
+            lines[-1] += " Portraits alone (faces/): %.2f dB, %.4f over %d." % (
+                fidelity["psnr_faces"], fidelity["ssim_faces"], fidelity["n_faces"])
     else:
         lines += ["Not measured."]
     lines += ["", "## Architecture", "", "| node | op | output | params | MMACs |", "|---|---|---|---|---|"]

@@ -7,9 +7,12 @@
 #
 #   bash train/gpu.sh [extra main.py options]
 #   MINUTES=8 OUT=/path bash train/gpu.sh
+#   bash train/gpu.sh --init web/models/student.safetensors --w-ssim 1 --subsets faces
+#     (no search: fine-tune the shipped student for the whole budget)
 #
 # MINUTES (default 8) bounds the wall clock of the whole script: main.py
-# fits its step counts to it. Writes exactly 8 files, directly in $OUT:
+# fits its step counts to it. Writes these 8 files (6 with --init: no
+# search.png or arch.json), directly in $OUT:
 # student.safetensors (F16, our format), student.onnx, MODEL_CARD.md,
 # grid.png, search.png, report.json, arch.json, train.log. Intermediate
 # state stays in $WORK. The Go checks (inspect, CPU-engine parity) run

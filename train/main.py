@@ -60,7 +60,9 @@ def _worker_init(_):
 
 def photo_batches(args, seed):
     """Endless NCHW [0,1] batches of augmented training crops."""
-    paths = data.list_images(args.data, split="train")
+    paths = data.list_images(args.data, split="train", subsets=args.subsets)
+    if not paths:
+        raise SystemExit("no training photos in %s for --subsets %s" % (args.data, ",".join(args.subsets)))
     if args.images:
         paths = paths[:args.images]
     key = (args.data, tuple(paths), args.size, args.crop_min, args.preload)
@@ -515,7 +517,8 @@ def cmd_finetune(args, budget=None):
     args.finetune_done = step
     student = student.to(memory_format=torch.contiguous_format)
     tensors = export.tensors_from_module(student.cpu(), tensors)
-    torch.save({"graph": graph, "tensors": tensors, "steps": step}, os.path.join(args.out, "finetune.pt"))
+    torch.save({"graph": graph, "tensors": tensors, "steps": step, "init": args.init},
+               os.path.join(args.out, "finetune.pt"))
     return graph, tensors
 
 
@@ -573,6 +576,7 @@ def cmd_export(args):
     state = load_pt(os.path.join(args.out, "finetune.pt"))
     graph, tensors = state["graph"], state["tensors"]
     ft_steps = state.get("steps", args.finetune_steps)
+    init = state.get("init")
     path = os.path.join(args.out, "student.safetensors")
     em.write_file(path, graph, tensors, args.dtype)
     # Everything below uses the file as written (F16 rounding included).
@@ -596,23 +600,32 @@ def cmd_export(args):
     teacher = data.Teacher(gotools.teacher_path(), dev)
     student.to(dev)
     fid = fidelity(student, teacher, args.eval_size, args.eval_limit, dev, root=args.data)
-    log("export: fidelity vs teacher on eval at %d: PSNR %.2f dB, SSIM %.4f (%d images)"
-        % (args.eval_size, fid["psnr"], fid["ssim"], fid["n"]))
+    log("export: fidelity vs teacher on eval at %d: PSNR %.2f dB, SSIM %.4f (%d images)%s"
+        % (args.eval_size, fid["psnr"], fid["ssim"], fid["n"],
+           "; portraits (faces/): %.2f dB, %.4f (%d)" % (fid["psnr_faces"], fid["ssim_faces"], fid["n_faces"])
+           if "psnr_faces" in fid else ""))
     save_grid(student, teacher, os.path.join(args.out, "grid.png"), args.eval_size, dev=dev, root=args.data)
-    with open(os.path.join(args.out, "arch.json")) as f:
-        arch = json.load(f)
     dev_name = torch.cuda.get_device_name(0) if dev == "cuda" else "CPU (%d threads)" % args.threads
-    training = ("Search: %d steps at %dpx (cost: %s, target %.4g, lambda ramped from 0 then dual ascent, "
-                "GAN weight %g; depth gates frozen for the first %d steps, then at %gx the gates' lr, per-group "
-                "depth cost, >= %d residual blocks); fine-tune: %d steps, batch %d, Adam lr %g cosine; loss: %s; "
-                "photos: %s "
-                "(faces/ and scenes/, minus the eval split), random crops (scale %g-1), flips, "
-                "brightness/contrast/saturation jitter +-20%%; targets: the teacher's outputs, on the fly; "
-                "device %s%s." % (
-                    arch["steps"], arch["size"], arch["cost"], arch["target"], args.w_gan,
-                    arch.get("schedule", {}).get("depth_start", 0), args.depth_lr_scale, args.min_blocks,
-                    ft_steps, args.batch, args.lr, loss_text(args), args.data, args.crop_min, dev_name,
-                    ", bf16 autocast" if args.amp and dev == "cuda" else ""))
+    common = ("fine-tune: %d steps at %dpx, batch %d, Adam lr %g cosine; loss: %s; photos: %s (%s, minus the "
+              "eval split), random crops (scale %g-1), flips, brightness/contrast/saturation jitter +-20%%; "
+              "targets: the teacher's outputs, on the fly; device %s%s." % (
+                  ft_steps, args.size, args.batch, args.lr, loss_text(args), args.data,
+                  " and ".join(s + "/" for s in args.subsets), args.crop_min, dev_name,
+                  ", bf16 autocast" if args.amp and dev == "cuda" else ""))
+    if init:
+        # No search in this run: the architecture is the init file's, and
+        # so is the history before this fine-tune (its own model card).
+        arch = {"init": init}
+        training = "No search: the architecture and weights of %s, further trained; %s" % (init, common)
+    else:
+        with open(os.path.join(args.out, "arch.json")) as f:
+            arch = json.load(f)
+        training = ("Search: %d steps at %dpx (cost: %s, target %.4g, lambda ramped from 0 then dual ascent, "
+                    "GAN weight %g; depth gates frozen for the first %d steps, then at %gx the gates' lr, "
+                    "per-group depth cost, >= %d residual blocks); %s" % (
+                        arch["steps"], arch["size"], arch["cost"], arch["target"], args.w_gan,
+                        arch.get("schedule", {}).get("depth_start", 0), args.depth_lr_scale, args.min_blocks,
+                        common))
     latency = None
     if arch.get("predicted_ms"):
         latency = {"predicted latency (%s; %s)" % (arch["latency_device"], os.path.basename(arch["latency_json"])): (
@@ -621,7 +634,7 @@ def cmd_export(args):
     export.model_card(os.path.join(args.out, "MODEL_CARD.md"), graph, tensors, TEACHER_MACS, fid, training,
                       latency=latency)
     report = dict(file=path, dtype=args.dtype, macs=em.macs(graph, tensors), params=export.param_count(tensors),
-                  go_parity_max_abs=parity, fidelity=fid, arch=arch["widths"], search=arch,
+                  go_parity_max_abs=parity, fidelity=fid, arch=arch.get("widths"), search=arch,
                   finetune_steps=ft_steps, device=dev_name, torch=torch.__version__, onnx_error=onnx_error)
     with open(os.path.join(args.out, "report.json"), "w") as f:
         json.dump(report, f, indent=1)
@@ -705,6 +718,8 @@ def parse(argv):
     p.add_argument("--search-steps", type=int)
     p.add_argument("--finetune-steps", type=int)
     p.add_argument("--images", type=int, help="use only the first N training photos (0 = all)")
+    p.add_argument("--subsets", default="faces,scenes",
+                   help="training photo folders, comma-separated (faces: the portraits the target is measured on)")
     p.add_argument("--crop-min", type=float, help="smallest crop side as a fraction of the photo's short side")
     p.add_argument("--preload", dest="preload", action="store_true", default=None,
                    help="decode all photos into memory once (default with CUDA)")
@@ -803,6 +818,11 @@ def parse(argv):
         if gate not in ("a", "c1", "b", "c3", "R", "c6", "c8") and not gate.startswith("blk"):
             p.error("--min-width-gate %r: unknown gate %r" % (item, gate))
     args.min_width_gate = by
+    args.subsets = tuple(s for s in args.subsets.split(",") if s)
+    if not args.subsets or any(s not in ("faces", "scenes") for s in args.subsets):
+        p.error("--subsets %r: want faces, scenes or faces,scenes" % ",".join(args.subsets))
+    if args.init and args.cmd == "search":
+        p.error("--init starts a fine-tune from a student file: search starts from the teacher")
     return args
 
 
@@ -832,8 +852,10 @@ def main(argv=None):
     log("edgetoon train %s on %s: data %s, teacher %s%s" % (
         args.cmd, torch.cuda.get_device_name(0) if args.device_name == "cuda" else "CPU", args.data,
         gotools.teacher_path(), ", budget %.1f min" % args.minutes if args.minutes else ""))
-    if args.cmd in ("search", "all", "smoke"):
+    if args.cmd in ("search", "all", "smoke") and not args.init:
         cmd_search(args, budget)
+    elif args.cmd == "all":
+        log("all: --init %s: no search, fine-tune that student and export it" % args.init)
     if args.cmd in ("finetune", "all", "smoke"):
         cmd_finetune(args, budget)
     if args.cmd in ("export", "all", "smoke"):

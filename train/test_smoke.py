@@ -56,6 +56,41 @@ class SmokeTest(unittest.TestCase):
             for word in ("MACs", "PSNR", "SSIM", "Licence", "parameters"):
                 self.assertIn(word, card)
 
+    def test_all_with_init_finetunes_without_search(self):
+        """`all --init F` (what a short GPU lease runs): no search, F's
+        architecture fine-tuned on the chosen photo folders and exported."""
+        init = os.path.join(gotools.REPO, "web", "models", "student.safetensors")
+        with tempfile.TemporaryDirectory(prefix="edgetoon-smoke-init-") as out:
+            r = subprocess.run([sys.executable, os.path.join(HERE, "main.py"), "all", "--preset", "smoke",
+                                "--out", out, "--init", init, "--subsets", "faces", "--w-ssim", "1"],
+                               capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr[-3000:])
+            self.assertIn("no search", r.stdout + r.stderr)
+            self.assertFalse(os.path.exists(os.path.join(out, "search.pt")))
+            self.assertFalse(os.path.exists(os.path.join(out, "arch.json")))
+            g0, t0 = em.read_file(init)
+            g1, t1 = em.read_file(os.path.join(out, "student.safetensors"))
+            self.assertEqual([n["name"] for n in g0["nodes"]], [n["name"] for n in g1["nodes"]])
+            self.assertEqual({k: v.shape for k, v in t0.items()}, {k: v.shape for k, v in t1.items()})
+            # Trained: the weights moved (6 steps of Adam at 1e-4 move every conv weight).
+            moved = max(float(abs(t1[k].astype("f4") - t0[k].astype("f4")).max()) for k in t0)
+            self.assertGreater(moved, 1e-4)
+            with open(os.path.join(out, "report.json")) as f:
+                report = json.load(f)
+            self.assertEqual(report["search"], {"init": init})
+            self.assertLessEqual(report["go_parity_max_abs"], 1e-4)
+            with open(os.path.join(out, "MODEL_CARD.md")) as f:
+                card = f.read()
+            self.assertIn("No search: the architecture and weights of %s" % init, card)
+            self.assertIn("(faces/, minus the eval split)", card)
+            self.assertIn("Portraits alone (faces/)", card)
+
+    def test_search_refuses_init(self):
+        r = subprocess.run([sys.executable, os.path.join(HERE, "main.py"), "search", "--init", "x.safetensors"],
+                           capture_output=True, text=True, timeout=120)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("search starts from the teacher", r.stderr)
+
     def test_smoke_search_on_measured_latency(self):
         """The search driven by the committed SwiftShader latency predictor:
         the final architecture's predicted latency is under the target, and
