@@ -16,8 +16,10 @@ from PIL import Image
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import data  # noqa: E402
-import main  # noqa: E402
+import metrics  # noqa: E402
 import pack_data  # noqa: E402
+import search  # noqa: E402
+import stage  # noqa: E402
 import supernet as sn  # noqa: E402
 
 torch.set_num_threads(2)
@@ -77,7 +79,7 @@ class ScheduleTest(unittest.TestCase):
         return types.SimpleNamespace(**a)
 
     def test_search_schedule(self):
-        s = main.SearchSchedule(self.args(), 150)
+        s = search.SearchSchedule(self.args(), 150)
         self.assertEqual((s.warm, s.ramp, s.depth_start), (10, 30, 75))
         self.assertEqual(s.ramp_factor(5), 0.0)
         self.assertAlmostEqual(s.ramp_factor(25), 0.5)
@@ -85,15 +87,15 @@ class ScheduleTest(unittest.TestCase):
         self.assertAlmostEqual((1 + s.lam_rate) ** 75, 1000, places=3)
 
     def test_stage_clock_fits_steps(self):
-        c = main.StageClock(time.time() + 1.0, 10 ** 6, calib=5)
+        c = stage.StageClock(time.time() + 1.0, 10 ** 6, calib=5)
         for step in range(1, 6):
             time.sleep(0.02)
             steps, stop = c.after_step(step)
         self.assertLess(steps, 60)  # about 1 s / 0.02 s, fewer on a busy machine
         self.assertGreaterEqual(steps, 5)
         self.assertFalse(stop)
-        self.assertEqual(main.StageClock(None, 7, 5).after_step(5), (7, False))
-        self.assertTrue(main.StageClock(time.time() - 1, 7, 5).after_step(1)[1])
+        self.assertEqual(stage.StageClock(None, 7, 5).after_step(5), (7, False))
+        self.assertTrue(stage.StageClock(time.time() - 1, 7, 5).after_step(1)[1])
 
 
 class GateTest(unittest.TestCase):
@@ -144,15 +146,15 @@ class GateTest(unittest.TestCase):
         s, t = torch.rand(2, 3, 20, 20) * 2 - 1, torch.rand(2, 3, 20, 20) * 2 - 1
         l1 = float((s - t).abs().mean())
         args = types.SimpleNamespace(w_edge=0.0, w_ssim=0.0)
-        got_l1, fit = main.distill_loss(s, t, args, graph)
+        got_l1, fit = stage.distill_loss(s, t, args, graph)
         self.assertAlmostEqual(float(got_l1), l1, places=6)
         self.assertAlmostEqual(float(fit), l1, places=6)
         args = types.SimpleNamespace(w_edge=0.5, w_ssim=2.0)
-        _, fit = main.distill_loss(s, t, args, graph)
-        ssim = float(main.metrics.ssim((s + 1) / 2, (t + 1) / 2, data_range=1.0).mean())  # float64 oracle
+        _, fit = stage.distill_loss(s, t, args, graph)
+        ssim = float(metrics.ssim((s + 1) / 2, (t + 1) / 2, data_range=1.0).mean())  # float64 oracle
         want = l1 + 0.5 * float(sn.edge_l1(s, t)) + 2.0 * (1 - ssim)
         self.assertAlmostEqual(float(fit), want, places=5)
-        self.assertIn("2 x (1 - SSIM)", main.loss_text(types.SimpleNamespace(w_edge=0, w_ssim=2.0, w_gan=0.05)))
+        self.assertIn("2 x (1 - SSIM)", stage.loss_text(types.SimpleNamespace(w_edge=0, w_ssim=2.0, w_gan=0.05)))
 
     def test_load_pt_reads_numpy2_pickles(self):
         # A checkpoint saved on a GPU machine under numpy 2 names numpy._core;
@@ -168,7 +170,7 @@ class GateTest(unittest.TestCase):
                         b = b.replace(b"numpy.core.multiarray", b"numpy._core.multiarray")
                         self.assertIn(b"numpy._core", b)
                     zout.writestr(item, b)
-            got = main.load_pt(dst)
+            got = stage.load_pt(dst)
         self.assertEqual(got["steps"], 7)
         np.testing.assert_array_equal(got["tensors"]["w"], np.arange(6, dtype=np.float32).reshape(2, 3))
 

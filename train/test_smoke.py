@@ -84,6 +84,19 @@ class SmokeTest(unittest.TestCase):
             self.assertIn("No search: the architecture and weights of %s" % init, card)
             self.assertIn("(faces/, minus the eval split)", card)
             self.assertIn("Portraits alone (faces/)", card)
+            # verify: the Go checks of a file made elsewhere, and a clear failure on a broken one.
+            model = os.path.join(out, "student.safetensors")
+            v = subprocess.run([sys.executable, os.path.join(HERE, "main.py"), "verify", "--model", model],
+                               capture_output=True, text=True, timeout=600)
+            self.assertEqual(v.returncode, 0, v.stdout[-3000:] + v.stderr[-3000:])
+            self.assertIn("(ok); MACs %d" % report["macs"], v.stdout)
+            broken = os.path.join(out, "broken.safetensors")
+            with open(model, "rb") as f, open(broken, "wb") as g:
+                g.write(f.read()[:5000])
+            v = subprocess.run([sys.executable, os.path.join(HERE, "main.py"), "verify", "--model", broken],
+                               capture_output=True, text=True, timeout=600)
+            self.assertNotEqual(v.returncode, 0)
+            self.assertIn("verify: %s: model file: header length" % broken, v.stderr)
 
     def test_search_refuses_init(self):
         r = subprocess.run([sys.executable, os.path.join(HERE, "main.py"), "search", "--init", "x.safetensors"],

@@ -1,0 +1,90 @@
+"""The fine-tune stage: the pruned student (from the search, or a student
+file given by --init) distilled further; writes finetune.pt.
+"""
+
+import json
+import math
+import os
+
+import torch
+
+import data
+import edgetoon_model as em
+import export
+import gotools
+import supernet as sn
+from stage import Progress, StageClock, autocast, device_of, distill_loss, load_pt, log, photo_batches
+
+
+def build_student(args):
+    """The pruned student (GraphModule) from the search's result, or the
+    model file named by --init (to continue fine-tuning a student)."""
+    if args.init:
+        return em.read_file(args.init)
+    graph_t, tensors_t = em.read_file(gotools.teacher_path())
+    net = sn.Supernet(tensors_t)
+    state = load_pt(os.path.join(args.out, "search.pt"))
+    net.load_state_dict(state["supernet"])
+    with open(os.path.join(args.out, "arch.json")) as f:
+        arch = json.load(f)["arch"]
+    return export.extract_student(net, arch, graph_t)
+
+
+def run(args, budget=None):
+    dev = device_of(args)
+    graph, tensors = build_student(args)
+    student = em.GraphModule(graph, tensors).to(dev)
+    teacher = data.Teacher(gotools.teacher_path(), dev)
+    disc = sn.PatchDiscriminator().to(dev)
+    if args.channels_last:
+        student, disc = student.to(memory_format=torch.channels_last), disc.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(student.parameters(), args.lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(disc.parameters(), args.lr, betas=(0.5, 0.999))
+    it, n = photo_batches(args, 2)
+    clock = StageClock(budget.deadline("finetune") if budget else None, args.finetune_steps, args.calib_steps)
+    steps = args.finetune_steps
+    log("finetune: %.3f GMACs student, %d photos at %dpx, batch %d, %s steps on %s"
+        % (em.macs(graph, tensors) / 1e9, n, args.size, args.batch,
+           steps if not clock.deadline else "<= %d" % steps, dev))
+    prog = Progress("finetune", steps, args.log_every)
+    step = 0
+    with open(os.path.join(args.out, "finetune_log.jsonl"), "w") as logf:
+        while step < steps:
+            step += 1
+            # Cosine decay over the (possibly re-fitted) step count.
+            for gr in opt.param_groups:
+                gr["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * (step - 1) / max(steps, 1)))
+            x01 = next(it).to(dev, non_blocking=True)
+            if args.channels_last:
+                x01 = x01.contiguous(memory_format=torch.channels_last)
+            t = teacher(x01)
+            with autocast(args):
+                s = student(teacher.normalize(x01))
+                g_adv = sn.lsgan_g_loss(disc(s)) if args.w_gan > 0 else torch.zeros((), device=dev)
+            s = s.float()
+            l1, fit = distill_loss(s, t, args, teacher.graph)
+            loss = fit + args.w_gan * g_adv.float()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            d_loss = torch.zeros(())
+            if args.w_gan > 0:
+                with autocast(args):
+                    d_loss = sn.lsgan_d_loss(disc(t), disc(s.detach())).float()
+                opt_d.zero_grad(set_to_none=True)
+                d_loss.backward()
+                opt_d.step()
+            logf.write(json.dumps(dict(step=step, l1=float(l1), g_adv=float(g_adv), d=float(d_loss))) + "\n")
+            new_steps, stop = clock.after_step(step)
+            if new_steps != steps:
+                steps = prog.total = new_steps
+            prog(step, "l1 %.4f adv %.3f D %.3f" % (float(l1), float(g_adv), float(d_loss)))
+            if stop:
+                log("finetune: deadline reached at step %d" % step)
+                break
+    args.finetune_done = step
+    student = student.to(memory_format=torch.contiguous_format)
+    tensors = export.tensors_from_module(student.cpu(), tensors)
+    torch.save({"graph": graph, "tensors": tensors, "steps": step, "init": args.init},
+               os.path.join(args.out, "finetune.pt"))
+    return graph, tensors

@@ -1,0 +1,181 @@
+"""Plumbing the training stages share: logging, the wall-clock budget
+(--minutes) and progress lines, the photo batches, the distillation loss,
+bf16 autocast, and reading our checkpoints.
+"""
+
+import contextlib
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import data  # noqa: E402
+import edgetoon_model as em  # noqa: E402
+import metrics  # noqa: E402
+import supernet as sn  # noqa: E402
+
+
+TEACHER_MACS = 8166309888
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+def device_of(args):
+    if args.device != "auto":
+        return args.device
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+_DATASETS = {}
+
+
+def _worker_init(_):
+    torch.set_num_threads(1)
+
+
+def photo_batches(args, seed):
+    """Endless NCHW [0,1] batches of augmented training crops."""
+    paths = data.list_images(args.data, split="train", subsets=args.subsets)
+    if not paths:
+        raise SystemExit("no training photos in %s for --subsets %s" % (args.data, ",".join(args.subsets)))
+    if args.images:
+        paths = paths[:args.images]
+    key = (args.data, tuple(paths), args.size, args.crop_min, args.preload)
+    if key not in _DATASETS:  # decode once per process (search and finetune share it)
+        t0 = time.time()
+        _DATASETS[key] = data.PhotoDataset(paths, args.size, root=data.split_root(args.data, "train"),
+                                           scale=(args.crop_min, 1.0), preload=args.preload)
+        if args.preload:
+            log("data: %d photos decoded into memory (%.0f MiB uint8) in %.1fs"
+                % (len(paths), _DATASETS[key].nbytes() / 2 ** 20, time.time() - t0))
+    ds = _DATASETS[key]
+    if args.device_aug:
+        if ds.images is None:
+            raise SystemExit("--device-aug needs the photos in memory (--preload)")
+        return data.DeviceCrops(ds.images, args.size, args.batch, args.device_name, scale=(args.crop_min, 1.0),
+                                seed=seed), len(paths)
+    sampler = torch.utils.data.RandomSampler(ds, replacement=True, num_samples=10 ** 9)
+    mp = {}
+    if args.workers > 0:
+        # fork: workers share the decoded photos instead of unpickling them
+        # (Python 3.14 defaults to forkserver); they never touch CUDA.
+        mp = dict(prefetch_factor=4, multiprocessing_context="fork" if sys.platform == "linux" else None)
+    dl = torch.utils.data.DataLoader(ds, batch_size=args.batch, sampler=sampler, num_workers=args.workers,
+                                     drop_last=True, persistent_workers=args.workers > 0,
+                                     pin_memory=args.device_name == "cuda", worker_init_fn=_worker_init,
+                                     **mp)
+    return iter(dl), len(paths)
+
+
+def autocast(args):
+    """bf16 autocast on CUDA with --amp, else a no-op context."""
+    if args.amp and args.device_name == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    import contextlib
+    return contextlib.nullcontext()
+
+
+class StageClock:
+    """Wall-clock control of one stage under --minutes: after `calib` timed
+    steps it fits the step count to the stage's deadline, and says when the
+    deadline has passed. Without a deadline it changes nothing."""
+
+    def __init__(self, deadline, steps, calib):
+        self.deadline, self.steps, self.calib = deadline, steps, calib
+        self.t_first = None
+
+    def after_step(self, step):
+        """The (possibly new) total step count, and whether to stop now."""
+        if self.deadline is None:
+            return self.steps, False
+        now = time.time()
+        if step == 2:
+            self.t_first = now  # steps 1-2 include warm-up (cudnn benchmark, workers)
+        if step == self.calib and self.t_first is not None and self.calib > 2:
+            rate = (now - self.t_first) / (self.calib - 2)
+            fit = self.calib + int(max(self.deadline - now, 0) / rate * 0.97)
+            if fit < self.steps:
+                self.steps = max(fit, self.calib)
+            log("  timing: %.3fs/step (%.1f steps/s): %d steps fit before the deadline; running %d"
+                % (rate, 1 / rate, fit, self.steps))
+        return self.steps, now >= self.deadline
+
+
+class Budget:
+    """Deadlines of the stages under --minutes (None without it): export
+    keeps a fixed reserve, search gets search_frac of the rest."""
+
+    def __init__(self, args, t0):
+        self.args = args
+        self.end = t0 + 60 * args.minutes if args.minutes else None
+
+    def deadline(self, stage):
+        if self.end is None:
+            return None
+        a = self.args
+        train_end = self.end - a.export_reserve
+        now = time.time()
+        if stage == "search":
+            return now + a.search_frac * max(train_end - now, 0)
+        return train_end
+
+
+class Progress:
+    """Prints step, losses and ETA every `every` steps."""
+
+    def __init__(self, name, total, every):
+        self.name, self.total, self.every, self.t0 = name, total, max(every, 1), time.time()
+
+    def __call__(self, step, msg):
+        if step % self.every and step != self.total:
+            return
+        el = time.time() - self.t0
+        eta = el / step * (self.total - step) if step else 0
+        log("[%s] step %d/%d  %s  elapsed %.0fs  ETA %.0fs" % (self.name, step, self.total, msg, el, eta))
+
+
+def distill_loss(s, t, args, graph):
+    """The student's fit to the teacher (outputs in the network's range):
+    (plain L1 for the logs, the loss) where the loss is L1 + w_edge x the
+    L1 of image differences (outlines) + w_ssim x (1 - SSIM) on pixels in
+    [0,1], the eval's SSIM (Gaussian 11x11) in float32."""
+    l1 = (s - t).abs().mean()
+    fit = l1
+    if args.w_edge > 0:
+        fit = fit + args.w_edge * sn.edge_l1(s, t)
+    if args.w_ssim > 0:
+        s01, t01 = em.denormalize(s, graph), em.denormalize(t, graph)
+        fit = fit + args.w_ssim * (1 - metrics.ssim(s01, t01, data_range=1.0, dtype=torch.float32).mean())
+    return l1, fit
+
+
+def loss_text(args):
+    """distill_loss and the GAN term, as the model card says them."""
+    parts = ["L1 to the teacher"]
+    if args.w_edge > 0:
+        parts.append("%g x L1 of image differences" % args.w_edge)
+    if args.w_ssim > 0:
+        parts.append("%g x (1 - SSIM)" % args.w_ssim)
+    if args.w_gan > 0:
+        parts.append("%g x LSGAN (patch discriminator, teacher outputs real)" % args.w_gan)
+    return " + ".join(parts)
+
+
+def load_pt(path):
+    """torch.load of our own checkpoints (numpy arrays and dicts inside:
+    torch >= 2.6 defaults to weights_only=True, which refuses them)."""
+    if not hasattr(np, "_core"):
+        # Saved under numpy 2 (a GPU machine), read under numpy 1 (Debian):
+        # its arrays pickle as numpy._core.*, numpy 1's numpy.core.
+        import numpy.core.multiarray
+        sys.modules.setdefault("numpy._core", np.core)
+        sys.modules.setdefault("numpy._core.multiarray", np.core.multiarray)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except TypeError:  # torch without weights_only
+        return torch.load(path, map_location="cpu")
