@@ -6,7 +6,7 @@
   /usr/bin/python3 train/main.py all      --out DIR [options]
   /usr/bin/python3 train/main.py smoke    --out DIR     (tiny, a few minutes on 2 cores)
   /usr/bin/python3 train/main.py verify   --model DIR/student.safetensors   (Go inspect + CPU-engine parity)
-  /usr/bin/python3 train/main.py unpaired --photos DIR --anime DIR --out DIR --steps N   (U-GAT-IT, ugatit.py)
+  /usr/bin/python3 train/main.py unpaired --photos DIR --anime DIR --out DIR --steps N   (U-GAT-IT, unpaired.py)
 
 --data picks the photos: ../shared/images, or a pack made by pack_data.py
 (default: ../shared/images if present, else the repo's .trainpack).
@@ -195,9 +195,9 @@ def parse(argv):
 
 def cmd_unpaired(argv):
     """`unpaired --photos DIR --anime DIR --out DIR --steps N [...]`: the U-GAT-IT
-    objective on two unpaired folders (ugatit.py; --search also searches G)."""
-    import ugatit
-    ugatit.main(argv)
+    objective on two unpaired folders (unpaired.py; --search also searches G)."""
+    import unpaired
+    unpaired.main(argv)
 
 
 def main(argv=None):

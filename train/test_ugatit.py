@@ -17,6 +17,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import supernet as sn  # noqa: E402
 import ugatit as ug  # noqa: E402
+import ugatit_nets as nets  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 _THREADS = None
@@ -45,30 +46,30 @@ def smooth_images(n, size=32, seed=0):
 def tiny(search=False, seed=0):
     torch.manual_seed(seed)
     return ug.UGATIT(ch=8, n_blocks=1, d_ch=8, size=32, search=search,
-                     teacher_tensors=ug.random_teacher_tensors(seed) if search else None)
+                     teacher_tensors=nets.random_teacher_tensors(seed) if search else None)
 
 
 class ShapesTest(unittest.TestCase):
     def test_generator_shapes(self):
         torch.manual_seed(0)
         x = smooth_images(2)
-        out, cam, heat = ug.CAMGenerator(ch=8, n_blocks=2)(x)
+        out, cam, heat = nets.CAMGenerator(ch=8, n_blocks=2)(x)
         self.assertEqual(tuple(out.shape), (2, 3, 32, 32))
         self.assertLessEqual(float(out.abs().max()), 1.0)
         self.assertEqual(tuple(cam.shape), (2, 2))
         self.assertEqual(tuple(heat.shape), (2, 1, 8, 8))
 
     def test_supernet_generator_shapes(self):
-        g = ug.SupernetCAMGenerator(ug.random_teacher_tensors(0))
+        g = nets.SupernetCAMGenerator(nets.random_teacher_tensors(0))
         out, cam, heat = g(smooth_images(2))
         self.assertEqual(tuple(out.shape), (2, 3, 32, 32))
         self.assertEqual(tuple(cam.shape), (2, 2))
         self.assertEqual(tuple(heat.shape), (2, 1, 8, 8))
 
     def test_discriminator_shapes(self):
-        self.assertEqual(ug.default_n_down(256), (5, 3))
-        ng, nl = ug.default_n_down(32)
-        d = ug.MultiScaleDiscriminator(8, ng, nl)
+        self.assertEqual(nets.default_n_down(256), (5, 3))
+        ng, nl = nets.default_n_down(32)
+        d = nets.MultiScaleDiscriminator(8, ng, nl)
         outs = d(smooth_images(2))
         self.assertEqual(len(outs), 2)
         for (patch, cam, heat), n in zip(outs, (ng, nl)):
@@ -77,7 +78,7 @@ class ShapesTest(unittest.TestCase):
             self.assertEqual(tuple(cam.shape), (2, 2))
             self.assertEqual(tuple(heat.shape), (2, 1, s + 1, s + 1))
         # At 256 (U-GAT-IT's 5 and 3 downsamplings): global 8x8 -> 6x6 patches, local 32x32 -> 30x30.
-        self.assertEqual(tuple(ug.CAMDiscriminator(4, 3)(torch.zeros(1, 3, 256, 256))[0].shape), (1, 1, 30, 30))
+        self.assertEqual(tuple(nets.CAMDiscriminator(4, 3)(torch.zeros(1, 3, 256, 256))[0].shape), (1, 1, 30, 30))
 
 
 class LossTermsTest(unittest.TestCase):
@@ -186,8 +187,8 @@ class GradientTest(unittest.TestCase):
 
 class FoldTest(unittest.TestCase):
     def test_identity_init_and_exact_fold(self):
-        tensors = ug.random_teacher_tensors(3)
-        g = ug.SupernetCAMGenerator(tensors)
+        tensors = nets.random_teacher_tensors(3)
+        g = nets.SupernetCAMGenerator(tensors)
         plain = sn.Supernet(tensors)
         x = smooth_images(2, seed=4)
         with torch.no_grad():
