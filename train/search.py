@@ -13,6 +13,7 @@ import torch
 import data
 import edgetoon_model as em
 import gotools
+import latency_mlp
 import supernet as sn
 from stage import (TEACHER_MACS, Progress, StageClock, autocast, device_of, distill_loss, log,
                    photo_batches)
@@ -137,7 +138,7 @@ def run(args, budget=None):
     disc = sn.PatchDiscriminator().to(dev)
     if args.channels_last:
         net, disc = net.to(memory_format=torch.channels_last), disc.to(memory_format=torch.channels_last)
-    lat = sn.LatencyPredictor.from_json(args.latency_json) if args.latency_json else None
+    lat = latency_mlp.LatencyPredictor.from_json(args.latency_json) if args.latency_json else None
     target = args.target_macs
     if lat is not None:
         teacher_ms = arch_cost(net, {k: [1] * a.numel() for k, a in net.gates.items()}, lat)

@@ -18,6 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "latency"))
 import edgetoon_model as em  # noqa: E402
+import latency_mlp  # noqa: E402
 import export  # noqa: E402
 import gotools  # noqa: E402
 import predictor  # noqa: E402  (latency/predictor.py)
@@ -58,14 +59,14 @@ def random_mlp(seed, hidden=12):
 class BlockTest(unittest.TestCase):
     def test_features_and_predictions_match_numpy(self):
         spec = random_mlp(1)
-        lp = sn.LatencyPredictor(spec)
+        lp = latency_mlp.LatencyPredictor(spec)
         for b in BLOCKS:
             np.testing.assert_allclose(lp.features(b).numpy(), predictor.features(b), rtol=0, atol=1e-12,
                                        err_msg=str(b))
             self.assertAlmostEqual(float(lp.block_latency(b)), predictor.predict(spec, b), delta=1e-9, msg=str(b))
 
     def test_gradient_reaches_widths(self):
-        lp = sn.LatencyPredictor(random_mlp(2))
+        lp = latency_mlp.LatencyPredictor(random_mlp(2))
         cin = torch.tensor(16.0, dtype=torch.float64, requires_grad=True)
         mid = torch.tensor(8.0, dtype=torch.float64, requires_grad=True)
         lat = lp.block_latency(dict(kind="resblock", k=3, stride=1, cin=cin, cout=16, mid=mid, h=64, w=64,
@@ -76,7 +77,7 @@ class BlockTest(unittest.TestCase):
 
     def test_rejects_other_formats(self):
         with self.assertRaisesRegex(ValueError, "format"):
-            sn.LatencyPredictor({"version": 1, "features": ["cin"], "layers": []})
+            latency_mlp.LatencyPredictor({"version": 1, "features": ["cin"], "layers": []})
 
 
 @unittest.skipUnless(gotools.have_go(), "needs the Go toolchain")
@@ -107,7 +108,7 @@ class NetworkTest(unittest.TestCase):
 
     def test_teacher_and_pruned_students(self):
         net = sn.Supernet(self.tensors)
-        lp = sn.LatencyPredictor(self.spec)
+        lp = latency_mlp.LatencyPredictor(self.spec)
         for size in (256, 128):
             got = float(lp.network_latency(net.conv_configs(size)))
             want = self.go_predict(gotools.teacher_path(), size)

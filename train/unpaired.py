@@ -16,6 +16,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import edgetoon_model as em  # noqa: E402
+import latency_mlp  # noqa: E402
 import supernet as sn  # noqa: E402
 from ugatit import UGATIT, W_ADV, W_CAM, W_CYC, W_ID, Trainer  # noqa: E402
 from ugatit_nets import random_teacher_tensors  # noqa: E402
@@ -140,7 +141,7 @@ def main(argv=None):
     model = UGATIT(args.ch, args.n_blocks, args.d_ch, args.size, search=args.search, teacher_tensors=tensors,
                    w_adv=args.w_adv, w_cyc=args.w_cyc, w_id=args.w_id, w_cam=args.w_cam,
                    w_cam_d=args.w_cam_d).to(dev)
-    lat = sn.LatencyPredictor.from_json(args.latency_json) if args.latency_json else None
+    lat = latency_mlp.LatencyPredictor.from_json(args.latency_json) if args.latency_json else None
     target = args.target_latency if lat is not None else args.target_macs
     tr = Trainer(model, args.lr, args.lr_gates, args.weight_decay, target, args.lam, args.lam_rate,
                  args.gate_warmup, 256, lat)
