@@ -250,6 +250,7 @@ class Teacher:
     """
 
     def __init__(self, path, device="cpu"):
+        self.path = path
         self.module, self.graph = em.load_module(path)
         self.module.to(device).eval()
         for p in self.module.parameters():

@@ -13,7 +13,8 @@ import edgetoon_model as em
 import export
 import gotools
 import supernet as sn
-from stage import Progress, StageClock, autocast, device_of, distill_loss, load_pt, log, photo_batches
+from stage import (Progress, StageClock, autocast, cached_pairs, device_of, distill_loss, load_pt, log,
+                   pair_batches, photo_batches)
 
 
 def build_student(args):
@@ -40,11 +41,17 @@ def run(args, budget=None):
         student, disc = student.to(memory_format=torch.channels_last), disc.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(student.parameters(), args.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), args.lr, betas=(0.5, 0.999))
-    it, n = photo_batches(args, 2)
+    if args.cache_targets:
+        it = pair_batches(*cached_pairs(args, teacher, args.cache_targets), args.batch)
+        what = "%d cached crops" % args.cache_targets
+    else:
+        photos, n = photo_batches(args, 2)
+        it = ((x, None) for x in photos)
+        what = "%d photos" % n
     clock = StageClock(budget.deadline("finetune") if budget else None, args.finetune_steps, args.calib_steps)
     steps = args.finetune_steps
-    log("finetune: %.3f GMACs student, %d photos at %dpx, batch %d, %s steps on %s"
-        % (em.macs(graph, tensors) / 1e9, n, args.size, args.batch,
+    log("finetune: %.3f GMACs student, %s at %dpx, batch %d, %s steps on %s"
+        % (em.macs(graph, tensors) / 1e9, what, args.size, args.batch,
            steps if not clock.deadline else "<= %d" % steps, dev))
     prog = Progress("finetune", steps, args.log_every)
     step = 0
@@ -54,10 +61,11 @@ def run(args, budget=None):
             # Cosine decay over the (possibly re-fitted) step count.
             for gr in opt.param_groups:
                 gr["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * (step - 1) / max(steps, 1)))
-            x01 = next(it).to(dev, non_blocking=True)
+            x01, t = next(it)
+            x01 = x01.to(dev, non_blocking=True)
             if args.channels_last:
                 x01 = x01.contiguous(memory_format=torch.channels_last)
-            t = teacher(x01)
+            t = teacher(x01) if t is None else t.to(dev)
             with autocast(args):
                 s = student(teacher.normalize(x01))
                 g_adv = sn.lsgan_g_loss(disc(s)) if args.w_gan > 0 else torch.zeros((), device=dev)

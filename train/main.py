@@ -85,6 +85,10 @@ def parse(argv):
     p.add_argument("--search-steps", type=int)
     p.add_argument("--finetune-steps", type=int)
     p.add_argument("--images", type=int, help="use only the first N training photos (0 = all)")
+    p.add_argument("--cache-targets", type=int, default=0, metavar="N",
+                   help="finetune on N fixed crops whose teacher outputs are computed once and kept in "
+                        "--cache-dir (for CPUs, where the teacher costs more than a student step; 0: on the fly)")
+    p.add_argument("--cache-dir", default=os.environ.get("EDGETOON_CACHE") or "/tmp/edgetoon-cache")
     p.add_argument("--subsets", default="faces,scenes",
                    help="training photo folders, comma-separated (faces: the portraits the target is measured on)")
     p.add_argument("--crop-min", type=float, help="smallest crop side as a fraction of the photo's short side")
@@ -101,7 +105,9 @@ def parse(argv):
     p.add_argument("--eval-size", type=int)
     p.add_argument("--eval-limit", type=int, help="first N eval photos (0 = all)")
     p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--init", default=None, help="finetune: start from this student model file instead of the search's result")
+    p.add_argument("--init", default=None,
+                   help="finetune (and all, then without a search): start from this student model file "
+                        "instead of the search's result")
     p.add_argument("--lr-search", type=float, default=None, help="weights' lr during the search (default 2x --lr)")
     p.add_argument("--lr-gates", type=float)
     p.add_argument("--gate-warmup", type=int, help="steps with the gates frozen (weights only)")

@@ -105,9 +105,11 @@ def run(args):
     dev_name = torch.cuda.get_device_name(0) if dev == "cuda" else "CPU (%d threads)" % args.threads
     common = ("fine-tune: %d steps at %dpx, batch %d, Adam lr %g cosine; loss: %s; photos: %s (%s, minus the "
               "eval split), random crops (scale %g-1), flips, brightness/contrast/saturation jitter +-20%%; "
-              "targets: the teacher's outputs, on the fly; device %s%s." % (
+              "targets: the teacher's outputs, %s; device %s%s." % (
                   ft_steps, args.size, args.batch, args.lr, loss_text(args), args.data,
-                  " and ".join(s + "/" for s in args.subsets), args.crop_min, dev_name,
+                  " and ".join(s + "/" for s in args.subsets), args.crop_min,
+                  "for %d fixed crops, computed once" % args.cache_targets if args.cache_targets else "on the fly",
+                  dev_name,
                   ", bf16 autocast" if args.amp and dev == "cuda" else ""))
     if init:
         # No search in this run: the architecture is the init file's, and

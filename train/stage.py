@@ -4,6 +4,8 @@ bf16 autocast, and reading our checkpoints.
 """
 
 import contextlib
+import hashlib
+import json
 import os
 import sys
 import time
@@ -70,6 +72,45 @@ def photo_batches(args, seed):
                                      pin_memory=args.device_name == "cuda", worker_init_fn=_worker_init,
                                      **mp)
     return iter(dl), len(paths)
+
+
+def cached_pairs(args, teacher, n, seed=3):
+    """n training crops (NCHW [0,1]) and the teacher's outputs for them, as
+    float16, made once and kept in args.cache_dir (outside the repo). On a
+    CPU the teacher's forward pass costs more than the student's whole
+    step, so a fine-tune there can reuse a fixed set of pairs."""
+    tpath = os.path.abspath(teacher.path)
+    key = json.dumps([os.path.abspath(args.data), list(args.subsets), args.images, args.size, args.crop_min, n,
+                      seed, tpath, os.path.getsize(tpath), os.path.getmtime(tpath)])
+    path = os.path.join(args.cache_dir, "pairs-%s.pt" % hashlib.sha256(key.encode()).hexdigest()[:16])
+    if os.path.exists(path):
+        pairs = torch.load(path)
+        log("cache: %d crops and teacher outputs from %s" % (len(pairs["x"]), path))
+        return pairs["x"], pairs["t"]
+    it, photos = photo_batches(args, seed)
+    xs, ts, t0 = [], [], time.time()
+    prog = Progress("cache", n, max(n // 10, 1))
+    while sum(len(x) for x in xs) < n:
+        x01 = next(it).half()  # the teacher sees the input exactly as it is kept
+        xs.append(x01)
+        ts.append(teacher(x01.float()).cpu().half())
+        got = min(sum(len(x) for x in xs), n)
+        prog(got, "teacher outputs for crops of %d photos" % photos)
+    x, t = torch.cat(xs)[:n], torch.cat(ts)[:n]
+    os.makedirs(args.cache_dir, exist_ok=True)
+    torch.save({"x": x, "t": t, "key": key}, path + ".tmp")
+    os.replace(path + ".tmp", path)
+    log("cache: %d pairs in %.0fs, kept in %s (%.0f MiB)"
+        % (n, time.time() - t0, path, os.path.getsize(path) / 2 ** 20))
+    return x, t
+
+
+def pair_batches(x, t, batch, seed=2):
+    """Endless random batches (x01, teacher output) of cached pairs, as float32."""
+    g = torch.Generator().manual_seed(seed)
+    while True:
+        idx = torch.randint(0, len(x), (batch,), generator=g)
+        yield x[idx].float(), t[idx].float()
 
 
 def autocast(args):

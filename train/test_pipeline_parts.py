@@ -72,6 +72,60 @@ class PackTest(unittest.TestCase):
             self.assertTrue(0 <= float(x.min()) and float(x.max()) <= 1)
 
 
+class FakeTeacher:
+    """A stand-in with the Teacher interface cached_pairs uses, counting calls."""
+
+    def __init__(self, path):
+        self.path, self.calls = path, 0
+
+    def __call__(self, x01):
+        self.calls += 1
+        return (x01 * 2 - 1).flip(1)
+
+
+class CacheTest(unittest.TestCase):
+    def test_cached_pairs_hold_the_teachers_outputs_and_are_reused(self):
+        with tempfile.TemporaryDirectory() as d:
+            pack = os.path.join(d, "pack")
+            rng = np.random.default_rng(2)
+            for sub in ("train/faces", "train/scenes", "eval/faces"):
+                os.makedirs(os.path.join(pack, sub))
+                Image.fromarray(rng.integers(0, 255, (48, 60, 3), dtype=np.uint8)).save(
+                    os.path.join(pack, sub, "a.png"))
+            model = os.path.join(d, "teacher.safetensors")
+            with open(model, "wb") as f:
+                f.write(b"stand-in")
+            args = types.SimpleNamespace(data=pack, subsets=("faces", "scenes"), images=0, size=32, crop_min=0.5,
+                                         preload=False, device_aug=False, batch=2, workers=0, device_name="cpu",
+                                         cache_dir=os.path.join(d, "cache"))
+            t1 = FakeTeacher(model)
+            x, t = stage.cached_pairs(args, t1, 5)
+            self.assertEqual((tuple(x.shape), x.dtype), ((5, 3, 32, 32), torch.float16))
+            self.assertEqual(t.dtype, torch.float16)
+            self.assertGreater(t1.calls, 0)
+            torch.testing.assert_close(t.float(), (x.float() * 2 - 1).flip(1), atol=2e-3, rtol=0)
+            # The same request again: read back, the teacher not called.
+            t2 = FakeTeacher(model)
+            x2, t2s = stage.cached_pairs(args, t2, 5)
+            self.assertEqual(t2.calls, 0)
+            self.assertTrue(torch.equal(x, x2) and torch.equal(t, t2s))
+            # Another request (fewer crops; a changed teacher file) is made afresh.
+            t3 = FakeTeacher(model)
+            stage.cached_pairs(args, t3, 4)
+            self.assertGreater(t3.calls, 0)
+            os.utime(model, (1, 1))
+            t4 = FakeTeacher(model)
+            stage.cached_pairs(args, t4, 5)
+            self.assertGreater(t4.calls, 0)
+            # Batches are float32 rows of the cache, input and target together.
+            bx, bt = next(stage.pair_batches(x, t, 3))
+            self.assertEqual((tuple(bx.shape), bx.dtype), ((3, 3, 32, 32), torch.float32))
+            for i in range(3):
+                j = [k for k in range(5) if torch.equal(x[k].float(), bx[i])]
+                self.assertTrue(j, "batch row %d is not a cached crop" % i)
+                self.assertTrue(torch.equal(t[j[0]].float(), bt[i]))
+
+
 class ScheduleTest(unittest.TestCase):
     def args(self, **kw):
         a = dict(gate_warmup=10, lam_ramp=0.2, depth_start=0.5, lam_rate=None)
