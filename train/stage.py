@@ -89,7 +89,7 @@ def cached_pairs(args, teacher, n, seed=3):
         return pairs["x"], pairs["t"]
     it, photos = photo_batches(args, seed)
     xs, ts, t0 = [], [], time.time()
-    prog = Progress("cache", n, max(n // 10, 1))
+    prog = Progress("cache", n, max(n // 10 // args.batch, 1) * args.batch)  # counts go up by a batch
     while sum(len(x) for x in xs) < n:
         x01 = next(it).half()  # the teacher sees the input exactly as it is kept
         xs.append(x01)
