@@ -13,8 +13,8 @@ import edgetoon_model as em
 import export
 import gotools
 import supernet as sn
-from stage import (Progress, StageClock, autocast, cached_pairs, device_of, distill_loss, load_pt, log,
-                   pair_batches, photo_batches)
+from stage import (Progress, StageClock, autocast, cached_pairs, device_of, disc_step, distill_loss,
+                   load_pt, log, pair_batches, photo_batches)
 
 
 def build_student(args):
@@ -75,13 +75,7 @@ def run(args, budget=None):
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            d_loss = torch.zeros(())
-            if args.w_gan > 0:
-                with autocast(args):
-                    d_loss = sn.lsgan_d_loss(disc(t), disc(s.detach())).float()
-                opt_d.zero_grad(set_to_none=True)
-                d_loss.backward()
-                opt_d.step()
+            d_loss = disc_step(disc, opt_d, t, s, args)
             logf.write(json.dumps(dict(step=step, l1=float(l1), g_adv=float(g_adv), d=float(d_loss))) + "\n")
             new_steps, stop = clock.after_step(step)
             if new_steps != steps:

@@ -15,8 +15,8 @@ import edgetoon_model as em
 import gotools
 import latency_mlp
 import supernet as sn
-from stage import (TEACHER_MACS, Progress, StageClock, autocast, device_of, distill_loss, log,
-                   photo_batches)
+from stage import (TEACHER_MACS, Progress, StageClock, autocast, device_of, disc_step, distill_loss,
+                   log, photo_batches)
 
 
 def cost_fn(net, args, lat):
@@ -207,13 +207,7 @@ def run(args, budget=None):
             # target, shrinks under it, so the search ends at the target with
             # gates ranked by (distillation importance) / (cost).
             lam = lam * (1 + sched.lam_rate) if float(pen) > 0 else max(lam / (1 + sched.lam_rate), 1e-6)
-        d_loss = torch.zeros(())
-        if args.w_gan > 0:
-            with autocast(args):
-                d_loss = sn.lsgan_d_loss(disc(t), disc(s.detach())).float()
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
+        d_loss = disc_step(disc, opt_d, t, s, args)
         w = net.widths()
         row = dict(step=step, l1=float(l1), g_adv=float(g_adv), d=float(d_loss), total=float(total),
                    macs=float(macs), latency=float(cost) if lat else None, target_macs=args.target_macs,

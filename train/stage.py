@@ -88,14 +88,14 @@ def cached_pairs(args, teacher, n, seed=3):
         log("cache: %d crops and teacher outputs from %s" % (len(pairs["x"]), path))
         return pairs["x"], pairs["t"]
     it, photos = photo_batches(args, seed)
-    xs, ts, t0 = [], [], time.time()
+    xs, ts, got, t0 = [], [], 0, time.time()
     prog = Progress("cache", n, max(n // 10 // args.batch, 1) * args.batch)  # counts go up by a batch
-    while sum(len(x) for x in xs) < n:
+    while got < n:
         x01 = next(it).half()  # the teacher sees the input exactly as it is kept
         xs.append(x01)
         ts.append(teacher(x01.float()).cpu().half())
-        got = min(sum(len(x) for x in xs), n)
-        prog(got, "teacher outputs for crops of %d photos" % photos)
+        got += len(x01)
+        prog(min(got, n), "teacher outputs for crops of %d photos" % photos)
     x, t = torch.cat(xs)[:n], torch.cat(ts)[:n]
     os.makedirs(args.cache_dir, exist_ok=True)
     torch.save({"x": x, "t": t, "key": key}, path + ".tmp")
@@ -111,6 +111,19 @@ def pair_batches(x, t, batch, seed=2):
     while True:
         idx = torch.randint(0, len(x), (batch,), generator=g)
         yield x[idx].float(), t[idx].float()
+
+
+def disc_step(disc, opt_d, t, s, args):
+    """One LSGAN step of the patch discriminator (teacher outputs real,
+    the student's detached fakes); its loss, 0 without the GAN term."""
+    if args.w_gan <= 0:
+        return torch.zeros(())
+    with autocast(args):
+        d_loss = sn.lsgan_d_loss(disc(t), disc(s.detach())).float()
+    opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt_d.step()
+    return d_loss
 
 
 def autocast(args):

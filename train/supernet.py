@@ -229,7 +229,10 @@ class Supernet(nn.Module):
             y = y * gates[gout].to(y.dtype).repeat_interleave(GROUP).view(1, -1, 1, 1)
         return y
 
-    def forward(self, x):
+    def forward(self, x, bottleneck=None):
+        """(output, raw output before the guided filter); bottleneck, if
+        given, maps the residual stream after the blocks (the unpaired
+        mode's CAM head sits there)."""
         g = self.gate_values()
         a = self._conv(x, "c0", g)
         h = self._conv(a, "c1", g)
@@ -240,6 +243,8 @@ class Supernet(nn.Module):
             t = self._conv(r, "b%d_1" % i, g)
             t = self._conv(t, "b%d_2" % i, g)
             r = r + g["d%d" % i] * t
+        if bottleneck is not None:
+            r = bottleneck(r)
         h = self._conv(r, "c5", g)
         h = em.resize_bilinear(h, h.shape[2] * 2, h.shape[3] * 2) + b
         h = self._conv(h, "c6", g)

@@ -38,7 +38,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import edgetoon_model as em  # noqa: E402
 import supernet as sn  # noqa: E402
 
 
@@ -214,26 +213,14 @@ class SupernetCAMGenerator(nn.Module):
         return [p for p in self.parameters() if id(p) not in gate_ids]
 
     def forward(self, x):
-        net = self.net
-        g = net.gate_values()
-        a = net._conv(x, "c0", g)
-        h = net._conv(a, "c1", g)
-        b = net._conv(h, "c2", g)
-        h = net._conv(b, "c3", g)
-        r = net._conv(h, "c4", g)
-        for i in range(sn.N_BLOCKS):
-            t = net._conv(r, "b%d_1" % i, g)
-            t = net._conv(t, "b%d_2" % i, g)
-            r = r + g["d%d" % i] * t
-        r, cam_logit, heatmap = self.cam(r)
-        h = net._conv(r, "c5", g)
-        h = em.resize_bilinear(h, h.shape[2] * 2, h.shape[3] * 2) + b
-        h = net._conv(h, "c6", g)
-        h = net._conv(h, "c7", g)
-        h = em.resize_bilinear(h, h.shape[2] * 2, h.shape[3] * 2) + a
-        h = net._conv(h, "c8", g)
-        raw = net._conv(h, "c9", g)
-        return sn.guided_filter(x, raw, net.eps), cam_logit, heatmap
+        cam = {}
+
+        def head(r):
+            r, cam["logit"], cam["heatmap"] = self.cam(r)
+            return r
+
+        y, _ = self.net(x, bottleneck=head)
+        return y, cam["logit"], cam["heatmap"]
 
     def cost(self, size=256, lat=None):
         """Differentiable MACs (or predicted latency with a LatencyPredictor)."""
