@@ -52,6 +52,7 @@ func latencyServer(t *testing.T) (*Server, string) {
 func post(t *testing.T, s http.Handler, ctype, body, addr string) (int, latencyReply, http.Header) {
 	t.Helper()
 	req := httptest.NewRequest("POST", latencyPath, strings.NewReader(body))
+	req.Host = "localhost:8080"
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
@@ -181,6 +182,7 @@ func TestLatencyRejects(t *testing.T) {
 	}
 	// An oversized body of unknown length is cut off too.
 	req := httptest.NewRequest("POST", latencyPath, strings.NewReader(huge))
+	req.Host = "localhost"
 	req.ContentLength = -1
 	req.Header.Set("Content-Type", "application/json")
 	w := httptest.NewRecorder()
@@ -244,19 +246,30 @@ func TestRateLimiterRefills(t *testing.T) {
 			t.Errorf("request %d an hour later: %v", i, ok)
 		}
 	}
-	// The client table is bounded: idle clients are forgotten, and when
-	// every tracked client is busy a new one is refused.
+	// The client table is bounded: a new client always gets a bucket, and
+	// the least recently seen client is forgotten to make room.
 	l.allow("b", later)
-	l.allow("c", later)
-	if ok, _ := l.allow("d", later); ok {
-		t.Error("fourth client with three busy: allowed")
+	l.allow("c", later.Add(time.Second))
+	if ok, _ := l.allow("d", later.Add(2*time.Second)); !ok {
+		t.Error("fourth client with three tracked: refused")
 	}
-	if ok, _ := l.allow("d", later.Add(2*time.Minute)); !ok {
-		t.Error("fourth client after the others went idle: refused")
+	if len(l.clients) != 3 || l.clients["a"] != nil || l.clients["b"] == nil {
+		t.Errorf("tracked %v, want b, c, d", keys(l))
 	}
-	if len(l.clients) > 3 {
-		t.Errorf("%d clients tracked, limit 3", len(l.clients))
+	// b was seen again, so c is the one to go next.
+	l.allow("b", later.Add(3*time.Second))
+	l.allow("e", later.Add(4*time.Second))
+	if l.clients["c"] != nil || l.clients["b"] == nil || l.clients["d"] == nil {
+		t.Errorf("tracked %v, want b, d, e", keys(l))
 	}
+}
+
+func keys(l *rateLimiter) []string {
+	var k []string
+	for e := l.recent.Front(); e != nil; e = e.Next() {
+		k = append(k, e.Value.(*bucket).key)
+	}
+	return k
 }
 
 func TestLatencyDisabled(t *testing.T) {
@@ -286,6 +299,7 @@ func TestLatencyOnlyWriteEndpoint(t *testing.T) {
 		for _, p := range []string{"/", "/app.js", "/api/latency/", "/api/latency/x.json", "/api/latency/../latency", "/api/latency?x=1/../../a", "/api%2flatency", "/API/LATENCY", "/healthz"} {
 			req := httptest.NewRequest(m, p, strings.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
+			req.Host = "localhost"
 			req.RemoteAddr = "192.0.2.50:1"
 			w := httptest.NewRecorder()
 			s.ServeHTTP(w, req)
@@ -310,10 +324,5 @@ func TestLatencyOnlyWriteEndpoint(t *testing.T) {
 		if filepath.Dir(filepath.Join(dir, name)) != dir {
 			t.Errorf("%s escapes the directory", name)
 		}
-	}
-	// The store refuses tables past its limit.
-	s.latency.stored = maxStoredTables
-	if code, r, _ := post(t, s, "application/json", encode(t, validTable(5)), "192.0.2.51:1"); code != http.StatusInsufficientStorage {
-		t.Errorf("full store: %d %+v", code, r)
 	}
 }

@@ -47,6 +47,14 @@ type Config struct {
 	// stores latency tables there. Without it the server accepts no
 	// request bodies at all.
 	LatencyDir string
+	// LatencyQuota bounds the bytes of tables kept in LatencyDir (each
+	// file charged in whole 4 KiB blocks); past it the oldest tables are
+	// removed. Zero means DefaultLatencyQuota.
+	LatencyQuota int64
+	// LatencyHosts are host names, besides localhost and the addresses
+	// the server is reached at, under which POST /api/latency is
+	// accepted: the name of a reverse proxy in front of it, say.
+	LatencyHosts []string
 }
 
 // Server is an http.Handler for the asset set.
@@ -69,6 +77,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.DefaultModel == "" {
 		cfg.DefaultModel = "student"
 	}
+	if cfg.LatencyQuota == 0 {
+		cfg.LatencyQuota = DefaultLatencyQuota
+	}
 	s := &Server{cfg: cfg}
 	assets, models, err := readAssets(cfg.Assets)
 	if err != nil {
@@ -90,7 +101,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.assets = assets
 	if cfg.LatencyDir != "" {
-		if s.latency, err = newLatencyStore(cfg.LatencyDir, s.logf); err != nil {
+		if s.latency, err = newLatencyStore(cfg.LatencyDir, cfg.LatencyQuota, cfg.LatencyHosts, s.logf); err != nil {
 			return nil, fmt.Errorf("server: %w", err)
 		}
 	}
@@ -122,6 +133,12 @@ const ContentSecurityPolicy = "default-src 'self'; script-src 'self' 'wasm-unsaf
 	"worker-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'none'; " +
 	"form-action 'none'; frame-ancestors 'none'"
 
+// hsts keeps browsers on HTTPS once they reached the server over it with
+// a certificate they trust (they ignore it otherwise, and for IP
+// addresses). It is not sent for localhost: it would apply to every port
+// of localhost, other projects' development servers included.
+const hsts = "max-age=31536000"
+
 const (
 	cacheImmutable  = "public, max-age=31536000, immutable"
 	cacheRevalidate = "no-cache"
@@ -134,6 +151,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	if r.TLS != nil && !isLocalhost(r.Host) {
+		h.Set("Strict-Transport-Security", hsts)
+	}
 
 	if s.latency != nil && r.URL.Path == latencyPath && r.URL.RawPath == "" {
 		s.latency.ServeHTTP(w, r)
@@ -196,6 +216,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// ServeContent leaves the length out for encoded bodies, as it
 		// cannot know it; here it is known.
 		h.Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	if !fixRange(r, len(body), etag) {
+		h.Set("Content-Range", "bytes */"+strconv.Itoa(len(body)))
+		plain(w, http.StatusRequestedRangeNotSatisfiable, "range not satisfiable")
+		return
 	}
 	// ServeContent answers If-None-Match (304), Range and HEAD.
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
