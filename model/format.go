@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 )
@@ -98,7 +99,14 @@ func decodeTensors(raw map[string]json.RawMessage, body []byte) (map[string]*Ten
 	}
 	spans := make([]span, 0, len(raw))
 	tensors := make(map[string]*Tensor, len(raw))
-	for name, msg := range raw {
+	// In name order, so that a broken file gets the same error every run.
+	names := make([]string, 0, len(raw))
+	for name := range raw {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		msg := raw[name]
 		var h tensorHeader
 		dec := json.NewDecoder(bytes.NewReader(msg))
 		dec.DisallowUnknownFields()
@@ -198,12 +206,16 @@ func Encode(g *Graph, dtype string) ([]byte, error) {
 	for _, name := range g.tensorOrder() {
 		t := g.Tensors[name]
 		begin := len(body)
-		for _, v := range t.Data {
+		for i, v := range t.Data {
 			if size == 4 {
 				body = binary.LittleEndian.AppendUint32(body, math.Float32bits(v))
-			} else {
-				body = binary.LittleEndian.AppendUint16(body, Float32ToHalf(v))
+				continue
 			}
+			h := Float32ToHalf(v)
+			if bad(HalfToFloat32(h)) {
+				return nil, fmt.Errorf("encode: tensor %q: element %d (%g) overflows F16; store it as F32", name, i, v)
+			}
+			body = binary.LittleEndian.AppendUint16(body, h)
 		}
 		header[name] = tensorHeader{DType: dtype, Shape: t.Shape, DataOffsets: [2]int64{int64(begin), int64(len(body))}}
 	}
@@ -241,18 +253,20 @@ func (g *Graph) tensorOrder() []string {
 	return append(order, rest...)
 }
 
-// ReadFile reads and validates a model file.
+// ReadFile reads and validates a model file of at most MaxFileBytes.
 func ReadFile(path string) (*Graph, error) {
-	fi, err := os.Stat(path)
+	return ReadFileLimit(path, MaxFileBytes)
+}
+
+// ReadFileLimit reads and validates a model file of at most limit bytes
+// (and MaxFileBytes). Only a regular file is read (see ReadRegularFile).
+// Decoding holds the file and its weights as float32, up to three times
+// the file's size for F16 weights, which is how a caller derives limit
+// from a memory budget.
+func ReadFileLimit(path string, limit int64) (*Graph, error) {
+	data, err := ReadRegularFile(path, min(limit, MaxFileBytes))
 	if err != nil {
-		return nil, err
-	}
-	if fi.Size() > MaxFileBytes {
-		return nil, fmt.Errorf("%s: %d bytes, larger than the %d limit", path, fi.Size(), MaxFileBytes)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read model: %w", err)
 	}
 	g, err := Decode(data)
 	if err != nil {
@@ -261,20 +275,44 @@ func ReadFile(path string) (*Graph, error) {
 	return g, nil
 }
 
-// WriteFile encodes g and writes it to path atomically (temp file + rename),
-// so a failed write never leaves a half model behind.
+// WriteFile encodes g and writes it to path atomically (a temporary file
+// in the same directory, renamed into place), so a failed write never
+// leaves a half model behind. It refuses to write a file that Decode
+// would refuse: what one tool writes, every reader accepts.
 func WriteFile(path string, g *Graph, dtype string) error {
 	data, err := Encode(g, dtype)
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
+	if _, err := Decode(data); err != nil {
+		return fmt.Errorf("write %s: the encoded model would not read back: %w", path, err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
+	return WriteAtomic(path, data)
+}
+
+// WriteAtomic writes data to a temporary file beside path and renames it
+// into place.
+func WriteAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

@@ -1,6 +1,9 @@
 package model
 
-import "fmt"
+import (
+	"fmt"
+	"sort"
+)
 
 // Validate checks a graph's spec and weights as a whole: the fields a user
 // and an engine rely on, and the structure and shapes at the nominal size
@@ -43,9 +46,27 @@ func (g *Graph) Validate() error {
 			used[in] = true
 		}
 	}
+	// In name order, so that a broken graph gets the same error every run.
+	names := make([]string, 0, len(g.Tensors))
 	for name := range g.Tensors {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
 		if !used[name] {
 			return fmt.Errorf("graph %q: tensor %q is not used by any node", g.Name, name)
+		}
+		t := g.Tensors[name]
+		if t == nil {
+			return fmt.Errorf("graph %q: tensor %q is nil", g.Name, name)
+		}
+		if len(t.Data) != NumElements(t.Shape) {
+			return fmt.Errorf("graph %q: tensor %q: %d values for shape %v", g.Name, name, len(t.Data), t.Shape)
+		}
+		for i, v := range t.Data {
+			if bad(v) {
+				return fmt.Errorf("graph %q: tensor %q: element %d is %v", g.Name, name, i, v)
+			}
 		}
 	}
 	return nil
