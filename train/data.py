@@ -1,8 +1,11 @@
 """Training and evaluation photos, with augmentation, and teacher targets.
 
 Photos come from ../shared/images (faces/ and scenes/); the eval split is
-the list in eval.txt there (paths relative to that folder), and training
-uses every other photo. Images are read with PIL (JPEG draft mode keeps
+the list in eval.txt there (paths relative to that folder). The heldout
+split is every photo of the sources in HELDOUT_SOURCES (by FILES.tsv's
+source_tag): portraits from sources never trained on, so a model cannot
+have seen the same people, cameras or framing. Training uses every photo
+in neither. Images are read with PIL (JPEG draft mode keeps
 decoding cheap) and returned as float tensors in [0,1], CHW.
 
 A pack made by pack_data.py (root/train/{faces,scenes}/..., root/eval/...,
@@ -26,6 +29,10 @@ IMAGES = os.environ.get("EDGETOON_IMAGES",
                             os.path.abspath(__file__)))), "shared", "images"))
 EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 PACK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".trainpack")
+# Press and web photos of many people (deepface, facerec): the in-the-wild
+# portraits closest to a user's selfie, from sources no other set shares.
+HELDOUT_SOURCES = ("deepface", "facerec")
+SPLITS = ("train", "eval", "heldout")
 
 
 def is_pack(root):
@@ -46,9 +53,27 @@ def split_root(root, split):
     return os.path.join(root, split) if is_pack(root) else root
 
 
+def sources(root):
+    """{relative path: source tag} from root's FILES.tsv ({} if none)."""
+    path = os.path.join(root, "FILES.tsv")
+    if not os.path.exists(path):
+        return {}
+    out = {}
+    with open(path) as f:
+        head = f.readline().rstrip("\n").split("\t")
+        i_dir, i_file, i_src = head.index("folder"), head.index("file"), head.index("source_tag")
+        for line in f:
+            c = line.rstrip("\n").split("\t")
+            if len(c) > i_src:
+                out[c[i_dir] + "/" + c[i_file]] = c[i_src]
+    return out
+
+
 def list_images(root=IMAGES, split="train", subsets=("faces", "scenes")):
-    """Sorted relative paths of the photos of a split ("train" or "eval"),
-    relative to split_root(root, split)."""
+    """Sorted relative paths of the photos of a split ("train", "eval" or
+    "heldout"), relative to split_root(root, split)."""
+    if split not in SPLITS:
+        raise ValueError("split %r: want one of %s" % (split, ", ".join(SPLITS)))
     if is_pack(root):
         out = []
         for sub in subsets:
@@ -60,6 +85,7 @@ def list_images(root=IMAGES, split="train", subsets=("faces", "scenes")):
         evals = {l.strip() for l in f if l.strip() and not l.startswith("#")}
     if split == "eval":
         return sorted(p for p in evals if os.path.exists(os.path.join(root, p)))
+    src = sources(root)
     out = []
     for sub in subsets:
         d = os.path.join(root, sub)
@@ -67,7 +93,10 @@ def list_images(root=IMAGES, split="train", subsets=("faces", "scenes")):
             continue
         for name in os.listdir(d):
             rel = sub + "/" + name
-            if name.lower().endswith(EXTS) and rel not in evals:
+            if not name.lower().endswith(EXTS):
+                continue
+            held = src.get(rel) in HELDOUT_SOURCES
+            if split == "heldout" and held or split == "train" and not held and rel not in evals:
                 out.append(rel)
     return sorted(out)
 
@@ -240,6 +269,23 @@ def eval_images(size, root=IMAGES, limit=None):
     base = split_root(root, "eval")
     xs = [to_tensor(center_crop(load_rgb(os.path.join(base, p), min_side=size), size)) for p in paths]
     return torch.stack(xs), paths
+
+
+def photo_at(path, long, multiple=4):
+    """A whole photo as `edgetoon stylize -size long` feeds it to the
+    network: resized (bicubic) so its longer side is long, aspect kept,
+    then padded to a multiple of `multiple` by repeating edge pixels.
+    Returns (1CHW [0,1] tensor, fitted width, fitted height); the network's
+    output is cropped back to the fitted size."""
+    img = load_rgb(path, min_side=long)
+    w, h = img.size
+    if w >= h:
+        fw, fh = long, max(1, (h * long + w // 2) // w)
+    else:
+        fw, fh = max(1, (w * long + h // 2) // h), long
+    x = to_tensor(img.resize((fw, fh), Image.BICUBIC))[None]
+    pw, ph = -(-fw // multiple) * multiple, -(-fh // multiple) * multiple
+    return F.pad(x, (0, pw - fw, 0, ph - fh), mode="replicate"), fw, fh
 
 
 class Teacher:

@@ -1,10 +1,17 @@
 """The fine-tune stage: the pruned student (from the search, or a student
 file given by --init) distilled further; writes finetune.pt.
+
+Long runs survive an interruption: every --ckpt-minutes the stage writes
+OUT/finetune_ckpt.pt (student, discriminator, both optimisers, the step
+and the planned step count), and --resume continues from it on the same
+cosine schedule, so a run can be done in pieces of any length: a piece
+that ends before the planned steps stops without exporting.
 """
 
 import json
 import math
 import os
+import time
 
 import torch
 
@@ -41,21 +48,43 @@ def run(args, budget=None):
         student, disc = student.to(memory_format=torch.channels_last), disc.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(student.parameters(), args.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), args.lr, betas=(0.5, 0.999))
+    ckpt_path = os.path.join(args.out, "finetune_ckpt.pt")
+    step, steps = 0, args.finetune_steps
+    if args.resume and os.path.exists(ckpt_path):
+        ck = load_pt(ckpt_path)
+        if ck["graph"] != graph:
+            raise SystemExit("--resume: %s is of another architecture than %s" % (ckpt_path, args.init))
+        student.load_state_dict(ck["student"])
+        disc.load_state_dict(ck["disc"])
+        opt.load_state_dict(ck["opt"])
+        opt_d.load_state_dict(ck["opt_d"])
+        step, steps = ck["step"], ck["steps"]
+        log("finetune: resumed from %s at step %d of %d" % (ckpt_path, step, steps))
     if args.cache_targets:
-        it = pair_batches(*cached_pairs(args, teacher, args.cache_targets), args.batch)
+        # A resumed run draws new batches, not the first run's again.
+        it = pair_batches(*cached_pairs(args, teacher, args.cache_targets), args.batch, seed=2 + step)
         what = "%d cached crops" % args.cache_targets
     else:
         photos, n = photo_batches(args, 2)
         it = ((x, None) for x in photos)
         what = "%d photos" % n
-    clock = StageClock(budget.deadline("finetune") if budget else None, args.finetune_steps, args.calib_steps)
-    steps = args.finetune_steps
+    # A resumable run (--resume) keeps its planned step count: a deadline
+    # only stops it, and the next piece goes on from the checkpoint.
+    clock = StageClock(budget.deadline("finetune") if budget else None, steps,
+                       0 if args.resume else args.calib_steps)
     log("finetune: %.3f GMACs student, %s at %dpx, batch %d, %s steps on %s"
         % (em.macs(graph, tensors) / 1e9, what, args.size, args.batch,
            steps if not clock.deadline else "<= %d" % steps, dev))
-    prog = Progress("finetune", steps, args.log_every)
-    step = 0
-    with open(os.path.join(args.out, "finetune_log.jsonl"), "w") as logf:
+    prog = Progress("finetune", steps, args.log_every, start=step)
+    t_ckpt = time.time()
+
+    def checkpoint():
+        torch.save({"graph": graph, "student": student.state_dict(), "disc": disc.state_dict(),
+                    "opt": opt.state_dict(), "opt_d": opt_d.state_dict(), "step": step, "steps": steps},
+                   ckpt_path + ".tmp")
+        os.replace(ckpt_path + ".tmp", ckpt_path)
+
+    with open(os.path.join(args.out, "finetune_log.jsonl"), "a" if step else "w") as logf:
         while step < steps:
             step += 1
             # Cosine decay over the (possibly re-fitted) step count.
@@ -81,10 +110,17 @@ def run(args, budget=None):
             if new_steps != steps:
                 steps = prog.total = new_steps
             prog(step, "l1 %.4f adv %.3f D %.3f" % (float(l1), float(g_adv), float(d_loss)))
+            if time.time() - t_ckpt >= 60 * args.ckpt_minutes:
+                checkpoint()
+                t_ckpt = time.time()
             if stop:
                 log("finetune: deadline reached at step %d" % step)
                 break
+    checkpoint()
     args.finetune_done = step
+    if args.resume and step < steps:
+        raise SystemExit("finetune: stopped at step %d of %d; checkpoint in %s: continue with the same "
+                         "command and --resume" % (step, steps, ckpt_path))
     student = student.to(memory_format=torch.contiguous_format)
     tensors = export.tensors_from_module(student.cpu(), tensors)
     torch.save({"graph": graph, "tensors": tensors, "steps": step, "init": args.init},

@@ -65,9 +65,10 @@ PRESETS = {
 
 def parse(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("cmd", choices=["search", "finetune", "export", "all", "smoke", "verify"])
+    p.add_argument("cmd", choices=["search", "finetune", "export", "all", "smoke", "verify", "eval"])
     p.add_argument("--out", default=os.environ.get("OUT") or "/tmp/edgetoon-train")
-    p.add_argument("--model", default=None, help="verify: the model file (default OUT/student.safetensors)")
+    p.add_argument("--model", default=None,
+                   help="verify, eval: the model file (default OUT/student.safetensors)")
     p.add_argument("--onnx", default=None, help="verify: also (re)export the model file as ONNX to this path")
     p.add_argument("--data", default=None,
                    help="photos: ../shared/images-like folder or a pack_data.py pack (default: %s if present, "
@@ -108,6 +109,10 @@ def parse(argv):
     p.add_argument("--init", default=None,
                    help="finetune (and all, then without a search): start from this student model file "
                         "instead of the search's result")
+    p.add_argument("--resume", action="store_true",
+                   help="finetune in resumable pieces: continue from OUT/finetune_ckpt.pt if there is one, keep the "
+                        "planned --finetune-steps, and export only once they are done")
+    p.add_argument("--ckpt-minutes", type=float, default=5.0, help="finetune: minutes between checkpoints")
     p.add_argument("--lr-search", type=float, default=None, help="weights' lr during the search (default 2x --lr)")
     p.add_argument("--lr-gates", type=float)
     p.add_argument("--gate-warmup", type=int, help="steps with the gates frozen (weights only)")
@@ -215,6 +220,9 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     if args.cmd == "verify":
         release.verify(args)
+        return
+    if args.cmd == "eval":
+        release.evaluate(args)
         return
     t0 = time.time()
     if args.device_name == "cuda":

@@ -1,5 +1,5 @@
 """Pack the training/eval photos into the repo (gitignored) so they travel
-to a machine that has no ../shared: /work/main/.trainpack/{train,eval}/
+to a machine that has no ../shared: /work/main/.trainpack/{train,eval,heldout}/
 {faces,scenes}/NAME.jpg, each resized so its SHORTER side is --short px
 (aspect kept, Lanczos; photos already smaller are not enlarged) and saved
 as JPEG --quality. If the pack comes out over --max-mib, it is redone at a
@@ -38,7 +38,7 @@ def write_pack(src, dst, short, quality):
     if os.path.isdir(dst):
         shutil.rmtree(dst)
     total, counts = 0, {}
-    for split in ("train", "eval"):
+    for split in data.SPLITS:
         paths = data.list_images(src, split)
         counts[split] = len(paths)
         for rel in paths:
@@ -51,7 +51,8 @@ def write_pack(src, dst, short, quality):
             total += os.path.getsize(out)
     with open(os.path.join(dst, "PACK.txt"), "w") as f:
         f.write("edgetoon training pack from %s: shorter side %d px (Lanczos), JPEG quality %d; "
-                "%d train, %d eval photos\n" % (src, short, quality, counts["train"], counts["eval"]))
+                "%d train, %d eval, %d heldout photos\n" % (src, short, quality, counts["train"], counts["eval"],
+                                                counts["heldout"]))
     return total, counts
 
 

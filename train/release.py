@@ -20,22 +20,38 @@ from stage import TEACHER_MACS, device_of, load_pt, log, loss_text
 
 
 @torch.no_grad()
-def fidelity(student, teacher, size, limit=None, dev="cpu", batch=8, root=None):
-    """Mean PSNR/SSIM of student vs teacher on the eval split at size (RGB, [0,255])."""
-    xs, paths = data.eval_images(size, root=root or data.IMAGES, limit=limit)
-    ps, ss = [], []
-    for i in range(0, len(xs), batch):
-        x01 = xs[i:i + batch].to(dev)
-        t = metrics.to_255(em.denormalize(teacher(x01), teacher.graph))
-        s = metrics.to_255(em.denormalize(student(teacher.normalize(x01)), teacher.graph))
-        ps.append(metrics.psnr(s, t).cpu())
-        ss.append(metrics.ssim(s, t).cpu())
-    ps, ss = torch.cat(ps), torch.cat(ss)
-    faces = [i for i, p in enumerate(paths) if p.startswith("faces/")]
-    out = dict(psnr=float(ps.mean()), ssim=float(ss.mean()), n=len(paths), split="eval.txt")
-    if faces:
-        out.update(psnr_faces=float(ps[faces].mean()), ssim_faces=float(ss[faces].mean()), n_faces=len(faces))
+def fidelity(student, teacher, size, limit=None, dev="cpu", root=None):
+    """Student vs teacher on whole photos at size px on the longer side,
+    aspect kept (as `edgetoon stylize -size` runs them), RGB in [0,255]:
+    for the eval split, its portraits (faces/) and the held-out sources,
+    the mean PSNR and SSIM and the sharpness ratio (the student's mean
+    gradient magnitude over the teacher's: below 1 is blurrier)."""
+    root = root or data.IMAGES
+    rows = {}
+    for split in ("eval", "heldout"):
+        base = data.split_root(root, split)
+        for p in data.list_images(root, split)[:limit or None]:
+            x, fw, fh = data.photo_at(os.path.join(base, p), size)
+            x = x.to(dev)
+            t = metrics.to_255(em.denormalize(teacher(x), teacher.graph))[..., :fh, :fw]
+            s = metrics.to_255(em.denormalize(student(teacher.normalize(x)), teacher.graph))[..., :fh, :fw]
+            rows.setdefault(split, []).append((p, float(metrics.psnr(s, t)), float(metrics.ssim(s, t)),
+                                               float(metrics.sharpness(s)), float(metrics.sharpness(t))))
+    out = dict(size=size, sets={})
+    for name, split, keep in (("eval", "eval", None), ("eval portraits", "eval", "faces/"),
+                              ("held-out sources", "heldout", None)):
+        r = [row for row in rows.get(split, []) if keep is None or row[0].startswith(keep)]
+        if r:
+            out["sets"][name] = dict(n=len(r), psnr=sum(x[1] for x in r) / len(r), ssim=sum(x[2] for x in r) / len(r),
+                                     sharpness=sum(x[3] for x in r) / sum(x[4] for x in r))
+    out["sources"] = list(data.HELDOUT_SOURCES)
     return out
+
+
+def fidelity_text(fid):
+    """One line per set of a fidelity() result."""
+    return "\n".join("%s (%d photos): PSNR %.2f dB, SSIM %.4f, sharpness %.3fx the teacher's"
+                     % (k, v["n"], v["psnr"], v["ssim"], v["sharpness"]) for k, v in fid["sets"].items())
 
 
 def save_grid(student, teacher, path, size, n=4, dev="cpu", root=None):
@@ -97,10 +113,8 @@ def run(args):
     teacher = data.Teacher(gotools.teacher_path(), dev)
     student.to(dev)
     fid = fidelity(student, teacher, args.eval_size, args.eval_limit, dev, root=args.data)
-    log("export: fidelity vs teacher on eval at %d: PSNR %.2f dB, SSIM %.4f (%d images)%s"
-        % (args.eval_size, fid["psnr"], fid["ssim"], fid["n"],
-           "; portraits (faces/): %.2f dB, %.4f (%d)" % (fid["psnr_faces"], fid["ssim_faces"], fid["n_faces"])
-           if "psnr_faces" in fid else ""))
+    log("export: fidelity vs teacher, whole photos at %d px on the longer side:\n%s"
+        % (args.eval_size, fidelity_text(fid)))
     save_grid(student, teacher, os.path.join(args.out, "grid.png"), args.eval_size, dev=dev, root=args.data)
     dev_name = torch.cuda.get_device_name(0) if dev == "cuda" else "CPU (%d threads)" % args.threads
     common = ("fine-tune: %d steps at %dpx, batch %d, Adam lr %g cosine; loss: %s; photos: %s (%s, minus the "
@@ -140,6 +154,22 @@ def run(args):
     if inspect:
         log(inspect)
     return report
+
+
+def evaluate(args):
+    """`eval --model F`: F's fidelity to the teacher (fidelity()), printed
+    and written to OUT/fidelity.json."""
+    path = args.model or os.path.join(args.out, "student.safetensors")
+    dev = device_of(args)
+    student = em.GraphModule(*em.read_file(path)).eval().to(dev)
+    fid = fidelity(student, data.Teacher(gotools.teacher_path(), dev), args.eval_size, args.eval_limit, dev,
+                   root=args.data)
+    fid["model"] = path
+    log("eval: %s vs the teacher, whole photos at %d px on the longer side:\n%s"
+        % (path, args.eval_size, fidelity_text(fid)))
+    with open(os.path.join(args.out, "fidelity.json"), "w") as f:
+        json.dump(fid, f, indent=1)
+    return fid
 
 
 def verify(args):

@@ -182,14 +182,16 @@ class Budget:
 class Progress:
     """Prints step, losses and ETA every `every` steps."""
 
-    def __init__(self, name, total, every):
+    def __init__(self, name, total, every, start=0):
         self.name, self.total, self.every, self.t0 = name, total, max(every, 1), time.time()
+        self.start = start  # steps done before this process (a resumed run)
 
     def __call__(self, step, msg):
         if step % self.every and step != self.total:
             return
         el = time.time() - self.t0
-        eta = el / step * (self.total - step) if step else 0
+        done = step - self.start
+        eta = el / done * (self.total - step) if done > 0 else 0
         log("[%s] step %d/%d  %s  elapsed %.0fs  ETA %.0fs" % (self.name, step, self.total, msg, el, eta))
 
 

@@ -1,0 +1,128 @@
+"""Reshape a trained student without starting over: widen channel groups
+and shrink kernels, keeping what it has learned.
+
+The shipped student spends most of its MACs on three full-resolution
+layers while its residual trunk, where the cartoon is made, is 16 channels
+wide. grow moves budget from the first to the second:
+
+  * widen: new output channels of a group's producers start at zero bias
+    and tiny weights, the matching new input channels of its consumers at
+    tiny weights, so the grown network computes (almost) the same function
+    as the old one and every new weight still gets a gradient (Net2Net's
+    function-preserving widening, Chen et al. 2016, with noise in place of
+    copies so that new channels do not mirror old ones).
+  * shrink: a k x k kernel becomes its centred k' x k' part; what the
+    dropped ring contributed is lost and the fine-tune has to win it back.
+
+    /usr/bin/python3 train/grow.py IN.safetensors OUT.safetensors \\
+        [--width R=24 --width inner=24] [--kernel generator/Conv_9/Conv2D=5]
+
+Groups of the White-box family (tensor names as in our model files): R,
+the residual stream (Conv_4 and each block's conv2 write it; each block's
+conv1 and Conv_5 read it); inner, the blocks' hidden channels.
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import edgetoon_model as em  # noqa: E402
+
+
+def blocks(tensors):
+    """The residual blocks' name prefixes, e.g. "generator/block_0/"."""
+    return ["generator/%s/" % b for b in sorted({n.split("/")[1] for n in tensors
+                                                 if n.startswith("generator/block_")})]
+
+
+def residual_stream(tensors):
+    """(producers, consumers) of the residual stream R: Conv_4 and each
+    block's conv2 write it; each block's conv1 and Conv_5 read it."""
+    bs = blocks(tensors)
+    return (["generator/Conv_4/Conv2D"] + [b + "conv2/Conv2D" for b in bs],
+            [b + "conv1/Conv2D" for b in bs] + ["generator/Conv_5/Conv2D"])
+
+
+def widen(tensors, producers, consumers, width, rng, scale=0.05):
+    """Grow the channel group that producers write (weights OHWI, axis 0)
+    and consumers read (axis 3) to width channels. New producer rows get
+    weights of scale x the old ones' std and zero bias; new consumer
+    columns likewise. Returns the new tensors (the old ones untouched)."""
+    out = dict(tensors)
+    for name in producers:
+        w = np.asarray(tensors[name], np.float32)
+        old = w.shape[0]
+        if width < old:
+            raise ValueError("%s: %d output channels, cannot widen to %d" % (name, old, width))
+        extra = rng.normal(0, scale * w.std(), (width - old,) + w.shape[1:]).astype(np.float32)
+        out[name] = np.concatenate([w, extra], axis=0)
+        b = name.rsplit("/", 1)[0] + "/biases"
+        out[b] = np.concatenate([np.asarray(tensors[b], np.float32), np.zeros(width - old, np.float32)])
+    for name in consumers:
+        w = np.asarray(tensors[name], np.float32)
+        old = w.shape[3]
+        extra = rng.normal(0, scale * w.std(), w.shape[:3] + (width - old,)).astype(np.float32)
+        out[name] = np.concatenate([w, extra], axis=3)
+    return out
+
+
+def shrink_kernel(tensors, name, k):
+    """The centred k x k part of a square kernel (OHWI)."""
+    w = np.asarray(tensors[name], np.float32)
+    kh = w.shape[1]
+    if w.shape[2] != kh or k > kh or (kh - k) % 2:
+        raise ValueError("%s: kernel %dx%d cannot become %dx%d" % (name, kh, w.shape[2], k, k))
+    c = (kh - k) // 2
+    out = dict(tensors)
+    out[name] = w[:, c:c + k, c:c + k, :].copy()
+    return out
+
+
+def grow(tensors, widths=None, kernels=None, seed=0):
+    """widths: {"R": n, "inner": n}; kernels: {weight name: k}."""
+    rng = np.random.default_rng(seed)
+    for group, n in sorted((widths or {}).items()):
+        if group == "R":
+            tensors = widen(tensors, *residual_stream(tensors), n, rng)
+        elif group == "inner":
+            for b in blocks(tensors):
+                tensors = widen(tensors, [b + "conv1/Conv2D"], [b + "conv2/Conv2D"], n, rng)
+        else:
+            raise ValueError("group %r: want R or inner" % group)
+    for name, k in (kernels or {}).items():
+        tensors = shrink_kernel(tensors, name, k)
+    return tensors
+
+
+def parse_pairs(items, conv):
+    out = {}
+    for it in items:
+        k, sep, v = it.partition("=")
+        if not sep:
+            raise SystemExit("%r: want NAME=VALUE" % it)
+        out[k] = conv(v)
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("src")
+    p.add_argument("dst")
+    p.add_argument("--width", action="append", default=[], metavar="GROUP=N")
+    p.add_argument("--kernel", action="append", default=[], metavar="TENSOR=K")
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    graph, tensors = em.read_file(a.src)
+    before = em.macs(graph, tensors)
+    tensors = grow(tensors, parse_pairs(a.width, int), parse_pairs(a.kernel, int), a.seed)
+    graph = dict(graph, provenance=graph.get("provenance", "") + "; grown by train/grow.py from %s (%s %s)"
+                 % (os.path.basename(a.src), " ".join(a.width), " ".join(a.kernel)))
+    em.write_file(a.dst, graph, tensors, "F32")
+    print("%s: %.3f -> %.3f GMACs at 256x256" % (a.dst, before / 1e9, em.macs(graph, tensors) / 1e9))
+
+
+if __name__ == "__main__":
+    main()

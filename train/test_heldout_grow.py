@@ -1,0 +1,170 @@
+"""The held-out split by source, the sharpness metric, whole-photo eval
+inputs, growing a student (train/grow.py) and a fine-tune resumed from its
+checkpoint."""
+
+import os
+import sys
+import tempfile
+import types
+import unittest
+
+import numpy as np
+import torch
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import data  # noqa: E402
+import edgetoon_model as em  # noqa: E402
+import grow  # noqa: E402
+import metrics  # noqa: E402
+
+torch.set_num_threads(2)
+STUDENT = os.path.join(os.path.dirname(HERE), "web", "models", "student.safetensors")
+
+
+def write_tree(root, files):
+    """Photos and a FILES.tsv: files is [(relative path, source tag)]."""
+    rng = np.random.default_rng(0)
+    with open(os.path.join(root, "FILES.tsv"), "w") as f:
+        f.write("folder\tfile\tsource_tag\trepo\n")
+        for rel, tag in files:
+            os.makedirs(os.path.join(root, os.path.dirname(rel)), exist_ok=True)
+            Image.fromarray(rng.integers(0, 255, (40, 60, 3), dtype=np.uint8)).save(os.path.join(root, rel))
+            folder, name = rel.split("/")
+            f.write("%s\t%s\t%s\tx/y\n" % (folder, name, tag))
+
+
+class SplitTest(unittest.TestCase):
+    def test_heldout_sources_never_train(self):
+        held = data.HELDOUT_SOURCES[0]
+        with tempfile.TemporaryDirectory() as d:
+            write_tree(d, [("faces/a.jpg", "london"), ("faces/b.jpg", held), ("faces/c.jpg", held),
+                           ("scenes/d.jpg", "kodak"), ("faces/e.jpg", "london")])
+            with open(os.path.join(d, "eval.txt"), "w") as f:
+                f.write("faces/e.jpg\nfaces/c.jpg\n")
+            self.assertEqual(data.list_images(d, "train"), ["faces/a.jpg", "scenes/d.jpg"])
+            self.assertEqual(data.list_images(d, "heldout"), ["faces/b.jpg", "faces/c.jpg"])
+            self.assertEqual(data.list_images(d, "eval"), ["faces/c.jpg", "faces/e.jpg"])
+            with self.assertRaises(ValueError):
+                data.list_images(d, "test")
+
+    @unittest.skipUnless(os.path.exists(os.path.join(data.IMAGES, "FILES.tsv")), "needs ../shared/images")
+    def test_shared_images(self):
+        src = data.sources(data.IMAGES)
+        tr, ho = data.list_images(split="train"), data.list_images(split="heldout")
+        self.assertGreater(len(ho), 20)
+        self.assertFalse(set(tr) & set(ho))
+        self.assertTrue(all(src[p] in data.HELDOUT_SOURCES for p in ho))
+        self.assertFalse(any(src.get(p) in data.HELDOUT_SOURCES for p in tr))
+
+
+class SharpnessTest(unittest.TestCase):
+    def test_hand_computed(self):
+        # A grey ramp along x: luma steps of 10 horizontally, 0 vertically.
+        x = torch.arange(5, dtype=torch.float64).mul(10).view(1, 1, 1, 5).expand(1, 3, 4, 5)
+        self.assertAlmostEqual(float(metrics.sharpness(x)[0]), 10.0, places=9)
+        # Red only: luma weight 0.299; a checkerboard of 0/100 steps 29.9 both ways.
+        c = (torch.arange(4).view(4, 1) + torch.arange(4).view(1, 4)) % 2 * 100.0
+        img = torch.zeros(1, 3, 4, 4, dtype=torch.float64)
+        img[0, 0] = c
+        self.assertAlmostEqual(float(metrics.sharpness(img)[0]), 2 * 29.9, places=9)
+
+    def test_blur_lowers_it(self):
+        g = torch.Generator().manual_seed(0)
+        x = torch.rand(1, 3, 32, 32, generator=g) * 255
+        blurred = torch.nn.functional.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+        self.assertLess(float(metrics.sharpness(blurred)[0]), 0.7 * float(metrics.sharpness(x)[0]))
+
+
+class PhotoAtTest(unittest.TestCase):
+    def test_sizes_and_padding(self):
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "p.png")
+            Image.fromarray(np.full((300, 500, 3), 77, np.uint8)).save(p)
+            x, fw, fh = data.photo_at(p, 256)
+            # As internal/photo.Fit: longer side 256, 300*256/500 = 153.6 -> 154, padded to 156.
+            self.assertEqual((fw, fh), (256, 154))
+            self.assertEqual(tuple(x.shape), (1, 3, 156, 256))
+            self.assertTrue(torch.allclose(x, torch.full_like(x, 77 / 255), atol=1e-6))
+
+
+@unittest.skipUnless(os.path.exists(STUDENT), "needs the committed student")
+class GrowTest(unittest.TestCase):
+    def setUp(self):
+        self.graph, self.tensors = em.read_file(STUDENT)
+
+    def test_widen_keeps_the_function(self):
+        grown = grow.grow(self.tensors, {"R": 24, "inner": 20})
+        for name in grow.residual_stream(grown)[0]:
+            self.assertEqual(grown[name].shape[0], 24)
+        self.assertEqual(grown["generator/block_0/conv1/Conv2D"].shape[0], 20)
+        self.assertEqual(grown["generator/block_0/conv2/Conv2D"].shape[3], 20)
+        self.assertEqual(grown["generator/Conv_5/Conv2D"].shape[3], 24)
+        x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(1)) * 2 - 1
+        with torch.no_grad():
+            a = em.GraphModule(self.graph, self.tensors)(x)
+            b = em.GraphModule(self.graph, grown)(x)
+        # Second order in the new weights' scale (0.05 of the old ones' std each way).
+        self.assertLess(float((a - b).abs().max()), 2e-2)
+        self.assertGreater(float((a - b).abs().max()), 0)  # the new weights are not all zero
+        self.assertGreater(em.macs(self.graph, grown), em.macs(self.graph, self.tensors))
+
+    def test_shrink_kernel(self):
+        k = "generator/Conv_9/Conv2D"
+        out = grow.grow(self.tensors, kernels={k: 5})
+        self.assertEqual(out[k].shape[1:3], (5, 5))
+        np.testing.assert_array_equal(out[k], np.asarray(self.tensors[k])[:, 1:6, 1:6, :])
+        with self.assertRaises(ValueError):
+            grow.shrink_kernel(self.tensors, k, 4)
+        with self.assertRaises(ValueError):
+            grow.widen(self.tensors, ["generator/Conv_4/Conv2D"], [], 8, np.random.default_rng(0))
+
+
+@unittest.skipUnless(os.path.exists(STUDENT), "needs the committed student")
+class ResumeTest(unittest.TestCase):
+    def test_pieces_continue_the_schedule(self):
+        import finetune
+        import stage
+        with tempfile.TemporaryDirectory() as d:
+            x = torch.rand(16, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+
+            class FakeTeacher:
+                graph = em.read_file(STUDENT)[0]
+                path = STUDENT
+
+                def __init__(self, *a):
+                    pass
+
+                def normalize(self, x01):
+                    return em.normalize(x01, self.graph)
+
+                def __call__(self, x01):
+                    return self.normalize(x01) * 0.5
+
+            args = types.SimpleNamespace(
+                init=STUDENT, out=d, channels_last=False, lr=1e-4, cache_targets=16, batch=2, size=32,
+                finetune_steps=6, calib_steps=0, log_every=1, w_gan=0.0, w_edge=0.0, w_ssim=0.0, amp=False,
+                device_name="cpu", device="cpu", resume=True, ckpt_minutes=0.0)
+            orig = (finetune.data.Teacher, finetune.gotools.teacher_path, finetune.cached_pairs)
+            finetune.data.Teacher = FakeTeacher
+            finetune.gotools.teacher_path = lambda: STUDENT
+            finetune.cached_pairs = lambda a, t, n: (x, t(x))
+            try:
+                # A piece whose deadline has passed stops after one step, checkpointed.
+                past = types.SimpleNamespace(deadline=lambda stage_name: 0.0)
+                with self.assertRaises(SystemExit):
+                    finetune.run(args, past)
+                ck = stage.load_pt(os.path.join(d, "finetune_ckpt.pt"))
+                self.assertEqual((ck["step"], ck["steps"]), (1, 6))
+                finetune.run(args, None)  # the next piece goes on to the planned end
+                ck = stage.load_pt(os.path.join(d, "finetune_ckpt.pt"))
+                self.assertEqual((ck["step"], ck["steps"]), (6, 6))
+                with open(os.path.join(d, "finetune_log.jsonl")) as f:
+                    self.assertEqual([int(l.split('"step": ')[1].split(",")[0]) for l in f], list(range(1, 7)))
+            finally:
+                finetune.data.Teacher, finetune.gotools.teacher_path, finetune.cached_pairs = orig
+
+
+if __name__ == "__main__":
+    unittest.main()
