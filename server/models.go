@@ -2,7 +2,9 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -59,8 +61,12 @@ type ModelEntry struct {
 // segment and a file name, with no leading dot.
 var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
-// readModelDir reads the *.safetensors files of dir.
-func readModelDir(dir string) (map[string][]byte, error) {
+// readModelDir reads the *.safetensors files of dir. Only regular files
+// (or links to them) are read: a device such as /dev/zero would be read
+// until memory ran out, and a FIFO would block the start forever. Those,
+// files over model.MaxFileBytes and unreadable ones (a dangling link) are
+// skipped with a logged reason.
+func readModelDir(dir string, logf func(string, ...any)) (map[string][]byte, error) {
 	names, err := filepath.Glob(filepath.Join(dir, "*.safetensors"))
 	if err != nil {
 		return nil, fmt.Errorf("models dir %s: %w", dir, err)
@@ -70,13 +76,54 @@ func readModelDir(dir string) (map[string][]byte, error) {
 	}
 	models := make(map[string][]byte)
 	for _, name := range names {
-		data, err := os.ReadFile(name)
+		data, err := readRegular(name, model.MaxFileBytes)
 		if err != nil {
-			return nil, fmt.Errorf("models dir: %w", err)
+			logf("skipping model file %s: %v", name, err)
+			continue
 		}
 		models[strings.TrimSuffix(filepath.Base(name), ".safetensors")] = data
 	}
 	return models, nil
+}
+
+var (
+	errNotRegular = errors.New("not a regular file")
+	errTooBig     = errors.New("too large")
+)
+
+// readRegular reads the regular file name, of at most limit bytes. The
+// file is checked before it is opened, since opening a FIFO blocks, and
+// again after, through the descriptor, in case it was replaced between.
+func readRegular(name string, limit int64) ([]byte, error) {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w (%v)", errNotRegular, fi.Mode().Type())
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%w (%v)", errNotRegular, fi.Mode().Type())
+	}
+	if fi.Size() > limit {
+		return nil, fmt.Errorf("%w: %d bytes, over the %d limit", errTooBig, fi.Size(), limit)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%w: over the %d limit", errTooBig, limit)
+	}
+	return data, nil
 }
 
 // addModels validates the embedded models and those of cfg.ModelDir and
@@ -89,7 +136,7 @@ func (s *Server) addModels(assets map[string]*asset, embedded map[string][]byte)
 	}
 	sources := []source{{"embedded", embedded}}
 	if s.cfg.ModelDir != "" {
-		extra, err := readModelDir(s.cfg.ModelDir)
+		extra, err := readModelDir(s.cfg.ModelDir, s.logf)
 		if err != nil {
 			return err
 		}
