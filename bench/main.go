@@ -22,8 +22,8 @@
 // output is compared with cpu.Run on the same normalized input. The
 // order of the backends reverses every round (A B C, C B A, ...) so
 // machine drift favours no one, and a backend's median pools the frames
-// of all its loads: under SwiftShader one load of an engine can run 1.5x
-// slower than the next, so a single load is a lottery. Each frame ends at
+// of all its loads: under SwiftShader one load of an engine can run much
+// slower than the next (bench/README.md), so a single load is a lottery. Each frame ends at
 // the runtime's own fence: a 1-pixel readPixels for ours, the output
 // download for the peers (which also upload their input from a
 // Float32Array, where ours uploads an RGBA canvas).
@@ -276,7 +276,7 @@ func run(ctx context.Context, cfg config) error {
 	ss := &session{cfg: cfg, bctx: bctx, srv: srv, ref: ref.Data, res: res}
 	// Every round loads every backend afresh, alone in its own page, in an
 	// order that reverses each round: under SwiftShader one load of the
-	// same engine can run 1.5x slower than the next, so a backend's frames
+	// same engine can run much slower than the next, so a backend's frames
 	// pool several loads, and no backend's load shares a page (or a GPU
 	// process's queues) with another's.
 	for i := range cfg.rounds {

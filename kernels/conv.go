@@ -108,10 +108,11 @@ func (b *builder) conv(g *gen, n *model.Node) (string, int64, error) {
 // convRow generates the loop body for one input row and input layer s:
 // the fragment's pixels and the row's taps share input texels, so each
 // distinct column is fetched once into its own variable (u<d> at column
-// b.x + d), and the taps, unrolled, name them. White-box 256 fp32 ran
-// 1.1-1.4x faster under SwiftShader than with a loop over the taps
-// fetching per tap and pixel; a GLSL array indexed by the tap instead of
-// named variables ran 1.8x slower than that loop (README).
+// b.x + d), and the taps, unrolled, name them. Under SwiftShader this
+// beat a loop over the taps fetching per tap and pixel, and a GLSL array
+// indexed by the tap (instead of named variables) lost to that loop:
+// BenchmarkConvPixels in wasm/browsertest times the layouts, and
+// docs/performance.md keeps the comparison.
 func convRow(pixels, kw, stride, dil int) string {
 	var sb strings.Builder
 	used := map[int]bool{}

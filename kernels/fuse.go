@@ -147,9 +147,10 @@ func (b *builder) fuse() error {
 // tooDear says whether inlining n would make its reader recompute a
 // resize many times over: a k x k conv evaluates its input k*k times per
 // output pixel, and a bilinear resize costs four fetches each time. The
-// fused form (a 2x upsample plus skip add in a 3x3 conv's fetch) measured
-// 0.23-0.27 GMAC/s under SwiftShader against 0.85 for the same conv on a
-// stored input, so the resize (with the adds around it) gets its own pass.
+// latency table (testdata/latency; docs/performance.md) timed the
+// fused form, a 2x upsample plus skip add in a 3x3 conv's fetch, several
+// times slower per MAC than the same conv on a stored input, so the resize
+// (with the adds around it) gets its own pass.
 func (b *builder) tooDear(n *model.Node) bool {
 	r := b.reader[n.Name]
 	if r.Op != model.OpConv2D || !b.resamples(n) {

@@ -73,8 +73,8 @@ type Options struct {
 // DefaultConvPixels is the conv fragment width the plans use by default:
 // with shared input rows (conv.glsl), 8 pixels of one output layer fetch
 // fewer texels per MAC than 4 pixels of 2 layers (22 against 30 for a 3x3
-// row) and ran White-box 1.16x and 1.20x faster under SwiftShader
-// (medians of two interleaved runs; README).
+// row), and ran faster on both shipped networks: BenchmarkConvPixels in
+// wasm/browsertest compares the layouts (docs/performance.md).
 const DefaultConvPixels = 8
 
 // Special texture ids in Pass.Inputs.

@@ -7,7 +7,8 @@ package cpu
 // The work is done in tiles of 2 rows of a by 4 rows of w held in eight
 // scalar accumulators: each loaded value feeds several multiply-adds,
 // which keeps the scalar loop from being bound by loads. (Bigger tiles
-// measured slower: amd64 has too few registers and spills.) Every
+// measured slower in BenchmarkConv3x3_128: amd64 has too few registers
+// and spills.) Every
 // result is a single accumulator summed in k order, whichever tile or
 // edge loop computes it, so results do not depend on how callers split
 // rows.
