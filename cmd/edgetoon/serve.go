@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"log"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -39,6 +39,8 @@ func runServe(args []string) error {
 	models := fs.String("models", "", "also offer the *.safetensors models in `dir`")
 	defModel := fs.String("model", "student", "`name` of the model the page starts with (whitebox: the teacher, when built)")
 	latencyDir := fs.String("latency-dir", "", "accept latency tables from the /profile page (POST /api/latency) into `dir`; off without it")
+	latencyQuota := fs.Int64("latency-quota", server.DefaultLatencyQuota>>20, "keep at most this many `MiB` of tables in -latency-dir, removing the oldest")
+	latencyHosts := fs.String("latency-hosts", "", "comma-separated host `names` under which tables are accepted, besides localhost and the server's addresses (a reverse proxy's name)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -49,17 +51,28 @@ func runServe(args []string) error {
 		return errors.New("serve: -cert and -key go together")
 	}
 
+	if *latencyQuota < 1 {
+		return fmt.Errorf("serve: -latency-quota %d: want at least 1 MiB", *latencyQuota)
+	}
+	var hosts []string
+	for h := range strings.SplitSeq(*latencyHosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			hosts = append(hosts, h)
+		}
+	}
 	srv, err := server.New(server.Config{
 		Assets:       web.FS,
 		ModelDir:     *models,
 		DefaultModel: *defModel,
 		LatencyDir:   *latencyDir,
+		LatencyQuota: *latencyQuota << 20,
+		LatencyHosts: hosts,
 	})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	if *latencyDir != "" {
-		log.Printf("collecting latency tables from /profile into %s (POST /api/latency)", *latencyDir)
+		log.Printf("collecting latency tables from /profile into %s (POST /api/latency), at most %d MiB", *latencyDir, *latencyQuota)
 	}
 	for _, p := range srv.Missing() {
 		log.Printf("warning: %s is missing from this binary: run `make` and rebuild; the page will say so", p)
@@ -102,23 +115,19 @@ func runServe(args []string) error {
 	}
 	printURLs(scheme, ln.Addr(), lan)
 
-	hs := &http.Server{
-		Handler:           srv,
-		TLSConfig:         tlsConfig,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          log.Default(),
-	}
+	// Slow and stalled clients are cut off, and connections capped to fit
+	// the descriptor limit (server.Limits).
+	hs, hln := server.Harden(ln, srv, server.DefaultLimits())
+	hs.TLSConfig = tlsConfig
+	hs.ErrorLog = log.Default()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
 	go func() {
 		if tlsConfig != nil {
-			errc <- hs.ServeTLS(ln, "", "") // ServeTLS also offers HTTP/2
+			errc <- hs.ServeTLS(hln, "", "") // ServeTLS also offers HTTP/2
 		} else {
-			errc <- hs.Serve(ln)
+			errc <- hs.Serve(hln)
 		}
 	}()
 	select {
