@@ -75,7 +75,8 @@ func urlPath(name string) (p string, ok bool) {
 		return "/", true
 	case name == "profile.html": // the latency profiler
 		return profilePath, true
-	case name == "dist/edgetoon.wasm", name == "dist/wasm_exec.js":
+	case name == "dist/edgetoon.wasm", name == "dist/wasm_exec.js",
+		name == "dist/edgetoon-lab.wasm": // the profiler's engine (make lab-wasm), for /profile only
 		return "/" + base, true
 	case strings.HasPrefix(name, "dist/models/") && path.Ext(name) == ".safetensors" && path.Dir(name) == "dist/models":
 		return "/models/" + base, true

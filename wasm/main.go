@@ -6,17 +6,17 @@
 //	edgetoon.create({canvas, model, precision, onProgress}) -> Promise<Engine>
 //	Engine: stylize(source, width, height), setModel(url, onProgress),
 //	        info(), lastFrameMs(), dispose(), onstatechange
-//	edgetoon.debugRun(modelBytes, input, h, w, precision) -> Promise<Float32Array>
+//
+// Built with -tags lab (web/dist/edgetoon-lab.wasm, which only the /profile
+// page and the tests load), it also exports the latency profiler and the
+// test hooks: see profiledebug.go.
 //
 // Errors are JS Errors with a user-presentable message and a .code (see
 // jsutil.go).
 package main
 
 import (
-	"runtime"
 	"syscall/js"
-
-	"github.com/edgetoon/edgetoon/kernels"
 )
 
 const version = "0.1.0"
@@ -27,17 +27,7 @@ func main() {
 	api.Set("create", js.FuncOf(func(this js.Value, args []js.Value) any {
 		return promise(func() (any, error) { return create(arg(args, 0)) })
 	}))
-	api.Set("debugRun", js.FuncOf(func(this js.Value, args []js.Value) any {
-		return promise(func() (any, error) { return debugRun(args) })
-	}))
-	// debugMallocs counts Go heap allocations so far (tests check that a
-	// frame allocates nothing per pass).
-	api.Set("debugMallocs", js.FuncOf(func(this js.Value, args []js.Value) any {
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		return float64(m.Mallocs)
-	}))
-	registerProfile(api) // profile, profileNetworks: see profile.go
+	registerLab(api) // the lab build only: see profiledebug.go
 	js.Global().Set("edgetoon", api)
 	select {}
 }
@@ -132,40 +122,4 @@ func (e *engine) jsObject() js.Value {
 		return nil
 	})
 	return obj
-}
-
-// debugRun runs a model on a raw normalized HWC input and reads the
-// output back (tests only: the page never reads pixels back).
-// Arguments: modelBytes Uint8Array, input Float32Array, h, w, precision.
-func debugRun(args []js.Value) (any, error) {
-	mb := arg(args, 0)
-	data := make([]byte, mb.Length())
-	js.CopyBytesToGo(data, mb)
-	g, err := decodeModel(data, "debugRun")
-	if err != nil {
-		return nil, err
-	}
-	h, w := arg(args, 2).Int(), arg(args, 3).Int()
-	prec, err := parsePrecision(arg(args, 4))
-	if err != nil {
-		return nil, err
-	}
-	canvas := js.Global().Get("document").Call("createElement", "canvas")
-	e, err := newEngine(canvas, prec)
-	if err != nil {
-		return nil, err
-	}
-	e.input, e.toCanvas = kernels.InputRaw, false
-	e.graph, e.modelName = g, "debugRun"
-	if err := e.setupGL(h, w, true); err != nil {
-		return nil, err
-	}
-	defer e.freeGL()
-	e.run.writeInput(e.gl, gl32(arg(args, 1)))
-	e.run.frame()
-	out := e.run.readOutput(e.gl)
-	res := float32Array(out)
-	res.Set("passes", len(e.run.plan.Passes))
-	res.Set("precision", e.precision())
-	return res, nil
 }

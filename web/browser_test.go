@@ -20,7 +20,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	ibrowser "github.com/edgetoon/edgetoon/internal/browser"
+	"github.com/edgetoon/edgetoon/internal/browser/browsertest"
 	"github.com/edgetoon/edgetoon/server"
 	"github.com/edgetoon/edgetoon/web"
 )
@@ -98,7 +98,7 @@ func open(t *testing.T, flags ...chromedp.ExecAllocatorOption) *session {
 // engine on SwiftShader needs minutes where the stand-in needs seconds.
 func openFor(t testing.TB, limit time.Duration, flags ...chromedp.ExecAllocatorOption) *session {
 	t.Helper()
-	bctx := ibrowser.ForTest(t, flags...)
+	bctx := browsertest.Start(t, flags...)
 	ctx, cancel := context.WithTimeout(bctx, limit)
 	t.Cleanup(cancel)
 	s := &session{ctx: ctx}
@@ -254,8 +254,18 @@ func (s *session) downloads(t *testing.T) func() []byte {
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Logf("download event %s %s %v", ev.GUID, ev.State, ev.ReceivedBytes)
 			if ev.State == browser.DownloadProgressStateCompleted {
-				data, err := os.ReadFile(filepath.Join(dir, ev.GUID))
+				// Chromium may report a download complete a moment
+				// before the file has its bytes.
+				var data []byte
+				var err error
+				for try := 0; try < 20; try++ {
+					if data, err = os.ReadFile(filepath.Join(dir, ev.GUID)); err != nil || len(data) > 0 {
+						break
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -39,18 +39,19 @@ export function describe(err) {
 let runtime; // Promise of globalThis.edgetoon, shared by every caller.
 
 /**
- * loadRuntime fetches and starts edgetoon.wasm (once per page) and
- * resolves to the engine API the Go program installs.
+ * loadRuntime fetches and starts edgetoon.wasm (once per page; the
+ * profiler page passes the lab build's URL) and resolves to the engine API
+ * the Go program installs.
  */
-export function loadRuntime() {
-  runtime ??= startRuntime();
+export function loadRuntime(wasm = "/edgetoon.wasm?v=dev") {
+  runtime ??= startRuntime(wasm);
   // A network failure may pass: let the next caller try again.
   runtime.catch(() => { runtime = undefined; });
   return runtime;
 }
 
-async function startRuntime() {
-  const resp = await fetch(assetURL("/edgetoon.wasm?v=dev")).catch(() => null);
+async function startRuntime(wasm) {
+  const resp = await fetch(assetURL(wasm)).catch(() => null);
   if (!resp || !resp.ok) {
     throw resp && resp.status === 503
       ? coded("not-built", "This server has no engine yet (edgetoon.wasm is not built). Run make, then restart edgetoon serve.")

@@ -1,6 +1,7 @@
 // profile.js: the latency profiler page (/profile). It asks the engine
-// (edgetoon.profile, in edgetoon.wasm) to time every block of a catalogue
-// on this device, shows progress, and lets the user download the table or
+// (edgetoon.profile, in the lab build edgetoon-lab.wasm: the shipped
+// edgetoon.wasm has no profiler) to time every block of a catalogue on
+// this device, shows progress, and lets the user download the table or
 // send it to the server the page came from (POST /api/latency).
 
 import { loadRuntime, describe, download } from "/core.js?v=dev";
@@ -11,6 +12,10 @@ const ui = {
   catalog: $("catalog"), precision: $("precision"),
   run: $("run"), label: $("progress-label"), progress: $("progress"), status: $("status"),
 };
+
+// The lab build is not versioned like the page's assets: a server built
+// without it (make lab-wasm) has no such file, and says so below.
+const labWasm = "/edgetoon-lab.wasm";
 
 let table = null;      // the last table, a JSON string
 let controller = null; // AbortController of the run in progress
@@ -34,7 +39,7 @@ async function start() {
   ui.label.textContent = "Loading the engine…";
   const started = performance.now();
   try {
-    const edgetoon = await loadRuntime();
+    const edgetoon = await loadRuntime(labWasm);
     ui.label.textContent = "Measuring…";
     table = await edgetoon.profile({
       blocks: ui.catalog.value,
@@ -95,5 +100,9 @@ ui.start.addEventListener("click", start);
 ui.abort.addEventListener("click", () => controller && controller.abort());
 ui.download.addEventListener("click", save);
 ui.send.addEventListener("click", send);
-ui.start.disabled = false;
-document.body.dataset.ready = "1";
+// Start is offered only where the server has the profiler's engine.
+fetch(labWasm, { method: "HEAD" }).then((r) => r.ok, () => false).then((built) => {
+  if (built) ui.start.disabled = false;
+  else say("This server has no profiler engine (edgetoon-lab.wasm): run make lab-wasm, then rebuild and restart edgetoon serve.");
+  document.body.dataset.ready = "1";
+});

@@ -26,11 +26,12 @@ func needProfiler(t *testing.T) {
 		}
 		t.Skip(err)
 	}
-	if _, err := fs.Stat(web.FS, "dist/edgetoon.wasm"); err != nil {
+	if _, err := fs.Stat(web.FS, labWasm); err != nil {
+		msg := "web/" + labWasm + " is not built: run make lab-wasm"
 		if os.Getenv("CI") != "" {
-			t.Fatal("web/dist/edgetoon.wasm is not built: run make wasm")
+			t.Fatal(msg)
 		}
-		t.Skip("web/dist/edgetoon.wasm is not built: run make wasm")
+		t.Skip(msg)
 	}
 }
 

@@ -9,9 +9,10 @@
 //	edgetoon stylize -model m.safetensors [-size N] in.jpg -o out.png
 //	edgetoon fetch-teacher -o whitebox.safetensors
 //	edgetoon export-onnx -model m.safetensors [-size 256] -o m.onnx
-//	edgetoon profile [-browser chromium] [-catalog full|reduced] [-precision fp32|fp16] [-reps N] -o table.json
-//	edgetoon fit-latency -table t.json -o predictor.json
-//	edgetoon predict-latency -predictor p.json -model m.safetensors [-size 256]
+//
+// The lab's tools (the latency profiler and predictor) are a command of
+// their own, cmd/edgetoon-lab: this one links no browser driver and no
+// test code (TestProductDeps).
 package main
 
 import (
@@ -28,9 +29,6 @@ commands:
   stylize        stylize a photo on the CPU reference engine
   fetch-teacher  make the default White-box model (from ../shared or its public source)
   export-onnx    write a model as ONNX (opset 13), for other runtimes
-  profile        time the latency blocks in headless Chromium: a latency table
-  fit-latency    train the latency predictor on a table
-  predict-latency  predict a model's latency on the table's device
 
 Run 'edgetoon <command> -h' for a command's flags.
 `
@@ -55,12 +53,8 @@ func main() {
 		err = runFetchTeacher(args)
 	case "export-onnx":
 		err = runExportONNX(args)
-	case "profile":
-		err = runProfile(args)
-	case "fit-latency":
-		err = runFitLatency(args)
-	case "predict-latency":
-		err = runPredictLatency(args)
+	case "profile", "fit-latency", "predict-latency":
+		err = fmt.Errorf("moved to the lab command: go run ./cmd/edgetoon-lab %s", os.Args[1])
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 		return

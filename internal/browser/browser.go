@@ -1,5 +1,7 @@
 // Package browser starts the headless Chromium that the browser tests,
 // benchmarks and profiler drive, with the flags this project relies on.
+// Tests start it through package browsertest, which skips a test where
+// Chromium is missing.
 package browser
 
 import (
@@ -7,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"testing"
 
 	"github.com/chromedp/chromedp"
 )
@@ -70,23 +71,4 @@ func Start(ctx context.Context, extra ...chromedp.ExecAllocatorOption) (context.
 		acancel()
 		os.RemoveAll(dir)
 	}, nil
-}
-
-// ForTest starts a browser for a test and closes it when the test ends.
-// Without Chromium the test is skipped, except under CI (CI=true), where a
-// missing browser is a failure: CI installs it, so its absence is a bug.
-func ForTest(t testing.TB, extra ...chromedp.ExecAllocatorOption) context.Context {
-	t.Helper()
-	if _, err := Path(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-	ctx, cancel, err := Start(context.Background(), extra...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cancel)
-	return ctx
 }

@@ -22,7 +22,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/edgetoon/edgetoon/internal/browser"
+	ibrowser "github.com/edgetoon/edgetoon/internal/browser/browsertest"
 	"github.com/edgetoon/edgetoon/model"
 )
 
@@ -32,7 +32,8 @@ var (
 	buildErr  error
 )
 
-// wasmDir builds the engine once per test binary, with wasm_exec.js.
+// wasmDir builds the engine once per test binary, with wasm_exec.js: the
+// lab build (-tags lab), whose debugRun and debugMallocs the tests use.
 func wasmDir(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -40,7 +41,7 @@ func wasmDir(t testing.TB) string {
 		if buildErr != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(buildDir, "edgetoon.wasm"), "github.com/edgetoon/edgetoon/wasm")
+		cmd := exec.Command("go", "build", "-tags", "lab", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(buildDir, "edgetoon.wasm"), "github.com/edgetoon/edgetoon/wasm")
 		cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("building the WASM engine: %v\n%s", err, out)
@@ -176,7 +177,7 @@ type page struct {
 func newPage(t testing.TB) *page {
 	t.Helper()
 	srv := newServer(t)
-	ctx := browser.ForTest(t)
+	ctx := ibrowser.Start(t)
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/index.html")); err != nil {
 		t.Fatal(err)
 	}
