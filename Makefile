@@ -53,6 +53,7 @@ test-wasm:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 20s ./model/
 	$(GO) test -run '^$$' -fuzz '^FuzzImport$$' -fuzztime 20s ./model/tflite/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeImage$$' -fuzztime 10s ./internal/photo/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./latency/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMLP$$' -fuzztime 10s ./latency/
 

@@ -3,6 +3,7 @@ package photo
 import (
 	"encoding/binary"
 	"image"
+	"image/color"
 )
 
 // exifOrientation finds the Orientation tag (0x0112) in a JPEG's APP1 Exif
@@ -74,6 +75,7 @@ func Orient(img image.Image, o int) image.Image {
 		ow, oh = h, w
 	}
 	out := image.NewNRGBA(image.Rect(0, 0, ow, oh))
+	at := pixel(img)
 	for y := range h {
 		for x := range w {
 			var dx, dy int
@@ -93,8 +95,28 @@ func Orient(img image.Image, o int) image.Image {
 			case 8:
 				dx, dy = y, w-1-x
 			}
-			out.Set(dx, dy, img.At(b.Min.X+x, b.Min.Y+y))
+			out.SetNRGBA(dx, dy, at(b.Min.X+x, b.Min.Y+y))
 		}
 	}
 	return out
+}
+
+// pixel returns a reader of img's pixels as NRGBA. The decoders' own
+// image types are read without boxing each pixel in a color.Color,
+// which would allocate for every pixel of a large photo.
+func pixel(img image.Image) func(x, y int) color.NRGBA {
+	rgb := func(r, g, b, _ uint32) color.NRGBA {
+		return color.NRGBA{uint8(r >> 8), uint8(g >> 8), uint8(b >> 8), 255}
+	}
+	switch src := img.(type) {
+	case *image.YCbCr:
+		return func(x, y int) color.NRGBA { return rgb(src.YCbCrAt(x, y).RGBA()) }
+	case *image.Gray:
+		return func(x, y int) color.NRGBA { return rgb(src.GrayAt(x, y).RGBA()) }
+	case *image.CMYK:
+		return func(x, y int) color.NRGBA { return rgb(src.CMYKAt(x, y).RGBA()) }
+	}
+	return func(x, y int) color.NRGBA {
+		return color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
+	}
 }

@@ -32,17 +32,17 @@ func Decode(r io.Reader) (image.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read image: %w", err)
 	}
-	if len(data) > MaxBytes {
-		return nil, fmt.Errorf("image file larger than %d MB", MaxBytes>>20)
+	return DecodeData(data)
+}
+
+// DecodeData decodes an image file's bytes, refusing what Probe refuses,
+// and applies the EXIF orientation. A caller with a memory budget calls
+// Probe first and checks its DecodeBytes.
+func DecodeData(data []byte) (image.Image, error) {
+	if _, err := Probe(data); err != nil {
+		return nil, err
 	}
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("not a readable JPEG or PNG image: %w", err)
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > MaxPixels {
-		return nil, fmt.Errorf("%s image of %dx%d pixels: refusing more than %d megapixels", format, cfg.Width, cfg.Height, MaxPixels/1_000_000)
-	}
-	img, _, err := image.Decode(bytes.NewReader(data))
+	img, format, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("decode %s image: %w", format, err)
 	}
