@@ -3,10 +3,11 @@ GO      ?= go
 GOROOT  := $(shell $(GO) env GOROOT)
 DIST    := web/dist
 WASM    := $(DIST)/edgetoon.wasm
+LABWASM := $(DIST)/edgetoon-lab.wasm
 MODEL   := $(DIST)/models/whitebox.safetensors
 PY      ?= /usr/bin/python3
 
-.PHONY: all build wasm model serve test test-go test-wasm fuzz deps bench bench-cpu bench-gpu bench-peers latency-tables vet clean
+.PHONY: all build wasm lab-wasm lab model serve test test-go test-wasm fuzz deps bench bench-cpu bench-gpu bench-peers latency-tables vet clean
 
 all: build
 
@@ -20,6 +21,19 @@ wasm:
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o $(WASM) ./wasm
 	cp $(GOROOT)/lib/wasm/wasm_exec.js $(DIST)/wasm_exec.js
 
+# The lab build of the engine: the same engine plus the latency profiler
+# and the tests' hooks (-tags lab). Only /profile loads it; a server built
+# after it serves it there (see docs/lab.md).
+lab-wasm:
+	mkdir -p $(DIST)
+	GOOS=js GOARCH=wasm $(GO) build -tags lab -trimpath -ldflags="-s -w" -o $(LABWASM) ./wasm
+	cp $(GOROOT)/lib/wasm/wasm_exec.js $(DIST)/wasm_exec.js
+
+# The lab's command (profile, fit-latency, predict-latency), apart from the
+# product's CLI; it embeds the lab engine.
+lab: lab-wasm
+	$(GO) build -o bin/edgetoon-lab ./cmd/edgetoon-lab
+
 # The teacher, offered beside the default model (web/models/student.safetensors,
 # committed): White-box imported from ../shared/models, or downloaded from its
 # public source and checked by SHA-256.
@@ -30,13 +44,30 @@ $(MODEL):
 serve: build
 	./bin/edgetoon serve $(ARGS)
 
-# Browser tests need Chromium; install it where we may (CI runs as root).
+# What the tests need beyond Go, as Debian packages: Chromium (browser
+# tests), Node (the WASM unit tests), ffmpeg (ffprobe reads recordings) and
+# Python's torch, numpy, PIL, onnx and matplotlib (train/, model/onnx). As
+# root it installs the missing ones with apt-get; otherwise it names them
+# and stops.
 deps:
-	@command -v chromium >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "install Chromium (apt-get install chromium) for the browser tests"; fi; }
+	@missing=""; \
+	{ [ -n "$$CHROMIUM" ] || command -v chromium || command -v chromium-browser || command -v google-chrome; } >/dev/null || missing="$$missing chromium"; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v ffprobe >/dev/null || missing="$$missing ffmpeg"; \
+	if [ -x $(PY) ]; then \
+	  for m in torch:python3-torch numpy:python3-numpy PIL:python3-pil onnx:python3-onnx matplotlib:python3-matplotlib; do \
+	    $(PY) -c "import $${m%%:*}" 2>/dev/null || missing="$$missing $${m#*:}"; \
+	  done; \
+	else missing="$$missing python3 python3-torch python3-numpy python3-pil python3-onnx python3-matplotlib"; fi; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+	  echo "make deps: the tests need:$$missing; run make as root, or install them first: sudo apt-get install -y$$missing" >&2; \
+	  exit 1; \
+	fi; \
+	echo "make deps: installing$$missing"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing >/dev/null
 
-test: deps wasm model vet test-go test-wasm train-test fuzz
+test: deps wasm lab-wasm model vet test-go test-wasm train-test fuzz
 
 vet:
 	$(GO) vet ./...
@@ -45,9 +76,11 @@ vet:
 test-go:
 	$(GO) test -timeout 25m ./...
 
-# Pure-Go parts of the WASM program, run under Node.
+# Pure-Go parts of the WASM program, run under Node: the shipped build,
+# then the lab build's profiler.
 test-wasm:
 	GOOS=js GOARCH=wasm $(GO) test -exec="$(GOROOT)/lib/wasm/go_js_wasm_exec" ./wasm/...
+	GOOS=js GOARCH=wasm $(GO) test -tags lab -exec="$(GOROOT)/lib/wasm/go_js_wasm_exec" ./wasm/
 
 # A short fuzzing run of each reader of untrusted bytes.
 fuzz:
@@ -85,12 +118,11 @@ bench-peers: wasm model
 # the table and its check against the networks. About 85 minutes on 2
 # cores; run it with nothing else on the machine.
 LAT := testdata/latency
-latency-tables: wasm
-	$(GO) build -o bin/edgetoon ./cmd/edgetoon
-	bin/edgetoon profile -catalog full -precision fp32 -rounds 4 -warmup 1 -reps 2 -min-ms 150 -o $(LAT)/swiftshader_fp32.json
-	bin/edgetoon profile -networks $(LAT)/archs.json -rounds 10 -size 256 -precision fp32 -warmup 1 -reps 2 -o $(LAT)/swiftshader_fp32_networks.json
-	bin/edgetoon fit-latency -table $(LAT)/swiftshader_fp32.json -o $(LAT)/swiftshader_fp32_predictor.json
-	bin/edgetoon predict-latency -predictor $(LAT)/swiftshader_fp32_predictor.json -measured $(LAT)/swiftshader_fp32_networks.json
+latency-tables: lab
+	bin/edgetoon-lab profile -catalog full -precision fp32 -rounds 4 -warmup 1 -reps 2 -min-ms 150 -o $(LAT)/swiftshader_fp32.json
+	bin/edgetoon-lab profile -networks $(LAT)/archs.json -rounds 10 -size 256 -precision fp32 -warmup 1 -reps 2 -o $(LAT)/swiftshader_fp32_networks.json
+	bin/edgetoon-lab fit-latency -table $(LAT)/swiftshader_fp32.json -o $(LAT)/swiftshader_fp32_predictor.json
+	bin/edgetoon-lab predict-latency -predictor $(LAT)/swiftshader_fp32_predictor.json -measured $(LAT)/swiftshader_fp32_networks.json
 
 bench-gpu: wasm model
 	$(GO) test -run '^$$' -bench GPU -benchtime 2x -timeout 60m ./wasm/browsertest
@@ -115,13 +147,5 @@ train-test: model
 trainpack:
 	$(PY) train/pack_data.py
 
-train-deps:
-	@missing=""; \
-	$(PY) -c "import torch" 2>/dev/null || missing="$$missing python3-torch"; \
-	$(PY) -c "import numpy" 2>/dev/null || missing="$$missing python3-numpy"; \
-	$(PY) -c "import PIL" 2>/dev/null || missing="$$missing python3-pil"; \
-	$(PY) -c "import onnx" 2>/dev/null || missing="$$missing python3-onnx"; \
-	$(PY) -c "import matplotlib" 2>/dev/null || missing="$$missing python3-matplotlib"; \
-	if [ -z "$$missing" ]; then echo "train-deps: all present"; \
-	elif [ "$$(id -u)" != 0 ]; then echo "train-deps: run as root: apt-get install -y$$missing" >&2; exit 1; \
-	else apt-get install -y$$missing; fi
+# The Python packages are part of deps (every test's packages at once).
+train-deps: deps

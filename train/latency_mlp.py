@@ -12,7 +12,7 @@ import torch.nn.functional as F
 class LatencyPredictor:
     """Predicted latency of a network: the sum over the blocks our WebGL2
     planner runs of an MLP's block latencies, differentiable in the relaxed
-    widths. The MLP is the file `edgetoon fit-latency` writes (format
+    widths. The MLP is the file `edgetoon-lab fit-latency` writes (format
     edgetoon-latency-mlp/1) from latencies measured in our runtime; this
     class computes the same features as latency/features.go (and
     latency/predictor.py) in torch, so the search and the Go tools predict
@@ -30,7 +30,7 @@ class LatencyPredictor:
 
     def __init__(self, spec):
         if spec.get("format") != self.FORMAT:
-            raise ValueError("latency predictor format %r: want %r (from `edgetoon fit-latency`)"
+            raise ValueError("latency predictor format %r: want %r (from `edgetoon-lab fit-latency`)"
                              % (spec.get("format"), self.FORMAT))
         if spec.get("activation") != "relu" or spec.get("target") != "ln_ms":
             raise ValueError("latency predictor: want activation relu and target ln_ms")

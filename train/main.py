@@ -147,7 +147,7 @@ def parse(argv):
                    help="what the search constrains: predicted latency in our runtime (default; the MAC budget "
                         "--target-macs holds too) or MACs alone")
     p.add_argument("--latency-json", default=None,
-                   help="latency predictor (MLP JSON from `edgetoon fit-latency`; default: the committed "
+                   help="latency predictor (MLP JSON from `edgetoon-lab fit-latency`; default: the committed "
                         "SwiftShader one, %s)" % os.path.relpath(DEFAULT_PREDICTOR, os.getcwd()))
     p.add_argument("--target-latency", type=float, default=None, help="with --latency-json: target in ms at 256x256")
     p.add_argument("--target-speedup", type=float, default=None,

@@ -1,6 +1,6 @@
 """The search's latency cost against the Go side: block features and
 predictions equal latency/predictor.py's (itself checked against Go), and
-a whole network's predicted latency equals `edgetoon predict-latency` on
+a whole network's predicted latency equals `edgetoon-lab predict-latency` on
 the same network exported to our model file."""
 
 import json
@@ -99,7 +99,7 @@ class NetworkTest(unittest.TestCase):
         cls.dir.cleanup()
 
     def go_predict(self, model_path, size):
-        exe = gotools._build("./cmd/edgetoon", "edgetoon")
+        exe = gotools._build("./cmd/edgetoon-lab", "edgetoon-lab")
         r = subprocess.run([exe, "predict-latency", "-predictor", self.pred, "-model", model_path,
                             "-size", str(size)], cwd=gotools.REPO, check=True, capture_output=True, text=True)
         m = re.search(r"predicted latency of .* at \d+x\d+: ([0-9.]+) ms", r.stdout)

@@ -118,7 +118,7 @@ class SmokeTest(unittest.TestCase):
                 arch = json.load(f)
             self.assertEqual(arch["cost"], "latency")
             self.assertLessEqual(arch["predicted_ms"], arch["teacher_predicted_ms"] / 5 * (1 + 1e-6))
-            exe = gotools._build("./cmd/edgetoon", "edgetoon")
+            exe = gotools._build("./cmd/edgetoon-lab", "edgetoon-lab")
             g = subprocess.run([exe, "predict-latency", "-predictor", pred, "-model",
                                 os.path.join(out, "student.safetensors")], cwd=gotools.REPO,
                                check=True, capture_output=True, text=True).stdout
