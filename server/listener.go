@@ -40,6 +40,9 @@ type limitedConn struct {
 	// accept, or when it went idle), in Unix nanoseconds; 0 while it
 	// serves one.
 	waiting atomic.Int64
+	// stalled is set when a write ran out of time: the client stopped
+	// reading.
+	stalled atomic.Bool
 }
 
 func (l *connLimiter) Accept() (net.Conn, error) {
@@ -105,11 +108,25 @@ func (l *connLimiter) releaseLocked(c *limitedConn) {
 	})
 }
 
-// Close closes the connection and frees its place.
+func (c *limitedConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		c.stalled.Store(true)
+	}
+	return n, err
+}
+
+// Close closes the connection and frees its place. The connection of a
+// client that stopped reading is reset rather than closed: a close would
+// leave the unsent part of the response queued in the kernel, megabytes
+// per connection, for as long as the client keeps its window shut.
 func (c *limitedConn) Close() error {
 	c.l.mu.Lock()
 	c.l.releaseLocked(c)
 	c.l.mu.Unlock()
+	if tc, ok := c.Conn.(*net.TCPConn); ok && c.stalled.Load() {
+		tc.SetLinger(0)
+	}
 	return c.Conn.Close()
 }
 
