@@ -206,7 +206,6 @@ func must[T any](v T, err error) T {
 	return v
 }
 
-
 // TestLatencyHost: only requests that name this server in Host, and come
 // from its own origin when they carry one, may post.
 func TestLatencyHost(t *testing.T) {
