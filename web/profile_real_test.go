@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -28,8 +29,12 @@ func TestProfilePageReal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if missing := srv.Missing(); len(missing) > 0 {
-		msg := "the engine is not built (missing " + strings.Join(missing, " ") + "): run make wasm"
+	missing := srv.Missing()
+	if _, err := fs.Stat(web.FS, "dist/edgetoon-lab.wasm"); err != nil {
+		missing = append(missing, "/edgetoon-lab.wasm") // the profiler's engine
+	}
+	if len(missing) > 0 {
+		msg := "the engine is not built (missing " + strings.Join(missing, " ") + "): run make wasm lab-wasm"
 		if os.Getenv("CI") != "" {
 			t.Fatal(msg)
 		}

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -22,6 +25,34 @@ func TestProductDeps(t *testing.T) {
 	for _, p := range deps {
 		if p == "testing" || strings.HasPrefix(p, "testing/") || strings.HasPrefix(p, "github.com/chromedp/") {
 			t.Errorf("cmd/edgetoon links %s", p)
+		}
+	}
+}
+
+// TestShippedWASM builds the engine as make wasm does and checks that it
+// holds none of the lab's entry points, whose names the lab build
+// (-tags lab) does hold: the names are the JS properties the Go program
+// sets, so a linked profiler or test hook carries its name as a string.
+func TestShippedWASM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the engine twice")
+	}
+	names := []string{"debugRun", "debugMallocs", "profileNetworks"}
+	for _, tags := range []string{"", "lab"} {
+		out := filepath.Join(t.TempDir(), "edgetoon.wasm")
+		cmd := exec.Command("go", "build", "-tags", tags, "-trimpath", "-ldflags=-s -w", "-o", out, "github.com/edgetoon/edgetoon/wasm")
+		cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("build with tags %q: %v\n%s", tags, err, msg)
+		}
+		bin, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range names {
+			if has := bytes.Contains(bin, []byte(name)); has != (tags == "lab") {
+				t.Errorf("build with tags %q: holds %q: %v", tags, name, has)
+			}
 		}
 	}
 }
