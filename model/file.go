@@ -41,7 +41,7 @@ func ReadRegularFile(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: larger than the %s limit", path, FormatBytes(limit))
+		return nil, fmt.Errorf("%s: %w", path, tooLarge(limit))
 	}
 	return data, nil
 }
@@ -50,12 +50,20 @@ func ReadRegularFile(path string, limit int64) ([]byte, error) {
 // that is not a regular file.
 var ErrNotRegular = errors.New("not a regular file")
 
+// ErrTooLarge is wrapped by the errors of ReadRegularFile for a file
+// larger than its limit.
+var ErrTooLarge = errors.New("larger than the limit")
+
+func tooLarge(limit int64) error {
+	return fmt.Errorf("%w of %s", ErrTooLarge, FormatBytes(limit))
+}
+
 func regular(path string, fi fs.FileInfo, limit int64) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s: %w (%s)", path, ErrNotRegular, kind(fi.Mode()))
 	}
 	if fi.Size() > limit {
-		return fmt.Errorf("%s: %s, larger than the %s limit", path, FormatBytes(fi.Size()), FormatBytes(limit))
+		return fmt.Errorf("%s: %s, %w", path, FormatBytes(fi.Size()), tooLarge(limit))
 	}
 	return nil
 }

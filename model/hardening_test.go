@@ -86,7 +86,7 @@ func TestReadRegularFile(t *testing.T) {
 		limit int64
 		want  string
 	}{
-		{good, 4, "larger than the 4 B limit"},
+		{good, 4, "larger than the limit of 4 B"},
 		{fifo, 1 << 20, "a named pipe"},
 		{zero, 1 << 20, "a character device"},
 		{"/dev/zero", 1 << 20, "a character device"},
@@ -98,7 +98,7 @@ func TestReadRegularFile(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want an error saying %q", c.path, err, c.want)
 		}
-		if c.want != "no such file" && c.want != "larger than the 4 B limit" && !errors.Is(err, ErrNotRegular) {
+		if c.want != "no such file" && c.want != "larger than the limit of 4 B" && !errors.Is(err, ErrNotRegular) {
 			t.Errorf("%s: %v does not wrap ErrNotRegular", c.path, err)
 		}
 		if d := time.Since(start); d > 5*time.Second {

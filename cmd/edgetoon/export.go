@@ -3,9 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
-	"os"
 
-	"github.com/edgetoon/edgetoon/model"
 	"github.com/edgetoon/edgetoon/model/onnx"
 )
 
@@ -19,6 +17,7 @@ func runExportONNX(args []string) error {
 	in := fs.String("model", "", "edgetoon model `file` (.safetensors)")
 	size := fs.Int("size", 256, "input height and width (0: symbolic, SAME convs as auto_pad)")
 	out := fs.String("o", "", "output `file` (.onnx)")
+	budget := budgetFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: edgetoon export-onnx -model m.safetensors [-size 256] -o m.onnx\n")
 		fs.PrintDefaults()
@@ -30,20 +29,28 @@ func runExportONNX(args []string) error {
 		fs.Usage()
 		return fmt.Errorf("want -model, -o and a size >= 0")
 	}
-	g, err := model.ReadFile(*in)
+	budget.apply()
+	w, err := createOutput(*out)
 	if err != nil {
+		return err
+	}
+	defer w.abort()
+	g, err := readModel(*in, *budget)
+	if err != nil {
+		return err
+	}
+	// The ONNX file holds the weights again as float32, beside the graph.
+	if err := budget.check("exporting "+*in, "use a smaller model", part{"weights", 4 * g.Params()}, part{"ONNX file", 4*g.Params() + 1<<20}); err != nil {
 		return err
 	}
 	data, err := onnx.Export(g, *size, *size)
 	if err != nil {
 		return err
 	}
-	tmp := *out + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
+	if _, err := w.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", *out, err)
 	}
-	if err := os.Rename(tmp, *out); err != nil {
-		os.Remove(tmp)
+	if err := w.commit(); err != nil {
 		return err
 	}
 	dims := fmt.Sprintf("%dx%d", *size, *size)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -21,6 +22,7 @@ func runImport(args []string) error {
 	out := fs.String("o", "", "output model `file` (.safetensors)")
 	dtype := fs.String("dtype", "F16", "weight storage type: F16 or F32")
 	name := fs.String("name", "", "model name (default: the input file's name)")
+	budget := budgetFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: edgetoon import <file.tflite> -o out.safetensors [-dtype F16|F32] [-name N]\n")
 		fs.PrintDefaults()
@@ -45,20 +47,32 @@ func runImport(args []string) error {
 	if dt != "F16" && dt != "F32" {
 		return fmt.Errorf("-dtype %q: want F16 or F32", *dtype)
 	}
-	var g *model.Graph
-	var err error
-	if strings.EqualFold(filepath.Ext(files[0]), ".onnx") {
-		g, err = onnx.ImportFile(files[0], onnx.Options{Name: *name})
-	} else {
-		g, err = tflite.ImportFile(files[0], tflite.Options{Name: *name})
+	budget.apply()
+	w, err := createOutput(*out)
+	if err != nil {
+		return err
 	}
+	defer w.abort()
+	g, err := importFile(files[0], *name, *budget)
 	if err != nil {
 		return err
 	}
 	if g.License == "" {
 		fmt.Fprintf(os.Stderr, "edgetoon import: %s is not a known model; set its licence in the model card yourself\n", filepath.Base(files[0]))
 	}
-	if err := model.WriteFile(*out, g, dt); err != nil {
+	data, err := model.Encode(g, dt)
+	if err != nil {
+		return fmt.Errorf("%s: %w", files[0], err)
+	}
+	// What import writes, every reader must accept: check the file with
+	// the reader itself (finite weights, shapes, limits) before writing.
+	if _, err := model.Decode(data); err != nil {
+		return fmt.Errorf("%s: the imported model would not read back, not writing it: %w", files[0], err)
+	}
+	if _, err := w.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", *out, err)
+	}
+	if err := w.commit(); err != nil {
 		return err
 	}
 	macs, err := g.MACs(g.NominalSize, g.NominalSize)
@@ -68,4 +82,32 @@ func runImport(args []string) error {
 	fmt.Printf("%s: %d nodes, %.3f M parameters, %.2f GMACs at %dx%d, %s weights\n",
 		*out, len(g.Nodes), float64(g.Params())/1e6, float64(macs)/1e9, g.NominalSize, g.NominalSize, dt)
 	return nil
+}
+
+// importFactor bounds an importer's memory as a multiple of its input
+// file: the file, the weights as float32 (four times an int8 file), the
+// encoded model and its check by the reader, each as large again.
+const importFactor = 16
+
+// importFile converts a TFLite or ONNX file (by the .onnx extension)
+// within the budget.
+func importFile(path, name string, b byteSize) (*model.Graph, error) {
+	limit := min(b.fileLimit(importFactor), model.MaxFileBytes)
+	data, err := model.ReadRegularFile(path, limit)
+	if errors.Is(err, model.ErrTooLarge) {
+		return nil, fmt.Errorf("%w (1/%d of the memory budget of %s; raise -max-memory)", err, importFactor, b.String())
+	}
+	if err != nil {
+		return nil, err
+	}
+	var g *model.Graph
+	if strings.EqualFold(filepath.Ext(path), ".onnx") {
+		g, err = onnx.Import(data, onnx.Options{Name: name, FileName: filepath.Base(path)})
+	} else {
+		g, err = tflite.Import(data, tflite.Options{Name: name, FileName: filepath.Base(path)})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return g, nil
 }

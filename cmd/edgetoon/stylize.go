@@ -4,7 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"image/png"
-	"os"
+	"runtime"
 
 	"github.com/edgetoon/edgetoon/internal/photo"
 	"github.com/edgetoon/edgetoon/model"
@@ -18,48 +18,97 @@ func runStylize(args []string) error {
 	modelPath := fs.String("model", defaultModel, "model file")
 	size := fs.Int("size", 0, "longer side of the network input in pixels (0: the photo's own, at most 1024)")
 	out := fs.String("o", "", "output PNG file (required)")
+	budget := budgetFlag(fs)
 	if err := fs.Parse(reorder(args)); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 || *out == "" {
-		return fmt.Errorf("usage: edgetoon stylize -model m.safetensors [-size N] in.jpg -o out.png")
+		return fmt.Errorf("usage: edgetoon stylize -model m.safetensors [-size N] [-max-memory 1GiB] in.jpg -o out.png")
 	}
-	g, err := model.ReadFile(*modelPath)
+	budget.apply()
+	w, err := createOutput(*out)
 	if err != nil {
 		return err
 	}
-	f, err := os.Open(fs.Arg(0))
+	defer w.abort()
+	g, err := readModel(*modelPath, *budget)
 	if err != nil {
 		return err
 	}
-	img, err := photo.Decode(f)
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("%s: %w", fs.Arg(0), err)
-	}
-	b := img.Bounds()
-	long := *size
-	if long == 0 {
-		long = min(max(b.Dx(), b.Dy()), 1024)
-	}
-	if long < g.SizeMultiple || long > 4096 {
-		return fmt.Errorf("-size %d: want %d..4096", long, g.SizeMultiple)
-	}
-	fw, fh, pw, ph := photo.Fit(b.Dx(), b.Dy(), long, g.SizeMultiple)
-	y, err := cpu.Run(g, photo.ToTensor(img, fw, fh, pw, ph, g.Norm))
+	in := fs.Arg(0)
+	data, err := photo.ReadFile(in)
 	if err != nil {
 		return err
 	}
-	result := photo.FromTensor(y, fw, fh, g.Denorm)
-	w, err := os.Create(*out)
+	info, err := photo.Probe(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
+	fw, fh, pw, ph, err := inputSize(info, *size, g.SizeMultiple)
+	if err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
+	if err := stylizeFits(*budget, g, info, len(data), fw, fh, pw, ph); err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
+	img, err := photo.DecodeData(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
+	x := photo.ToTensor(img, fw, fh, pw, ph, g.Norm)
+	y, err := cpu.Run(g, x)
 	if err != nil {
 		return err
 	}
-	if err := png.Encode(w, result); err != nil {
-		w.Close()
+	if err := png.Encode(w, photo.FromTensor(y, fw, fh, g.Denorm)); err != nil {
 		return fmt.Errorf("write %s: %w", *out, err)
 	}
-	return w.Close()
+	return w.commit()
+}
+
+// inputSize is the network input for a photo: its longer side is size,
+// or the photo's own up to 1024 when size is 0, rounded up to the
+// model's size multiple.
+func inputSize(info photo.Info, size, multiple int) (fw, fh, pw, ph int, err error) {
+	long := size
+	if long == 0 {
+		long = min(max(info.Width, info.Height), 1024)
+		if long < multiple {
+			return 0, 0, 0, 0, fmt.Errorf("image of %dx%d pixels is too small: this model wants a longer side of at least %d (or set -size to scale it up)", info.Width, info.Height, multiple)
+		}
+	}
+	if long < multiple || long > maxStylizeSize {
+		return 0, 0, 0, 0, fmt.Errorf("-size %d: want %d..%d", long, multiple, maxStylizeSize)
+	}
+	fw, fh, pw, ph = photo.Fit(info.Width, info.Height, long, multiple)
+	return fw, fh, pw, ph, nil
+}
+
+// maxStylizeSize caps -size whatever the budget.
+const maxStylizeSize = 4096
+
+// stylizeFits checks a stylize run against the budget before any pixel
+// is decoded. The weights stay for the whole run; then the largest of
+// its stages: reading the photo (the file, the decoded image, the
+// resize to the network input), running the network on the CPU engine
+// (its activations), writing the result (the output tensor, the image
+// and the PNG encoder's rows).
+func stylizeFits(b byteSize, g *model.Graph, info photo.Info, fileBytes, fw, fh, pw, ph int) error {
+	acts, err := g.RunBytes(ph, pw, runtime.GOMAXPROCS(0))
+	if err != nil {
+		return fmt.Errorf("model at %dx%d: %w", pw, ph, err)
+	}
+	read := int64(fileBytes) + info.DecodeBytes + photo.ResizeBytes(info.Width, info.Height, fw, fh, pw, ph)
+	write := 12*int64(pw)*int64(ph) + 4*int64(fw)*int64(fh) + 16*int64(fw) + 1<<20
+	stage := part{"reading the photo", read}
+	if acts > stage.bytes {
+		stage = part{fmt.Sprintf("activations at %dx%d", pw, ph), acts}
+	}
+	if write > stage.bytes {
+		stage = part{"writing the result", write}
+	}
+	task := fmt.Sprintf("stylizing this %s of %dx%d at %dx%d", info.Format, info.Width, info.Height, fw, fh)
+	return b.check(task, "use a smaller -size or image", part{"weights", 4 * g.Params()}, stage)
 }
 
 // reorder moves flags after positional arguments to the front, so that

@@ -22,7 +22,6 @@ package onnx
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -45,14 +44,7 @@ type Options struct {
 
 // ImportFile reads and converts the .onnx file at path.
 func ImportFile(path string, opt Options) (*model.Graph, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if fi.Size() > model.MaxFileBytes {
-		return nil, fmt.Errorf("%s: %d bytes, larger than the %d limit", path, fi.Size(), model.MaxFileBytes)
-	}
-	data, err := os.ReadFile(path)
+	data, err := model.ReadRegularFile(path, model.MaxFileBytes)
 	if err != nil {
 		return nil, err
 	}

@@ -36,7 +36,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -54,7 +53,7 @@ type Options struct {
 
 // ImportFile reads and converts the .tflite file at path.
 func ImportFile(path string, opt Options) (*model.Graph, error) {
-	data, err := os.ReadFile(path)
+	data, err := model.ReadRegularFile(path, model.MaxFileBytes)
 	if err != nil {
 		return nil, err
 	}

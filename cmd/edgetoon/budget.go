@@ -1,0 +1,101 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"runtime/debug"
+	"strconv"
+	"strings"
+
+	"github.com/edgetoon/edgetoon/model"
+)
+
+// defaultBudget is the memory a command that reads untrusted files
+// (stylize, inspect, import, export-onnx) may use unless -max-memory
+// says otherwise.
+const defaultBudget = 1 << 30
+
+// baseBytes is what the process holds before it reads any input: the
+// Go runtime, the program's code and data, stacks, and the garbage the
+// collector lets lie between cycles below the limit. docs/hardening.md
+// has the measured figure it covers.
+const baseBytes = 48 << 20
+
+// byteSize is a flag value in bytes, written as a plain number or with
+// a binary unit: 512MiB, 2GiB (K, M, G, KB, MB, GB mean the same).
+type byteSize int64
+
+func (b *byteSize) String() string { return model.FormatBytes(int64(*b)) }
+
+func (b *byteSize) Set(s string) error {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		shift  uint
+	}{{"KIB", 10}, {"MIB", 20}, {"GIB", 30}, {"TIB", 40}, {"KB", 10}, {"MB", 20}, {"GB", 30}, {"TB", 40}, {"K", 10}, {"M", 20}, {"G", 30}, {"T", 40}, {"B", 0}} {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), 1<<u.shift
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || v <= 0 || v*float64(mult) >= 1<<62 {
+		return fmt.Errorf("%q: want a size such as 512MiB or 2GiB", s)
+	}
+	*b = byteSize(v * float64(mult))
+	return nil
+}
+
+// budgetFlag adds -max-memory to fs.
+func budgetFlag(fs *flag.FlagSet) *byteSize {
+	b := byteSize(defaultBudget)
+	fs.Var(&b, "max-memory", "memory `budget` for this run (e.g. 512MiB, 2GiB): inputs that need more are refused before the work")
+	return &b
+}
+
+// apply makes the budget the Go runtime's soft memory limit, so that
+// garbage is collected before the heap outgrows it; check is what keeps
+// the live memory below it.
+func (b byteSize) apply() { debug.SetMemoryLimit(int64(b)) }
+
+// part is one share of a run's memory, named in a refusal.
+type part struct {
+	what  string
+	bytes int64
+}
+
+// check refuses a task whose parts, with baseBytes, exceed the budget,
+// saying what it needed and what for.
+func (b byteSize) check(task, advice string, parts ...part) error {
+	total := int64(baseBytes)
+	var list []string
+	for _, p := range parts {
+		total += p.bytes
+		list = append(list, p.what+" "+model.FormatBytes(p.bytes))
+	}
+	if total <= int64(b) {
+		return nil
+	}
+	return fmt.Errorf("%s needs about %s (%s, runtime %s), more than the memory budget of %s; %s, or raise -max-memory",
+		task, model.FormatBytes(total), strings.Join(list, ", "), model.FormatBytes(baseBytes), model.FormatBytes(int64(b)), advice)
+}
+
+// fileLimit is the largest input file a reader may load when its work
+// takes up to factor times the file's size: the budget's share left
+// after baseBytes.
+func (b byteSize) fileLimit(factor int64) int64 {
+	return max(int64(b)-baseBytes, 0) / factor
+}
+
+// readModel reads a model file within the budget: decoding holds the
+// file and its weights as float32, up to three times the file for F16.
+func readModel(path string, b byteSize) (*model.Graph, error) {
+	limit := b.fileLimit(3)
+	g, err := model.ReadFileLimit(path, limit)
+	if errors.Is(err, model.ErrTooLarge) && limit < model.MaxFileBytes {
+		return nil, fmt.Errorf("%w (a third of the memory budget of %s; raise -max-memory)", err, b.String())
+	}
+	return g, err
+}

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"bytes"
+	"compress/zlib"
+	"context"
+	"encoding/binary"
+	"hash/crc32"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/edgetoon/edgetoon/model"
+)
+
+// The tests below run the built command as a child process and read
+// its peak resident memory from the kernel (rusage), the figure the
+// budget is about.
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	binPath   string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// binary builds the command once for all the tests that run it.
+func edgetoonBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "edgetoon-cli-test")
+		if buildErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "edgetoon")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = &buildError{err, out}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+type buildError struct {
+	err error
+	out []byte
+}
+
+func (e *buildError) Error() string { return "go build: " + e.err.Error() + "\n" + string(e.out) }
+
+// result is one run of the command.
+type result struct {
+	err    error
+	stderr string
+	rssMiB int64 // peak resident set size
+	took   time.Duration
+}
+
+// run runs the command with args, killing it after a minute: a run that
+// blocks (a FIFO, a device read forever) fails the test instead of
+// hanging it.
+func run(t *testing.T, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, edgetoonBinary(t), args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	r := result{err: err, stderr: stderr.String(), took: time.Since(start)}
+	if ctx.Err() != nil {
+		t.Fatalf("edgetoon %s: still running after a minute (killed)", strings.Join(args, " "))
+	}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r.rssMiB = ru.Maxrss >> 10 // KiB on Linux
+	}
+	t.Logf("edgetoon %s: %v, peak RSS %d MiB, %v\n%s", strings.Join(args, " "), err, r.rssMiB, r.took.Round(time.Millisecond), r.stderr)
+	return r
+}
+
+// refused checks that a run failed with an error containing each of
+// want, within budgetMiB of memory.
+func (r result) refused(t *testing.T, budgetMiB int64, want ...string) {
+	t.Helper()
+	if r.err == nil {
+		t.Errorf("succeeded, want an error saying %q", want)
+	}
+	for _, w := range want {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("error %q does not say %q", strings.TrimSpace(r.stderr), w)
+		}
+	}
+	if r.rssMiB > budgetMiB {
+		t.Errorf("peak RSS %d MiB, over the %d MiB budget", r.rssMiB, budgetMiB)
+	}
+}
+
+// grayPNG writes a w x h 8-bit grey PNG of zeros by hand, streaming the
+// rows into the compressor: a 50-megapixel image in a few kilobytes.
+func grayPNG(t *testing.T, w, h int) string {
+	t.Helper()
+	chunk := func(out []byte, kind string, body []byte) []byte {
+		out = binary.BigEndian.AppendUint32(out, uint32(len(body)))
+		c := append([]byte(kind), body...)
+		return binary.BigEndian.AppendUint32(append(out, c...), crc32.ChecksumIEEE(c))
+	}
+	ihdr := binary.BigEndian.AppendUint32(nil, uint32(w))
+	ihdr = binary.BigEndian.AppendUint32(ihdr, uint32(h))
+	ihdr = append(ihdr, 8, 0, 0, 0, 0)
+	var idat bytes.Buffer
+	z := zlib.NewWriter(&idat)
+	row := make([]byte, w+1)
+	for range h {
+		z.Write(row)
+	}
+	z.Close()
+	data := chunk([]byte("\x89PNG\r\n\x1a\n"), "IHDR", ihdr)
+	data = chunk(chunk(data, "IDAT", idat.Bytes()), "IEND", nil)
+	path := filepath.Join(t.TempDir(), "gray.png")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const (
+	student  = "../../web/models/student.safetensors"
+	portrait = "../../testdata/biden.jpg" // 225x512
+)
+
+func TestStylizeHugeImages(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out.png")
+	for _, size := range [][2]int{{50_000_000, 1}, {1, 50_000_000}} {
+		png := grayPNG(t, size[0], size[1])
+		r := run(t, "stylize", "-model", student, png, "-o", out)
+		r.refused(t, 1024, "needs about", "more than the memory budget of 1 GiB")
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("a refused run left %s (%v)", out, err)
+	}
+}
+
+func TestStylizeSizeBudget(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out.png")
+	// 225x512 at 4096 is 1800x4096: the student's activations alone
+	// pass 1 GiB (inspect prints them).
+	run(t, "stylize", "-model", student, "-size", "4096", portrait, "-o", out).
+		refused(t, 1024, "activations at 1800x4096", "more than the memory budget of 1 GiB")
+	// A run within its budget stays within it: the budget is the Go
+	// runtime's memory limit, and the refusal above keeps what must be
+	// live below it.
+	r := run(t, "stylize", "-model", student, "-size", "512", "-max-memory", "96MiB", portrait, "-o", out)
+	if r.err != nil {
+		t.Fatalf("student at 512 in 96 MiB: %v", r.err)
+	}
+	if r.rssMiB > 96 {
+		t.Errorf("peak RSS %d MiB, over the 96 MiB budget", r.rssMiB)
+	}
+	run(t, "stylize", "-model", student, "-size", "1024", "-max-memory", "64MiB", portrait, "-o", out).
+		refused(t, 64, "activations at 452x1024", "more than the memory budget of 64 MiB")
+}
+
+// fatModel is a small file (26 KiB) whose activations are large: six
+// 64-channel convs of the input, all alive for the concat that reads
+// them. At 452x1024 that is 6 x 113 MiB, and as much again for the
+// concat: 1.3 GiB.
+func fatModel(t *testing.T) string {
+	t.Helper()
+	r := rand.New(rand.NewPCG(3, 4))
+	randT := func(shape ...int) *model.Tensor {
+		x := model.NewTensor(shape...)
+		for i := range x.Data {
+			x.Data[i] = r.Float32()*0.2 - 0.1
+		}
+		return x
+	}
+	g := &model.Graph{
+		Version: model.FormatVersion, Name: "fat", Input: "x", InputChannels: 3, Output: "out",
+		Norm:        model.Affine{Scale: []float32{1, 1, 1}, Bias: []float32{0, 0, 0}},
+		Denorm:      model.Affine{Scale: []float32{1, 1, 1}, Bias: []float32{0, 0, 0}},
+		NominalSize: 64, SizeMultiple: 4, License: "test",
+		Tensors: map[string]*model.Tensor{"wo": randT(3, 1, 1, 384)},
+	}
+	var cat []string
+	for _, n := range []string{"a", "b", "c", "d", "e", "f"} {
+		g.Tensors["w"+n] = randT(64, 3, 3, 3)
+		g.Nodes = append(g.Nodes, model.Node{Name: n, Op: model.OpConv2D, Inputs: []string{"x", "w" + n}, Padding: model.PadSame})
+		cat = append(cat, n)
+	}
+	g.Nodes = append(g.Nodes,
+		model.Node{Name: "cat", Op: model.OpConcat, Inputs: cat},
+		model.Node{Name: "out", Op: model.OpConv2D, Inputs: []string{"cat", "wo"}, Padding: model.PadSame})
+	path := filepath.Join(t.TempDir(), "fat.safetensors")
+	if err := model.WriteFile(path, g, "F16"); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestStylizeModelActivations(t *testing.T) {
+	fat := fatModel(t)
+	if r := run(t, "inspect", fat); r.err != nil {
+		t.Fatalf("inspect refused the model: %v", r.err)
+	}
+	out := filepath.Join(t.TempDir(), "out.png")
+	run(t, "stylize", "-model", fat, "-size", "1024", portrait, "-o", out).
+		refused(t, 1024, "activations at 452x1024", "more than the memory budget")
+}
+
+// Non-regular files are refused before they are read, wherever a
+// command takes a file.
+func TestNonRegularInputs(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	zero := filepath.Join(dir, "zero.png")
+	if err := os.Symlink("/dev/zero", zero); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	for _, bad := range []struct{ path, kind string }{
+		{"/dev/zero", "a character device"}, {zero, "a character device"}, {fifo, "a named pipe"}, {dir, "a directory"},
+	} {
+		for _, args := range [][]string{
+			{"inspect", bad.path},
+			{"stylize", "-model", bad.path, portrait, "-o", out + ".png"},
+			{"stylize", "-model", student, bad.path, "-o", out + ".png"},
+			{"import", bad.path, "-o", out + ".safetensors"},
+			{"export-onnx", "-model", bad.path, "-o", out + ".onnx"},
+		} {
+			run(t, args...).refused(t, 64, "not a regular file", bad.kind)
+		}
+	}
+}
+
+func TestOutputCheckedFirst(t *testing.T) {
+	// The run would take seconds and hundreds of MiB; the unwritable
+	// output is refused before any of it.
+	r := run(t, "stylize", "-model", student, "-size", "1024", portrait, "-o", "/no/such/dir/x.png")
+	r.refused(t, 64, "output /no/such/dir/x.png", "no such file or directory")
+	run(t, "import", "../../web/models/MODEL_CARD.md", "-o", "/no/such/dir/x.safetensors").
+		refused(t, 64, "output /no/such/dir/x.safetensors")
+	run(t, "stylize", "-model", student, portrait, "-o", t.TempDir()).
+		refused(t, 64, "is not a regular file")
+}
+
+func TestTinyImage(t *testing.T) {
+	png := grayPNG(t, 1, 1)
+	out := filepath.Join(t.TempDir(), "out.png")
+	r := run(t, "stylize", "-model", student, png, "-o", out)
+	r.refused(t, 64, "image of 1x1 pixels is too small")
+	if strings.Contains(r.stderr, "-size 1") {
+		t.Errorf("blames a -size that was not given: %s", r.stderr)
+	}
+	// With -size the photo is scaled up.
+	if r := run(t, "stylize", "-model", student, "-size", "8", png, "-o", out); r.err != nil {
+		t.Errorf("1x1 at -size 8: %v", r.err)
+	}
+}
