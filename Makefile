@@ -89,6 +89,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeImage$$' -fuzztime 10s ./internal/photo/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./latency/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMLP$$' -fuzztime 10s ./latency/
+	$(GO) test -run '^$$' -fuzz '^FuzzUpload$$' -fuzztime 10s ./server/
 
 bench: bench-cpu bench-gpu bench-peers
 
