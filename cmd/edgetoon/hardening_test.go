@@ -5,7 +5,9 @@ import (
 	"compress/zlib"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -275,5 +277,67 @@ func TestTinyImage(t *testing.T) {
 	// With -size the photo is scaled up.
 	if r := run(t, "stylize", "-model", student, "-size", "8", png, "-o", out); r.err != nil {
 		t.Errorf("1x1 at -size 8: %v", r.err)
+	}
+}
+
+// TestImportBitFlips corrupts a real TFLite file many times over
+// (seeded, so every run is the same): each import either fails, leaving
+// nothing behind, or writes a file that the reader and inspect accept.
+// Random bytes in fp16 weights make NaNs and infinities, which import
+// used to write and the reader then refused.
+func TestImportBitFlips(t *testing.T) {
+	path := filepath.Join("..", "..", "..", "shared", "models", teacherFile)
+	good, err := os.ReadFile(path)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	in := filepath.Join(dir, teacherFile)
+	r := rand.New(rand.NewPCG(21, 22))
+	var written, nonFinite, other int
+	for i := range 40 {
+		b := append([]byte(nil), good...)
+		for range 16 {
+			b[4096+r.IntN(len(b)-4096)] = byte(r.Uint32())
+		}
+		if i%4 == 0 { // now and then the flatbuffer's tables too
+			b[r.IntN(4096)] ^= 1 << r.IntN(8)
+		}
+		if err := os.WriteFile(in, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(dir, fmt.Sprintf("m%d.safetensors", i))
+		if err := runImport([]string{in, "-o", out}); err != nil {
+			if _, serr := os.Stat(out); serr == nil {
+				t.Errorf("flip %d: import failed (%v) but wrote %s", i, err, out)
+			}
+			if strings.Contains(err.Error(), "NaN") || strings.Contains(err.Error(), "Inf") {
+				nonFinite++
+			} else {
+				other++
+				t.Logf("flip %d: %v", i, err)
+			}
+			continue
+		}
+		written++
+		g, err := model.ReadFile(out)
+		if err != nil {
+			t.Errorf("flip %d: import wrote a file the reader refuses: %v", i, err)
+			continue
+		}
+		if err := inspect(io.Discard, g, 256, true); err != nil {
+			t.Errorf("flip %d: import wrote a file inspect refuses: %v", i, err)
+		}
+	}
+	t.Logf("40 corrupted files: %d imported, %d refused for a non-finite weight, %d refused otherwise", written, nonFinite, other)
+	if nonFinite == 0 || written == 0 {
+		t.Errorf("the corruptions reached neither a non-finite weight nor a good import: the test checks nothing")
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, ".*.tmp"))
+	if len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
 	}
 }
