@@ -37,6 +37,14 @@ type engine struct {
 	image     js.Value
 	run       *runner
 	compileMs float64
+	postProgs *postPrograms // the page's last passes (toCanvas only)
+	timer     *frameTimer   // nil without a GPU timer
+
+	// Live settings (setOptions): the cartoon's weight over the input,
+	// and whether still parts are blended into the last frame.
+	strength  float32
+	stabilize bool
+	drawn     bool // a frame was drawn since the last plan change
 
 	lost       bool
 	canvasW    int
@@ -67,7 +75,7 @@ func newEngine(canvas js.Value, precision string) (*engine, error) {
 	if ctx.IsNull() || ctx.IsUndefined() {
 		return nil, errorf(codeNoWebGL2, "This browser or device does not support WebGL2.")
 	}
-	e := &engine{canvas: canvas, gl: gl.New(ctx), request: precision, toCanvas: true}
+	e := &engine{canvas: canvas, gl: gl.New(ctx), request: precision, toCanvas: true, strength: 1}
 	perf := js.Global().Get("performance")
 	e.now = perf.Get("now").Call("bind", perf)
 	if err := e.probe(); err != nil {
@@ -153,6 +161,12 @@ func (e *engine) setupGL(h, w int, async bool) error {
 	e.upload = c.Prepare("texImage2D", gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, js.Null())
 	e.weightsOK = false
 	start := e.now.Invoke().Float()
+	if e.toCanvas {
+		if err := e.compilePost(); err != nil {
+			return err
+		}
+		e.timer = newFrameTimer(c)
+	}
 	if err := e.ensurePlan(h, w, async); err != nil {
 		return err
 	}
@@ -167,9 +181,15 @@ func (e *engine) freeGL() {
 		e.run = nil
 	}
 	if e.lost || e.gl == nil {
+		e.postProgs, e.timer = nil, nil
 		return
 	}
 	c := e.gl
+	e.freePost()
+	if e.timer != nil {
+		e.timer.free(c)
+		e.timer = nil
+	}
 	for _, p := range e.progs {
 		c.Call("deleteProgram", p.p)
 		c.Call("deleteShader", p.fs)
@@ -217,6 +237,7 @@ func (e *engine) ensurePlan(h, w int, async bool) error {
 		e.run.free(e.gl)
 	}
 	e.run = r
+	e.drawn = false
 	return nil
 }
 
@@ -299,10 +320,18 @@ func (e *engine) stylize(source js.Value, w, h int) error {
 		e.canvasW, e.canvasH = w, h
 	}
 	start := e.now.Invoke().Float()
+	timed := e.timer != nil && e.timer.start()
 	e.bindImage.Do()
 	e.upload.SetArg(5, source)
 	e.upload.Do()
 	e.run.frame()
+	if p := e.run.post; p != nil {
+		p.frame(e.stabilize)
+	}
+	if timed {
+		e.timer.stop()
+	}
+	e.drawn = true
 	e.lastMs = e.now.Invoke().Float() - start
 	return nil
 }
@@ -311,6 +340,7 @@ func (e *engine) stylize(source js.Value, w, h int) error {
 func (e *engine) info() map[string]any {
 	m := map[string]any{
 		"precision": e.precision(), "renderer": e.renderer, "compileMs": e.compileMs,
+		"gpuTimer": e.timer != nil && e.timer.timer, "strength": e.strength, "stabilize": e.stabilize,
 	}
 	if g := e.graph; g != nil {
 		m["model"] = e.modelName
@@ -331,6 +361,7 @@ func (e *engine) contextLost() {
 	e.lost = true
 	e.run = nil
 	e.progs = nil
+	e.postProgs, e.timer, e.drawn = nil, nil, false
 	e.weightsOK = false
 	if e.onState != nil {
 		e.onState("lost")

@@ -5,7 +5,9 @@
 //
 //	edgetoon.create({canvas, model, precision, onProgress}) -> Promise<Engine>
 //	Engine: stylize(source, width, height), setModel(url, onProgress),
-//	        info(), lastFrameMs(), dispose(), onstatechange
+//	        info(), lastFrameMs(), dispose(), onstatechange,
+//	        setOptions({strength, stabilize}), redraw(), gpuFrameMs(),
+//	        framesInFlight(), framesDone()
 //
 // Built with -tags lab (web/dist/edgetoon-lab.wasm, which only the /profile
 // page and the tests load), it also exports the latency profiler and the
@@ -89,6 +91,7 @@ func (e *engine) jsObject() js.Value {
 	})
 	method("info", func(args []js.Value) any { return js.ValueOf(e.info()) })
 	method("lastFrameMs", func(args []js.Value) any { return e.lastMs })
+	e.liveMethods(method) // setOptions, redraw, frame timing: see post.go
 	obj.Set("onstatechange", js.Null())
 	e.onState = func(s string) {
 		if f := obj.Get("onstatechange"); f.Type() == js.TypeFunction {

@@ -17,6 +17,9 @@ type runner struct {
 	textures []js.Value
 	fbos     []js.Value
 	calls    []gl.Call
+	// post renders the canvas from the plan's output (nil when the plan
+	// does not end on the canvas).
+	post *post
 }
 
 // newRunner allocates the plan's textures and framebuffers and prepares
@@ -24,6 +27,13 @@ type runner struct {
 func newRunner(e *engine, plan *kernels.Plan) (*runner, error) {
 	c := e.gl
 	r := &runner{plan: plan}
+	if plan.Opts.ToCanvas && e.postProgs != nil {
+		p, err := newPost(e, plan.OutShape[1], plan.OutShape[0])
+		if err != nil {
+			return nil, err
+		}
+		r.post = p
+	}
 	for _, t := range plan.Textures {
 		r.textures = append(r.textures, c.Texture2DArray(e.textureFormat(), t.W, t.H, t.Layers))
 	}
@@ -34,6 +44,9 @@ func newRunner(e *engine, plan *kernels.Plan) (*runner, error) {
 		e.prepareBindings(plan, pass, r.textures, prep)
 		for _, base := range pass.Bases {
 			fb := js.Null()
+			if pass.Out == kernels.TexCanvas && r.post != nil {
+				fb = r.post.netFB
+			}
 			if pass.Out != kernels.TexCanvas {
 				var status int
 				fb, status = c.Framebuffer(r.textures[pass.Out], base, pr.Outputs)
@@ -69,6 +82,10 @@ func (r *runner) free(c *gl.Context) {
 	}
 	for _, f := range r.fbos {
 		c.Call("deleteFramebuffer", f)
+	}
+	if r.post != nil {
+		r.post.free(c)
+		r.post = nil
 	}
 	r.textures, r.fbos, r.calls = nil, nil, nil
 }

@@ -9,6 +9,7 @@ const ui = Object.fromEntries([
   "loading", "progress", "progress-label", "notice", "notice-text", "notice-action",
   "mode-camera", "mode-photo", "camera-controls", "photo-controls", "flip", "shutter",
   "file", "choose-again", "download", "model", "size", "status", "update", "update-reload", "license",
+  "strength", "strength-value", "steady",
 ].map((id) => [id.replace(/-(\w)/g, (_, c) => c.toUpperCase()), $(id)]));
 
 const params = new URLSearchParams(location.search);
@@ -28,6 +29,8 @@ const state = {
   switching: false, // a model download is in progress
   dims: "",
   lastReadout: 0,
+  strength: 100, // % of the cartoon over the picture
+  steady: true, // stabilize the live cartoon
 };
 const meter = new core.Meter();
 
@@ -47,6 +50,15 @@ const meter = new core.Meter();
       ui.size.add(o, opts.find((o) => Number(o.value) > v) || null);
     }
   }
+}
+
+// The strength and the stabilizer are remembered between visits.
+const remembered = (key) => { try { return localStorage.getItem(key); } catch { return null; } };
+const remember = (key, v) => { try { localStorage.setItem(key, v); } catch { /* private mode */ } };
+{
+  const n = Number(remembered("edgetoon.strength") ?? 100);
+  state.strength = Number.isFinite(n) ? Math.min(100, Math.max(0, Math.round(n))) : 100;
+  state.steady = remembered("edgetoon.steady") !== "0";
 }
 
 const say = (text) => { ui.status.textContent = text; };
@@ -75,6 +87,17 @@ function setAspect(w, h) {
   ui.stage.style.setProperty("--aspect", `${w} / ${h}`);
 }
 
+// applyOptions hands the strength and the stabilizer to the engine; a
+// photo is never blended with the frame before it.
+function applyOptions() {
+  ui.strength.value = String(state.strength);
+  ui.strengthValue.textContent = `${state.strength}%`;
+  ui.strength.setAttribute("aria-valuetext", `${state.strength}% cartoon`);
+  ui.steady.checked = state.steady;
+  const err = state.engine?.setOptions({ strength: state.strength / 100, stabilize: state.mode === "camera" && state.steady });
+  if (err instanceof Error) notice(core.describe(err));
+}
+
 // ---- Modes ----
 
 function setMode(mode, reason = "") {
@@ -89,6 +112,7 @@ function setMode(mode, reason = "") {
   ui.size.value = String(state.size[mode]);
   ui.readout.textContent = "";
   meter.reset();
+  applyOptions();
   if (camera) {
     ui.drop.hidden = true;
     ui.before.hidden = true;
@@ -139,6 +163,7 @@ function stopCamera() {
 function cameraFrame() {
   const v = ui.video;
   if (!state.engine || state.switching || !v.videoWidth) return;
+  if (meter.poll(state.engine) >= core.maxInFlight) return; // the GPU is behind: drop this frame
   const [w, h] = core.fitSize(v.videoWidth, v.videoHeight, state.size.camera);
   setAspect(w, h);
   try {
@@ -151,7 +176,6 @@ function cameraFrame() {
     core.canvasPNG(ui.out).then((b) => { core.download(b, core.fileName()); say("Saved the cartoon as PNG."); },
       (err) => say(core.describe(err)));
   }
-  meter.frame(state.engine.lastFrameMs());
   const now = performance.now();
   if (now - state.lastReadout > 250) {
     state.lastReadout = now;
@@ -234,6 +258,7 @@ async function startEngine(model) {
       if (state.mode === "photo") renderPhoto();
     };
     state.engine = engine;
+    applyOptions();
     ui.shutter.disabled = false;
     const info = engine.info();
     say(`${model.title || model.name} ready (${info.precision}, ${info.passes} passes, compiled in ${Math.round(info.compileMs)} ms).`);
@@ -326,6 +351,24 @@ function wire() {
     ui.split.setAttribute("aria-valuetext", `${v}% original`);
   };
   ui.shutter.onclick = () => { state.shot = true; };
+  ui.strength.oninput = () => {
+    state.strength = Number(ui.strength.value);
+    remember("edgetoon.strength", String(state.strength));
+    applyOptions();
+    // A photo is drawn again at once, without running the network, and
+    // its PNG taken in the same task as the draw.
+    if (state.mode === "photo" && state.engine && state.png) {
+      state.engine.redraw();
+      const png = core.canvasPNG(ui.out);
+      ui.download.disabled = true;
+      png.then((b) => { state.png = b; ui.download.disabled = false; }, (err) => say(core.describe(err)));
+    }
+  };
+  ui.steady.onchange = () => {
+    state.steady = ui.steady.checked;
+    remember("edgetoon.steady", state.steady ? "1" : "0");
+    applyOptions();
+  };
   ui.flip.onclick = () => {
     state.facing = state.facing === "user" ? "environment" : "user";
     stopCamera();

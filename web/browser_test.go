@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/png"
 	"io/fs"
+	"iter"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -248,13 +249,20 @@ func (s *session) downloads(t *testing.T) func() []byte {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// Pulled, not ranged over: leaving a range stops the iterator, and a
+	// test may wait for several downloads.
+	pull, stop := iter.Pull2(progress)
+	t.Cleanup(stop)
 	return func() []byte {
 		t.Helper()
-		for ev, err := range progress {
+		for {
+			ev, err, ok := pull()
+			if !ok {
+				t.Fatal("the browser's download events ended")
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("download event %s %s %v", ev.GUID, ev.State, ev.ReceivedBytes)
 			if ev.State == browser.DownloadProgressStateCompleted {
 				// Chromium may report a download complete a moment
 				// before the file has its bytes.
@@ -272,7 +280,6 @@ func (s *session) downloads(t *testing.T) func() []byte {
 				return data
 			}
 		}
-		return nil
 	}
 }
 

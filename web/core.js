@@ -217,25 +217,54 @@ export function frameLoop(video, fn) {
   };
 }
 
-/** A Meter averages frame rate and engine time for the readout. */
+/**
+ * The most camera frames queued on the GPU: a new camera frame is dropped
+ * rather than queued behind more (each one queued adds a frame of lag).
+ */
+export const maxInFlight = 2;
+
+/**
+ * A Meter averages the frame rate and the real time per frame for the
+ * readout. stylize returns once the GPU work is queued, long before it
+ * is done, so its own time says nothing of a frame's cost. The meter
+ * counts a frame when the GPU has finished it (poll), and the time per
+ * frame is the time between consecutive finished frames: what the
+ * viewer waits for each new picture. (The GPU timer's own time per frame,
+ * engine.gpuFrameMs, counts the time a frame waits behind the one before
+ * it under SwiftShader, so it is not shown.)
+ */
 export class Meter {
   #last = 0;
   #fps = 0;
-  #ms = 0;
-  frame(engineMs) {
+  #done = 0;
+  /**
+   * poll counts the frames the engine has finished since the last poll
+   * and returns how many are still in flight.
+   */
+  poll(engine) {
+    const inFlight = engine.framesInFlight(), done = engine.framesDone();
+    if (done < this.#done) this.#done = done; // a new model or GPU context counts afresh
+    if (done > this.#done) {
+      this.frame(done - this.#done);
+      this.#done = done;
+    }
+    return inFlight;
+  }
+  /** frame counts n frames finished now. */
+  frame(n = 1) {
     const now = performance.now();
     if (this.#last) {
-      const fps = 1000 / (now - this.#last);
+      const fps = (1000 * n) / (now - this.#last);
       this.#fps = this.#fps ? this.#fps * 0.9 + fps * 0.1 : fps;
     }
     this.#last = now;
-    if (engineMs > 0) this.#ms = this.#ms ? this.#ms * 0.9 + engineMs * 0.1 : engineMs;
   }
-  reset() { this.#last = this.#fps = this.#ms = 0; }
+  reset() { this.#last = this.#fps = 0; }
+  /** ms is the averaged real time per frame (0 before the second frame). */
+  get ms() { return this.#fps ? 1000 / this.#fps : 0; }
   text(w, h) {
     const parts = [];
-    if (this.#fps) parts.push(`${this.#fps.toFixed(1)} fps`);
-    if (this.#ms) parts.push(`${this.#ms.toFixed(1)} ms/frame`);
+    if (this.#fps) parts.push(`${this.#fps.toFixed(1)} fps`, `${this.ms.toFixed(this.ms < 100 ? 1 : 0)} ms/frame`);
     if (w) parts.push(`${w}×${h}`);
     return parts.join(" · ");
   }

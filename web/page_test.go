@@ -95,6 +95,7 @@ func TestCamera(t *testing.T) {
 	if v := eval[string](t, s, `document.getElementById("stage").style.getPropertyValue("--split")`); v != "49%" {
 		t.Errorf("--split %q after arrow left", v)
 	}
+	checkFrameTime(t, s)
 	// A bigger detail level reaches the engine.
 	s.do(t, chromedp.SetValue(chromedp.CSS("#size"), "512"), chromedp.Evaluate[chromedp.Void](`document.getElementById("size").dispatchEvent(new Event("change"))`))
 	s.wait(t, "512 px frames", `document.getElementById("readout").textContent.includes("512×")`)
@@ -105,6 +106,23 @@ func TestCamera(t *testing.T) {
 		t.Errorf("console errors: %v", errs)
 	}
 	s.checkRequests(t, url)
+}
+
+// readoutMs is the readout's time per frame (0 when it shows none).
+const readoutMs = `Number((document.getElementById("readout").textContent.match(/([\d.]+) ms\/frame/) || [])[1] || 0)`
+
+// checkFrameTime checks that the camera readout shows the real time per
+// frame, not the time stylize takes to queue the work: the fake engine
+// returns at once (lastFrameMs 0.5) unless told to hold each frame, as a
+// backed-up GPU holds the page's frames back.
+func checkFrameTime(t *testing.T, s *session) {
+	t.Helper()
+	s.do(t, chromedp.Evaluate[chromedp.Void](`globalThis.fakeFrameDelayMs = 150`))
+	s.wait(t, "the time of a 150 ms frame", readoutMs+` >= 140`)
+	if ms := eval[float64](t, s, readoutMs); ms > 1000 {
+		t.Errorf("150 ms frames: readout %.1f ms/frame", ms)
+	}
+	s.do(t, chromedp.Evaluate[chromedp.Void](`globalThis.fakeFrameDelayMs = 0`))
 }
 
 // orientedJPEG is a landscape JPEG, red on the left and blue on the
@@ -184,6 +202,20 @@ func TestPhoto(t *testing.T) {
 		t.Errorf("centre pixel %v -> %d,%d,%d", orig, r>>8, g>>8, bl>>8)
 	}
 
+	// Strength 0 shows the photo itself, in the download too, and is
+	// remembered.
+	s.do(t, chromedp.Evaluate[chromedp.Void](`strength.value = 0; strength.dispatchEvent(new Event("input"))`))
+	s.wait(t, "the new PNG", `!document.getElementById("download").disabled && document.getElementById("strength-value").textContent === "0%"`)
+	s.do(t, chromedp.Click(chromedp.CSS("#download")))
+	plain := decodePNG(t, next())
+	r, g, bl, _ = plain.At(dims[2]/2, dims[3]/2).RGBA()
+	if d := abs(int(r>>8)-orig[0]) + abs(int(g>>8)-orig[1]) + abs(int(bl>>8)-orig[2]); d > 12 {
+		t.Errorf("strength 0: centre pixel %v -> %d,%d,%d", orig, r>>8, g>>8, bl>>8)
+	}
+	if v := eval[string](t, s, `localStorage.getItem("edgetoon.strength")`); v != "0" {
+		t.Errorf("strength stored as %q", v)
+	}
+
 	// Another model re-renders the photo.
 	s.do(t, chromedp.SetValue(chromedp.CSS("#model"), "anime"), chromedp.Evaluate[chromedp.Void](`document.getElementById("model").dispatchEvent(new Event("change"))`))
 	s.wait(t, "the second model", `document.getElementById("status").textContent.includes("Fake anime ready")`)
@@ -193,6 +225,12 @@ func TestPhoto(t *testing.T) {
 	s.screenshot(t, "phone-photo")
 	if errs := s.errors(); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)
+	}
+	// The next visit starts at the strength of the last.
+	s.do(t, chromedp.Reload())
+	s.wait(t, "the engine after a reload", engineReady)
+	if v := eval[string](t, s, `strength.value + " " + document.getElementById("strength-value").textContent`); v != "0 0%" {
+		t.Errorf("strength after a reload: %q, want 0 0%%", v)
 	}
 	s.checkRequests(t, url)
 }

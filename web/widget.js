@@ -220,6 +220,7 @@ class EdgeToon extends HTMLElement {
   #cameraFrame() {
     const v = this.#el.video;
     if (!this.#engine || !v.videoWidth) return;
+    if (this.#meter.poll(this.#engine) >= core.maxInFlight) return; // the GPU is behind: drop this frame
     const [w, h] = core.fitSize(v.videoWidth, v.videoHeight, this.#size);
     this.#el.stage.style.setProperty("--aspect", `${w} / ${h}`);
     try {
@@ -232,7 +233,6 @@ class EdgeToon extends HTMLElement {
       this.#shot = false;
       core.canvasPNG(this.#el.out).then((b) => core.download(b, core.fileName()), (err) => this.#say(core.describe(err)));
     }
-    this.#meter.frame(this.#engine.lastFrameMs());
     const now = performance.now();
     if (now - this.#lastReadout > 250) {
       this.#lastReadout = now;

@@ -30,18 +30,44 @@
       const ctx = canvas.getContext("2d", { willReadFrequently: true });
       if (!ctx) throw coded("no-webgl2", "");
       globalThis.fakeEngines = (globalThis.fakeEngines || 0) + 1;
-      let last = 0, w = 0, h = 0, name = model;
+      let last = 0, done = 0, w = 0, h = 0, name = model, strength = 1, stabilize = false, shown = null;
+      // The strength blends the inverted copy over the source, as the
+      // real engine blends its cartoon over the input.
+      const draw = (source) => {
+        ctx.filter = "none";
+        ctx.globalAlpha = 1;
+        ctx.drawImage(source, 0, 0, w, h);
+        ctx.filter = "invert(1)";
+        ctx.globalAlpha = strength;
+        ctx.drawImage(source, 0, 0, w, h);
+        ctx.globalAlpha = 1;
+      };
       return {
         stylize(source, width, height) {
           if (width % 4 || height % 4) throw coded("texture-size", `size ${width}x${height} is not a multiple of 4`);
           const t = performance.now();
           if (canvas.width !== width) canvas.width = width;
           if (canvas.height !== height) canvas.height = height;
-          ctx.filter = "invert(1)";
-          ctx.drawImage(source, 0, 0, width, height);
           w = width; h = height;
-          last = performance.now() - t + 0.5;
+          draw(source);
+          shown = source;
+          // A test may slow the "GPU": the call blocks, as a backed-up
+          // GPU holds the page's frames back.
+          for (const end = t + (globalThis.fakeFrameDelayMs || 0); performance.now() < end;);
+          last = 0.5;
+          done++;
         },
+        setOptions(opts) {
+          if (opts.strength !== undefined) strength = opts.strength;
+          if (opts.stabilize !== undefined) stabilize = opts.stabilize;
+        },
+        redraw() { if (shown) draw(shown); },
+        // A test sets the GPU timer's answer; 0 is "no GPU timer".
+        gpuFrameMs: () => globalThis.fakeGPUMs || 0,
+        // The fake "GPU" finishes each frame within the call.
+        framesInFlight: () => 0,
+        framesDone: () => done,
+        options: () => ({ strength, stabilize }),
         async setModel(url, onProgress) { await download(url, onProgress); name = url; },
         info() {
           return { model: name, precision: precision === "auto" ? "fp32" : precision, passes: 12, compileMs: 3,

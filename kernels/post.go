@@ -1,0 +1,25 @@
+package kernels
+
+import _ "embed"
+
+// The live page's last passes, after a plan's canvas pass has rendered
+// the cartoon into an 8-bit texture instead of the canvas (the engine's
+// post stage, wasm/post.go). They read textures of the output's size,
+// row 0 at the bottom as the canvas pass wrote them, and the source
+// image, row 0 at the top, which they sample as the first conv does: a
+// LINEAR sampler at output pixel centres.
+
+// StabilizeShader blends this frame's cartoon into the last stabilized one
+// where the input has not changed, per pixel: a still scene's cartoon stops
+// flickering while what moves follows at once. It writes the stabilized
+// cartoon (location 0) and this frame's input at the output size (1),
+// both kept for the next frame.
+//
+//go:embed stabilize.glsl
+var StabilizeShader string
+
+// PresentShader renders to the canvas mix(input, cartoon, strength): 0 is
+// the photo, 1 the cartoon as is.
+//
+//go:embed present.glsl
+var PresentShader string

@@ -1,0 +1,15 @@
+#version 300 es
+// The canvas: see PresentShader (post.go).
+precision highp float;
+precision highp sampler2D;
+uniform sampler2D u_image; // the source frame, any size, row 0 at the top
+uniform sampler2D u_out;   // the cartoon (stabilized or not), output size
+uniform vec4 u_p;          // x: strength
+out vec4 o;
+
+void main() {
+	ivec2 p = ivec2(gl_FragCoord.xy);
+	vec2 size = vec2(textureSize(u_out, 0));
+	vec3 src = texture(u_image, vec2(float(p.x) + 0.5, size.y - float(p.y) - 0.5) / size).rgb;
+	o = vec4(mix(src, texelFetch(u_out, p, 0).rgb, u_p.x), 1.0);
+}
