@@ -71,6 +71,8 @@ test: deps wasm lab-wasm model vet test-go test-wasm train-test fuzz
 
 vet:
 	$(GO) vet ./...
+	GOOS=js GOARCH=wasm $(GO) vet ./wasm/...
+	GOOS=js GOARCH=wasm $(GO) vet -tags lab ./wasm/
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || { echo "gofmt needed"; exit 1; }
 
 test-go:
