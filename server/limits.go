@@ -15,12 +15,19 @@ type Limits struct {
 	// client, or of anyone), or is closed at once when all are busy.
 	MaxConns          int
 	MaxConnsPerClient int
-	// A response write may take WriteFloor plus its bytes at MinRate
-	// bytes per second; the deadline moves on with every write, so a
-	// client that keeps reading at MinRate gets any size, and one that
-	// stops reading is cut off.
+	// A response write may take WriteFloor plus its bytes and
+	// SendBuffer's at MinRate bytes per second; the deadline moves on
+	// with every write, so a client that keeps reading at MinRate gets
+	// any size, and one that stops reading is cut off.
 	WriteFloor time.Duration
 	MinRate    int
+	// SendBuffer is the kernel's send buffer per connection (SO_SNDBUF).
+	// A writer blocked on a full buffer wakes only when a good part of it
+	// has drained, so a write may wait for that much of the client's
+	// reading: fixing the size (rather than letting the kernel grow it to
+	// megabytes) keeps that wait, and so the time a stalled client holds
+	// its connection, short. 0 leaves the kernel's default.
+	SendBuffer int
 	// ReadHeaderTimeout bounds a request's headers (and a TLS
 	// handshake), ReadTimeout the whole request, IdleTimeout the wait
 	// for the next request on a kept-alive connection.
@@ -44,8 +51,9 @@ func DefaultLimits() Limits {
 	return Limits{
 		MaxConns:          conns,
 		MaxConnsPerClient: min(64, conns/4),
-		WriteFloor:        10 * time.Second,
-		MinRate:           8 << 10,
+		WriteFloor:        5 * time.Second,
+		MinRate:           16 << 10,
+		SendBuffer:        128 << 10,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       60 * time.Second,
@@ -56,8 +64,9 @@ func DefaultLimits() Limits {
 // listener, wrapping ln, to serve it on (Serve, or ServeTLS).
 func Harden(ln net.Listener, h http.Handler, lim Limits) (*http.Server, net.Listener) {
 	cl := newConnLimiter(ln, lim.MaxConns, lim.MaxConnsPerClient)
+	cl.sendBuffer = lim.SendBuffer
 	hs := &http.Server{
-		Handler:           writeDeadlines(h, lim.WriteFloor, lim.MinRate),
+		Handler:           writeDeadlines(h, lim.WriteFloor, lim.MinRate, lim.SendBuffer),
 		ReadHeaderTimeout: lim.ReadHeaderTimeout,
 		ReadTimeout:       lim.ReadTimeout,
 		IdleTimeout:       lim.IdleTimeout,
@@ -68,10 +77,11 @@ func Harden(ln net.Listener, h http.Handler, lim Limits) (*http.Server, net.List
 }
 
 // writeDeadlines gives every response write of h a deadline of floor
-// plus its bytes at rate, and the response as a whole floor to start.
-func writeDeadlines(h http.Handler, floor time.Duration, rate int) http.Handler {
+// plus its bytes and slack at rate, and the response as a whole floor to
+// start.
+func writeDeadlines(h http.Handler, floor time.Duration, rate, slack int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		dw := &deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w), floor: floor, rate: max(1, rate)}
+		dw := &deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w), floor: floor, rate: max(1, rate), slack: slack}
 		dw.extend(0)
 		h.ServeHTTP(dw, r)
 	})
@@ -85,6 +95,7 @@ type deadlineWriter struct {
 	rc    *http.ResponseController
 	floor time.Duration
 	rate  int
+	slack int
 }
 
 func (w *deadlineWriter) Write(p []byte) (int, error) {
@@ -93,7 +104,7 @@ func (w *deadlineWriter) Write(p []byte) (int, error) {
 }
 
 func (w *deadlineWriter) extend(n int) {
-	d := w.floor + time.Duration(float64(n)/float64(w.rate)*float64(time.Second))
+	d := w.floor + time.Duration(float64(n+w.slack)/float64(w.rate)*float64(time.Second))
 	// ErrNotSupported (a writer without a connection) leaves no deadline
 	// to set.
 	_ = w.rc.SetWriteDeadline(time.Now().Add(d))

@@ -19,6 +19,7 @@ import (
 type connLimiter struct {
 	net.Listener
 	max, perClient int
+	sendBuffer     int // SO_SNDBUF of each connection, if > 0
 
 	mu      sync.Mutex
 	open    map[*limitedConn]struct{}
@@ -52,6 +53,9 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		if lc := l.admit(c); lc != nil {
+			if tc, ok := c.(*net.TCPConn); ok && l.sendBuffer > 0 {
+				tc.SetWriteBuffer(l.sendBuffer) // best effort: a smaller buffer only slows
+			}
 			return lc, nil
 		}
 		c.Close()
