@@ -1,8 +1,10 @@
 // Package web holds the files the browser runs: the product page, its
 // service worker and manifest, the embeddable widget, and (under dist/)
 // the build outputs: edgetoon.wasm, Go's wasm_exec.js and the default
-// model. models/ holds the models this project trained itself (committed,
-// each with its model card). The server serves exactly this file set.
+// model, plus the lab engine edgetoon-lab.wasm where `make lab-wasm` made
+// it (only the /profile page loads it). models/ holds the models this
+// project trained itself (committed, each with its model card). The
+// server serves exactly this file set.
 package web
 
 import (
