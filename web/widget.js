@@ -8,7 +8,10 @@
 // (default: the server's default model); src, an image to stylize at once
 // (same-origin or CORS-enabled); size, the long side in pixels (default
 // 256 for the camera, 512 for photos); autostart, start the camera
-// without waiting for a click.
+// without waiting for a click; strength, how much of the cartoon covers
+// the picture, 0 to 100 (default 100); steady="off" lets each camera
+// frame's cartoon show as it comes (by default still parts are
+// stabilized).
 //
 // Everything lives in the element's shadow root; the module defines no
 // global but the custom element. (Go's wasm_exec.js, which every Go
@@ -63,7 +66,7 @@ const html = `
 </div>`;
 
 class EdgeToon extends HTMLElement {
-  static observedAttributes = ["src", "model"];
+  static observedAttributes = ["src", "model", "strength", "steady"];
 
   #root;
   #el = {};
@@ -104,6 +107,19 @@ class EdgeToon extends HTMLElement {
 
   get #mode() { return this.getAttribute("mode") === "photo" ? "photo" : "camera"; }
   get #size() { return Number(this.getAttribute("size")) || (this.#stream ? 256 : 512); }
+  get #strength() {
+    const n = parseFloat(this.getAttribute("strength") ?? "100");
+    return Number.isFinite(n) ? Math.min(100, Math.max(0, n)) / 100 : 1;
+  }
+
+  // #applyOptions hands the strength and the stabilizer to the engine; a
+  // photo is never blended with the frame before it.
+  #applyOptions() {
+    const err = this.#engine?.setOptions({
+      strength: this.#strength, stabilize: !!this.#stream && this.getAttribute("steady") !== "off",
+    });
+    if (err instanceof Error) this.#say(core.describe(err));
+  }
 
   connectedCallback() {
     this.#connected = true;
@@ -127,6 +143,10 @@ class EdgeToon extends HTMLElement {
   attributeChangedCallback(name, old, value) {
     if (!this.#connected || old === value) return;
     if (name === "src" && value) this.#loadSrc();
+    if ((name === "strength" || name === "steady") && this.#engine) {
+      this.#applyOptions();
+      if (!this.#stream) this.#engine.redraw();
+    }
     if (name === "model" && this.#engine) {
       this.#modelURL().then((url) => this.#engine.setModel(url, (l, t) => this.#progress(l, t)))
         .then(() => { this.#progress(); if (!this.#stream) this.#renderPhoto(); }, (err) => this.#say(core.describe(err)));
@@ -167,6 +187,7 @@ class EdgeToon extends HTMLElement {
         if (s === "restored" && !this.#stream) this.#renderPhoto();
       };
       this.#engine = engine;
+      this.#applyOptions();
       this.#say("");
       return engine;
     })();
@@ -199,6 +220,7 @@ class EdgeToon extends HTMLElement {
     await el.video.play().catch(() => {});
     this.#say("");
     this.#meter.reset();
+    this.#applyOptions();
     this.#stopLoop = core.frameLoop(el.video, () => this.#cameraFrame());
     this.#getEngine().catch(() => this.#stopCamera());
   }
@@ -285,6 +307,7 @@ class EdgeToon extends HTMLElement {
     }
     if (b !== this.#bitmap) return;
     try {
+      this.#applyOptions();
       engine.stylize(b, b.width, b.height);
     } catch (err) {
       return this.#say(core.describe(err));

@@ -52,6 +52,17 @@ func TestWidgets(t *testing.T) {
 			t.Errorf("the widget leaked the global %q", g)
 		}
 	}
+	// strength="0" shows the photo itself (the fake engine draws its
+	// inverted copy over the picture at the strength).
+	s.do(t, chromedp.Evaluate[chromedp.Void](`document.getElementById("b").setAttribute("strength", "0")`))
+	px := eval[[]int](t, s, `(() => {
+		const r = document.getElementById("b").shadowRoot, o = r.querySelector(".out"), b = r.querySelector(".before");
+		const at = (c) => [...c.getContext("2d").getImageData(c.width >> 1, c.height >> 1, 1, 1).data];
+		return [...at(o), ...at(b)];
+	})()`)
+	if d := abs(px[0]-px[4]) + abs(px[1]-px[5]) + abs(px[2]-px[6]); d > 12 {
+		t.Errorf("strength 0: widget shows %v where the photo has %v", px[:3], px[4:7])
+	}
 	// The idle camera widget made no engine; removing one frees its engine.
 	s.do(t, chromedp.Evaluate[chromedp.Void](`document.getElementById("a").remove()`))
 	s.wait(t, "the engine's disposal", `globalThis.fakeEngines === 1`)
