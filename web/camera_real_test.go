@@ -21,14 +21,20 @@ import (
 // Chromium flags that make it the camera, with permission granted.
 func fakeCamera(t testing.TB, clip []image.Image) (string, []chromedp.ExecAllocatorOption) {
 	t.Helper()
+	// 5 fps: a new frame every 200 ms, so that the picture seldom changes
+	// during one stylize call (see captureJS).
+	return fakeCameraAt(t, clip, 5)
+}
+
+// fakeCameraAt is fakeCamera playing the clip at fps.
+func fakeCameraAt(t testing.TB, clip []image.Image, fps int) (string, []chromedp.ExecAllocatorOption) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "portrait.y4m")
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 5 fps: a new frame every 200 ms, so that the picture seldom changes
-	// during one stylize call (see captureJS).
-	if err := y4m.Write(f, clip, 5); err != nil {
+	if err := y4m.Write(f, clip, fps); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Close(); err != nil {
