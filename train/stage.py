@@ -74,35 +74,47 @@ def photo_batches(args, seed):
     return iter(dl), len(paths)
 
 
-def cached_pairs(args, teacher, n, seed=3):
+def cached_pairs(args, teacher, n, seed=3, save_every=64):
     """n training crops (NCHW [0,1]) and the teacher's outputs for them, as
     float16, made once and kept in args.cache_dir (outside the repo). On a
     CPU the teacher's forward pass costs more than the student's whole
-    step, so a fine-tune there can reuse a fixed set of pairs."""
+    step, so a fine-tune there can reuse a fixed set of pairs. The file
+    grows: it is saved every save_every crops, an interrupted run goes on
+    where it stopped, and a larger n adds crops to the ones made before."""
     tpath = os.path.abspath(teacher.path)
-    key = json.dumps([os.path.abspath(args.data), list(args.subsets), args.images, args.size, args.crop_min, n,
+    key = json.dumps([os.path.abspath(args.data), list(args.subsets), args.images, args.size, args.crop_min,
                       seed, tpath, os.path.getsize(tpath), os.path.getmtime(tpath)])
     path = os.path.join(args.cache_dir, "pairs-%s.pt" % hashlib.sha256(key.encode()).hexdigest()[:16])
+    xs, ts = [], []
     if os.path.exists(path):
         pairs = torch.load(path)
-        log("cache: %d crops and teacher outputs from %s" % (len(pairs["x"]), path))
-        return pairs["x"], pairs["t"]
-    it, photos = photo_batches(args, seed)
-    xs, ts, got, t0 = [], [], 0, time.time()
-    prog = Progress("cache", n, max(n // 10 // args.batch, 1) * args.batch)  # counts go up by a batch
-    while got < n:
-        x01 = next(it).half()  # the teacher sees the input exactly as it is kept
-        xs.append(x01)
-        ts.append(teacher(x01.float()).cpu().half())
-        got += len(x01)
-        prog(min(got, n), "teacher outputs for crops of %d photos" % photos)
-    x, t = torch.cat(xs)[:n], torch.cat(ts)[:n]
-    os.makedirs(args.cache_dir, exist_ok=True)
-    torch.save({"x": x, "t": t, "key": key}, path + ".tmp")
-    os.replace(path + ".tmp", path)
-    log("cache: %d pairs in %.0fs, kept in %s (%.0f MiB)"
-        % (n, time.time() - t0, path, os.path.getsize(path) / 2 ** 20))
-    return x, t
+        xs, ts = [pairs["x"]], [pairs["t"]]
+        log("cache: %d crops and teacher outputs in %s" % (len(pairs["x"]), path))
+    got = sum(len(x) for x in xs)
+    if got < n:
+        os.makedirs(args.cache_dir, exist_ok=True)
+
+        def save():
+            torch.save({"x": torch.cat(xs), "t": torch.cat(ts), "key": key}, path + ".tmp")
+            os.replace(path + ".tmp", path)
+
+        # New crops continue the sequence: seeded by how many exist.
+        it, photos = photo_batches(args, seed + 7919 * got)
+        t0, last = time.time(), got
+        prog = Progress("cache", n, max(n // 10 // args.batch, 1) * args.batch, start=got)
+        while got < n:
+            x01 = next(it).half()  # the teacher sees the input exactly as it is kept
+            xs.append(x01)
+            ts.append(teacher(x01.float()).cpu().half())
+            got += len(x01)
+            if got - last >= save_every:
+                save()
+                last = got
+            prog(min(got, n), "teacher outputs for crops of %d photos" % photos)
+        save()
+        log("cache: %d pairs in %.0fs, kept in %s (%.0f MiB)"
+            % (got, time.time() - t0, path, os.path.getsize(path) / 2 ** 20))
+    return torch.cat(xs)[:n], torch.cat(ts)[:n]
 
 
 def pair_batches(x, t, batch, seed=2):

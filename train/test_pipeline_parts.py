@@ -109,10 +109,18 @@ class CacheTest(unittest.TestCase):
             x2, t2s = stage.cached_pairs(args, t2, 5)
             self.assertEqual(t2.calls, 0)
             self.assertTrue(torch.equal(x, x2) and torch.equal(t, t2s))
-            # Another request (fewer crops; a changed teacher file) is made afresh.
+            # Fewer crops: the first ones, read back; more: the old ones and new ones after them.
             t3 = FakeTeacher(model)
-            stage.cached_pairs(args, t3, 4)
+            x3, _ = stage.cached_pairs(args, t3, 4)
+            self.assertEqual(t3.calls, 0)
+            self.assertTrue(torch.equal(x3, x[:4]))
+            x4, t4s = stage.cached_pairs(args, t3, 9)
             self.assertGreater(t3.calls, 0)
+            self.assertEqual(len(x4), 9)
+            self.assertTrue(torch.equal(x4[:5], x))
+            self.assertFalse(any(torch.equal(x4[5], x[k]) for k in range(5)))  # new crops, not the first again
+            torch.testing.assert_close(t4s.float(), (x4.float() * 2 - 1).flip(1), atol=2e-3, rtol=0)
+            # A changed teacher file starts afresh.
             os.utime(model, (1, 1))
             t4 = FakeTeacher(model)
             stage.cached_pairs(args, t4, 5)
