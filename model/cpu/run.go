@@ -107,24 +107,40 @@ func (e *env) input(n *model.Node, i int) (*model.Tensor, error) {
 	return t, nil
 }
 
+// kernel computes one node's value; shape is the value's inferred shape.
+type kernel func(e *env, n *model.Node, shape []int) (*model.Tensor, error)
+
+// kernels is the CPU engine's op table: one entry per op of model.Ops
+// (TestKernelsCoverOps). The node's fused activation is applied after it
+// by run, for every op alike.
+var kernels = map[string]kernel{
+	model.OpConv2D:       (*env).conv,
+	model.OpAdd:          (*env).binary,
+	model.OpSub:          (*env).binary,
+	model.OpMul:          (*env).binary,
+	model.OpDiv:          (*env).binary,
+	model.OpLeakyReLU:    unshaped((*env).unary),
+	model.OpReLU:         unshaped((*env).unary),
+	model.OpTanh:         unshaped((*env).unary),
+	model.OpSigmoid:      unshaped((*env).unary),
+	model.OpClip:         unshaped((*env).unary),
+	model.OpResize:       (*env).resize,
+	model.OpInstanceNorm: unshaped((*env).norm),
+	model.OpLayerNorm:    unshaped((*env).norm),
+	model.OpConcat:       (*env).concat,
+	model.OpBoxMean:      unshaped((*env).boxMean),
+	model.OpPad:          (*env).pad,
+}
+
+// unshaped adapts a kernel that needs no output shape.
+func unshaped(f func(e *env, n *model.Node) (*model.Tensor, error)) kernel {
+	return func(e *env, n *model.Node, _ []int) (*model.Tensor, error) { return f(e, n) }
+}
+
 func (e *env) exec(n *model.Node, shape []int) (*model.Tensor, error) {
-	switch n.Op {
-	case model.OpConv2D:
-		return e.conv(n, shape)
-	case model.OpAdd, model.OpSub, model.OpMul, model.OpDiv:
-		return e.binary(n, shape)
-	case model.OpLeakyReLU, model.OpReLU, model.OpTanh, model.OpSigmoid, model.OpClip:
-		return e.unary(n)
-	case model.OpResize:
-		return e.resize(n, shape)
-	case model.OpInstanceNorm, model.OpLayerNorm:
-		return e.norm(n)
-	case model.OpConcat:
-		return e.concat(n, shape)
-	case model.OpBoxMean:
-		return e.boxMean(n)
-	case model.OpPad:
-		return e.pad(n, shape)
+	k, ok := kernels[n.Op]
+	if !ok {
+		return nil, fmt.Errorf("unsupported op")
 	}
-	return nil, fmt.Errorf("unsupported op")
+	return k(e, n, shape)
 }

@@ -176,30 +176,11 @@ func (e *exporter) node(n *model.Node) error {
 	if n.Act != "" {
 		out = e.unique(n.Name + "/pre_act")
 	}
-	var err error
-	switch n.Op {
-	case model.OpConv2D:
-		err = e.conv(n, out)
-	case model.OpAdd, model.OpSub, model.OpMul, model.OpDiv:
-		err = e.binary(n, out)
-	case model.OpLeakyReLU, model.OpReLU, model.OpTanh, model.OpSigmoid, model.OpClip:
-		err = e.unary(n, out)
-	case model.OpResize:
-		err = e.resize(n, out)
-	case model.OpInstanceNorm:
-		err = e.instanceNorm(n, out)
-	case model.OpLayerNorm:
-		err = e.layerNorm(n, out)
-	case model.OpConcat:
-		err = e.concat(n, out)
-	case model.OpBoxMean:
-		err = e.boxMean(n, out)
-	case model.OpPad:
-		err = e.pad(n, out)
-	default:
-		err = fmt.Errorf("op not supported by the ONNX exporter")
+	emit, ok := exportOps[n.Op]
+	if !ok {
+		return fmt.Errorf("op not supported by the ONNX exporter")
 	}
-	if err != nil {
+	if err := emit(e, n, out); err != nil {
 		return err
 	}
 	if n.Act != "" {

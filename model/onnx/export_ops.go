@@ -6,6 +6,29 @@ import (
 	"github.com/edgetoon/edgetoon/model"
 )
 
+// exportOps is the ONNX exporter's op table: per op of model.Ops
+// (TestExportOpsCoverOps), the function that emits its ONNX nodes, the
+// last of them writing value out. The node's fused activation follows
+// (exporter.node).
+var exportOps = map[string]func(e *exporter, n *model.Node, out string) error{
+	model.OpConv2D:       (*exporter).conv,
+	model.OpAdd:          (*exporter).binary,
+	model.OpSub:          (*exporter).binary,
+	model.OpMul:          (*exporter).binary,
+	model.OpDiv:          (*exporter).binary,
+	model.OpLeakyReLU:    (*exporter).unary,
+	model.OpReLU:         (*exporter).unary,
+	model.OpTanh:         (*exporter).unary,
+	model.OpSigmoid:      (*exporter).unary,
+	model.OpClip:         (*exporter).unary,
+	model.OpResize:       (*exporter).resize,
+	model.OpInstanceNorm: (*exporter).instanceNorm,
+	model.OpLayerNorm:    (*exporter).layerNorm,
+	model.OpConcat:       (*exporter).concat,
+	model.OpBoxMean:      (*exporter).boxMean,
+	model.OpPad:          (*exporter).pad,
+}
+
 // perChannel returns a [C] constant as an initializer of shape dims.
 func (e *exporter) perChannel(name string, dims []int64) string {
 	t := e.g.Tensors[name]
