@@ -29,11 +29,14 @@ const (
 	latencyRefill = 15 * time.Second
 	// maxLatencyClients bounds the rate limiter's memory.
 	maxLatencyClients = 10000
-	// maxStoredTables bounds the directory's file count, and
-	// DefaultLatencyQuota its bytes (Config.LatencyQuota).
-	maxStoredTables     = 10000
-	DefaultLatencyQuota = 256 << 20
+	// maxStoredTables bounds the directory's file count, as
+	// Config.LatencyQuota does its bytes.
+	maxStoredTables = 10000
 )
+
+// DefaultLatencyQuota is the bytes of tables kept when Config.LatencyQuota
+// is zero.
+const DefaultLatencyQuota = 256 << 20
 
 // latencyStore receives latency tables.
 type latencyStore struct {

@@ -6,7 +6,12 @@
 // paths of that asset set (plus /healthz), only to GET and HEAD, and
 // accepts no request bodies: images never leave the user's device. The one
 // exception, off unless Config.LatencyDir is set, is POST /api/latency,
-// which collects latency tables from the profiler page (latency.go).
+// which collects latency tables from the profiler page (latency.go) within
+// a rate limit per client network, a disk quota and a Host check.
+//
+// Harden puts a Server behind an http.Server and a listener that bound
+// what slow and hostile clients can hold: connections per client network
+// and in all, and write deadlines that follow the bytes (limits.go).
 //
 // Caching: text assets refer to each other as "/file?v=dev"; at startup
 // the server replaces "dev" with the hash of the referenced file. A
