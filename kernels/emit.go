@@ -48,7 +48,7 @@ func (b *builder) emitGroup(gr *group, canvas bool) (*Pass, []string, error) {
 	// pixels per fragment; the others (norm statistics, box means, the
 	// canvas) one.
 	pixels := 1
-	if !canvas && gr.stage == stageNone && gr.root != nil && (gr.root.Op == model.OpConv2D || inlinable(gr.root.Op)) {
+	if !canvas && gr.stage == stageNone && gr.root != nil && kernelTable[gr.root.Op].wide {
 		pixels = b.opts.ConvPixels
 		// Fewer pixels where P layers per channel layer exceed the
 		// device's layers.
@@ -87,16 +87,14 @@ func (b *builder) emitGroup(gr *group, canvas bool) (*Pass, []string, error) {
 		main, err = b.normFinal(g, gr.root)
 	case gr.root == nil:
 		main, err = b.mapMain(g, gr.copyOf, nil)
-	case gr.root.Op == model.OpConv2D:
+	case kernelTable[gr.root.Op].pass != nil:
 		op = gr.root.Op
-		main, pass.MACs, err = b.conv(g, gr.root)
-	case gr.root.Op == model.OpBoxMean:
-		op = gr.root.Op
-		main, err = b.boxMean(g, gr.root)
-	case inlinable(gr.root.Op):
+		main, pass.MACs, err = kernelTable[op].pass(b, g, gr.root)
+	case kernelTable[gr.root.Op].fetch != nil:
 		op = gr.root.Op
 		main, err = b.mapMain(g, gr.root.Name, gr.root)
 	default:
+		op = gr.root.Op
 		err = fmt.Errorf("op not supported by the GPU engine")
 	}
 	if err != nil {

@@ -65,25 +65,6 @@ type builder struct {
 	progs   map[string]int // program source -> index
 }
 
-// elementwise ops can be folded into their producer's epilogue.
-func elementwise(op string) bool {
-	switch op {
-	case model.OpAdd, model.OpSub, model.OpMul, model.OpDiv,
-		model.OpLeakyReLU, model.OpReLU, model.OpTanh, model.OpSigmoid, model.OpClip:
-		return true
-	}
-	return false
-}
-
-// inlinable ops are cheap pure functions of a few input texels, so they can
-// be recomputed inside the consumer's fetch instead of being stored. A
-// norm is one once its statistics passes have run.
-func inlinable(op string) bool {
-	return elementwise(op) || norm(op) || op == model.OpResize || op == model.OpPad || op == model.OpConcat
-}
-
-func norm(op string) bool { return op == model.OpInstanceNorm || op == model.OpLayerNorm }
-
 func sameShape(a, b []int) bool { return slices.Equal(a, b) }
 
 // fuse groups the graph's nodes into passes.
@@ -162,7 +143,7 @@ func (b *builder) tooDear(n *model.Node) bool {
 
 // resamples says whether n is a resize or reads one inlined.
 func (b *builder) resamples(n *model.Node) bool {
-	if n.Op == model.OpResize {
+	if kernelTable[n.Op].resamples {
 		return true
 	}
 	for _, in := range n.Inputs {

@@ -125,28 +125,11 @@ func padAffine(v []float32, c int, fill float32) []float32 {
 
 // nodeBody is the body of the fetch function of an inlinable node.
 func (g *gen) nodeBody(n *model.Node) (string, error) {
-	var body string
-	var err error
-	switch n.Op {
-	case model.OpResize:
-		body, err = g.resize(n)
-	case model.OpPad:
-		body, err = g.pad(n)
-	case model.OpConcat:
-		body, err = g.concat(n)
-	case model.OpInstanceNorm, model.OpLayerNorm:
-		body, err = g.normFetch(n)
-	default:
-		var ops []string
-		for _, in := range n.Inputs {
-			op, err := g.operand(in, g.b.shapes[n.Name])
-			if err != nil {
-				return "", fmt.Errorf("node %q (%s): %w", n.Name, n.Op, err)
-			}
-			ops = append(ops, op)
-		}
-		body = "\treturn " + elementwiseExpr(n, ops) + ";"
+	k := kernelTable[n.Op]
+	if k.fetch == nil {
+		return "", fmt.Errorf("node %q (%s): op cannot be inlined", n.Name, n.Op)
 	}
+	body, err := k.fetch(g, n)
 	if err != nil {
 		return "", fmt.Errorf("node %q (%s): %w", n.Name, n.Op, err)
 	}
@@ -182,32 +165,6 @@ func (g *gen) operand(name string, out []int) (string, error) {
 		return fn + "(p, 0).xxxx", nil
 	}
 	return "", fmt.Errorf("input %q: shape %v does not broadcast to %v on the GPU", name, s, out)
-}
-
-// elementwiseExpr applies n's op and activation to operand expressions.
-func elementwiseExpr(n *model.Node, ops []string) string {
-	var e string
-	switch n.Op {
-	case model.OpAdd:
-		e = "(" + ops[0] + " + " + ops[1] + ")"
-	case model.OpSub:
-		e = "(" + ops[0] + " - " + ops[1] + ")"
-	case model.OpMul:
-		e = "(" + ops[0] + " * " + ops[1] + ")"
-	case model.OpDiv:
-		e = "(" + ops[0] + " / " + ops[1] + ")"
-	case model.OpLeakyReLU:
-		e = activation("leaky_relu", n.Alpha, ops[0])
-	case model.OpReLU:
-		e = activation("relu", 0, ops[0])
-	case model.OpTanh:
-		e = activation("tanh", 0, ops[0])
-	case model.OpSigmoid:
-		e = activation("sigmoid", 0, ops[0])
-	case model.OpClip:
-		e = fmt.Sprintf("clamp(%s, %s, %s)", ops[0], glslFloat(n.Min), glslFloat(n.Max))
-	}
-	return activation(n.Act, n.Alpha, e)
 }
 
 // activation wraps expression e in the named activation.
