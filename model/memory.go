@@ -4,12 +4,16 @@ import "fmt"
 
 // RunBytes bounds the memory the CPU reference engine (model/cpu) needs
 // for its activations on an h x w input, run by workers goroutines: the
-// most float32 values alive at once, as that engine keeps them (each
-// value until its last reader has run, the output and any value nothing
-// reads until the end), plus the scratch of the node being run (a conv's
-// rows of patches, one per worker, and the row sums of box_mean). The
-// input tensor counts as alive until its last reader. Weights are not
-// included (see Params).
+// most float32 values held at once as that engine keeps them (each value
+// until its last reader has run, the output and any value nothing reads
+// until the end), plus the scratch of the node being run (a conv's rows
+// of patches, one per worker, and the row sums of box_mean). The input
+// tensor counts until its last reader. Weights are not included (see
+// Params).
+//
+// The values a node frees are counted until the next node has allocated
+// its output: a garbage collector reclaims them only in a cycle that
+// allocation starts, so for a moment both are resident.
 //
 // It is how a caller refuses a model, or a size, whose activations
 // would not fit its memory before running it: Shapes alone bounds each
@@ -28,14 +32,17 @@ func (g *Graph) RunBytes(h, w, workers int) (int64, error) {
 	}
 	size := func(name string) int64 { return 4 * int64(NumElements(shapes[name])) }
 	live := size(g.Input)
+	var garbage int64 // freed by the previous node, not yet collected
 	peak := live
 	for i, n := range g.Nodes {
 		out := size(n.Name)
-		peak = max(peak, live+out+g.scratch(&g.Nodes[i], shapes, workers))
+		peak = max(peak, live+garbage+out+g.scratch(&g.Nodes[i], shapes, workers))
 		live += out
+		garbage = 0
 		for _, in := range uniq(n.Inputs) {
 			if _, act := shapes[in]; act && lastUse[in] == i && in != g.Output {
 				live -= size(in)
+				garbage += size(in)
 			}
 		}
 	}

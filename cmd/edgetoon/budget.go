@@ -56,9 +56,13 @@ func budgetFlag(fs *flag.FlagSet) *byteSize {
 }
 
 // apply makes the budget the Go runtime's soft memory limit, so that
-// garbage is collected before the heap outgrows it; check is what keeps
-// the live memory below it.
-func (b byteSize) apply() { debug.SetMemoryLimit(int64(b)) }
+// garbage is collected before the heap outgrows it (check is what keeps
+// the live memory below it), less the resident memory the runtime does
+// not count: the program's code and data.
+func (b byteSize) apply() { debug.SetMemoryLimit(max(int64(b)-unaccounted, int64(b)/2)) }
+
+// unaccounted is the resident memory outside the Go runtime's count.
+const unaccounted = 16 << 20
 
 // part is one share of a run's memory, named in a refusal.
 type part struct {
@@ -95,7 +99,7 @@ func readModel(path string, b byteSize) (*model.Graph, error) {
 	limit := b.fileLimit(3)
 	g, err := model.ReadFileLimit(path, limit)
 	if errors.Is(err, model.ErrTooLarge) && limit < model.MaxFileBytes {
-		return nil, fmt.Errorf("%w (a third of the memory budget of %s; raise -max-memory)", err, b.String())
+		return nil, fmt.Errorf("%w (what the memory budget of %s leaves a model file; raise -max-memory)", err, b.String())
 	}
 	return g, err
 }

@@ -95,7 +95,7 @@ func importFile(path, name string, b byteSize) (*model.Graph, error) {
 	limit := min(b.fileLimit(importFactor), model.MaxFileBytes)
 	data, err := model.ReadRegularFile(path, limit)
 	if errors.Is(err, model.ErrTooLarge) {
-		return nil, fmt.Errorf("%w (1/%d of the memory budget of %s; raise -max-memory)", err, importFactor, b.String())
+		return nil, fmt.Errorf("%w (what the memory budget of %s leaves an import; raise -max-memory)", err, b.String())
 	}
 	if err != nil {
 		return nil, err

@@ -99,7 +99,7 @@ func stylizeFits(b byteSize, g *model.Graph, info photo.Info, fileBytes, fw, fh,
 		return fmt.Errorf("model at %dx%d: %w", pw, ph, err)
 	}
 	read := int64(fileBytes) + info.DecodeBytes + photo.ResizeBytes(info.Width, info.Height, fw, fh, pw, ph)
-	write := 12*int64(pw)*int64(ph) + 4*int64(fw)*int64(fh) + 16*int64(fw) + 1<<20
+	write := 12*int64(pw)*int64(ph) + 4*int64(fw)*int64(fh) + 32*int64(fw) + 1<<20
 	stage := part{"reading the photo", read}
 	if acts > stage.bytes {
 		stage = part{fmt.Sprintf("activations at %dx%d", pw, ph), acts}
