@@ -295,3 +295,21 @@ func TestLatencyHostOverTCP(t *testing.T) {
 		}
 	}
 }
+
+// TestLatencyIPv6Prefix: the addresses of one IPv6 /64 share a rate
+// limit; the next /64 has its own.
+func TestLatencyIPv6Prefix(t *testing.T) {
+	s, _ := latencyServer(t)
+	for i := range latencyBurst {
+		addr := fmt.Sprintf("[2001:db8:0:7::%x]:443", i+1)
+		if code, r, _ := post(t, s, "application/json", encode(t, validTable(float64(i+1))), addr); code != http.StatusCreated {
+			t.Fatalf("%s: %d %+v", addr, code, r)
+		}
+	}
+	if code, _, _ := post(t, s, "application/json", encode(t, validTable(50)), "[2001:db8:0:7:ffff:ffff:ffff:ffff]:443"); code != http.StatusTooManyRequests {
+		t.Errorf("another address of the same /64: %d, want 429", code)
+	}
+	if code, _, _ := post(t, s, "application/json", encode(t, validTable(51)), "[2001:db8:0:8::1]:443"); code != http.StatusCreated {
+		t.Errorf("the next /64: %d, want 201", code)
+	}
+}
