@@ -4,14 +4,19 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/edgetoon/edgetoon/kernels"
 	"github.com/edgetoon/edgetoon/model"
 )
 
 // Decompose splits g, run on an h x w input, into the blocks our planner
-// executes, in execution order (see the package documentation for the
-// rules). Every node belongs to exactly one block; a node that fits no
-// rule, such as a grouped or dilated conv or a standalone activation, is
-// an error that names it.
+// executes, in execution order. The passes are the planner's own
+// (kernels.Build): which nodes fold into a pass and which are recomputed
+// in its reader's fetch is decided there, not here. Decompose only names
+// the profiled block each pass, or pair of passes, is (see the package
+// documentation); a node whose pass is no profiled block, such as a
+// grouped or dilated conv or a standalone activation, is an error that
+// names it. Nodes the output does not depend on are not run, and belong
+// to no block.
 func Decompose(g *model.Graph, h, w int) ([]Block, error) {
 	if g == nil {
 		return nil, fmt.Errorf("decompose: nil graph")
@@ -20,93 +25,160 @@ func Decompose(g *model.Graph, h, w int) ([]Block, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decompose: %w", err)
 	}
-	d := &decomposer{g: g, shapes: shapes, index: map[string]int{}, uses: map[string]int{}}
-	for i, n := range g.Nodes {
-		d.index[n.Name] = i
+	d := &decomposer{g: g, shapes: shapes, byName: map[string]*model.Node{}, index: map[string]int{},
+		uses: map[string]int{}, reader: map[string]string{}, owner: map[string]int{}}
+	for i := range g.Nodes {
+		n := &g.Nodes[i]
+		d.byName[n.Name], d.index[n.Name] = n, i
 		for _, in := range n.Inputs {
 			if _, ok := shapes[in]; ok {
 				d.uses[in]++
+				d.reader[in] = n.Name
 			}
 		}
 	}
 	d.uses[g.Output]++ // the network's result is used by the caller
-	return d.run()
+	for i := range g.Nodes {
+		if g.Nodes[i].Op == model.OpConv2D {
+			if err := d.checkConv(&g.Nodes[i]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := d.passes(h, w); err != nil {
+		return nil, err
+	}
+	return d.blocks()
+}
+
+// planOptions are the planner's options for a decomposition. Fusion does
+// not depend on them (only on the graph and whether the last pass draws
+// to the canvas, which here it does not); the device limits are lifted so
+// that any graph the block limits allow has a plan.
+func planOptions(h, w int) kernels.Options {
+	const big = 1 << 16
+	return kernels.Options{H: h, W: w, Input: kernels.InputRaw,
+		MaxTextureSize: big, MaxLayers: big, MaxUniformVecs: big}
 }
 
 type decomposer struct {
 	g      *model.Graph
 	shapes map[string][]int
-	index  map[string]int // node name -> position
-	uses   map[string]int // value name -> number of consuming inputs
-	owner  []int          // node position -> block number, -1 if none yet
-	blocks []placed
+	byName map[string]*model.Node
+	index  map[string]int    // node name -> position in g.Nodes
+	uses   map[string]int    // value name -> number of consuming inputs
+	reader map[string]string // value name -> a node reading it (the only one when uses is 1)
+	owner  map[string]int    // node name -> the pass computing it
+	plan   []pass
 }
 
-// placed is a block with the position of the node that anchors it in
-// execution order.
-type placed struct {
-	at int
-	b  Block
+// pass is one of the planner's passes: the nodes it stores (root first,
+// then the elementwise nodes folded into its epilogue) and the nodes it
+// recomputes in its fetch functions, in graph order.
+type pass struct {
+	stored, inlined []string
 }
 
-func (d *decomposer) run() ([]Block, error) {
-	nodes := d.g.Nodes
-	d.owner = make([]int, len(nodes))
-	for i := range d.owner {
-		d.owner[i] = -1
+// root is the pass's first node.
+func (p *pass) root() string { return p.stored[0] }
+
+// passes plans g and records which pass computes each node.
+func (d *decomposer) passes(h, w int) error {
+	plan, err := kernels.Build(d.g, planOptions(h, w))
+	if err != nil {
+		return fmt.Errorf("decompose: plan: %w", err)
 	}
-	// Convs first: each becomes a conv block, or the head of a resblock.
-	for i := range nodes {
-		if nodes[i].Op != model.OpConv2D || d.owner[i] >= 0 {
-			continue
-		}
-		if err := d.checkConv(i); err != nil {
-			return nil, err
-		}
-		if d.resBlock(i) {
-			continue
-		}
-		d.claim(d.convBlock(i), i, i)
-	}
-	// Upsample-and-add (a pass of its own: the planner does not inline a
-	// resize into a k x k conv), then residual adds fused into the conv
-	// computing one of their inputs.
-	for i := range nodes {
-		if nodes[i].Op == model.OpAdd && d.owner[i] < 0 {
-			if r, a, ok := d.upsampleAdd(i); ok {
-				d.claim(Block{Kind: KindUpsampleAdd, Cin: a[2], Cout: a[2], H: a[0], W: a[1]}, i, r, i)
+	for _, p := range plan.Passes {
+		var stored []string
+		for _, name := range p.Nodes {
+			if _, seen := d.owner[name]; !seen && d.byName[name] != nil {
+				d.owner[name] = len(d.plan)
+				stored = append(stored, name)
 			}
 		}
-	}
-	for i := range nodes {
-		if nodes[i].Op == model.OpAdd && d.owner[i] < 0 {
-			d.fuseResidual(i)
+		if len(stored) > 0 { // a norm's second statistics pass or a copy stores no new node
+			d.plan = append(d.plan, pass{stored: stored})
 		}
 	}
-	if err := d.guidedFilter(); err != nil {
-		return nil, err
-	}
-	slices.SortStableFunc(d.blocks, func(a, b placed) int { return a.at - b.at })
-	out := make([]Block, len(d.blocks))
-	for k, p := range d.blocks {
-		if err := p.b.Validate(); err != nil {
-			return nil, fmt.Errorf("decompose: node %q: %w", nodes[p.at].Name, err)
+	// A node no pass stores is inlined into its only reader's fetch, and
+	// so computed by the pass computing that reader.
+	for i := range d.g.Nodes {
+		name := d.g.Nodes[i].Name
+		if _, ok := d.owner[name]; ok {
+			continue
 		}
-		out[k] = p.b
+		at, live := name, false
+		for d.uses[at] == 1 && at != d.g.Output {
+			at = d.reader[at]
+			if k, ok := d.owner[at]; ok {
+				d.plan[k].inlined = append(d.plan[k].inlined, name)
+				d.owner[name], live = k, true
+				break
+			}
+		}
+		if !live && d.uses[name] > 0 {
+			return fmt.Errorf("decompose: node %q (%s): computed by no pass of the plan", name, d.g.Nodes[i].Op)
+		}
+	}
+	return nil
+}
+
+// blocks names the block of each pass, pairing a resblock's two passes
+// and gathering the passes left over into the guided filter.
+func (d *decomposer) blocks() ([]Block, error) {
+	var out []Block
+	paired := map[int]bool{}
+	var rest []int // passes of no block of their own
+	gfAt := -1     // position in out of the guided filter
+	for k := range d.plan {
+		if paired[k] {
+			continue
+		}
+		p := &d.plan[k]
+		root := d.byName[p.root()]
+		var b Block
+		switch {
+		case root.Op == model.OpConv2D:
+			if j, ok := d.resBlock(k); ok {
+				paired[j] = true
+				b = d.convBlock(root)
+				b.Kind, b.Stride, b.Mid, b.Cout = KindResBlock, 1, b.Cout, b.Cin
+				break
+			}
+			var err error
+			if b, err = d.conv(p); err != nil {
+				return nil, err
+			}
+		default:
+			var ok bool
+			if b, ok = d.upsampleAdd(p); !ok {
+				if gfAt < 0 {
+					gfAt = len(out)
+					out = append(out, Block{})
+				}
+				rest = append(rest, k)
+				continue
+			}
+		}
+		if err := b.Validate(); err != nil {
+			return nil, fmt.Errorf("decompose: node %q: %w", p.root(), err)
+		}
+		out = append(out, b)
+	}
+	if gfAt >= 0 {
+		b, err := d.guidedFilter(rest)
+		if err != nil {
+			return nil, err
+		}
+		if err := b.Validate(); err != nil {
+			return nil, fmt.Errorf("decompose: node %q: %w", d.plan[rest[0]].root(), err)
+		}
+		out[gfAt] = b
 	}
 	return out, nil
 }
 
-// claim records block b anchored at node position at, owning the nodes.
-func (d *decomposer) claim(b Block, at int, nodes ...int) {
-	for _, i := range nodes {
-		d.owner[i] = len(d.blocks)
-	}
-	d.blocks = append(d.blocks, placed{at: at, b: b})
-}
-
-func (d *decomposer) checkConv(i int) error {
-	n := &d.g.Nodes[i]
+func (d *decomposer) checkConv(n *model.Node) error {
 	wt := d.g.Tensors[n.Inputs[1]].Shape // checked by Shapes: [O,KH,KW,I/groups]
 	switch {
 	case n.GroupCount() != 1:
@@ -123,8 +195,7 @@ func (d *decomposer) checkConv(i int) error {
 	return nil
 }
 
-func (d *decomposer) convBlock(i int) Block {
-	n := &d.g.Nodes[i]
+func (d *decomposer) convBlock(n *model.Node) Block {
 	in := d.shapes[n.Inputs[0]]
 	out := d.shapes[n.Name]
 	return Block{
@@ -133,56 +204,66 @@ func (d *decomposer) convBlock(i int) Block {
 	}
 }
 
-// producer returns the position of the node computing value name, or -1
-// for the graph input.
-func (d *decomposer) producer(name string) int {
-	if i, ok := d.index[name]; ok {
-		return i
+// conv names a conv pass: the conv with its activation, and a residual
+// add folded into its epilogue. Anything inlined into its fetch or folded
+// besides is no profiled block.
+func (d *decomposer) conv(p *pass) (Block, error) {
+	if len(p.inlined) > 0 {
+		n := d.byName[p.inlined[0]]
+		return Block{}, fmt.Errorf("decompose: node %q (%s): computed in conv %q's fetch, not a profiled block", n.Name, n.Op, p.root())
 	}
-	return -1
-}
-
-// resBlock claims conv i and its successors as a resblock if they match
-// conv1 -> conv2 -> add(conv2, x) with x conv1's input.
-func (d *decomposer) resBlock(i int) bool {
-	n1 := &d.g.Nodes[i]
-	if d.uses[n1.Name] != 1 || n1.StrideY() != 1 {
-		return false
-	}
-	j := d.consumer(n1.Name, i)
-	if j < 0 || d.g.Nodes[j].Op != model.OpConv2D || d.checkConv(j) != nil {
-		return false
-	}
-	n2 := &d.g.Nodes[j]
-	if n2.Inputs[0] != n1.Name || n2.StrideY() != 1 || n2.Act != "" || d.uses[n2.Name] != 1 ||
-		d.g.Tensors[n2.Inputs[1]].Shape[1] != d.g.Tensors[n1.Inputs[1]].Shape[1] {
-		return false
-	}
-	k := d.consumer(n2.Name, j)
-	if k < 0 {
-		return false
-	}
-	a := &d.g.Nodes[k]
-	x := n1.Inputs[0]
-	if a.Op != model.OpAdd || a.Act != "" || !sameSet(a.Inputs, n2.Name, x) ||
-		!slices.Equal(d.shapes[x], d.shapes[n2.Name]) {
-		return false
-	}
-	b := d.convBlock(i)
-	b.Kind, b.Stride, b.Mid, b.Cout = KindResBlock, 1, b.Cout, b.Cin
-	d.claim(b, i, i, j, k)
-	return true
-}
-
-// consumer returns the position of the node after position from that
-// reads value name, or -1.
-func (d *decomposer) consumer(name string, from int) int {
-	for j := from + 1; j < len(d.g.Nodes); j++ {
-		if slices.Contains(d.g.Nodes[j].Inputs, name) {
-			return j
+	b := d.convBlock(d.byName[p.root()])
+	for _, name := range p.stored[1:] {
+		if b.Residual || !d.residual(d.byName[name], p.stored[0]) {
+			n := d.byName[name]
+			return Block{}, fmt.Errorf("decompose: node %q (%s): folded into conv %q, not a profiled block", n.Name, n.Op, p.root())
 		}
+		b.Residual = true
 	}
-	return -1
+	return b, nil
+}
+
+// residual says whether node a, folded into the pass of value x, adds a
+// tensor of x's shape to it.
+func (d *decomposer) residual(a *model.Node, x string) bool {
+	if a.Op != model.OpAdd || a.Act != "" || len(a.Inputs) != 2 {
+		return false
+	}
+	other := a.Inputs[0]
+	if other == x {
+		other = a.Inputs[1]
+	}
+	s, ok := d.shapes[other]
+	return ok && (d.byName[other] != nil || other == d.g.Input) && slices.Equal(s, d.shapes[x])
+}
+
+// resBlock reports whether conv pass k and the pass reading its value
+// form conv1 -> conv2 -> add(conv2, x), where x is conv1's input: both
+// convs stride 1 with the same kernel, conv2 without activation, the add
+// folded into conv2's pass. It returns the second pass.
+func (d *decomposer) resBlock(k int) (int, bool) {
+	p := &d.plan[k]
+	n1 := d.byName[p.root()]
+	if len(p.stored) != 1 || len(p.inlined) != 0 || d.uses[n1.Name] != 1 || n1.StrideY() != 1 {
+		return 0, false
+	}
+	j, ok := d.owner[d.reader[n1.Name]]
+	if !ok {
+		return 0, false
+	}
+	q := &d.plan[j]
+	n2 := d.byName[q.root()]
+	if n2.Op != model.OpConv2D || n2.Inputs[0] != n1.Name || len(q.stored) != 2 || len(q.inlined) != 0 ||
+		n2.StrideY() != 1 || n2.Act != "" ||
+		d.g.Tensors[n2.Inputs[1]].Shape[1] != d.g.Tensors[n1.Inputs[1]].Shape[1] {
+		return 0, false
+	}
+	a := d.byName[q.stored[1]]
+	x := n1.Inputs[0]
+	if a.Op != model.OpAdd || a.Act != "" || !sameSet(a.Inputs, n2.Name, x) || !slices.Equal(d.shapes[x], d.shapes[n2.Name]) {
+		return 0, false
+	}
+	return j, true
 }
 
 // sameSet reports whether two-element ins holds a and b in either order.
@@ -190,106 +271,67 @@ func sameSet(ins []string, a, b string) bool {
 	return len(ins) == 2 && (ins[0] == a && ins[1] == b || ins[0] == b && ins[1] == a)
 }
 
-// fuseResidual fuses add node i into the conv computing one of its inputs,
-// if that conv's output is used only there and the other input has the
-// same shape and is computed earlier.
-func (d *decomposer) fuseResidual(i int) {
-	a := &d.g.Nodes[i]
-	if a.Act != "" || len(a.Inputs) != 2 {
-		return
+// upsampleAdd names a pass that stores add(resize(a), skip) with a
+// bilinear x2 resize inlined into it (the planner gives it a pass of its
+// own when a k x k conv reads it): an upsample_add block at a's size.
+func (d *decomposer) upsampleAdd(p *pass) (Block, bool) {
+	a := d.byName[p.root()]
+	if len(p.stored) != 1 || len(p.inlined) != 1 || a.Op != model.OpAdd || a.Act != "" || len(a.Inputs) != 2 {
+		return Block{}, false
 	}
-	best := -1
-	for t, in := range a.Inputs {
-		other := a.Inputs[1-t]
-		p, q := d.producer(in), d.producer(other)
-		if p < 0 || d.g.Nodes[p].Op != model.OpConv2D || d.uses[in] != 1 || q > p {
-			continue
-		}
-		if _, ok := d.shapes[other]; !ok || !slices.Equal(d.shapes[in], d.shapes[other]) {
-			continue
-		}
-		if k := d.owner[p]; k >= 0 && d.blocks[k].b.Kind == KindConv && !d.blocks[k].b.Residual {
-			best = max(best, p)
-		}
+	r := d.byName[p.inlined[0]]
+	if r.Op != model.OpResize || r.Mode != "bilinear" || r.Scale != [2]int{2, 2} || !slices.Contains(a.Inputs, r.Name) {
+		return Block{}, false
 	}
-	if best < 0 {
-		return
+	skip := a.Inputs[0]
+	if skip == r.Name {
+		skip = a.Inputs[1]
 	}
-	k := d.owner[best]
-	d.blocks[k].b.Residual = true
-	d.owner[i] = k
+	if s, ok := d.shapes[skip]; !ok || !slices.Equal(s, d.shapes[r.Name]) {
+		return Block{}, false
+	}
+	low := d.shapes[r.Inputs[0]]
+	return Block{Kind: KindUpsampleAdd, Cin: low[2], Cout: low[2], H: low[0], W: low[1]}, true
 }
 
-// upsampleAdd matches node i as add(resize(a), skip) with a bilinear x2
-// resize used only there, and returns the resize's position and a's shape.
-func (d *decomposer) upsampleAdd(i int) (int, []int, bool) {
-	a := &d.g.Nodes[i]
-	if a.Act != "" || len(a.Inputs) != 2 {
-		return 0, nil, false
+// guidedFilter names the passes left over: their nodes must be
+// elementwise ops (add, sub, mul, div) and box means of one shape and one
+// radius, with at least one box mean. It fails naming the first node, in
+// graph order, that cannot belong to one.
+func (d *decomposer) guidedFilter(passes []int) (Block, error) {
+	var names []string
+	for _, k := range passes {
+		names = append(append(names, d.plan[k].stored...), d.plan[k].inlined...)
 	}
-	for t, in := range a.Inputs {
-		r := d.producer(in)
-		if r < 0 || d.owner[r] >= 0 || d.uses[in] != 1 {
-			continue
-		}
-		rn := &d.g.Nodes[r]
-		if rn.Op != model.OpResize || rn.Mode != "bilinear" || rn.Scale != [2]int{2, 2} {
-			continue
-		}
-		skip, ok := d.shapes[a.Inputs[1-t]]
-		if !ok || !slices.Equal(skip, d.shapes[in]) {
-			continue
-		}
-		return r, d.shapes[rn.Inputs[0]], true
-	}
-	return 0, nil, false
-}
-
-// guidedFilter gathers the nodes left over into one guided_filter block,
-// or fails naming the first that cannot belong to one.
-func (d *decomposer) guidedFilter() error {
-	first, radius := -1, 0
+	slices.SortFunc(names, func(a, b string) int { return d.index[a] - d.index[b] })
+	radius := 0
 	var shape []int
-	for i := range d.g.Nodes {
-		if d.owner[i] >= 0 {
-			continue
-		}
-		n := &d.g.Nodes[i]
+	for _, name := range names {
+		n := d.byName[name]
 		switch n.Op {
 		case model.OpAdd, model.OpSub, model.OpMul, model.OpDiv, model.OpBoxMean:
 		default:
-			return fmt.Errorf("decompose: node %q (%s): not part of any profiled block", n.Name, n.Op)
+			return Block{}, fmt.Errorf("decompose: node %q (%s): not part of any profiled block", n.Name, n.Op)
 		}
 		s := d.shapes[n.Name]
-		if first < 0 {
-			first, shape = i, s
+		if shape == nil {
+			shape = s
 		} else if !slices.Equal(s, shape) {
-			return fmt.Errorf("decompose: node %q (%s): shape %v differs from the guided filter's %v", n.Name, n.Op, s, shape)
+			return Block{}, fmt.Errorf("decompose: node %q (%s): shape %v differs from the guided filter's %v", n.Name, n.Op, s, shape)
 		}
 		if n.Act != "" {
-			return fmt.Errorf("decompose: node %q (%s): fused activation %q in a guided filter", n.Name, n.Op, n.Act)
+			return Block{}, fmt.Errorf("decompose: node %q (%s): fused activation %q in a guided filter", n.Name, n.Op, n.Act)
 		}
 		if n.Op == model.OpBoxMean {
 			if radius != 0 && n.Radius != radius {
-				return fmt.Errorf("decompose: node %q: box radius %d differs from %d", n.Name, n.Radius, radius)
+				return Block{}, fmt.Errorf("decompose: node %q: box radius %d differs from %d", n.Name, n.Radius, radius)
 			}
 			radius = n.Radius
 		}
 	}
-	if first < 0 {
-		return nil
-	}
 	if radius == 0 {
-		n := &d.g.Nodes[first]
-		return fmt.Errorf("decompose: node %q (%s): not part of any profiled block", n.Name, n.Op)
+		n := d.byName[names[0]]
+		return Block{}, fmt.Errorf("decompose: node %q (%s): not part of any profiled block", n.Name, n.Op)
 	}
-	b := Block{Kind: KindGuidedFilter, K: 2*radius + 1, Cin: shape[2], Cout: shape[2], H: shape[0], W: shape[1]}
-	var owned []int
-	for i := range d.g.Nodes {
-		if d.owner[i] < 0 {
-			owned = append(owned, i)
-		}
-	}
-	d.claim(b, first, owned...)
-	return nil
+	return Block{Kind: KindGuidedFilter, K: 2*radius + 1, Cin: shape[2], Cout: shape[2], H: shape[0], W: shape[1]}, nil
 }

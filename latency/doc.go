@@ -6,27 +6,30 @@
 // # Blocks
 //
 // A [Block] is one unit of GPU work as our WebGL2 planner runs it: a
-// convolution with its fusions (bias and activation, a residual add, an
-// input fetched through a bilinear x2 upsample plus a skip tensor), a whole
-// residual block, a standalone upsample-and-add pass, or the guided filter
-// that ends the White-box family. [Decompose] splits a [model.Graph] into
-// blocks so that a network's predicted latency is the sum of its blocks'
-// predictions; it attributes every node or fails naming the one it cannot.
-// Its rules, which the Python search mirrors:
+// convolution with its fusions (bias and activation, a residual add), a
+// whole residual block, a standalone upsample-and-add pass, or the guided
+// filter that ends the White-box family. [Decompose] splits a
+// [model.Graph] into blocks so that a network's predicted latency is the
+// sum of its blocks' predictions. It does not restate the planner's
+// fusion rules: it plans the graph (kernels.Build) and names the block
+// each pass is, or fails naming a node it cannot:
 //
-//   - conv1 -> conv2 -> add(conv2, x), where x is conv1's input, both convs
-//     stride 1 with the same kernel, conv2 without activation and each
-//     intermediate value used once, is one "resblock" block.
-//   - add(conv, x) where the conv's output is used only by the add is fused
-//     into that conv ("residual").
-//   - conv(add(resize_bilinear_x2(a), skip)) where the resize and the add
-//     are used only there is one conv with "fused_upsample"; its H x W is
-//     the size of a, and it runs at 2H x 2W.
-//   - add(resize_bilinear_x2(a), skip) that cannot be fused is an
-//     "upsample_add" block at the size of a.
-//   - What remains must be elementwise ops (add, sub, mul, div) and box
-//     means of one shape and one radius, with at least one box mean: they
-//     form the "guided_filter" block.
+//   - a conv pass, the conv with its activation and at most a residual
+//     add folded into its epilogue, is a "conv" block ("residual" with
+//     the add); anything else folded or inlined into it is an error;
+//   - a conv pass storing conv1 read only by the pass of conv2 ->
+//     add(conv2, x), where x is conv1's input, both convs stride 1 with
+//     the same kernel and conv2 without activation, is with it one
+//     "resblock" block;
+//   - a pass storing add(resize_bilinear_x2(a), skip), the resize inlined
+//     (the planner does so when a k x k conv reads the sum), is an
+//     "upsample_add" block at the size of a;
+//   - the passes left over must hold only elementwise ops (add, sub,
+//     mul, div) and box means of one shape and one radius, with at least
+//     one box mean: they form the "guided_filter" block.
+//
+// The search in train/ reads the blocks of the family from a table this
+// package generates (see [FeatureTable]), so these rules live here only.
 //
 // [Catalog] lists the block configurations to profile for the searchable
 // family, in a deterministic order. [BlockGraph] turns a block into a
