@@ -78,42 +78,47 @@ def cached_pairs(args, teacher, n, seed=3, save_every=64):
     """n training crops (NCHW [0,1]) and the teacher's outputs for them, as
     float16, made once and kept in args.cache_dir (outside the repo). On a
     CPU the teacher's forward pass costs more than the student's whole
-    step, so a fine-tune there can reuse a fixed set of pairs. The file
-    grows: it is saved every save_every crops, an interrupted run goes on
-    where it stopped, and a larger n adds crops to the ones made before."""
+    step, so a fine-tune there can reuse a fixed set of pairs. The cache
+    grows: it is a folder of chunks of save_every crops, an interrupted run
+    goes on where it stopped, and a larger n adds crops after the ones
+    made before."""
     tpath = os.path.abspath(teacher.path)
     key = json.dumps([os.path.abspath(args.data), list(args.subsets), args.images, args.size, args.crop_min,
                       seed, tpath, os.path.getsize(tpath), os.path.getmtime(tpath)])
-    path = os.path.join(args.cache_dir, "pairs-%s.pt" % hashlib.sha256(key.encode()).hexdigest()[:16])
+    folder = os.path.join(args.cache_dir, "pairs-%s" % hashlib.sha256(key.encode()).hexdigest()[:16])
+    chunks = sorted(f for f in os.listdir(folder) if f.endswith(".pt")) if os.path.isdir(folder) else []
     xs, ts = [], []
-    if os.path.exists(path):
-        pairs = torch.load(path)
-        xs, ts = [pairs["x"]], [pairs["t"]]
-        log("cache: %d crops and teacher outputs in %s" % (len(pairs["x"]), path))
+    for name in chunks:
+        c = torch.load(os.path.join(folder, name))
+        xs.append(c["x"])
+        ts.append(c["t"])
     got = sum(len(x) for x in xs)
+    if chunks:
+        log("cache: %d crops and teacher outputs in %s" % (got, folder))
     if got < n:
-        os.makedirs(args.cache_dir, exist_ok=True)
-
-        def save():
-            torch.save({"x": torch.cat(xs), "t": torch.cat(ts), "key": key}, path + ".tmp")
-            os.replace(path + ".tmp", path)
-
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "KEY.json"), "w") as f:
+            f.write(key)
         # New crops continue the sequence: seeded by how many exist.
         it, photos = photo_batches(args, seed + 7919 * got)
-        t0, last = time.time(), got
+        t0, pend_x, pend_t = time.time(), [], []
         prog = Progress("cache", n, max(n // 10 // args.batch, 1) * args.batch, start=got)
         while got < n:
             x01 = next(it).half()  # the teacher sees the input exactly as it is kept
-            xs.append(x01)
-            ts.append(teacher(x01.float()).cpu().half())
+            pend_x.append(x01)
+            pend_t.append(teacher(x01.float()).cpu().half())
             got += len(x01)
-            if got - last >= save_every:
-                save()
-                last = got
+            if sum(len(x) for x in pend_x) >= save_every or got >= n:
+                # One file a chunk: an interruption loses at most one chunk.
+                c = {"x": torch.cat(pend_x), "t": torch.cat(pend_t)}
+                path = os.path.join(folder, "%08d.pt" % (got - len(c["x"])))
+                torch.save(c, path + ".tmp")
+                os.replace(path + ".tmp", path)
+                xs.append(c["x"])
+                ts.append(c["t"])
+                pend_x, pend_t = [], []
             prog(min(got, n), "teacher outputs for crops of %d photos" % photos)
-        save()
-        log("cache: %d pairs in %.0fs, kept in %s (%.0f MiB)"
-            % (got, time.time() - t0, path, os.path.getsize(path) / 2 ** 20))
+        log("cache: %d pairs in %.0fs, kept in %s" % (got, time.time() - t0, folder))
     return torch.cat(xs)[:n], torch.cat(ts)[:n]
 
 
