@@ -11,8 +11,9 @@ import (
 type Limits struct {
 	// MaxConns caps the open connections; MaxConnsPerClient caps those of
 	// one client network (an IPv4 address, an IPv6 /64). A connection
-	// past a cap makes room by closing the longest-idle one (of that
-	// client, or of anyone), or is closed at once when all are busy.
+	// past a cap makes room by closing the one (of that client, or of
+	// anyone) that has waited longest for a request, idle or new, or is
+	// closed at once when all are busy with one.
 	MaxConns          int
 	MaxConnsPerClient int
 	// A response write may take WriteFloor plus its bytes and

@@ -117,7 +117,9 @@ func runServe(args []string) error {
 
 	// Slow and stalled clients are cut off, and connections capped to fit
 	// the descriptor limit (server.Limits).
-	hs, hln := server.Harden(ln, srv, server.DefaultLimits())
+	limits := server.DefaultLimits()
+	log.Printf("at most %d connections, %d per client network (the descriptor limit allows it)", limits.MaxConns, limits.MaxConnsPerClient)
+	hs, hln := server.Harden(ln, srv, limits)
 	hs.TLSConfig = tlsConfig
 	hs.ErrorLog = log.Default()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
