@@ -28,8 +28,10 @@
 //     mul, div) and box means of one shape and one radius, with at least
 //     one box mean: they form the "guided_filter" block.
 //
-// The search in train/ reads the blocks of the family from a table this
-// package generates (see [FeatureTable]), so these rules live here only.
+// The search in train/ reads the blocks of the family, and their features
+// as a closed form in the widths ([FeatureTerms]), from a table this
+// package generates, train/latency_features.json ([FeatureTable]; go
+// generate ./latency), so these rules and that closed form live here only.
 //
 // [Catalog] lists the block configurations to profile for the searchable
 // family, in a deterministic order. [BlockGraph] turns a block into a
@@ -51,6 +53,9 @@
 // [Fit] trains an [MLP] on a table: the inputs are the block features
 // listed in [FeatureNames] (see [Features]), standardized; the output is
 // the natural log of the median latency in milliseconds. The trained
-// weights export as JSON ([MLP.Encode]) that predictor.py, next to this
-// file, evaluates with NumPy to the same numbers.
+// weights export as JSON ([MLP.Encode]) that train/latency_mlp.py
+// evaluates in torch to the same numbers (checked against the feature
+// table's predictions by train/test_latency.py).
 package latency
+
+//go:generate go test -run TestFeatureTableCommitted -update .

@@ -4,10 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -127,57 +123,6 @@ func TestMLPEncodeDecode(t *testing.T) {
 	for _, c := range cases {
 		if _, err := DecodeMLP(c.data); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
-		}
-	}
-}
-
-// The Python evaluator (predictor.py) gives the Go predictions, to 1e-6
-// relative, for a trained predictor on blocks of every kind.
-func TestPythonPredictorAgrees(t *testing.T) {
-	const python = "/usr/bin/python3"
-	if err := exec.Command(python, "-c", "import numpy").Run(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s with numpy is needed in CI: %v", python, err)
-		}
-		t.Skipf("%s with numpy not available: %v", python, err)
-	}
-	tab := synthTable(FullCatalog(), 0.03, 2)
-	m, _, err := Fit(tab, FitOptions{Seed: 3, Epochs: 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	blocks := append(ReducedCatalog(),
-		Block{Kind: KindConv, K: 5, Stride: 2, Cin: 3, Cout: 40, H: 37, W: 51, Act: "tanh", Residual: true},
-		Block{Kind: KindResBlock, K: 3, Stride: 1, Cin: 100, Cout: 100, Mid: 7, H: 48, W: 16},
-		Block{Kind: KindConv, K: 1, Stride: 1, Cin: 1024, Cout: 1, H: 4096, W: 1},
-		Block{Kind: KindGuidedFilter, K: 129, Cin: 1, Cout: 1, H: 3, W: 5},
-	)
-	dir := t.TempDir()
-	mj, _ := m.Encode()
-	bj, _ := json.Marshal(blocks)
-	mp, bp := filepath.Join(dir, "m.json"), filepath.Join(dir, "b.json")
-	if err := os.WriteFile(mp, mj, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bp, bj, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(python, "predictor.py", mp, bp).CombinedOutput()
-	if err != nil {
-		t.Fatalf("predictor.py: %v\n%s", err, out)
-	}
-	lines := strings.Fields(string(out))
-	if len(lines) != len(blocks) {
-		t.Fatalf("predictor.py printed %d values for %d blocks:\n%s", len(lines), len(blocks), out)
-	}
-	for i, b := range blocks {
-		py, err := strconv.ParseFloat(lines[i], 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		g := m.Predict(b)
-		if !(math.Abs(py-g) <= 1e-6*math.Abs(g)) {
-			t.Errorf("%s: Go %v ms, Python %v ms", b.Key(), g, py)
 		}
 	}
 }

@@ -13,7 +13,7 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/latency/synthetic_*.json")
+var update = flag.Bool("update", false, "rewrite the generated files: testdata/latency/synthetic_*.json, train/latency_features.json")
 
 // validTable is a small well-formed table, as a profiler would send it.
 const validTable = `{

@@ -1,39 +1,99 @@
 """The measured-latency predictor in torch: what the search adds up as
-its latency cost (Supernet.conv_configs gives the blocks).
+its latency cost.
+
+Nothing here restates the Go planner: the blocks of the family's network
+(which passes the WebGL2 planner fuses, and so which blocks
+latency.Decompose finds) and each block's features as a closed form in
+the widths come from latency_features.json, which the Go side generates
+(`go generate ./latency`, latency/featuretable.go) and checks is current
+(TestFeatureTableCommitted). This file only evaluates that closed form,
+differentiably in the gated widths, and the MLP.
 """
 
 import json
-import math
+import os
 
 import torch
 import torch.nn.functional as F
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+FEATURES_PATH = os.path.join(HERE, "latency_features.json")
+TABLE_FORMAT = "edgetoon-latency-features/1"
+
+# The conv of supernet.CONVS whose output width is each width the table
+# names (latency.Arch's widths; mid<i> is residual block i's).
+WIDTH_CONVS = {"c0": "c0", "c1": "c1", "c2": "c2", "c3": "c3", "r": "c4",
+               "mid0": "b0_1", "mid1": "b1_1", "mid2": "b2_1", "mid3": "b3_1", "c6": "c6", "c8": "c8"}
+
+
+def load_table(path=FEATURES_PATH):
+    """Read and check the feature table the Go side generates."""
+    with open(path, encoding="utf-8") as f:
+        table = json.load(f)
+    if table.get("format") != TABLE_FORMAT:
+        raise ValueError("%s: format %r, want %r (go generate ./latency)" % (path, table.get("format"), TABLE_FORMAT))
+    if sorted(table["widths"]) != sorted(WIDTH_CONVS):
+        raise ValueError("%s: widths %r, want %r" % (path, table["widths"], sorted(WIDTH_CONVS)))
+    return table
+
+
+def slices(c):
+    """ceil(c/4), the RGBA texels holding c channels, with the gradient of
+    c/4 (gated widths are multiples of 4, where the two agree)."""
+    c = torch.as_tensor(c).to(device="cpu", dtype=torch.float64)  # differentiable, off any GPU
+    q = c / 4
+    return q + (torch.ceil(q) - q).detach()
+
+
+def eval_terms(names, terms, s):
+    """The features given by Go's latency.Terms for slices s (role ->
+    tensor), in the order of names; the same arithmetic as Terms.Eval."""
+    f = [torch.as_tensor(float(v), dtype=torch.float64) for v in terms["const"]]
+    for i, name in enumerate(names):
+        if name in terms["log2_slices"]:
+            f[i] = torch.log2(s[terms["log2_slices"][name]])
+    macs = torch.zeros((), dtype=torch.float64)
+    if terms["macs_of"]:
+        macs = torch.as_tensor(float(terms["macs"]), dtype=torch.float64)
+        for r in terms["macs_of"]:
+            macs = macs * s[r]
+    io = torch.zeros((), dtype=torch.float64)
+    for t in terms["io"] or ():
+        io = io + float(t["coef"]) * s[t["role"]]
+    f[-2], f[-1] = torch.log2(1 + macs), torch.log2(1 + io)
+    return torch.stack(f)
+
+
+def block_slices(block):
+    """Slices of each role of a concrete block (latency.Block's JSON)."""
+    s = {"cin": slices(block["cin"]), "cout": slices(block["cout"])}
+    if block.get("mid", 0):
+        s["mid"] = slices(block["mid"])
+    return s
+
 
 class LatencyPredictor:
     """Predicted latency of a network: the sum over the blocks our WebGL2
-    planner runs of an MLP's block latencies, differentiable in the relaxed
-    widths. The MLP is the file `edgetoon-lab fit-latency` writes (format
-    edgetoon-latency-mlp/1) from latencies measured in our runtime; this
-    class computes the same features as latency/features.go (and
-    latency/predictor.py) in torch, so the search and the Go tools predict
-    the same milliseconds for the same network (train/test_latency.py).
-
-    The blocks are those latency.Decompose finds in the family's graph:
-    each gated conv, each residual block as one "resblock" (both convs and
-    the add, scaled by its depth gate), an "upsample_add" (the 2x bilinear
-    upsample and skip add, a pass of its own) before c6 and c8, and the
-    guided filter at the output.
+    planner runs of an MLP's block latencies, differentiable in the
+    relaxed widths. The MLP is the file `edgetoon-lab fit-latency` writes
+    (format edgetoon-latency-mlp/1) from latencies measured in our
+    runtime; the blocks and their features come from the Go side's table
+    (load_table), so the search and the Go tools predict the same
+    milliseconds for the same network (train/test_latency.py).
     """
 
     FORMAT = "edgetoon-latency-mlp/1"
-    KINDS = ("conv", "resblock", "upsample_add", "guided_filter")
 
-    def __init__(self, spec):
+    def __init__(self, spec, table=None):
         if spec.get("format") != self.FORMAT:
             raise ValueError("latency predictor format %r: want %r (from `edgetoon-lab fit-latency`)"
                              % (spec.get("format"), self.FORMAT))
         if spec.get("activation") != "relu" or spec.get("target") != "ln_ms":
             raise ValueError("latency predictor: want activation relu and target ln_ms")
+        self.table = table if table is not None else load_table()
+        if list(spec.get("features", ())) != self.table["features"]:
+            raise ValueError("latency predictor features %r: the feature table has %r"
+                             % (spec.get("features"), self.table["features"]))
         self.spec = spec
         self.layers = [(torch.tensor(l["w"], dtype=torch.float64), torch.tensor(l["b"], dtype=torch.float64))
                        for l in spec["layers"]]
@@ -43,84 +103,51 @@ class LatencyPredictor:
         self.device = spec.get("device", "")
 
     @classmethod
-    def from_json(cls, path):
+    def from_json(cls, path, table=None):
         with open(path) as f:
-            return cls(json.load(f))
+            return cls(json.load(f), table)
 
-    @staticmethod
-    def _slices(c):
-        """ceil(c/4), the RGBA texels holding c channels, with the gradient
-        of c/4 (gated widths are multiples of 4, where the two agree)."""
-        c = torch.as_tensor(c).to(device="cpu", dtype=torch.float64)  # differentiable, off any GPU
-        q = c / 4
-        return q + (torch.ceil(q) - q).detach()
+    def features(self, terms, s):
+        """The predictor inputs for a block's terms and its role slices."""
+        return eval_terms(self.table["features"], terms, s)
 
-    def features(self, b):
-        """The predictor inputs of block b (a dict with latency.Block's JSON
-        names; cin, cout and mid may be tensors), as one float64 tensor."""
-        kind, k, stride = b["kind"], float(b.get("k", 0)), int(b.get("stride", 0))
-        h, w = int(b["h"]), int(b["w"])
-        residual = bool(b.get("residual", False))
-        up = 2 if kind == "upsample_add" else 1
-        s = max(stride, 1)
-        in_pix = float(h * w)
-        out_pix = float(-(-h * up // s) * -(-w * up // s))
-        sin, sout = self._slices(b["cin"]), self._slices(b["cout"])
-        mid = b.get("mid", 0)
-        has_mid = not (isinstance(mid, (int, float)) and mid == 0)
-        smid = self._slices(mid) if has_mid else torch.ones((), dtype=torch.float64)
-        zero = torch.zeros((), dtype=torch.float64)
-        macs, io = zero, zero
-        if kind == "conv":
-            macs = out_pix * k * k * 16 * sin * sout
-            io = in_pix * sin + out_pix * sout + (out_pix * sout if residual else 0)
-        elif kind == "resblock":
-            macs = 2 * out_pix * k * k * 16 * sin * smid
-            io = 3 * in_pix * sin + 2 * in_pix * smid
-        elif kind == "upsample_add":
-            io = 9 * in_pix * sin
-        elif kind == "guided_filter":
-            io = 3 * in_pix * sin
-        else:
-            raise ValueError("block kind %r: want one of %s" % (kind, ", ".join(self.KINDS)))
-        t = lambda v: torch.as_tensor(float(v), dtype=torch.float64)
-        f = [t(kind == x) for x in self.KINDS] + [
-            torch.log2(sin), torch.log2(sout), torch.log2(smid) if has_mid else zero,
-            t(math.log2(in_pix)), t(math.log2(out_pix)), t(k), t(stride),
-            t(bool(b.get("act"))), t(residual),
-            torch.log2(1 + macs), torch.log2(1 + io)]
-        return torch.stack(f)
-
-    def block_latency(self, b):
-        """Predicted milliseconds of one block (see features)."""
-        x = (self.features(b) - self.in_mean) / self.in_std
+    def latency(self, f):
+        """Predicted milliseconds of a block with features f."""
+        x = (f - self.in_mean) / self.in_std
         for i, (W, bias) in enumerate(self.layers):
             x = W @ x + bias
             if i < len(self.layers) - 1:
                 x = F.relu(x)
         return torch.exp(x[0] * self.out_std + self.out_mean)
 
+    def network_blocks(self, size):
+        """The table's blocks of the family at size x size."""
+        blocks = self.table["networks"].get(str(size))
+        if blocks is None:
+            raise ValueError("latency_features.json holds the family at sizes %s, not %d "
+                             "(FeatureTableSizes in latency/featuretable.go, then go generate ./latency)"
+                             % (sorted(self.table["networks"], key=int), size))
+        return blocks
+
+    def block_features(self, tb, widths):
+        """Features of table block tb for widths (table width name ->
+        channels, tensors or numbers)."""
+        s = {role: slices(widths[name]) for role, name in tb["widths"].items()}
+        s.update({role: slices(c) for role, c in (tb.get("fixed") or {}).items()})
+        return self.features(tb["terms"], s)
+
     def network_latency(self, configs, size=None):
         """Sum of the block latencies of the network whose convs are
-        configs (Supernet.conv_configs), as a float32 scalar tensor."""
+        configs (Supernet.conv_configs), each residual block's scaled by
+        its depth gate, as a float32 scalar tensor."""
         by = {c["name"]: c for c in configs}
+        size = size if size is not None else int(by["c0"]["h"])
+        widths = {w: by[conv]["cout"] for w, conv in WIDTH_CONVS.items()}
         total = torch.zeros((), dtype=torch.float64)
-        for c in configs:
-            name = c["name"]
-            if name.endswith("_2"):
-                continue  # counted with its block's first conv
-            if c.get("block") is not None:
-                second = by[name[:-1] + "2"]
-                b = dict(kind="resblock", k=c["k"], stride=1, cin=c["cin"], cout=second["cout"], mid=c["cout"],
-                         h=c["h"], w=c["w"], act="leaky_relu")
-                total = total + torch.as_tensor(c["depth"]).to(device="cpu", dtype=torch.float64) * self.block_latency(b)
-                continue
-            if name in ("c6", "c8"):  # read the 2x upsample of the previous conv plus a skip
-                low = c["h"] // 2
-                total = total + self.block_latency(dict(kind="upsample_add", cin=c["cin"], cout=c["cin"], h=low, w=low))
-            b = dict(kind="conv", k=c["k"], stride=c["stride"], cin=c["cin"], cout=c["cout"], h=c["h"], w=c["h"],
-                     act="leaky_relu" if c.get("act", True) else "")
-            total = total + self.block_latency(b)
-        out = by["c9"]
-        total = total + self.block_latency(dict(kind="guided_filter", k=3, cin=3, cout=3, h=out["h"], w=out["h"]))
+        for tb in self.network_blocks(size):
+            lat = self.latency(self.block_features(tb, widths))
+            if tb["depth"] >= 0:
+                depth = by["b%d_1" % tb["depth"]]["depth"]
+                lat = torch.as_tensor(depth).to(device="cpu", dtype=torch.float64) * lat
+            total = total + lat
         return total.to(device=torch.as_tensor(configs[0]["cin"]).device, dtype=torch.float32)

@@ -1,7 +1,9 @@
-"""The search's latency cost against the Go side: block features and
-predictions equal latency/predictor.py's (itself checked against Go), and
-a whole network's predicted latency equals `edgetoon-lab predict-latency` on
-the same network exported to our model file."""
+"""The search's latency cost against the Go side. The Go side generates
+latency_features.json (the family's blocks, their features as a closed
+form in the widths, and checks); here the torch evaluation reproduces the
+table's Go-computed features and predictions for odd blocks and family
+members, and a whole network's predicted latency equals `edgetoon-lab
+predict-latency` on the same network exported to our model file."""
 
 import json
 import os
@@ -16,39 +18,28 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "latency"))
 import edgetoon_model as em  # noqa: E402
 import latency_mlp  # noqa: E402
 import export  # noqa: E402
 import gotools  # noqa: E402
-import predictor  # noqa: E402  (latency/predictor.py)
 import supernet as sn  # noqa: E402
 from test_supernet import random_arch, set_arch  # noqa: E402
 
 torch.set_num_threads(2)
 
-
-BLOCKS = [
-    dict(kind="conv", k=7, stride=1, cin=3, cout=16, h=256, w=256, act="leaky_relu"),
-    dict(kind="conv", k=3, stride=2, cin=16, cout=8, h=256, w=256, act="leaky_relu"),
-    dict(kind="conv", k=3, stride=1, cin=20, cout=16, h=128, w=128, act="leaky_relu"),
-    dict(kind="conv", k=3, stride=1, cin=12, cout=32, h=64, w=64, residual=True),
-    dict(kind="conv", k=7, stride=1, cin=20, cout=3, h=256, w=256),
-    dict(kind="resblock", k=3, stride=1, cin=16, cout=16, mid=12, h=64, w=64, act="leaky_relu"),
-    dict(kind="upsample_add", cin=8, cout=8, h=32, w=32),
-    dict(kind="guided_filter", k=3, cin=3, cout=3, h=128, w=128),
-]
+TABLE = latency_mlp.load_table()
+COMMITTED = os.path.join(os.path.dirname(HERE), "testdata", "latency", "swiftshader_fp32_predictor.json")
 
 
 def random_mlp(seed, hidden=12):
     """A predictor file with random weights in the Go format, its inputs
-    standardized over BLOCKS so that every feature moves the output, which
-    stays within a few ms per block."""
+    standardized over the table's check blocks so that every feature
+    moves the output, which stays within a few ms per block."""
     rng = np.random.default_rng(seed)
-    n = len(predictor.FEATURE_NAMES)
-    f = np.stack([predictor.features(b) for b in BLOCKS])
+    n = len(TABLE["features"])
+    f = np.array([c["features"] for c in TABLE["block_checks"]])
     return {
-        "format": predictor.FORMAT, "features": list(predictor.FEATURE_NAMES),
+        "format": latency_mlp.LatencyPredictor.FORMAT, "features": list(TABLE["features"]),
         "in_mean": f.mean(0).tolist(), "in_std": (f.std(0) + 0.5).tolist(),
         "layers": [{"w": rng.normal(0, 0.5, (hidden, n)).tolist(), "b": rng.normal(0, 0.1, hidden).tolist()},
                    {"w": rng.normal(0, 0.3, (1, hidden)).tolist(), "b": [0.1]}],
@@ -56,28 +47,70 @@ def random_mlp(seed, hidden=12):
     }
 
 
-class BlockTest(unittest.TestCase):
-    def test_features_and_predictions_match_numpy(self):
-        spec = random_mlp(1)
-        lp = latency_mlp.LatencyPredictor(spec)
-        for b in BLOCKS:
-            np.testing.assert_allclose(lp.features(b).numpy(), predictor.features(b), rtol=0, atol=1e-12,
-                                       err_msg=str(b))
-            self.assertAlmostEqual(float(lp.block_latency(b)), predictor.predict(spec, b), delta=1e-9, msg=str(b))
+def arch_widths(arch):
+    """latency.Arch's JSON as the table's width names."""
+    w = {k: arch[k] for k in ("c0", "c1", "c2", "c3", "r", "c6", "c8")}
+    for i, m in enumerate(arch["mids"] or []):
+        w["mid%d" % i] = m
+    return w
 
+
+class TableTest(unittest.TestCase):
+    """The table's checks, computed in Go with the committed predictor."""
+
+    def setUp(self):
+        self.lp = latency_mlp.LatencyPredictor.from_json(COMMITTED)
+
+    def test_predictor_is_the_tables(self):
+        self.assertEqual(self.lp.spec["table"], TABLE["predictor"],
+                         "the committed predictor changed: go generate ./latency")
+
+    def test_block_features_and_predictions(self):
+        for c in TABLE["block_checks"]:
+            f = self.lp.features(c["terms"], latency_mlp.block_slices(c["block"]))
+            np.testing.assert_allclose(f.numpy(), c["features"], rtol=0, atol=1e-12, err_msg=str(c["block"]))
+            got = float(self.lp.latency(f))
+            self.assertAlmostEqual(got, c["ms"], delta=1e-9 * c["ms"], msg=str(c["block"]))
+
+    def test_family_members(self):
+        for c in TABLE["arch_checks"]:
+            widths = arch_widths(c["arch"])
+            feats, total = [], 0.0
+            for tb in self.lp.network_blocks(c["size"]):
+                if tb["depth"] >= len(c["arch"]["mids"] or []):
+                    continue  # a cut residual block (its depth gate is 0)
+                f = self.lp.block_features(tb, widths)
+                feats.append(f.numpy())
+                total += float(self.lp.latency(f))
+            self.assertEqual(len(feats), len(c["features"]), c["arch"])
+            np.testing.assert_allclose(np.array(feats), c["features"], rtol=0, atol=1e-12, err_msg=str(c["arch"]))
+            self.assertAlmostEqual(total, c["ms"], delta=1e-9 * c["ms"], msg=str(c["arch"]))
+
+    def test_unknown_size(self):
+        with self.assertRaisesRegex(ValueError, "sizes"):
+            self.lp.network_blocks(200)
+
+
+class PredictorTest(unittest.TestCase):
     def test_gradient_reaches_widths(self):
         lp = latency_mlp.LatencyPredictor(random_mlp(2))
-        cin = torch.tensor(16.0, dtype=torch.float64, requires_grad=True)
+        tb = next(b for b in lp.network_blocks(256) if b["kind"] == "resblock")
+        r = torch.tensor(16.0, dtype=torch.float64, requires_grad=True)
         mid = torch.tensor(8.0, dtype=torch.float64, requires_grad=True)
-        lat = lp.block_latency(dict(kind="resblock", k=3, stride=1, cin=cin, cout=16, mid=mid, h=64, w=64,
-                                    act="leaky_relu"))
-        lat.backward()
-        self.assertNotEqual(float(cin.grad), 0.0)
+        widths = {tb["widths"]["cin"]: r, tb["widths"]["mid"]: mid}
+        lp.latency(lp.block_features(tb, widths)).backward()
+        self.assertNotEqual(float(r.grad), 0.0)
         self.assertNotEqual(float(mid.grad), 0.0)
 
     def test_rejects_other_formats(self):
         with self.assertRaisesRegex(ValueError, "format"):
             latency_mlp.LatencyPredictor({"version": 1, "features": ["cin"], "layers": []})
+
+    def test_rejects_other_features(self):
+        spec = random_mlp(1)
+        spec["features"] = spec["features"][:-1]
+        with self.assertRaisesRegex(ValueError, "features"):
+            latency_mlp.LatencyPredictor(spec)
 
 
 @unittest.skipUnless(gotools.have_go(), "needs the Go toolchain")
