@@ -7,12 +7,13 @@ LABWASM := $(DIST)/edgetoon-lab.wasm
 MODEL   := $(DIST)/models/whitebox.safetensors
 PY      ?= /usr/bin/python3
 
-.PHONY: all build wasm lab-wasm lab model serve test test-go test-wasm fuzz deps bench bench-cpu bench-gpu bench-peers latency-tables vet clean
+.PHONY: all build wasm lab-wasm lab model ort serve test test-go test-wasm fuzz deps bench bench-cpu bench-gpu bench-peers latency-tables vet clean
 
 all: build
 
 build: wasm
 	@$(MAKE) --no-print-directory model || echo "make: no teacher (White-box) model: serving the committed student only"
+	@$(MAKE) --no-print-directory ort || echo "make: no ONNX Runtime Web (needs npm): the page has no CPU path for software WebGL"
 	$(GO) build -o bin/edgetoon ./cmd/edgetoon
 
 # The engine that runs in the browser.
@@ -40,6 +41,17 @@ lab: lab-wasm
 model: $(MODEL)
 $(MODEL):
 	$(GO) run ./cmd/edgetoon fetch-teacher -o $(MODEL)
+
+# ONNX Runtime Web's wasm backend (MIT), pinned in web/ort/package-lock.json,
+# for the page's CPU path on software WebGL (web/cpupath.js,
+# docs/cpupath.md). Its 14 MB wasm is gzipped here, not at every start.
+ORT := $(DIST)/ort/ort-wasm-simd-threaded.wasm
+ort: $(ORT)
+$(ORT): web/ort/package-lock.json
+	cd web/ort && npm ci --ignore-scripts --no-audit --no-fund
+	mkdir -p $(DIST)/ort
+	cd web/ort/node_modules/onnxruntime-web/dist && cp ort.wasm.min.mjs ort-wasm-simd-threaded.mjs ort-wasm-simd-threaded.wasm ../../../../dist/ort/
+	gzip -9nkf $(ORT)
 
 serve: build
 	./bin/edgetoon serve $(ARGS)

@@ -37,8 +37,13 @@ const (
 	wasmExecPath = "/wasm_exec.js"
 	indexPath    = "/models/index.json"
 	profilePath  = "/profile"
+	ortPath      = "/ort/" // ONNX Runtime Web's wasm backend: web/cpupath.js loads it on software WebGL
 	notBuilt     = "not built: run `make` (or `make wasm model`) and restart `edgetoon serve`"
 )
+
+// ortFiles are the files of ONNX Runtime Web's wasm backend that make ort
+// copies into dist/ort.
+var ortFiles = []string{"ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"}
 
 var contentTypes = map[string]string{
 	".html":        "text/html; charset=utf-8",
@@ -50,16 +55,19 @@ var contentTypes = map[string]string{
 	".png":         "image/png",
 	".svg":         "image/svg+xml",
 	".safetensors": "application/octet-stream",
+	".mjs":         "text/javascript; charset=utf-8",
+	".onnx":        "application/octet-stream",
 }
 
 // corsPaths are the widget's files: a third-party page loads them, so they
 // carry Access-Control-Allow-Origin. Models are added as they load.
 var corsPaths = map[string]bool{
-	"/widget.js": true,
-	"/core.js":   true,
-	wasmPath:     true,
-	wasmExecPath: true,
-	indexPath:    true,
+	"/widget.js":  true,
+	"/core.js":    true,
+	"/cpupath.js": true,
+	wasmPath:      true,
+	wasmExecPath:  true,
+	indexPath:     true,
 }
 
 // urlPath maps a file of the web directory to the URL it is served at.
@@ -78,6 +86,8 @@ func urlPath(name string) (p string, ok bool) {
 	case name == "dist/edgetoon.wasm", name == "dist/wasm_exec.js",
 		name == "dist/edgetoon-lab.wasm": // the profiler's engine (make lab-wasm), for /profile only
 		return "/" + base, true
+	case path.Dir(name) == "dist/ort": // ONNX Runtime Web for the CPU path (make ort; web/cpupath.js)
+		return ortPath + base, true
 	case strings.HasPrefix(name, "dist/models/") && path.Ext(name) == ".safetensors" && path.Dir(name) == "dist/models":
 		return "/models/" + base, true
 	case strings.HasPrefix(name, "dist/"):
@@ -95,6 +105,7 @@ func urlPath(name string) (p string, ok bool) {
 func readAssets(fsys fs.FS) (assets map[string]*asset, models map[string][]byte, err error) {
 	assets = make(map[string]*asset)
 	models = make(map[string][]byte)
+	pregz := make(map[string][]byte) // make ort's gzip -9 of the runtime's 14 MB wasm
 	err = fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -107,6 +118,10 @@ func readAssets(fsys fs.FS) (assets map[string]*asset, models map[string][]byte,
 		if err != nil {
 			return err
 		}
+		if strings.HasPrefix(p, ortPath) && path.Ext(p) == ".gz" {
+			pregz[strings.TrimSuffix(p, ".gz")] = data
+			return nil
+		}
 		if strings.HasPrefix(p, "/models/") {
 			models[strings.TrimSuffix(path.Base(p), ".safetensors")] = data
 			return nil
@@ -116,11 +131,25 @@ func readAssets(fsys fs.FS) (assets map[string]*asset, models map[string][]byte,
 		if !ok {
 			return fmt.Errorf("%s: no content type for %q files", name, ext)
 		}
-		assets[p] = &asset{path: p, ctype: ctype, body: data, cors: corsPaths[p]}
+		assets[p] = &asset{path: p, ctype: ctype, body: data, cors: corsPaths[p] || strings.HasPrefix(p, ortPath)}
 		return nil
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("read assets: %w", err)
+	}
+	// web/cpupath.js refers to these: without them its CPU path says it
+	// is not built, and the page keeps to WebGL.
+	for _, name := range ortFiles {
+		if p := ortPath + name; assets[p] == nil {
+			a := missingAsset(p)
+			a.cors, a.missing = true, strings.TrimPrefix(p, "/")+" is not built: run `make ort` and restart `edgetoon serve`"
+			assets[p] = a
+		}
+	}
+	for p, gz := range pregz {
+		if a := assets[p]; a != nil {
+			a.gz = gz
+		}
 	}
 	for _, p := range []string{wasmPath, wasmExecPath} {
 		if assets[p] == nil {
@@ -225,7 +254,9 @@ func compress(assets map[string]*asset) error {
 	)
 	sem := make(chan struct{}, 4)
 	for _, a := range assets {
-		if a.missing != "" || path.Ext(a.path) == ".safetensors" || path.Ext(a.path) == ".png" {
+		// An asset with a variant from the build (make ort) is too large
+		// to compress at every start.
+		if a.missing != "" || a.gz != nil || path.Ext(a.path) == ".safetensors" || path.Ext(a.path) == ".onnx" || path.Ext(a.path) == ".png" {
 			continue
 		}
 		wg.Go(func() {

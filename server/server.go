@@ -156,6 +156,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	// With COOP, this makes the page cross-origin isolated, which the CPU
+	// path's threads (SharedArrayBuffer) need; every asset sends CORP.
+	h.Set("Cross-Origin-Embedder-Policy", "require-corp")
 	if r.TLS != nil && !isLocalhost(r.Host) {
 		h.Set("Strict-Transport-Security", hsts)
 	}

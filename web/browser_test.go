@@ -19,6 +19,7 @@ import (
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/edgetoon/edgetoon/internal/browser/browsertest"
@@ -129,6 +130,13 @@ func openFor(t testing.TB, limit time.Duration, flags ...chromedp.ExecAllocatorO
 		_, err := chromedp.Call(ctx, network.Enable, network.EnableParams{})
 		return err
 	})); err != nil {
+		t.Fatal(err)
+	}
+	// These tests are of the WebGL engine, which on SwiftShader the page
+	// would not pick by itself: the engine setting forces it
+	// (cpupath_real_test.go tests the choice).
+	if _, err := chromedp.Call(s.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `try { localStorage.setItem("edgetoon-engine", "webgl"); } catch {}`}); err != nil {
 		t.Fatal(err)
 	}
 	return s

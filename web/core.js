@@ -37,6 +37,7 @@ export function describe(err) {
 }
 
 let runtime; // Promise of globalThis.edgetoon, shared by every caller.
+let cpupath; // the module cpupath.js, once loadRuntime has loaded it
 
 /**
  * loadRuntime fetches and starts edgetoon.wasm (once per page; the
@@ -44,6 +45,15 @@ let runtime; // Promise of globalThis.edgetoon, shared by every caller.
  * the Go program installs.
  */
 export function loadRuntime(wasm = "/edgetoon.wasm?v=dev") {
+  // The product's engine may be the CPU path on software WebGL (cpupath.js
+  // decides); the lab's is always WebGL.
+  if (wasm === "/edgetoon.wasm?v=dev") {
+    return import(assetURL("/cpupath.js?v=dev")).then((m) => (cpupath = m).runtime(() => loadGL(wasm)), () => loadGL(wasm));
+  }
+  return loadGL(wasm);
+}
+
+function loadGL(wasm) {
   runtime ??= startRuntime(wasm);
   // A network failure may pass: let the next caller try again.
   runtime.catch(() => { runtime = undefined; });
@@ -275,6 +285,9 @@ export class Meter {
  * draw: a WebGL canvas may be cleared once it is shown.
  */
 export function canvasPNG(canvas) {
+  // The CPU path (cpupath.js) draws after stylize returns: wait for it.
+  const pending = cpupath?.pendingFrame(canvas);
+  if (pending) return pending.then(() => canvasPNG(canvas));
   return new Promise((resolve, reject) => {
     canvas.toBlob((b) => (b ? resolve(b) : reject(coded("save", "The picture could not be saved."))), "image/png");
   });

@@ -15,6 +15,7 @@ const PRECACHE = [
   PAGE,
   "/app.js?v=dev",
   "/core.js?v=dev",
+  "/cpupath.js?v=dev",
   "/style.css?v=dev",
   "/manifest.webmanifest?v=dev",
   "/icons/icon.svg?v=dev",
@@ -54,9 +55,10 @@ self.addEventListener("fetch", (event) => {
     event.respondWith(networkFirst(req));
   } else if (precached.has(key)) {
     event.respondWith(cacheFirst(key, req));
-  } else if (url.pathname.startsWith("/models/") && url.searchParams.has("v") && !req.headers.has("range")) {
-    // Another style, picked while online: keep it for offline use. Its
-    // URL names its content, so the copy never goes stale.
+  } else if ((url.pathname.startsWith("/models/") || url.pathname.startsWith("/ort/")) && url.searchParams.has("v") && !req.headers.has("range")) {
+    // Another style, picked while online, or the CPU path's runtime
+    // (cpupath.js): keep it for offline use. Its URL names its content,
+    // so the copy never goes stale.
     event.respondWith(cacheFirst(key, req, event));
   }
 });

@@ -1,0 +1,398 @@
+package web_test
+
+// The CPU path (cpupath.js): the page's engine where WebGL is software.
+// These tests run it as shipped (the server's ONNX export of the default
+// model on ONNX Runtime Web from web/dist/ort, make ort) in headless
+// Chromium, whose WebGL here is SwiftShader.
+
+import (
+	"encoding/base64"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/edgetoon/edgetoon/internal/isolated"
+	"github.com/edgetoon/edgetoon/internal/photo"
+	"github.com/edgetoon/edgetoon/model"
+	"github.com/edgetoon/edgetoon/model/cpu"
+)
+
+// startCPUPath is startReal that also needs the CPU path's runtime, and
+// a browser session that starts with no engine setting (openFor forces
+// WebGL for the other tests).
+func startCPUPath(t testing.TB) (*realServer, *session) {
+	t.Helper()
+	rs := startReal(t)
+	resp, err := http.Get(rs.ts.URL + "/ort/ort-wasm-simd-threaded.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg := fmt.Sprintf("the CPU path's runtime is not built (HTTP %d): run make ort", resp.StatusCode)
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	s := openFor(t, realLimit)
+	s.script(t, `try { localStorage.removeItem("edgetoon-engine"); } catch {}`)
+	return rs, s
+}
+
+// script runs src in every document of the session to come, after the
+// scripts added before it.
+func (s *session) script(t testing.TB, src string) {
+	t.Helper()
+	if _, err := chromedp.Call(s.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: src}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// await evaluates an expression whose value is a Promise.
+func await[T any](t testing.TB, s *session, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(s.ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("%s: %v\nconsole: %v", expr, err, s.messages())
+	}
+	return v
+}
+
+// cpuFrameJS opens the default model with the page's engine API
+// (core.js), as the page does, on a detached canvas, stylizes the
+// w x h RGBA picture given in base64 and returns what the engine says
+// about itself and the network's output (NCHW float32, base64).
+const cpuFrameJS = `(async (b64, w, h) => {
+  const core = await import("/core.js");
+  const [m] = await core.listModels();
+  const api = await core.loadRuntime();
+  const canvas = document.createElement("canvas"), src = document.createElement("canvas");
+  src.width = w; src.height = h;
+  const px = Uint8ClampedArray.from(atob(b64), (c) => c.charCodeAt(0));
+  src.getContext("2d").putImageData(new ImageData(px, w, h), 0, 0);
+  const engine = await api.create({canvas, model: m.url});
+  engine.stylize(src, w, h);
+  const png = await core.canvasPNG(canvas);
+  const out = engine.output();
+  const bytes = new Uint8Array(out.data.buffer);
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 8192) s += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  const drawn = canvas.getContext("2d").getImageData(0, 0, out.width, out.height).data;
+  return {info: engine.info(), isolated: crossOriginIsolated, cores: navigator.hardwareConcurrency, png: png.size,
+    width: out.width, height: out.height, channels: out.channels, output: btoa(s),
+    corner: Array.from(drawn.subarray(0, 4))};
+})`
+
+type cpuFrame struct {
+	Info     map[string]any
+	Isolated bool
+	Cores    int
+	PNG      int
+	Width    int
+	Height   int
+	Channels int
+	Output   string
+	Corner   []int
+}
+
+// TestCPUPathReal: the page's CPU engine, forced by the engine setting,
+// stylizes a portrait; the network's output agrees with the CPU
+// reference engine run on the same pixels to 1e-4, and the canvas shows
+// it denormalized.
+func TestCPUPathReal(t *testing.T) {
+	rs, s := startCPUPath(t)
+	s.script(t, `localStorage.setItem("edgetoon-engine", "cpu")`)
+	const w, h = 128, 96
+	in := photo.Sample(fixture(t, "obama.jpg"), w, h) // HWC in [0,1]
+	rgba := make([]byte, 4*w*h)
+	for i := range w * h {
+		for c := range 3 {
+			rgba[4*i+c] = byte(math.Round(float64(in.Data[3*i+c]) * 255))
+		}
+		rgba[4*i+3] = 255
+	}
+	s.do(t, chromedp.Navigate(rs.ts.URL+"/healthz"))
+	f := await[cpuFrame](t, s, fmt.Sprintf("%s(%q, %d, %d)", cpuFrameJS, base64.StdEncoding.EncodeToString(rgba), w, h))
+	t.Logf("engine: %v; cross-origin isolated: %v", f.Info, f.Isolated)
+	if f.Info["engine"] != "cpu" || f.Info["choice"] != "setting" {
+		t.Errorf("engine %v chosen by %v, want cpu by the setting", f.Info["engine"], f.Info["choice"])
+	}
+	if want := float64(min(f.Cores, 4)); !f.Isolated || f.Info["threads"] != want {
+		t.Errorf("cross-origin isolated %v, %v threads: want isolation and a thread per core (%v)", f.Isolated, f.Info["threads"], want)
+	}
+
+	g, err := defaultModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := model.NewTensor(h, w, 3)
+	for i := range w * h {
+		for c := range 3 {
+			x.Data[3*i+c] = float32(rgba[4*i+c]) / 255
+		}
+	}
+	want, err := cpu.Run(g, g.Norm.Apply(x))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(f.Output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := isolated.DecodeF32(raw)
+	if f.Width != w || f.Height != h || f.Channels != 3 || len(got) != 3*w*h {
+		t.Fatalf("output %dx%dx%d (%d values), want %dx%dx3", f.Width, f.Height, f.Channels, len(got), w, h)
+	}
+	var worst, lo, hi float64
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for i := range w * h {
+		for c := range 3 {
+			v, r := float64(got[c*w*h+i]), float64(want.Data[3*i+c])
+			worst = max(worst, math.Abs(v-r))
+			lo, hi = min(lo, r), max(hi, r)
+		}
+	}
+	t.Logf("max |ORT - cpu.Run| = %.3g over %d values (the network's output spans %.3f..%.3f)", worst, len(got), lo, hi)
+	if worst > 1e-4 || math.IsNaN(worst) {
+		t.Errorf("max |ORT - cpu.Run| = %g, want <= 1e-4", worst)
+	}
+	if hi-lo < 0.5 {
+		t.Errorf("the reference output spans only %.3f..%.3f: not a picture", lo, hi)
+	}
+	// The canvas: the top-left pixel, denormalized by hand.
+	for c := range 3 {
+		p := float64(want.Data[c]*g.Denorm.Scale[c]+g.Denorm.Bias[c]) * 255
+		if d := math.Abs(float64(f.Corner[c]) - math.Min(math.Max(p, 0), 255)); d > 1 {
+			t.Errorf("canvas pixel (0,0) channel %d is %d, want %.1f", c, f.Corner[c], p)
+		}
+	}
+	if f.PNG == 0 {
+		t.Error("no PNG from the CPU canvas")
+	}
+	checkNoBodies(t, rs)
+}
+
+// checkNoBodies asserts that no request to the server carried a body or
+// was other than a GET or HEAD: the CPU path keeps the picture on the
+// device too. (The pages here are /healthz documents, for which the
+// browser asks for a favicon, so checkNoUploads does not apply.)
+func checkNoBodies(t *testing.T, rs *realServer) {
+	t.Helper()
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for _, q := range rs.reqs {
+		if q.body != 0 || q.method != http.MethodGet && q.method != http.MethodHead {
+			t.Errorf("%s %s with a %d-byte body", q.method, q.uri, q.body)
+		}
+	}
+}
+
+// gpuRenderers are unmasked renderer strings of real GPUs, as Chromium,
+// Firefox and Safari report them; softRenderers, of software rasterizers.
+var (
+	gpuRenderers = []string{
+		"ANGLE (NVIDIA, NVIDIA GeForce RTX 3080 (0x00002206) Direct3D11 vs_5_0 ps_5_0, D3D11)",
+		"ANGLE (Intel, Intel(R) UHD Graphics 620 (0x00003EA0) Direct3D11 vs_5_0 ps_5_0, D3D11)",
+		"ANGLE (AMD, AMD Radeon RX 6600 (radeonsi, navi23, LLVM 15.0.7, DRM 3.49, 6.1.0), OpenGL 4.6)",
+		"ANGLE (Apple, ANGLE Metal Renderer: Apple M2, Unspecified Version)",
+		"ANGLE (Qualcomm, Adreno (TM) 640, OpenGL ES 3.2)",
+		"ANGLE (ARM, Mali-G78, OpenGL ES 3.2)",
+		"Mali-G57 MC2",
+		"Apple GPU",
+		"Mesa Intel(R) Xe Graphics (TGL GT2)",
+		"NVIDIA GeForce GTX 1650/PCIe/SSE2",
+	}
+	softRenderers = []string{
+		"ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero) (0x0000C0DE)), SwiftShader driver)",
+		"Google SwiftShader",
+		"llvmpipe (LLVM 15.0.6, 256 bits)",
+		"ANGLE (Mesa, llvmpipe (LLVM 12.0.0, 256 bits), OpenGL 4.5)",
+		"ANGLE (Microsoft, Microsoft Basic Render Driver Direct3D11 vs_5_0 ps_5_0, D3D11)",
+		"Software Rasterizer",
+	}
+)
+
+// fakeRendererJS makes WEBGL_debug_renderer_info report the renderer
+// named in the document's URL fragment, in every WebGL2 context of the
+// document: a real GPU, to this page.
+const fakeRendererJS = `(() => {
+  const get = WebGL2RenderingContext.prototype.getParameter;
+  WebGL2RenderingContext.prototype.getParameter = function (p) {
+    // UNMASKED_RENDERER_WEBGL
+    return p === 0x9246 && location.hash ? decodeURIComponent(location.hash.slice(1)) : get.call(this, p);
+  };
+})()`
+
+// loadedJS says what the document fetched itself (the service worker's
+// precaching is not the page's choice) and whether the Go engine started
+// (it installs globalThis.edgetoon). index.html preloads edgetoon.wasm
+// either way, so its download says nothing.
+const loadedJS = `({paths: performance.getEntriesByType("resource").map((e) => new URL(e.name).pathname),
+  goEngine: typeof globalThis.edgetoon === "object"})`
+
+type loaded struct {
+	Paths    []string
+	GoEngine bool
+}
+
+// noRendererInfoJS takes WEBGL_debug_renderer_info away, as browsers
+// that mask the renderer do.
+const noRendererInfoJS = `(() => {
+  const ext = WebGL2RenderingContext.prototype.getExtension;
+  WebGL2RenderingContext.prototype.getExtension = function (name) {
+    return name === "WEBGL_debug_renderer_info" ? null : ext.call(this, name);
+  };
+})()`
+
+type choice struct {
+	Engine   string
+	Forced   bool
+	Reason   string
+	Detected struct {
+		Renderer string
+		Software bool
+		How      string
+		Probe    struct{ MS float64 }
+	}
+}
+
+const chooseJS = `import("/cpupath.js").then((m) => m.choose())`
+
+// TestEngineChoiceReal: on this machine's SwiftShader the page's auto
+// choice is the CPU path, and the page itself runs it (it loads the ONNX
+// runtime, not edgetoon.wasm); where the renderer is a real GPU's (a fake
+// renderer string) it never picks it and runs WebGL; without the
+// renderer's name the timed probe finds SwiftShader slow; ?engine= and
+// the setting force either engine.
+func TestEngineChoiceReal(t *testing.T) {
+	rs, s := startCPUPath(t)
+	health := rs.ts.URL + "/healthz"
+
+	s.do(t, chromedp.Navigate(health))
+	got := await[[]bool](t, s, fmt.Sprintf(`import("/cpupath.js").then((m) => %s.map(m.isSoftware))`, jsonStrings(append(gpuRenderers, softRenderers...))))
+	for i, soft := range got {
+		if want := i >= len(gpuRenderers); soft != want {
+			t.Errorf("isSoftware(%q) = %v, want %v", append(gpuRenderers, softRenderers...)[i], soft, want)
+		}
+	}
+	c := await[choice](t, s, chooseJS)
+	t.Logf("SwiftShader: %+v", c)
+	if c.Engine != "cpu" || c.Forced || c.Detected.How != "renderer" || !strings.Contains(c.Detected.Renderer, "SwiftShader") {
+		t.Errorf("on SwiftShader, auto chose %+v, want cpu by the renderer's name", c)
+	}
+	for _, q := range []struct{ query, setting, want, reason string }{
+		{"?engine=webgl", "", "webgl", "?engine"},
+		{"?engine=cpu", "webgl", "cpu", "?engine"},
+		{"?engine=auto", "webgl", "cpu", "renderer"},
+		{"?engine=junk", "webgl", "webgl", "setting"},
+	} {
+		s.do(t, chromedp.Navigate(health+q.query))
+		c := await[choice](t, s, fmt.Sprintf(`(localStorage.setItem("edgetoon-engine", %q), %s)`, q.setting, chooseJS))
+		if c.Engine != q.want || c.Reason != q.reason {
+			t.Errorf("%s with the setting %q: %s by %s, want %s by %s", q.query, q.setting, c.Engine, c.Reason, q.want, q.reason)
+		}
+	}
+	s.do(t, chromedp.Navigate(health))
+	await[any](t, s, `Promise.resolve(localStorage.removeItem("edgetoon-engine"))`)
+
+	// The page, on SwiftShader, as a user opens it.
+	s.do(t, chromedp.Navigate(rs.ts.URL+"/?mode=photo&size=64"))
+	s.waitReal(t, "the engine", `document.getElementById("status").textContent.includes("ready")`)
+	if eval[bool](t, s, `document.getElementById("out").getContext("webgl2") !== null`) {
+		t.Error("on SwiftShader the page's canvas is WebGL's, want the CPU path's 2D canvas")
+	}
+	checkLoaded(t, "on SwiftShader", eval[loaded](t, s, loadedJS), true)
+
+	// A real GPU's name: never the CPU path, and the page runs WebGL.
+	gpu, s2 := startCPUPath(t)
+	s2.script(t, fakeRendererJS)
+	for i, r := range gpuRenderers {
+		s2.do(t, chromedp.Navigate(fmt.Sprintf("%s/healthz?r=%d#%s", gpu.ts.URL, i, url.PathEscape(r))))
+		if c := await[choice](t, s2, chooseJS); c.Engine != "webgl" || c.Detected.Renderer != r {
+			t.Errorf("with the renderer %q, auto chose %+v, want webgl", r, c)
+		}
+	}
+	s2.do(t, chromedp.Navigate(gpu.ts.URL+"/?mode=photo&size=64#"+url.PathEscape(gpuRenderers[0])))
+	s2.waitReal(t, "the engine", `document.getElementById("status").textContent.includes("ready")`)
+	checkLoaded(t, "with a GPU's renderer", eval[loaded](t, s2, loadedJS), false)
+
+	// No renderer name: the timed probe.
+	probe, s3 := startCPUPath(t)
+	s3.script(t, noRendererInfoJS)
+	s3.do(t, chromedp.Navigate(probe.ts.URL+"/healthz"))
+	c = await[choice](t, s3, chooseJS)
+	t.Logf("probe on SwiftShader: %.1f ms (software above 20)", c.Detected.Probe.MS)
+	if c.Engine != "cpu" || c.Detected.How != "probe" {
+		t.Errorf("without the renderer's name, auto chose %+v, want cpu by the probe", c)
+	}
+}
+
+// checkLoaded checks what the page ran: the ONNX runtime and model and
+// not the Go engine on the CPU path, the reverse on WebGL.
+func checkLoaded(t *testing.T, where string, l loaded, cpu bool) {
+	t.Helper()
+	ort, onnx := slices.Contains(l.Paths, "/ort/ort-wasm-simd-threaded.wasm"), slices.Contains(l.Paths, "/models/student.onnx")
+	if ort != cpu || onnx != cpu || l.GoEngine == cpu {
+		t.Errorf("%s the page loaded the ONNX runtime: %v, the ONNX model: %v; started the Go engine: %v (fetched: %v)", where, ort, onnx, l.GoEngine, l.Paths)
+	}
+}
+
+func jsonStrings(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return "[" + strings.Join(q, ",") + "]"
+}
+
+// BenchmarkCPUPath times the page's CPU engine (cpupath.js through
+// core.js, as the page holds it) on the default model at 256x256: each
+// frame from stylize to its picture on the canvas, after 3 untimed
+// frames. go test -run '^$' -bench CPUPath -benchtime 20x ./web
+func BenchmarkCPUPath(b *testing.B) {
+	rs, s := startCPUPath(b)
+	s.script(b, `localStorage.setItem("edgetoon-engine", "cpu")`)
+	s.do(b, chromedp.Navigate(rs.ts.URL+"/healthz"))
+	const size = 256
+	js := fmt.Sprintf(`(async (n, size) => {
+  const core = await import("/core.js");
+  const [m] = await core.listModels();
+  const api = await core.loadRuntime();
+  const canvas = document.createElement("canvas"), src = document.createElement("canvas");
+  src.width = src.height = size;
+  const g = src.getContext("2d");
+  g.fillStyle = "#c08060"; g.fillRect(0, 0, size, size);
+  g.fillStyle = "#203040"; g.beginPath(); g.arc(size / 2, size / 2, size / 3, 0, 7); g.fill();
+  const engine = await api.create({canvas, model: m.url});
+  const ms = [];
+  for (let i = 0; i < n + 3; i++) {
+    const t0 = performance.now();
+    engine.stylize(src, size, size);
+    await core.canvasPNG(canvas).catch(() => {}); // waits for the frame
+    if (i >= 3) ms.push(engine.lastFrameMs());
+  }
+  return {ms, info: engine.info()};
+})(%d, %d)`, b.N, size)
+	b.ResetTimer()
+	r := await[struct {
+		MS   []float64
+		Info map[string]any
+	}](b, s, js)
+	b.StopTimer()
+	sort.Float64s(r.MS)
+	med := r.MS[len(r.MS)/2]
+	b.ReportMetric(med, "ms/frame")
+	b.ReportMetric(r.MS[0], "min-ms/frame")
+	b.Logf("student %dx%d on the CPU path (%v threads): median %.1f ms/frame, min %.1f, max %.1f over %d frames",
+		size, size, r.Info["threads"], med, r.MS[0], r.MS[len(r.MS)-1], len(r.MS))
+}
