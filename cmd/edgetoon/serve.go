@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -71,6 +72,10 @@ func runServe(args []string) error {
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
+	// Compressing the engine takes a few hundred megabytes that are
+	// garbage once the asset set is ready: give them back now rather
+	// than whenever the scavenger gets to them.
+	debug.FreeOSMemory()
 	if *latencyDir != "" {
 		log.Printf("collecting latency tables from /profile into %s (POST /api/latency), at most %d MiB", *latencyDir, *latencyQuota)
 	}
