@@ -37,11 +37,15 @@ func targetAddr(t *testing.T) string {
 // request a large file (EDGETOON_TARGET_PATH, the WASM by default) and
 // never read, opening new ones as the server drops them, while 127.0.0.2
 // probes /healthz on a new connection each time and 127.0.0.3 downloads
-// the file.
+// the file, for 30 s or EDGETOON_TARGET_LENGTH.
 func TestTargetStalledReaders(t *testing.T) {
 	addr := targetAddr(t)
 	path := cmp(os.Getenv("EDGETOON_TARGET_PATH"), "/edgetoon.wasm")
-	const held, length = 1000, 30 * time.Second
+	const held = 1000
+	length := 30 * time.Second
+	if d, err := time.ParseDuration(os.Getenv("EDGETOON_TARGET_LENGTH")); err == nil {
+		length = d
+	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var opened atomic.Int64
