@@ -170,44 +170,65 @@ func (c *importer) node(i int, n *nodeProto) error {
 			return nil
 		}
 	}
-	switch n.op {
-	case "Identity", "Dropout":
-		x, err := c.actIn(n, 0)
-		if err != nil {
-			return err
-		}
-		c.acts[out] = x
-		return nil
-	case "Relu", "LeakyRelu", "Tanh", "Sigmoid":
-		x, err := c.actIn(n, 0)
-		if err != nil {
-			return err
-		}
-		c.emit(model.Node{Op: unaryOps[n.op], Inputs: []string{x}, Alpha: c.attrFloat(n, "alpha", 0.01)}, out)
-		if n.op != "LeakyRelu" {
-			c.g.Nodes[len(c.g.Nodes)-1].Alpha = 0
-		}
-		return nil
-	case "Clip":
-		return c.clip(n)
-	case "Add", "Sub", "Mul", "Div":
-		return c.binary(n)
-	case "Conv":
-		return c.conv(n)
-	case "Resize", "Upsample":
-		return c.resize(n)
-	case "AveragePool":
-		return c.avgPool(n)
-	case "InstanceNormalization":
-		return c.instanceNorm(n)
-	case "ReduceMean":
-		return c.norm(i, n)
-	case "Concat":
-		return c.concat(n)
-	case "Pad":
-		return c.pad(n)
+	imp, ok := importOps[n.op]
+	if !ok {
+		return fmt.Errorf("op %s is not supported", n.op)
 	}
-	return fmt.Errorf("op %s is not supported", n.op)
+	return imp(c, i, n)
+}
+
+// importOps is the ONNX importer's op table: per ONNX op, the function
+// that converts node i into our nodes (Constant, Shape and constant
+// folding are handled before it). TestImportRoundTripsEveryOp checks that
+// every op of model.Ops comes back from its export.
+var importOps = map[string]func(c *importer, i int, n *nodeProto) error{
+	"Identity":              (*importer).identity,
+	"Dropout":               (*importer).identity,
+	"Relu":                  (*importer).unary,
+	"LeakyRelu":             (*importer).unary,
+	"Tanh":                  (*importer).unary,
+	"Sigmoid":               (*importer).unary,
+	"Clip":                  one((*importer).clip),
+	"Add":                   one((*importer).binary),
+	"Sub":                   one((*importer).binary),
+	"Mul":                   one((*importer).binary),
+	"Div":                   one((*importer).binary),
+	"Conv":                  one((*importer).conv),
+	"Resize":                one((*importer).resize),
+	"Upsample":              one((*importer).resize),
+	"AveragePool":           one((*importer).avgPool),
+	"InstanceNormalization": one((*importer).instanceNorm),
+	"ReduceMean":            (*importer).norm, // the start of a layer_norm pattern
+	"Concat":                one((*importer).concat),
+	"Pad":                   one((*importer).pad),
+}
+
+// one adapts a conversion that needs only the node.
+func one(f func(c *importer, n *nodeProto) error) func(c *importer, i int, n *nodeProto) error {
+	return func(c *importer, _ int, n *nodeProto) error { return f(c, n) }
+}
+
+// identity passes its input through.
+func (c *importer) identity(_ int, n *nodeProto) error {
+	x, err := c.actIn(n, 0)
+	if err != nil {
+		return err
+	}
+	c.acts[n.outputs[0]] = x
+	return nil
+}
+
+// unary converts an activation op.
+func (c *importer) unary(_ int, n *nodeProto) error {
+	x, err := c.actIn(n, 0)
+	if err != nil {
+		return err
+	}
+	c.emit(model.Node{Op: unaryOps[n.op], Inputs: []string{x}, Alpha: c.attrFloat(n, "alpha", 0.01)}, n.outputs[0])
+	if n.op != "LeakyRelu" {
+		c.g.Nodes[len(c.g.Nodes)-1].Alpha = 0
+	}
+	return nil
 }
 
 func (c *importer) constant(n *nodeProto) (*value, error) {
