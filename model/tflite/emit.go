@@ -173,23 +173,27 @@ func (c *converter) emit(p *op) (*model.Node, error) {
 		n.Inputs = append([]string{x}, n.Inputs...)
 		return &n, nil
 	}
-	switch p.code {
-	case opConv2D, opDepthwiseConv2D:
-		return c.emitConv(p)
-	case opAdd, opSub, opMul, opDiv:
-		return c.emitBinary(p)
-	case opLeakyRelu, opRelu, opRelu6, opTanh, opLogistic:
-		return c.emitUnary(p)
-	case opResizeBilinear, opResizeNearest:
-		return c.emitResize(p)
-	case opPad, opPadV2, opMirrorPad:
-		return c.emitPad(p)
-	case opConcatenation:
-		return c.emitConcat(p)
-	case opMean, opSquaredDifference, opRsqrt:
+	switch f := emitOps[p.code]; {
+	case f != nil:
+		return f(c, p)
+	case p.code == opMean || p.code == opSquaredDifference || p.code == opRsqrt:
 		return nil, fmt.Errorf("not part of a recognised layer/instance-norm pattern")
 	}
 	return nil, fmt.Errorf("unsupported op")
+}
+
+// emitOps is the TFLite importer's op table: per builtin op code, the
+// function converting one op into our node. Patterns of several ops (the
+// norms, the guided filter's box mean) are matched before it (passes.go).
+var emitOps = map[int32]func(c *converter, p *op) (*model.Node, error){
+	opConv2D: (*converter).emitConv, opDepthwiseConv2D: (*converter).emitConv,
+	opAdd: (*converter).emitBinary, opSub: (*converter).emitBinary,
+	opMul: (*converter).emitBinary, opDiv: (*converter).emitBinary,
+	opLeakyRelu: (*converter).emitUnary, opRelu: (*converter).emitUnary, opRelu6: (*converter).emitUnary,
+	opTanh: (*converter).emitUnary, opLogistic: (*converter).emitUnary,
+	opResizeBilinear: (*converter).emitResize, opResizeNearest: (*converter).emitResize,
+	opPad: (*converter).emitPad, opPadV2: (*converter).emitPad, opMirrorPad: (*converter).emitPad,
+	opConcatenation: (*converter).emitConcat,
 }
 
 func (c *converter) wantInputs(p *op, lo, hi int) error {
