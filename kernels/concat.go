@@ -1,11 +1,21 @@
 package kernels
 
 import (
+	_ "embed"
 	"fmt"
 	"strings"
 
 	"github.com/edgetoon/edgetoon/model"
 )
+
+//go:embed concat_layer.glsl
+var concatLayerSrc string
+
+//go:embed concat_lanes.glsl
+var concatLanesSrc string
+
+//go:embed concat_lane.glsl
+var concatLaneSrc string
 
 // concat generates the fetch of a channel concatenation. When every input
 // but the last fills whole layers, a layer comes from one input; otherwise
@@ -31,17 +41,15 @@ func (g *gen) concat(n *model.Node) (string, error) {
 	if aligned {
 		for i, fn := range fns {
 			end := off + layers(chans[i])
-			fmt.Fprintf(&sb, "\tif (l < %d) return %s(p, l - %d);\n", end, fn, off)
+			sb.WriteString(fill(concatLayerSrc, "END", fmt.Sprint(end), "X", fn, "OFF", fmt.Sprint(off)))
 			off = end
 		}
 		sb.WriteString("\treturn vec4(0.0);")
 		return sb.String(), nil
 	}
-	sb.WriteString("\tvec4 r = vec4(0.0);\n\tfor (int j = 0; j < 4; j++) {\n\t\tint c = 4 * l + j;\n")
 	for i, fn := range fns {
-		fmt.Fprintf(&sb, "\t\tif (c >= %d && c < %d) { int d = c - %d; r[j] = %s(p, d / 4)[d %% 4]; }\n", off, off+chans[i], off, fn)
+		sb.WriteString(fill(concatLaneSrc, "LO", fmt.Sprint(off), "HI", fmt.Sprint(off+chans[i]), "X", fn))
 		off += chans[i]
 	}
-	sb.WriteString("\t}\n\treturn r;")
-	return sb.String(), nil
+	return body(fill(concatLanesSrc, "LANES", body(sb.String()))), nil
 }

@@ -5,7 +5,7 @@
 // mat4 per (tap, input layer, output layer), as 4 texels along a row of
 // tw; the bias is the row after the taps. The Go side repeats each line
 // holding a marker once per layer and pixel (see expand), and unrolls the
-// taps of a row ($ROW, see convRow) so that each input column the
+// taps of a row (ROW, see convRow) so that each input column the
 // fragment's pixels read along the row is fetched once, not once per tap
 // and pixel.
 void main() {

@@ -14,6 +14,16 @@ var convSrc string
 //go:embed depthwise.glsl
 var depthwiseSrc string
 
+// The pieces of conv.glsl's unrolled row (convRow).
+var (
+	//go:embed conv_column.glsl
+	convColumnSrc string
+	//go:embed conv_tap.glsl
+	convTapSrc string
+	//go:embed conv_tap_pixel.glsl
+	convTapPixelSrc string
+)
+
 // conv generates a conv2d pass: the input (with whatever was inlined into
 // it) is read through the fetch function X, the weights from tw.
 func (b *builder) conv(g *gen, n *model.Node) (string, int64, error) {
@@ -102,7 +112,7 @@ func (b *builder) conv(g *gen, n *model.Node) (string, int64, error) {
 	}
 	g.define("WX", g.int(wx))
 	g.define("WY", g.int(wy))
-	return strings.Replace(convSrc, "$ROW\n", convRow(g.pixels, kw, n.StrideX(), n.DilationX()), 1), macs, nil
+	return fill(convSrc, "ROW", body(convRow(g.pixels, kw, n.StrideX(), n.DilationX()))), macs, nil
 }
 
 // convRow generates the loop body for one input row and input layer s:
@@ -123,16 +133,15 @@ func convRow(pixels, kw, stride, dil int) string {
 	}
 	for d := range (pixels-1)*stride + (kw-1)*dil + 1 {
 		if used[d] {
-			fmt.Fprintf(&sb, "\t\t\tvec4 u%d = uint(b.x + %d) < uint(INSIZE.x) ? X(ivec2(b.x + %d, iy), s) : vec4(0.0);\n", d, d, d)
+			sb.WriteString(fill(convColumnSrc, "D", fmt.Sprint(d)))
 		}
 	}
 	for kx := range kw {
-		fmt.Fprintf(&sb, "\t\t\t{\n\t\t\t\tivec2 w$k = ivec2(WX + l$k * 4, WY + (ky * KW + %d) * INL + s);\n", kx)
-		sb.WriteString("\t\t\t\tmat4 m$k = mat4(W(w$k), W(w$k + ivec2(1, 0)), W(w$k + ivec2(2, 0)), W(w$k + ivec2(3, 0)));\n")
+		var px strings.Builder
 		for i := range pixels {
-			fmt.Fprintf(&sb, "\t\t\t\tacc$k_%d += m$k * u%d;\n", i, i*stride+kx*dil)
+			px.WriteString(fill(convTapPixelSrc, "P", fmt.Sprint(i), "U", fmt.Sprint(i*stride+kx*dil)))
 		}
-		sb.WriteString("\t\t\t}\n")
+		sb.WriteString(fill(convTapSrc, "KX", fmt.Sprint(kx), "PIXELS", body(px.String())))
 	}
 	return sb.String()
 }

@@ -13,6 +13,21 @@ var normPartialSrc string
 //go:embed norm_final.glsl
 var normFinalSrc string
 
+// normCommonSrc defines laneCount(l0), the number of valid channels per
+// lane in the NL layers from l0 (a lane past the channel count holds
+// padding), and split(v), the high half of v as a double-half: v rounded
+// to the nearest fp16 value, which a half-float texture stores exactly, so
+// that v - split(v), stored beside it, keeps what fp16 would lose (a mean
+// of 2 stored in fp16 is off by up to 1e-3, and normalizing a channel
+// whose spread is 0.1 makes that 1e-2). Beyond fp16's range v is its own
+// high half and the low half 0 (only fp32 textures hold such values).
+//
+//go:embed norm_common.glsl
+var normCommonSrc string
+
+//go:embed norm_apply.glsl
+var normApplySrc string
+
 // instance_norm and layer_norm need statistics of the whole input before
 // any output value, so each costs two small passes and no pass of its own:
 //
@@ -63,8 +78,7 @@ func (b *builder) normGroups(n *model.Node) []*group {
 }
 
 // normCommon defines what both stages need: the input's fetch X, its size,
-// the tiling, and laneCount(l0), the number of valid channels per lane in
-// the NL layers from l0 (a lane past the channel count holds padding).
+// the tiling, laneCount and split (norm_common.glsl).
 func (b *builder) normCommon(g *gen, n *model.Node) error {
 	fn, err := g.fetch(n.Inputs[0])
 	if err != nil {
@@ -85,9 +99,7 @@ func (b *builder) normCommon(g *gen, n *model.Node) error {
 	g.define("CH", fmt.Sprint(x[2]))
 	g.define("NL", fmt.Sprint(nl))
 	g.define("POOL", pool)
-	g.funcs.WriteString("vec4 laneCount(int l0) {\n" +
-		"\treturn vec4(clamp((ivec4(CH) - ivec4(0, 1, 2, 3) + 3) / 4, l0, l0 + NL) - l0);\n}\n")
-	g.funcs.WriteString(splitSrc)
+	g.funcs.WriteString(normCommonSrc)
 	return nil
 }
 
@@ -146,20 +158,7 @@ func (g *gen) normFetch(n *model.Node) (string, error) {
 	}
 	// x - hi is exact in fp32 (the two are close where it matters), so
 	// the low half of the mean is not lost against x.
-	return fmt.Sprintf("\treturn (%s(p, l) - %s(ivec2(0, 0), l) - %s(ivec2(3, 0), l)) * %s(ivec2(1, 0), l) + %s(ivec2(2, 0), l);", x, s, s, s, s), nil
+	return body(fill(normApplySrc, "X", x, "S", s)), nil
 }
-
-// splitSrc defines split(v), the high half of v as a double-half: v
-// rounded to the nearest fp16 value, which a half-float texture stores
-// exactly, so that v - split(v), stored beside it, keeps what fp16 would
-// lose (a mean of 2 stored in fp16 is off by up to 1e-3, and normalizing
-// a channel whose spread is 0.1 makes that 1e-2). Beyond fp16's range v
-// is its own high half and the low half 0 (only fp32 textures hold such
-// values).
-const splitSrc = `vec4 split(vec4 v) {
-	vec4 h = vec4(unpackHalf2x16(packHalf2x16(v.xy)), unpackHalf2x16(packHalf2x16(v.zw)));
-	return mix(v, h, lessThan(abs(v), vec4(65504.0))); // a select: h may be inf
-}
-`
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }

@@ -1,10 +1,16 @@
 package kernels
 
 import (
-	"fmt"
+	_ "embed"
 
 	"github.com/edgetoon/edgetoon/model"
 )
+
+//go:embed pad_reflect.glsl
+var padReflectSrc string
+
+//go:embed pad_constant.glsl
+var padConstantSrc string
 
 // pad generates the fetch of a padded value: a coordinate shift, zero
 // outside (constant) or mirrored without repeating the edge (reflect).
@@ -16,10 +22,9 @@ func (g *gen) pad(n *model.Node) (string, error) {
 	in := g.b.shapes[n.Inputs[0]]
 	shift := g.ivec2(n.Pads[1], n.Pads[0])
 	size := g.ivec2(in[1], in[0])
+	src := padConstantSrc
 	if n.Mode == "reflect" {
-		return fmt.Sprintf("\tivec2 q = abs(p - %s);\n\tivec2 e = %s - 1;\n\treturn %s(e - abs(e - q), l);", shift, size, fn), nil
+		src = padReflectSrc
 	}
-	return fmt.Sprintf("\tivec2 q = p - %s;\n"+
-		"\tif (any(lessThan(q, ivec2(0))) || any(greaterThanEqual(q, %s))) return vec4(0.0);\n"+
-		"\treturn %s(q, l);", shift, size, fn), nil
+	return body(fill(src, "SHIFT", shift, "SIZE", size, "X", fn)), nil
 }

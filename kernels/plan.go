@@ -26,6 +26,15 @@
 // The graph input is read straight from the source image with the input
 // normalization applied in the fetch, and the final pass denormalizes and
 // renders to the canvas.
+//
+// Ops. Every op has one entry in the op table (registry.go): whether it
+// folds into an epilogue, is inlined into its reader's fetch, or has a
+// pass of its own, and the Go function generating each. The GLSL itself
+// lives in .glsl files, one per kernel or piece of a kernel, embedded and
+// filled in one way: $NAME placeholders (upper case) take values from Go
+// (fill), and lines holding the markers $k, $i and $o are repeated per
+// output layer and pixel of a fragment (expand). docs/architecture.md
+// walks through adding an op.
 package kernels
 
 import (

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/edgetoon/edgetoon/model"
 )
@@ -119,3 +120,40 @@ func inlinable(op string) bool { return kernelTable[op].fetch != nil }
 
 // norm ops need their statistics passes (norm.go).
 func norm(op string) bool { return kernelTable[op].stats }
+
+// fill returns the GLSL of a kernel file with each placeholder $NAME (an
+// upper-case name) replaced by its value; values come in name, value
+// pairs. It leaves the lower-case markers $k, $i and $o, which expand
+// repeats per output layer and pixel. A placeholder without a value is a
+// bug in the kernel's Go side, so fill panics naming it.
+func fill(src string, pairs ...string) string {
+	vals := map[string]string{}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		vals[pairs[i]] = pairs[i+1]
+	}
+	var sb strings.Builder
+	for {
+		i := strings.IndexByte(src, '$')
+		if i < 0 {
+			sb.WriteString(src)
+			return sb.String()
+		}
+		j := i + 1
+		for j < len(src) && (src[j] >= 'A' && src[j] <= 'Z' || src[j] == '_' || j > i+1 && src[j] >= '0' && src[j] <= '9') {
+			j++
+		}
+		sb.WriteString(src[:i])
+		if j == i+1 { // a lower-case marker: kept
+			sb.WriteByte('$')
+		} else if v, ok := vals[src[i+1:j]]; ok {
+			sb.WriteString(v)
+		} else {
+			panic(fmt.Sprintf("kernels: no value for placeholder $%s", src[i+1:j]))
+		}
+		src = src[j:]
+	}
+}
+
+// body is a kernel file holding the body of a fetch function, without
+// its final newline (gen.function adds the closing brace).
+func body(src string) string { return strings.TrimSuffix(src, "\n") }

@@ -1,10 +1,17 @@
 package kernels
 
 import (
+	_ "embed"
 	"fmt"
 
 	"github.com/edgetoon/edgetoon/model"
 )
+
+//go:embed resize_nearest.glsl
+var resizeNearestSrc string
+
+//go:embed resize_bilinear.glsl
+var resizeBilinearSrc string
 
 // resize generates the fetch of an upsampled value, normally inlined into
 // the consuming conv so the large tensor is never stored.
@@ -40,17 +47,7 @@ func (g *gen) resize(n *model.Node) (string, error) {
 		if n.AlignCorners {
 			half = "0.5"
 		}
-		return fmt.Sprintf("\tivec2 q = min(ivec2(floor(vec2(p) * u_v[%d].xy + u_v[%d].zw + %s)), %s - 1);\n\treturn %s(q, l);",
-			k, k, half, size, fn), nil
+		return body(fill(resizeNearestSrc, "K", fmt.Sprint(k), "HALF", half, "SIZE", size, "X", fn)), nil
 	}
-	return fmt.Sprintf(`	vec2 s = vec2(p) * u_v[%d].xy + u_v[%d].zw;
-	vec2 f = floor(s);
-	vec2 t = s - f;
-	ivec2 lo = max(ivec2(f), 0);
-	ivec2 hi = min(ivec2(f) + 1, %s - 1);
-	vec4 a = %s(lo, l), b = %s(ivec2(hi.x, lo.y), l);
-	vec4 c = %s(ivec2(lo.x, hi.y), l), d = %s(hi, l);
-	vec4 top = a + (b - a) * t.x;
-	vec4 bottom = c + (d - c) * t.x;
-	return top + (bottom - top) * t.y;`, k, k, size, fn, fn, fn, fn), nil
+	return body(fill(resizeBilinearSrc, "K", fmt.Sprint(k), "SIZE", size, "X", fn)), nil
 }

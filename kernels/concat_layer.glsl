@@ -1,0 +1,1 @@
+	if (l < $END) return $X(p, l - $OFF);

@@ -1,0 +1,10 @@
+	vec2 s = vec2(p) * u_v[$K].xy + u_v[$K].zw;
+	vec2 f = floor(s);
+	vec2 t = s - f;
+	ivec2 lo = max(ivec2(f), 0);
+	ivec2 hi = min(ivec2(f) + 1, $SIZE - 1);
+	vec4 a = $X(lo, l), b = $X(ivec2(hi.x, lo.y), l);
+	vec4 c = $X(ivec2(lo.x, hi.y), l), d = $X(hi, l);
+	vec4 top = a + (b - a) * t.x;
+	vec4 bottom = c + (d - c) * t.x;
+	return top + (bottom - top) * t.y;
