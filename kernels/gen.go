@@ -13,6 +13,18 @@ import (
 //go:embed header.glsl
 var headerSrc string
 
+// The fetch of a value stored in a texture (fetch_texel.glsl, or
+// fetch_columns.glsl column-split) or of the source image
+// (fetch_image.glsl).
+var (
+	//go:embed fetch_texel.glsl
+	fetchTexelSrc string
+	//go:embed fetch_columns.glsl
+	fetchColumnsSrc string
+	//go:embed fetch_image.glsl
+	fetchImageSrc string
+)
+
 // VertexShader draws one triangle covering the viewport; every pass uses it.
 //
 //go:embed vertex.glsl
@@ -76,16 +88,16 @@ func (g *gen) fetch(name string) (string, error) {
 		inv := g.vec([]float32{1 / float32(b.opts.W), 1 / float32(b.opts.H)}, 1)
 		k := g.vec(padAffine(b.g.Norm.Scale, b.g.InputChannels, 1), 1)
 		g.vec(padAffine(b.g.Norm.Bias, b.g.InputChannels, 0), 1)
-		body = fmt.Sprintf("\tvec4 c = texture(timg, (vec2(p) + 0.5) * u_v[%d].xy);\n"+
-			"\treturn mix(vec4(0.0), c * u_v[%d] + u_v[%d], lessThan(ivec4(0, 1, 2, 3), ivec4(%d)));",
-			inv, k, k+1, b.g.InputChannels)
+		body = bodyOf(fill(fetchImageSrc, "INV", fmt.Sprint(inv), "K", fmt.Sprint(k), "K1", fmt.Sprint(k+1),
+			"C", fmt.Sprint(b.g.InputChannels)))
 	case b.materialized(name):
 		k := len(g.leaves)
 		g.leaves = append(g.leaves, name)
-		body = fmt.Sprintf("\treturn texelFetch(t%d, ivec3(p, l), 0);", k)
+		body = bodyOf(fill(fetchTexelSrc, "T", fmt.Sprint(k)))
 		if n := b.pixels[name]; n > 1 {
 			// Column-split (see the package comment); n is a power of 2.
-			body = fmt.Sprintf("\treturn texelFetch(t%d, ivec3(p.x >> %d, p.y, l * %d + (p.x & %d)), 0);", k, bits.Len(uint(n))-1, n, n-1)
+			body = bodyOf(fill(fetchColumnsSrc, "T", fmt.Sprint(k), "SHIFT", fmt.Sprint(bits.Len(uint(n))-1),
+				"N", fmt.Sprint(n), "MASK", fmt.Sprint(n-1)))
 		}
 	case b.inlined[name]:
 		var err error

@@ -154,6 +154,6 @@ func fill(src string, pairs ...string) string {
 	}
 }
 
-// body is a kernel file holding the body of a fetch function, without
+// bodyOf returns a kernel file holding the body of a fetch function without
 // its final newline (gen.function adds the closing brace).
-func body(src string) string { return strings.TrimSuffix(src, "\n") }
+func bodyOf(src string) string { return strings.TrimSuffix(src, "\n") }

@@ -1,0 +1,1 @@
+	return texelFetch(t$T, ivec3(p, l), 0);
