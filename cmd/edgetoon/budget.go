@@ -16,10 +16,10 @@ import (
 // says otherwise.
 const defaultBudget = 1 << 30
 
-// baseBytes is what the process holds before it reads any input: the
-// Go runtime, the program's code and data, stacks, and the garbage the
-// collector lets lie between cycles below the limit. docs/hardening.md
-// has the measured figure it covers.
+// baseBytes is what a run needs beyond its inputs: the Go runtime, the
+// program's code and data, stacks, and the garbage the collector lets
+// lie between cycles. docs/hardening.md has what a run measures beside
+// it.
 const baseBytes = 48 << 20
 
 // byteSize is a flag value in bytes, written as a plain number or with

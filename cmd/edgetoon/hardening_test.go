@@ -376,3 +376,20 @@ func TestImportBitFlips(t *testing.T) {
 		t.Errorf("temporary files left: %v", left)
 	}
 }
+
+func TestByteSize(t *testing.T) {
+	for in, want := range map[string]int64{
+		"1GiB": 1 << 30, "512MiB": 512 << 20, "512m": 512 << 20, "2G": 2 << 30, "1.5 GB": 3 << 29, "4096": 4096, "10KiB": 10 << 10,
+	} {
+		var b byteSize
+		if err := b.Set(in); err != nil || int64(b) != want {
+			t.Errorf("%q: %d, %v; want %d", in, b, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "-1GiB", "lots", "1XB", "1e30"} {
+		var b byteSize
+		if err := b.Set(in); err == nil {
+			t.Errorf("%q: accepted as %d", in, b)
+		}
+	}
+}
