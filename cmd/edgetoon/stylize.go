@@ -36,7 +36,7 @@ func runStylize(args []string) error {
 		return err
 	}
 	in := fs.Arg(0)
-	data, err := photo.ReadFile(in)
+	data, err := photo.ReadFile(in, budget.fileLimit(1))
 	if err != nil {
 		return err
 	}

@@ -21,10 +21,10 @@ type Info struct {
 	DecodeBytes int64
 }
 
-// ReadFile reads an image file of at most MaxBytes; only a regular file
-// is read (see model.ReadRegularFile).
-func ReadFile(path string) ([]byte, error) {
-	data, err := model.ReadRegularFile(path, MaxBytes)
+// ReadFile reads an image file of at most limit bytes (and MaxBytes);
+// only a regular file is read (see model.ReadRegularFile).
+func ReadFile(path string, limit int64) ([]byte, error) {
+	data, err := model.ReadRegularFile(path, min(limit, MaxBytes))
 	if err != nil {
 		return nil, fmt.Errorf("read image: %w", err)
 	}
