@@ -181,3 +181,30 @@ func FuzzDecodeImage(f *testing.F) {
 		}
 	})
 }
+
+// jpegFrame reads the frame header that sizes the decoder's planes: a
+// baseline colour and grey JPEG from image/jpeg, and the colour one with
+// its start-of-frame marker changed to progressive (SOF2).
+func TestJPEGFrame(t *testing.T) {
+	r := image.Rect(0, 0, 16, 16)
+	colour, grey := encode(t, image.NewNRGBA(r), true), encode(t, image.NewGray(r), true)
+	prog := bytes.Replace(colour, []byte{0xff, 0xc0}, []byte{0xff, 0xc2}, 1)
+	for name, c := range map[string]struct {
+		data        []byte
+		progressive bool
+		comps       int
+	}{
+		"colour": {colour, false, 3}, "grey": {grey, false, 1}, "progressive": {prog, true, 3},
+		"not a jpeg": {[]byte("\x89PNG"), false, 0}, "cut": {colour[:20], false, 0},
+	} {
+		p, n := jpegFrame(c.data)
+		if p != c.progressive || n != c.comps {
+			t.Errorf("%s: progressive %v, %d components; want %v, %d", name, p, n, c.progressive, c.comps)
+		}
+	}
+	// A progressive colour file needs 4 bytes a pixel per component
+	// more than a baseline one, for the coefficients.
+	if d := jpegBytes(prog, 16, 16) - jpegBytes(colour, 16, 16); d != 12*48*48 {
+		t.Errorf("progressive minus baseline: %d bytes, want %d", d, 12*48*48)
+	}
+}
