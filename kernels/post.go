@@ -12,7 +12,7 @@ import _ "embed"
 // StabilizeShader blends this frame's cartoon into the last stabilized one
 // where the input has not changed, per pixel: a still scene's cartoon stops
 // flickering while what moves follows at once. It writes the stabilized
-// cartoon (location 0) and this frame's input at the output size (1),
+// cartoon (location 0) and the input it stands for, blended alike (1),
 // both kept for the next frame.
 //
 //go:embed stabilize.glsl

@@ -4,7 +4,7 @@ precision highp float;
 precision highp sampler2D;
 uniform sampler2D u_image;   // the source frame, any size, row 0 at the top
 uniform sampler2D u_net;     // this frame's cartoon, output size
-uniform sampler2D u_prevIn;  // the last frame's input, output size
+uniform sampler2D u_prevIn;  // the input the last stabilized cartoon stands for
 uniform sampler2D u_prevOut; // the last stabilized cartoon
 // x, y: the input change at which the gate starts to open and is fully
 // open; z: the new cartoon's weight where the input is still; w: 1 when
@@ -40,5 +40,9 @@ void main() {
 	float a = u_p.w > 0.5 ? 1.0 : mix(u_p.z, 1.0, smoothstep(u_p.x, u_p.y, change));
 	vec3 net = texelFetch(u_net, p, 0).rgb;
 	o_out = vec4(mix(texelFetch(u_prevOut, p, 0).rgb, net, a), 1.0);
-	o_in = vec4(centre, 1.0);
+	// The input this cartoon stands for, blended as the cartoon is: a slow
+	// drift (a pan) adds up against it until the gate opens, so the
+	// cartoon lags the camera by at most about the gate's threshold,
+	// where comparing with the last frame alone would never open it.
+	o_in = vec4(mix(texelFetch(u_prevIn, p, 0).rgb, centre, a), 1.0);
 }

@@ -10,16 +10,17 @@ import (
 )
 
 // Gate of the temporal stabilization (kernels.StabilizeShader): the input
-// change (largest channel of the 3x3 mean's change, in [0,1]) at which a
+// change (largest channel of the 3x3 mean's change against the input the
+// last cartoon stands for, in [0,1]) at which a
 // pixel starts to take more of the new cartoon, the change at which it
 // takes it whole, and its weight where the input is still. Sensor noise of
 // a few levels moves the 3x3 mean by well under gateLow; an edge that moves
 // a pixel moves it by more than gateHigh. docs/camera.md has the
 // measurements these were chosen on.
 const (
-	gateLow   = 0.02
-	gateHigh  = 0.08
-	gateFloor = 0.2
+	gateLow   = 0.008
+	gateHigh  = 0.03
+	gateFloor = 0.3
 )
 
 // post is the page's last stage: the plan's canvas pass renders the

@@ -29,10 +29,13 @@ const state = {
   switching: false, // a model download is in progress
   dims: "",
   lastReadout: 0,
+  auto: true, // the camera's detail follows the frame rate (holder)
   strength: 100, // % of the cartoon over the picture
   steady: true, // stabilize the live cartoon
 };
 const meter = new core.Meter();
+// The camera's detail holds 24 frames a second unless the user pins one.
+let holder = new core.RateHolder(24, core.liveSizes, 256);
 
 // ?size=N starts at detail level N (a link for a slow device, or a test,
 // can ask for less than the list offers). The camera stays within the
@@ -42,6 +45,7 @@ const meter = new core.Meter();
   if (Number.isInteger(n) && n >= 32 && n <= 1024) {
     state.size.photo = n;
     state.size.camera = Math.min(n, 512);
+    state.auto = false; // a link that asks for a detail pins it
     for (const v of new Set([state.size.camera, n])) {
       const opts = [...ui.size.options];
       if (opts.some((o) => Number(o.value) === v)) continue;
@@ -109,7 +113,8 @@ function setMode(mode, reason = "") {
   ui.cameraControls.hidden = !camera;
   ui.photoControls.hidden = camera;
   for (const opt of ui.size.querySelectorAll("[data-photo-only]")) opt.disabled = camera;
-  ui.size.value = String(state.size[mode]);
+  for (const opt of ui.size.querySelectorAll("[data-camera-only]")) opt.disabled = !camera;
+  ui.size.value = camera && state.auto ? "auto" : String(state.size[mode]);
   ui.readout.textContent = "";
   meter.reset();
   applyOptions();
@@ -163,8 +168,12 @@ function stopCamera() {
 function cameraFrame() {
   const v = ui.video;
   if (!state.engine || state.switching || !v.videoWidth) return;
-  if (meter.poll(state.engine) >= core.maxInFlight) return; // the GPU is behind: drop this frame
-  const [w, h] = core.fitSize(v.videoWidth, v.videoHeight, state.size.camera);
+  const inFlight = meter.poll(state.engine);
+  if (state.auto) {
+    for (let i = 0; i < meter.finished; i++) holder.frame(state.engine.gpuFrameMs());
+  }
+  if (inFlight >= core.maxInFlight) return; // the GPU is behind: drop this frame
+  const [w, h] = core.fitSize(v.videoWidth, v.videoHeight, state.auto ? holder.size : state.size.camera);
   setAspect(w, h);
   try {
     state.engine.stylize(v, w, h);
@@ -179,7 +188,7 @@ function cameraFrame() {
   const now = performance.now();
   if (now - state.lastReadout > 250) {
     state.lastReadout = now;
-    ui.readout.textContent = meter.text(w, h);
+    ui.readout.textContent = meter.text(w, h) + (state.auto ? " auto" : "");
   }
 }
 
@@ -382,6 +391,12 @@ function wire() {
   ui.download.onclick = () => state.png && core.download(state.png, core.fileName());
   ui.model.onchange = changeModel;
   ui.size.onchange = () => {
+    if (ui.size.value === "auto") {
+      state.auto = true;
+      holder = new core.RateHolder(24, core.liveSizes, state.size.camera);
+      return;
+    }
+    state.auto = false;
     state.size[state.mode] = Number(ui.size.value);
     if (state.mode === "photo" && state.photo) decodePhoto();
   };

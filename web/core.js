@@ -247,6 +247,8 @@ export class Meter {
   #last = 0;
   #fps = 0;
   #done = 0;
+  /** finished is the number of frames the last poll found finished. */
+  finished = 0;
   /**
    * poll counts the frames the engine has finished since the last poll
    * and returns how many are still in flight.
@@ -254,8 +256,9 @@ export class Meter {
   poll(engine) {
     const inFlight = engine.framesInFlight(), done = engine.framesDone();
     if (done < this.#done) this.#done = done; // a new model or GPU context counts afresh
-    if (done > this.#done) {
-      this.frame(done - this.#done);
+    this.finished = done - this.#done;
+    if (this.finished > 0) {
+      this.frame(this.finished);
       this.#done = done;
     }
     return inFlight;
@@ -277,6 +280,81 @@ export class Meter {
     if (this.#fps) parts.push(`${this.#fps.toFixed(1)} fps`, `${this.ms.toFixed(this.ms < 100 ? 1 : 0)} ms/frame`);
     if (w) parts.push(`${w}×${h}`);
     return parts.join(" · ");
+  }
+}
+
+/** The camera's detail levels (long side, px) the rate holder picks from. */
+export const liveSizes = [128, 160, 192, 224, 256, 320, 384, 448, 512];
+
+/**
+ * A RateHolder picks the camera's detail level that holds a target frame
+ * rate. It counts finished frames in windows of about a second (the
+ * first window after a change starts once the new size's frames come
+ * out) and, at the end of each, steps down when the rate was under 90 %
+ * of the target (to the largest level that, at the same cost per pixel,
+ * would hold it), and up when the rate held with room to spare: the GPU
+ * timer (where there is one) predicts the next level's frame under 85 %
+ * of the frame's budget or, without one, the rate was 15 % over the
+ * target. Hysteresis: a level it had to leave is not tried again for a
+ * while, twice as long each time (10 s, 20 s, ...), so that it does not
+ * hunt between two levels.
+ */
+export class RateHolder {
+  #i;
+  #start = 0; // start of the window, 0 before its first frame
+  #frames = 0;
+  #skip = 2; // frames to let pass after a change (the old size's, in flight)
+  #banned = new Map(); // level index -> {until, wait}
+  constructor(target = 24, sizes = liveSizes, start = 256) {
+    this.target = target;
+    this.sizes = sizes;
+    this.#i = Math.max(0, sizes.findIndex((s) => s >= start));
+  }
+  get size() { return this.sizes[this.#i]; }
+  /**
+   * frame counts a finished frame, given the GPU's time for a recent one
+   * (0: unknown), and returns the size to use.
+   */
+  frame(gpuMs = 0, now = performance.now()) {
+    if (this.#skip > 0) {
+      this.#skip--;
+      return this.size;
+    }
+    if (!this.#start) {
+      this.#start = now;
+      return this.size;
+    }
+    this.#frames++;
+    const elapsed = now - this.#start;
+    if (elapsed < 800 || this.#frames < 3) return this.size;
+    const fps = (1000 * this.#frames) / elapsed;
+    this.#start = now;
+    this.#frames = 0;
+    if (fps < 0.9 * this.target && this.#i > 0) {
+      const b = this.#banned.get(this.#i);
+      const wait = b ? Math.min(b.wait * 2, 160_000) : 10_000;
+      this.#banned.set(this.#i, { until: now + wait, wait });
+      // Straight to the largest level the cost per pixel says holds.
+      let j = this.#i - 1;
+      while (j > 0 && fps * (this.size / this.sizes[j]) ** 2 < this.target) j--;
+      return this.#step(j - this.#i);
+    }
+    const up = this.#i + 1;
+    if (up < this.sizes.length && !(this.#banned.get(up)?.until > now)) {
+      const ratio = (this.sizes[up] / this.size) ** 2;
+      const room = gpuMs > 0
+        ? fps >= this.target && gpuMs * ratio < 0.85 * (1000 / this.target)
+        : fps >= 1.15 * this.target;
+      if (room) return this.#step(1);
+    }
+    return this.size;
+  }
+  #step(d) {
+    this.#i += d;
+    this.#start = 0;
+    this.#frames = 0;
+    this.#skip = 2;
+    return this.size;
   }
 }
 

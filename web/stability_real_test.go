@@ -49,9 +49,10 @@ func view(src image.Image, cx, cy, w float64) *image.RGBA {
 	x0 := float64(b.Min.X) + cx*float64(b.Dx()) - ww/2
 	y0 := float64(b.Min.Y) + cy*float64(b.Dy()) - wh/2
 	dst := image.NewRGBA(image.Rect(0, 0, 320, 240))
-	// CatmullRom on a float rectangle: scale through an affine transform.
-	sx, sy := ww/320, wh/240
-	draw.CatmullRom.Transform(dst, [6]float64{sx, 0, x0, 0, sy, y0}, src, b, draw.Src, nil)
+	// CatmullRom on a float rectangle: an affine transform, source to
+	// destination.
+	sx, sy := 320/ww, 240/wh
+	draw.CatmullRom.Transform(dst, [6]float64{sx, 0, -x0 * sx, 0, sy, -y0 * sy}, src, b, draw.Src, nil)
 	return dst
 }
 
@@ -116,6 +117,9 @@ func runClip(t *testing.T, rs *realServer, clip []image.Image, fps int, steady b
 // the engine sees it) changed by less than stillThreshold, the mean
 // absolute change of the cartoon and of the input, per channel in [0,1].
 // skip leaves out the first pairs (the stabilizer's history filling up).
+// (Under load the camera frame often changes during a captured call, so
+// the source may be the frame after the one the engine read: on a still
+// clip that changes only the noise in the mask.)
 func flickerStats(r clipRun, skip int) (flicker, change float64, pairs int) {
 	var sumOut, sumIn float64
 	var count int
@@ -159,7 +163,7 @@ func TestStabilizeReal(t *testing.T) {
 	rs := startReal(t)
 	clip := noisyStillClip(sharedImage(t, "faces/webmorphcc0_60cm.jpg"), 8, 4.0/255, 1)
 	off := runClip(t, rs, clip, 3, false, 6)
-	on := runClip(t, rs, clip, 3, true, 10)
+	on := runClip(t, rs, clip, 3, true, 12)
 	fOff, cOff, nOff := flickerStats(off, 0)
 	// The history fills up over a few frames: the new cartoon's weight on
 	// a still pixel is gateFloor (wasm/post.go).

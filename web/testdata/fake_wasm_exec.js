@@ -30,7 +30,7 @@
       const ctx = canvas.getContext("2d", { willReadFrequently: true });
       if (!ctx) throw coded("no-webgl2", "");
       globalThis.fakeEngines = (globalThis.fakeEngines || 0) + 1;
-      let last = 0, done = 0, w = 0, h = 0, name = model, strength = 1, stabilize = false, shown = null;
+      let last = 0, done = 0, cost = 0, w = 0, h = 0, name = model, strength = 1, stabilize = false, shown = null;
       // The strength blends the inverted copy over the source, as the
       // real engine blends its cartoon over the input.
       const draw = (source) => {
@@ -53,7 +53,10 @@
           shown = source;
           // A test may slow the "GPU": the call blocks, as a backed-up
           // GPU holds the page's frames back.
-          for (const end = t + (globalThis.fakeFrameDelayMs || 0); performance.now() < end;);
+          // fakeMsPerKpx makes the cost grow with the frame's pixels;
+          // fakeGPUTimer has gpuFrameMs report it, as a GPU timer would.
+          cost = (globalThis.fakeFrameDelayMs || 0) + ((globalThis.fakeMsPerKpx || 0) * width * height) / 1000;
+          for (const end = t + cost; performance.now() < end;);
           last = 0.5;
           done++;
         },
@@ -63,7 +66,7 @@
         },
         redraw() { if (shown) draw(shown); },
         // A test sets the GPU timer's answer; 0 is "no GPU timer".
-        gpuFrameMs: () => globalThis.fakeGPUMs || 0,
+        gpuFrameMs: () => (globalThis.fakeGPUTimer ? cost : 0),
         // The fake "GPU" finishes each frame within the call.
         framesInFlight: () => 0,
         framesDone: () => done,

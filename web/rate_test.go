@@ -1,0 +1,128 @@
+package web_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// rateSimJS drives core.js's RateHolder on a simulated clock: the GPU
+// takes msPerKpx for every 1,000 pixels of a frame, the camera gives 30
+// frames a second, and a frame finishes at the slower of the two paces.
+// Each phase is [duration ms, msPerKpx]; timer says whether the GPU
+// timer reports the frame's time. It returns the size changes as
+// [time, size] and the phases' start times. Simulated time makes the
+// controller's timing testable exactly, whatever the machine's load.
+const rateSimJS = `(async (phases, timer) => {
+  const core = await import("/core.js");
+  const h = new core.RateHolder(24, core.liveSizes, 256);
+  let now = 0;
+  const log = [[0, h.size]], starts = [];
+  for (const [ms, k] of phases) {
+    starts.push(now);
+    for (const end = now + ms; now < end;) {
+      const cost = (k * h.size * (h.size * 3 / 4)) / 1000;
+      now += Math.max(1000 / 30, cost);
+      if (h.frame(timer ? cost : 0, now) !== log[log.length - 1][1]) log.push([now, h.size]);
+    }
+  }
+  return { log, starts };
+})`
+
+type rateSim struct {
+	Log    [][2]float64
+	Starts []float64
+}
+
+// sizeAt is the size in use at time at.
+func (r rateSim) sizeAt(at float64) int {
+	size := 0
+	for _, e := range r.Log {
+		if e[0] <= at {
+			size = int(e[1])
+		}
+	}
+	return size
+}
+
+// changes counts the size changes in [from, to).
+func (r rateSim) changes(from, to float64) int {
+	n := 0
+	for _, e := range r.Log[1:] {
+		if e[0] >= from && e[0] < to {
+			n++
+		}
+	}
+	return n
+}
+
+// TestRateHolder runs the camera's automatic detail (core.RateHolder) on
+// a simulated engine that is fast, then slowed to 2 ms per 1,000 pixels
+// (160x120: 38 ms a frame, holds 24 fps; 192x144: 55 ms, does not),
+// then fast again.
+func TestRateHolder(t *testing.T) {
+	_, url := serve(t, fakeFS(t), fakeInspect)
+	s := open(t, chromedp.Flag("deny-permission-prompts", true))
+	s.do(t, desktop(), chromedp.Navigate(url+"/?mode=photo"))
+	s.wait(t, "the page", `!!document.getElementById("size")`)
+	sim := func(timer bool) rateSim {
+		r, err := chromedp.Run(s.ctx, chromedp.Evaluate[rateSim](rateSimJS+`([[15000, 0], [60000, 2], [15000, 0]], `+map[bool]string{true: "true", false: "false"}[timer]+`)`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	for _, timer := range []bool{true, false} {
+		r := sim(timer)
+		slow, fast, end := r.Starts[1], r.Starts[2], r.Starts[2]+15000
+		t.Logf("GPU timer %v: sizes %v", timer, r.Log)
+		if s := r.sizeAt(slow); s != 512 {
+			t.Errorf("timer %v: fast engine at %d px after 15 s, want 512", timer, s)
+		}
+		first := slow
+		for _, e := range r.Log {
+			if e[0] > slow {
+				first = e[0]
+				break
+			}
+		}
+		t.Logf("GPU timer %v: first step down %.0f ms after the slowdown; %d changes in the slow phase's last 30 s", timer, first-slow, r.changes(fast-30000, fast))
+		if first-slow > 2000 || first == slow {
+			t.Errorf("timer %v: first step down %.0f ms after the slowdown, want within 2 s", timer, first-slow)
+		}
+		if s := r.sizeAt(fast); s != 160 {
+			t.Errorf("timer %v: %d px at the end of the slow phase, want 160 (the largest that holds 24 fps)", timer, s)
+		}
+		// With a GPU timer the holder predicts that the next level would
+		// not hold; without, it tries it again after 10 s, 20 s, 40 s...
+		maxChanges := 0
+		if !timer {
+			maxChanges = 2
+		}
+		if n := r.changes(fast-30000, fast); n > maxChanges {
+			t.Errorf("timer %v: %d size changes in the last 30 s at a constant speed, want <= %d", timer, n, maxChanges)
+		}
+		if s := r.sizeAt(end); s != 512 {
+			t.Errorf("timer %v: %d px 15 s after the engine is fast again, want 512", timer, s)
+		}
+	}
+
+	// The page: the camera starts on the automatic detail; a picked
+	// detail pins it.
+	s2 := open(t, chromedp.Flag("use-fake-ui-for-media-stream", true), chromedp.Flag("use-fake-device-for-media-stream", true))
+	s2.do(t, desktop(), chromedp.Navigate(url))
+	s2.wait(t, "the automatic detail", `document.getElementById("readout").textContent.endsWith(" auto")`)
+	if v := eval[string](t, s2, `document.getElementById("size").value`); v != "auto" {
+		t.Errorf("detail %q, want auto", v)
+	}
+	s2.do(t, chromedp.SetValue(chromedp.CSS("#size"), "384"), chromedp.Evaluate[chromedp.Void](`document.getElementById("size").dispatchEvent(new Event("change")); globalThis.fakeMsPerKpx = 2`))
+	s2.wait(t, "the pinned detail", `document.getElementById("out").width === 384 && !document.getElementById("readout").textContent.endsWith(" auto")`)
+	time.Sleep(3 * time.Second)
+	if w := eval[int](t, s2, `document.getElementById("out").width`); w != 384 {
+		t.Errorf("pinned at 384 on a slow engine, the canvas is %d wide", w)
+	}
+	if errs := s2.errors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+}
