@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 import (
@@ -391,5 +393,35 @@ func TestByteSize(t *testing.T) {
 		if err := b.Set(in); err == nil {
 			t.Errorf("%q: accepted as %d", in, b)
 		}
+	}
+}
+
+// An interrupted run leaves no temporary file beside its output.
+func TestInterruptRemovesTemp(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(edgetoonBinary(t), "stylize", "-model", student, "-size", "1792", "-max-memory", "2GiB", portrait, "-o", filepath.Join(dir, "out.png"))
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		tmp, _ := filepath.Glob(filepath.Join(dir, ".out.png.*.tmp"))
+		if len(tmp) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("no temporary output appeared")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("interrupted run: %v (exit %d), want exit 130", err, code)
+	}
+	left, _ := os.ReadDir(dir)
+	for _, e := range left {
+		t.Errorf("left behind: %s", e.Name())
 	}
 }
