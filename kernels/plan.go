@@ -228,6 +228,26 @@ func Build(g *model.Graph, opts Options) (*Plan, error) {
 	return b.plan, nil
 }
 
+// Passes returns the nodes of each pass that Build plans for g at opts,
+// as Pass.Nodes, without generating programs or packing weights: the
+// planner's fusion alone, for tools that need only its grouping
+// (latency.Decompose). Device limits are not checked.
+func Passes(g *model.Graph, opts Options) ([][]string, error) {
+	shapes, err := g.Shapes(opts.H, opts.W)
+	if err != nil {
+		return nil, err
+	}
+	b := &builder{g: g, opts: opts, shapes: shapes}
+	if err := b.fuse(); err != nil {
+		return nil, err
+	}
+	out := make([][]string, len(b.groups))
+	for i, gr := range b.groups {
+		out[i] = gr.names()
+	}
+	return out, nil
+}
+
 // SizeError reports a plan that does not fit the device's texture limits.
 type SizeError struct{ Msg string }
 

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -104,4 +105,29 @@ func allOpsPlans(t *testing.T) []*Plan {
 		plans = append(plans, p)
 	}
 	return plans
+}
+
+// Passes is Build's grouping: the same nodes per pass, in the same order.
+func TestPassesMatchBuild(t *testing.T) {
+	graphs := []*model.Graph{allOpsGraph(), testgraph.Whitebox(newRand())}
+	for _, g := range graphs {
+		for _, o := range []Options{{H: 32, W: 32}, {H: 24, W: 40, ToCanvas: true, Input: InputRaw}} {
+			p, err := Build(g, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Passes(g, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(p.Passes) {
+				t.Fatalf("%s %+v: %d passes, Build has %d", g.Name, o, len(got), len(p.Passes))
+			}
+			for i := range got {
+				if !slices.Equal(got[i], p.Passes[i].Nodes) {
+					t.Errorf("%s %+v: pass %d holds %v, Build's %v", g.Name, o, i, got[i], p.Passes[i].Nodes)
+				}
+			}
+		}
+	}
 }

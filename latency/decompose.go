@@ -10,13 +10,13 @@ import (
 
 // Decompose splits g, run on an h x w input, into the blocks our planner
 // executes, in execution order. The passes are the planner's own
-// (kernels.Build): which nodes fold into a pass and which are recomputed
-// in its reader's fetch is decided there, not here. Decompose only names
-// the profiled block each pass, or pair of passes, is (see the package
-// documentation); a node whose pass is no profiled block, such as a
-// grouped or dilated conv or a standalone activation, is an error that
-// names it. Nodes the output does not depend on are not run, and belong
-// to no block.
+// (kernels.Passes, the grouping kernels.Build plans): which nodes fold
+// into a pass and which are recomputed in its reader's fetch is decided
+// there, not here. Decompose only names the profiled block each pass, or
+// pair of passes, is (see the package documentation); a node whose pass
+// is no profiled block, such as a grouped or dilated conv or a standalone
+// activation, is an error that names it. Nodes the output does not depend
+// on are not run, and belong to no block.
 func Decompose(g *model.Graph, h, w int) ([]Block, error) {
 	if g == nil {
 		return nil, fmt.Errorf("decompose: nil graph")
@@ -51,16 +51,6 @@ func Decompose(g *model.Graph, h, w int) ([]Block, error) {
 	return d.blocks()
 }
 
-// planOptions are the planner's options for a decomposition. Fusion does
-// not depend on them (only on the graph and whether the last pass draws
-// to the canvas, which here it does not); the device limits are lifted so
-// that any graph the block limits allow has a plan.
-func planOptions(h, w int) kernels.Options {
-	const big = 1 << 16
-	return kernels.Options{H: h, W: w, Input: kernels.InputRaw,
-		MaxTextureSize: big, MaxLayers: big, MaxUniformVecs: big}
-}
-
 type decomposer struct {
 	g      *model.Graph
 	shapes map[string][]int
@@ -84,13 +74,15 @@ func (p *pass) root() string { return p.stored[0] }
 
 // passes plans g and records which pass computes each node.
 func (d *decomposer) passes(h, w int) error {
-	plan, err := kernels.Build(d.g, planOptions(h, w))
+	// Fusion depends on the graph and on whether the last pass draws to
+	// the canvas, which here it does not.
+	passes, err := kernels.Passes(d.g, kernels.Options{H: h, W: w})
 	if err != nil {
 		return fmt.Errorf("decompose: plan: %w", err)
 	}
-	for _, p := range plan.Passes {
+	for _, nodes := range passes {
 		var stored []string
-		for _, name := range p.Nodes {
+		for _, name := range nodes {
 			if _, seen := d.owner[name]; !seen && d.byName[name] != nil {
 				d.owner[name] = len(d.plan)
 				stored = append(stored, name)

@@ -11,7 +11,7 @@
 // filter that ends the White-box family. [Decompose] splits a
 // [model.Graph] into blocks so that a network's predicted latency is the
 // sum of its blocks' predictions. It does not restate the planner's
-// fusion rules: it plans the graph (kernels.Build) and names the block
+// fusion rules: it plans the graph (kernels.Passes) and names the block
 // each pass is, or fails naming a node it cannot:
 //
 //   - a conv pass, the conv with its activation and at most a residual
