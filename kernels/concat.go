@@ -51,5 +51,5 @@ func (g *gen) concat(n *model.Node) (string, error) {
 		sb.WriteString(fill(concatLaneSrc, "LO", fmt.Sprint(off), "HI", fmt.Sprint(off+chans[i]), "X", fn))
 		off += chans[i]
 	}
-	return body(fill(concatLanesSrc, "LANES", body(sb.String()))), nil
+	return bodyOf(fill(concatLanesSrc, "LANES", bodyOf(sb.String()))), nil
 }

@@ -112,7 +112,7 @@ func (b *builder) conv(g *gen, n *model.Node) (string, int64, error) {
 	}
 	g.define("WX", g.int(wx))
 	g.define("WY", g.int(wy))
-	return fill(convSrc, "ROW", body(convRow(g.pixels, kw, n.StrideX(), n.DilationX()))), macs, nil
+	return fill(convSrc, "ROW", bodyOf(convRow(g.pixels, kw, n.StrideX(), n.DilationX()))), macs, nil
 }
 
 // convRow generates the loop body for one input row and input layer s:
@@ -141,7 +141,7 @@ func convRow(pixels, kw, stride, dil int) string {
 		for i := range pixels {
 			px.WriteString(fill(convTapPixelSrc, "P", fmt.Sprint(i), "U", fmt.Sprint(i*stride+kx*dil)))
 		}
-		sb.WriteString(fill(convTapSrc, "KX", fmt.Sprint(kx), "PIXELS", body(px.String())))
+		sb.WriteString(fill(convTapSrc, "KX", fmt.Sprint(kx), "PIXELS", bodyOf(px.String())))
 	}
 	return sb.String()
 }

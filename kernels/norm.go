@@ -158,7 +158,7 @@ func (g *gen) normFetch(n *model.Node) (string, error) {
 	}
 	// x - hi is exact in fp32 (the two are close where it matters), so
 	// the low half of the mean is not lost against x.
-	return body(fill(normApplySrc, "X", x, "S", s)), nil
+	return bodyOf(fill(normApplySrc, "X", x, "S", s)), nil
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }

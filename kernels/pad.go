@@ -26,5 +26,5 @@ func (g *gen) pad(n *model.Node) (string, error) {
 	if n.Mode == "reflect" {
 		src = padReflectSrc
 	}
-	return body(fill(src, "SHIFT", shift, "SIZE", size, "X", fn)), nil
+	return bodyOf(fill(src, "SHIFT", shift, "SIZE", size, "X", fn)), nil
 }

@@ -47,7 +47,7 @@ func (g *gen) resize(n *model.Node) (string, error) {
 		if n.AlignCorners {
 			half = "0.5"
 		}
-		return body(fill(resizeNearestSrc, "K", fmt.Sprint(k), "HALF", half, "SIZE", size, "X", fn)), nil
+		return bodyOf(fill(resizeNearestSrc, "K", fmt.Sprint(k), "HALF", half, "SIZE", size, "X", fn)), nil
 	}
-	return body(fill(resizeBilinearSrc, "K", fmt.Sprint(k), "SIZE", size, "X", fn)), nil
+	return bodyOf(fill(resizeBilinearSrc, "K", fmt.Sprint(k), "SIZE", size, "X", fn)), nil
 }
