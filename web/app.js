@@ -9,7 +9,7 @@ const ui = Object.fromEntries([
   "loading", "progress", "progress-label", "notice", "notice-text", "notice-action",
   "mode-camera", "mode-photo", "camera-controls", "photo-controls", "flip", "shutter",
   "file", "choose-again", "download", "model", "size", "status", "update", "update-reload", "license",
-  "strength", "strength-value", "steady",
+  "strength", "strength-value", "steady", "record", "share",
 ].map((id) => [id.replace(/-(\w)/g, (_, c) => c.toUpperCase()), $(id)]));
 
 const params = new URLSearchParams(location.search);
@@ -21,6 +21,8 @@ const state = {
   facing: "user",
   stream: null,
   stopLoop: null,
+  rec: null, // the recording in progress
+  media: null, // the last photo or video saved, {blob, name}, for sharing
   shot: false, // save the next camera frame
   photo: null, // the chosen photo (a Blob)
   bitmap: null, // it, decoded at the chosen size
@@ -158,6 +160,7 @@ async function startCamera() {
 }
 
 function stopCamera() {
+  state.rec?.stop(); // a recording ends with the camera
   state.stopLoop?.();
   state.stopLoop = null;
   core.stopStream(state.stream);
@@ -182,13 +185,48 @@ function cameraFrame() {
   }
   if (state.shot) {
     state.shot = false;
-    core.canvasPNG(ui.out).then((b) => { core.download(b, core.fileName()); say("Saved the cartoon as PNG."); },
+    core.canvasPNG(ui.out).then((b) => { keep(b, core.fileName()); say("Saved the cartoon as PNG."); },
       (err) => say(core.describe(err)));
   }
   const now = performance.now();
   if (now - state.lastReadout > 250) {
     state.lastReadout = now;
     ui.readout.textContent = meter.text(w, h) + (state.auto ? " auto" : "");
+  }
+}
+
+// keep saves a photo or video on this device and offers to share it
+// where the browser can share files.
+function keep(blob, name) {
+  core.download(blob, name);
+  state.media = { blob, name };
+  ui.share.hidden = !core.shareable(blob, name);
+}
+
+// record films the cartoon until pressed again, for at most
+// core.maxRecordMs (a test may set edgetoonRecordLimitMs), then saves it.
+async function record() {
+  if (state.rec) return state.rec.stop();
+  const limit = globalThis.edgetoonRecordLimitMs || core.maxRecordMs;
+  try {
+    state.rec = core.record(ui.out, limit, (ms) => {
+      ui.record.textContent = `■ ${core.formatTime(ms)} / ${core.formatTime(limit)}`;
+    }, () => state.engine?.redraw());
+  } catch (err) {
+    return say(core.describe(err));
+  }
+  ui.record.setAttribute("aria-pressed", "true");
+  say("Recording…");
+  try {
+    const blob = await state.rec.done;
+    keep(blob, core.fileName(blob.type === "video/mp4" ? "mp4" : "webm"));
+    say("Saved the video.");
+  } catch (err) {
+    say(core.describe(err));
+  } finally {
+    state.rec = null;
+    ui.record.textContent = "● Rec";
+    ui.record.setAttribute("aria-pressed", "false");
   }
 }
 
@@ -360,6 +398,12 @@ function wire() {
     ui.split.setAttribute("aria-valuetext", `${v}% original`);
   };
   ui.shutter.onclick = () => { state.shot = true; };
+  ui.record.onclick = record;
+  ui.record.hidden = !core.recordType();
+  ui.share.onclick = () => {
+    const m = state.media;
+    if (m) core.share(m.blob, m.name).catch((err) => { if (err.name !== "AbortError") say(`Sharing failed (${err.name}).`); });
+  };
   ui.strength.oninput = () => {
     state.strength = Number(ui.strength.value);
     remember("edgetoon.strength", String(state.strength));

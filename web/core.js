@@ -380,10 +380,81 @@ export function download(blob, name) {
   setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
 }
 
-/** fileName is a timestamped name for a saved picture. */
-export function fileName() {
+/** fileName is a timestamped name for a saved picture (or ext). */
+export function fileName(ext = "png") {
   const t = new Date().toISOString().slice(0, 19).replace(/[-:]/g, "").replace("T", "-");
-  return `edgetoon-${t}.png`;
+  return `edgetoon-${t}.${ext}`;
+}
+
+/** The longest recording, in ms. */
+export const maxRecordMs = 30_000;
+
+/** recordType is the first video format this browser records, or "". */
+export function recordType() {
+  if (!("MediaRecorder" in globalThis)) return "";
+  return ["video/webm;codecs=vp9", "video/webm;codecs=vp8", "video/webm", "video/mp4"]
+    .find((t) => MediaRecorder.isTypeSupported(t)) || "";
+}
+
+/**
+ * record films canvas (MediaRecorder on its captureStream) for at most
+ * limitMs, calling onTick with the time recorded about every 250 ms. It
+ * returns stop(), which resolves to the video as a Blob, and done, which
+ * resolves to the same when the limit stopped it. The video stays on
+ * this device. The stream takes a frame only when the canvas is drawn:
+ * redraw (the engine's) draws the last picture again at the start and
+ * the end, so that a slow device's video still lasts as long as the
+ * recording.
+ */
+export function record(canvas, limitMs, onTick, redraw = () => {}) {
+  const type = recordType();
+  if (!type) throw coded("record", "This browser cannot record video.");
+  const stream = canvas.captureStream(30);
+  const rec = new MediaRecorder(stream, { mimeType: type, videoBitsPerSecond: 4e6 });
+  const chunks = [];
+  rec.ondataavailable = (e) => { if (e.data.size) chunks.push(e.data); };
+  const done = new Promise((resolve, reject) => {
+    rec.onstop = () => {
+      for (const t of stream.getTracks()) t.stop();
+      resolve(new Blob(chunks, { type: type.split(";")[0] }));
+    };
+    rec.onerror = (e) => reject(coded("record", `Recording failed (${e.error?.name || "error"}).`));
+  });
+  const start = performance.now();
+  const tick = setInterval(() => onTick?.(performance.now() - start), 250);
+  let stopping = null;
+  const stop = () => {
+    stopping ??= (async () => {
+      clearInterval(tick);
+      clearTimeout(limit);
+      redraw();
+      // Let the stream take that frame before the recorder ends.
+      await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 50)));
+      if (rec.state !== "inactive") rec.stop();
+    })();
+    return done;
+  };
+  const limit = setTimeout(stop, limitMs);
+  rec.start(1000);
+  redraw();
+  onTick?.(0);
+  return { stop, done };
+}
+
+/** formatTime writes ms as m:ss. */
+export const formatTime = (ms) => `${Math.floor(ms / 60000)}:${String(Math.floor(ms / 1000) % 60).padStart(2, "0")}`;
+
+/**
+ * shareable reports whether this browser can share blob as a file (Web
+ * Share API level 2: Chrome on Android, Safari).
+ */
+export function shareable(blob, name) {
+  return !!navigator.canShare?.({ files: [new File([blob], name, { type: blob.type })] });
+}
+
+/** share hands blob to the system's share sheet as a file. */
+export function share(blob, name) {
+  return navigator.share({ files: [new File([blob], name, { type: blob.type })] });
 }
 
 /** formatBytes writes a byte count for a progress label. */

@@ -1,0 +1,113 @@
+package web_test
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// probeVideo decodes the video at path with Debian's ffmpeg and returns
+// its frame size, the time from its first frame to the end of its last,
+// in seconds, and its number of distinct decoded frames.
+func probeVideo(t *testing.T, path string) (w, h int, seconds float64, distinct int) {
+	t.Helper()
+	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0",
+		"-show_entries", "stream=width,height", "-of", "csv=p=0", path).Output()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v", path, err)
+	}
+	dims := strings.Split(strings.TrimSpace(string(out)), ",")
+	if len(dims) < 2 {
+		t.Fatalf("ffprobe: %q", out)
+	}
+	w, _ = strconv.Atoi(dims[0])
+	h, _ = strconv.Atoi(dims[1])
+	// framemd5: one line per decoded frame, "stream, dts, pts, duration,
+	// size, md5", times in the time base of its "#tb 0: 1/N" line.
+	out, err = exec.Command("ffmpeg", "-v", "error", "-i", path, "-map", "0:v:0", "-f", "framemd5", "-").Output()
+	if err != nil {
+		t.Fatalf("ffmpeg %s: %v", path, err)
+	}
+	tb := 1.0
+	first, end := -1.0, 0.0
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		line := sc.Text()
+		if rest, ok := strings.CutPrefix(line, "#tb 0: "); ok {
+			num, den, _ := strings.Cut(rest, "/")
+			n, _ := strconv.ParseFloat(num, 64)
+			d, _ := strconv.ParseFloat(den, 64)
+			tb = n / d
+		}
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Split(line, ",")
+		if len(f) < 6 {
+			continue
+		}
+		pts, _ := strconv.ParseFloat(strings.TrimSpace(f[2]), 64)
+		dur, _ := strconv.ParseFloat(strings.TrimSpace(f[3]), 64)
+		if first < 0 {
+			first = pts * tb
+		}
+		end = max(end, (pts+dur)*tb)
+		seen[strings.TrimSpace(f[5])] = true
+	}
+	return w, h, end - first, len(seen)
+}
+
+// TestRecord records the live (fake) cartoon for 5 s (a test hook
+// shortens the 30 s limit, which then stops the recording by itself):
+// the downloaded video decodes at the canvas's size, lasts 4.5-5.5 s and
+// shows the camera moving. Nothing is uploaded.
+func TestRecord(t *testing.T) {
+	for _, tool := range []string{"ffprobe", "ffmpeg"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s is needed (apt-get install ffmpeg)", tool)
+			}
+			t.Skipf("%s is not installed (apt-get install ffmpeg)", tool)
+		}
+	}
+	_, url := serve(t, fakeFS(t), fakeInspect)
+	s := open(t, chromedp.Flag("use-fake-ui-for-media-stream", true), chromedp.Flag("use-fake-device-for-media-stream", true))
+	next := s.downloads(t)
+	s.do(t, desktop(), chromedp.Navigate(url+"/?size=256"))
+	s.wait(t, "the frame readout", `document.getElementById("readout").textContent.includes("fps")`)
+	if eval[bool](t, s, `document.getElementById("record").hidden`) {
+		t.Fatal("no record button: this browser records no video?")
+	}
+	s.do(t, chromedp.Evaluate[chromedp.Void](`globalThis.edgetoonRecordLimitMs = 5000`), chromedp.Click(chromedp.CSS("#record")))
+	s.wait(t, "the timer", `document.getElementById("record").textContent.includes("0:00 / 0:05")`)
+	data := next()
+	canvas := eval[[]int](t, s, `[out.width, out.height]`)
+	path := filepath.Join(t.TempDir(), "rec.webm")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, h, sec, distinct := probeVideo(t, path)
+	t.Logf("recording: %d bytes, %dx%d, %.2f s, %d distinct frames; canvas %dx%d; status %q", len(data), w, h, sec, distinct,
+		canvas[0], canvas[1], eval[string](t, s, `document.getElementById("status").textContent`))
+	if w != canvas[0] || h != canvas[1] {
+		t.Errorf("video %dx%d, canvas %dx%d", w, h, canvas[0], canvas[1])
+	}
+	if sec < 4.5 || sec > 5.5 {
+		t.Errorf("video lasts %.2f s, want 4.5-5.5", sec)
+	}
+	if distinct < 3 {
+		t.Errorf("%d distinct frames, want >= 3", distinct)
+	}
+	if errs := s.errors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+	s.checkRequests(t, url)
+}
