@@ -212,20 +212,22 @@ func (e *exporter) act(act string, alpha float32, in, out string) error {
 	return nil
 }
 
-func (e *exporter) unary(n *model.Node, out string) error {
+// activationOp exports a standalone activation op as the ONNX op of the
+// fused activation of the same name.
+func activationOp(act string) func(e *exporter, n *model.Node, out string) error {
+	return func(e *exporter, n *model.Node, out string) error {
+		x, err := e.value(n.Inputs[0])
+		if err != nil {
+			return err
+		}
+		return e.act(act, n.Alpha, x, out)
+	}
+}
+
+func (e *exporter) clip(n *model.Node, out string) error {
 	x, err := e.value(n.Inputs[0])
 	if err != nil {
 		return err
-	}
-	switch n.Op {
-	case model.OpLeakyReLU:
-		return e.act("leaky_relu", n.Alpha, x, out)
-	case model.OpReLU:
-		return e.act("relu", 0, x, out)
-	case model.OpTanh:
-		return e.act("tanh", 0, x, out)
-	case model.OpSigmoid:
-		return e.act("sigmoid", 0, x, out)
 	}
 	e.add(&onode{op: "Clip", inputs: []string{x, e.scalar(n.Min), e.scalar(n.Max)}, outputs: []string{out}})
 	return nil
