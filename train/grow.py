@@ -11,8 +11,10 @@ wide. grow moves budget from the first to the second:
     as the old one and every new weight still gets a gradient (Net2Net's
     function-preserving widening, Chen et al. 2016, with noise in place of
     copies so that new channels do not mirror old ones).
-  * shrink: a k x k kernel becomes its centred k' x k' part; what the
-    dropped ring contributed is lost and the fine-tune has to win it back.
+  * shrink: a k x k kernel becomes k' x k', refitted by least squares so
+    that on training photos it computes what the k x k one did (its input
+    features are smooth, so a smaller kernel can take over most of what
+    the outer ring did; the centred part alone is a poor start).
 
     /usr/bin/python3 train/grow.py IN.safetensors OUT.safetensors \\
         [--width R=24 --width inner=24] [--kernel generator/Conv_9/Conv2D=5]
@@ -27,8 +29,11 @@ import os
 import sys
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import data  # noqa: E402
 import edgetoon_model as em  # noqa: E402
 
 
@@ -81,6 +86,39 @@ def shrink_kernel(tensors, name, k):
     return out
 
 
+@torch.no_grad()
+def refit_kernel(graph, old, new, weight, photos):
+    """Least-squares weights and bias of the stride-1 conv whose kernel is
+    `weight` in new (already its new size), so that its output (before its
+    activation) matches the conv's in old on photos (NCHW in [0,1]).
+    Returns new with the refitted conv."""
+    node = next(n for n in graph["nodes"] if n["op"] == "conv2d" and n["inputs"][1] == weight)
+    if any(s not in (0, 1) for s in node.get("stride", [1, 1])):
+        raise ValueError("%s: refit needs a stride-1 conv" % weight)
+    vals = em.GraphModule(graph, old).eval()(em.normalize(photos, graph), return_values=True)
+    x = vals[node["inputs"][0]].double()
+    w_old = torch.from_numpy(np.asarray(old[weight], np.float64)).permute(0, 3, 1, 2)
+    b_old = torch.from_numpy(np.asarray(old[node["inputs"][2]], np.float64))
+    y = em.conv2d_same(x, w_old, b_old)
+    o, k, _, c = np.asarray(new[weight]).shape
+    cols = F.unfold(x, k, padding=k // 2)  # SAME for odd k, stride 1; N, c*k*k, HW in (c, kh, kw) order
+    cols = torch.cat([cols, torch.ones_like(cols[:, :1])], 1).permute(0, 2, 1).reshape(-1, c * k * k + 1)
+    a, b = cols.T @ cols, cols.T @ y.flatten(2).permute(0, 2, 1).reshape(-1, o)
+    sol = torch.linalg.solve(a + 1e-6 * a.diagonal().mean() * torch.eye(len(a), dtype=a.dtype), b)
+    out = dict(new)
+    out[weight] = sol[:-1].T.reshape(o, c, k, k).permute(0, 2, 3, 1).numpy().astype(np.float32)
+    out[node["inputs"][2]] = sol[-1].numpy().astype(np.float32)
+    return out
+
+
+def training_crops(n, size=160):
+    """n centred crops of training portraits, spread over the split."""
+    paths = data.list_images(split="train", subsets=("faces",))
+    paths = paths[::max(len(paths) // n, 1)][:n]
+    return torch.stack([data.to_tensor(data.center_crop(data.load_rgb(os.path.join(data.IMAGES, p)), size))
+                        for p in paths])
+
+
 def grow(tensors, widths=None, kernels=None, seed=0):
     """widths: {"R": n, "inner": n}; kernels: {weight name: k}."""
     rng = np.random.default_rng(seed)
@@ -114,10 +152,17 @@ def main(argv=None):
     p.add_argument("--width", action="append", default=[], metavar="GROUP=N")
     p.add_argument("--kernel", action="append", default=[], metavar="TENSOR=K")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--refit", type=int, default=16, metavar="N",
+                   help="training portraits for the least-squares refit of shrunk kernels (0: centred part only)")
     a = p.parse_args(argv)
-    graph, tensors = em.read_file(a.src)
-    before = em.macs(graph, tensors)
-    tensors = grow(tensors, parse_pairs(a.width, int), parse_pairs(a.kernel, int), a.seed)
+    graph, old = em.read_file(a.src)
+    before = em.macs(graph, old)
+    kernels = parse_pairs(a.kernel, int)
+    tensors = grow(old, parse_pairs(a.width, int), kernels, a.seed)
+    if a.refit and kernels:
+        photos = training_crops(a.refit)
+        for name in kernels:
+            tensors = refit_kernel(graph, old, tensors, name, photos)
     graph = dict(graph, provenance=graph.get("provenance", "") + "; grown by train/grow.py from %s (%s %s)"
                  % (os.path.basename(a.src), " ".join(a.width), " ".join(a.kernel)))
     em.write_file(a.dst, graph, tensors, "F32")

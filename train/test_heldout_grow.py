@@ -117,6 +117,22 @@ class GrowTest(unittest.TestCase):
         np.testing.assert_array_equal(out[k], np.asarray(self.tensors[k])[:, 1:6, 1:6, :])
         with self.assertRaises(ValueError):
             grow.shrink_kernel(self.tensors, k, 4)
+
+    def test_refit_recovers_the_dropped_ring(self):
+        # A conv whose 5x5 version exists exactly: a 7x7 with a zero ring
+        # and the 5x5 centre random. Cropping keeps it; refitting from a
+        # perturbed 5x5 must find it again (least squares, exact solution).
+        k = "generator/Conv_9/Conv2D"
+        t = dict(self.tensors)
+        w = np.zeros_like(np.asarray(t[k], np.float32))
+        w[:, 1:6, 1:6, :] = np.random.default_rng(3).normal(0, 0.05, (3, 5, 5, w.shape[3]))
+        t[k] = w
+        small = grow.shrink_kernel(t, k, 5)
+        noisy = dict(small, **{k: small[k] + 0.01})
+        photos = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(4))
+        fit = grow.refit_kernel(self.graph, t, noisy, k, photos)
+        np.testing.assert_allclose(fit[k], small[k], atol=1e-4)
+        np.testing.assert_allclose(fit["generator/Conv_9/biases"], t["generator/Conv_9/biases"], atol=1e-4)
         with self.assertRaises(ValueError):
             grow.widen(self.tensors, ["generator/Conv_4/Conv2D"], [], 8, np.random.default_rng(0))
 
