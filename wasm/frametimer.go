@@ -42,10 +42,13 @@ type frameTimer struct {
 	done               int     // frames finished so far
 }
 
-// newFrameTimer returns a timer for the context.
+// newFrameTimer returns a timer for the context. A test may set
+// globalThis.edgetoonNoGPUTimer to follow frames as a browser without the
+// timer extension does.
 func newFrameTimer(c *gl.Context) *frameTimer {
 	t := &frameTimer{
-		timer:    !c.Extension("EXT_disjoint_timer_query_webgl2").IsNull(),
+		timer: !c.Extension("EXT_disjoint_timer_query_webgl2").IsNull() &&
+			!js.Global().Get("edgetoonNoGPUTimer").Truthy(),
 		getQuery: c.Get("getQueryParameter").Call("bind", c.Value),
 		getParam: c.Get("getParameter").Call("bind", c.Value),
 		disjoint: []any{gpuDisjointEXT},

@@ -95,12 +95,12 @@ type clipRun struct {
 // runClip plays clip (at fps) to the page at ?size=128 with the
 // stabilizer on or off and returns n frames captured after the setting
 // took effect (the frame in flight when it changed is left out).
-func runClip(t *testing.T, rs *realServer, clip []image.Image, fps int, steady bool, n int) clipRun {
+func runClip(t *testing.T, rs *realServer, clip []image.Image, fps int, steady bool, n int, query string) clipRun {
 	t.Helper()
 	_, flags := fakeCameraAt(t, clip, fps)
 	s := openFor(t, realLimit, flags...)
 	s.capture(t, 1000)
-	s.do(t, desktop(), chromedp.Navigate(rs.ts.URL+"/?size=128"))
+	s.do(t, desktop(), chromedp.Navigate(rs.ts.URL+"/?size=128"+query))
 	s.waitReal(t, "a stylized camera frame", `globalThis.__frames.length >= 1`)
 	k := eval[int](t, s, fmt.Sprintf(`steady.checked = %v; steady.dispatchEvent(new Event("change")); globalThis.__frames.length`, steady))
 	s.waitReal(t, fmt.Sprintf("%d frames", n), fmt.Sprintf(`globalThis.__frames.length >= %d`, k+1+n))
@@ -158,12 +158,35 @@ func flickerStats(r clipRun, skip int) (flicker, change float64, pairs int) {
 // TestStabilizeReal plays a still portrait with sensor noise (sigma 4/255
 // a channel) to the page, with the stabilizer off and on: on, the still
 // cartoon must change at most half as much from frame to frame as off,
-// and at most 0.2x as much as the camera image does.
+// and at most 0.2x as much as the camera image does. It runs the default
+// model (the student); with EDGETOON_FULL=1, also the teacher (about 5 s
+// a frame on SwiftShader).
 func TestStabilizeReal(t *testing.T) {
 	rs := startReal(t)
 	clip := noisyStillClip(sharedImage(t, "faces/webmorphcc0_60cm.jpg"), 8, 4.0/255, 1)
-	off := runClip(t, rs, clip, 3, false, 6)
-	on := runClip(t, rs, clip, 3, true, 12)
+	models := []string{""}
+	if os.Getenv("EDGETOON_FULL") != "" {
+		models = append(models, "whitebox")
+	}
+	for _, m := range models {
+		name := m
+		if name == "" {
+			name = "student"
+		}
+		t.Run(name, func(t *testing.T) {
+			query := ""
+			if m != "" {
+				query = "&model=" + m
+			}
+			stabilizeStill(t, rs, clip, query)
+		})
+	}
+	rs.checkNoUploads(t)
+}
+
+func stabilizeStill(t *testing.T, rs *realServer, clip []image.Image, query string) {
+	off := runClip(t, rs, clip, 3, false, 6, query)
+	on := runClip(t, rs, clip, 3, true, 12, query)
 	fOff, cOff, nOff := flickerStats(off, 0)
 	// The history fills up over a few frames: the new cartoon's weight on
 	// a still pixel is gateFloor (wasm/post.go).
@@ -179,5 +202,4 @@ func TestStabilizeReal(t *testing.T) {
 	if fOn > 0.2*cOn {
 		t.Errorf("stabilized flicker %.5f is more than 0.2x the camera's change %.5f", fOn, cOn)
 	}
-	rs.checkNoUploads(t)
 }

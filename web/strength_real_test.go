@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/edgetoon/edgetoon/internal/photo"
@@ -98,10 +99,16 @@ func TestStrengthReal(t *testing.T) {
 // canvas is then the camera frame the engine was given, scaled from
 // 320x240 to 128x96 by the present pass's LINEAR sampler, after the
 // browser's YUV to RGB conversion (the captured source is that RGB).
+// The engine runs without its GPU timer (a hook), as in a browser without
+// EXT_disjoint_timer_query_webgl2: occlusion queries still tell when each
+// frame is done, which the readout needs.
 func TestStrengthCameraReal(t *testing.T) {
 	rs := startReal(t)
 	_, flags := fakeCamera(t, portraitClip(t, 1))
 	s := openFor(t, realLimit, flags...)
+	if _, err := chromedp.Call(s.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: "globalThis.edgetoonNoGPUTimer = true"}); err != nil {
+		t.Fatal(err)
+	}
 	s.capture(t, 50)
 	s.do(t, desktop(), chromedp.Navigate(rs.ts.URL+"/?size=128"))
 	s.waitReal(t, "a stylized camera frame", `globalThis.__frames.length >= 1`)
@@ -119,6 +126,8 @@ func TestStrengthCameraReal(t *testing.T) {
 	if d > 1.001 {
 		t.Errorf("strength 0: %.2f/255 from the camera frame, want <= 1", d)
 	}
+	s.waitReal(t, "the readout's time per frame", `document.getElementById("readout").textContent.includes("ms/frame")`)
+	t.Logf("readout without the GPU timer: %q", eval[string](t, s, `document.getElementById("readout").textContent`))
 	s.checkRequests(t, rs.ts.URL)
 	rs.checkNoUploads(t)
 }
