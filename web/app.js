@@ -2,6 +2,8 @@
 // edgetoon.wasm (through core.js) and tells the user what is happening.
 // Live camera frames and photos are stylized on this device only.
 import * as core from "/core.js?v=dev";
+import * as live from "/live.js?v=dev";
+import { bindEngineSelect } from "/cpupath.js?v=dev";
 
 const $ = (id) => document.getElementById(id);
 const ui = Object.fromEntries([
@@ -37,7 +39,7 @@ const state = {
 };
 const meter = new core.Meter();
 // The camera's detail holds 24 frames a second unless the user pins one.
-let holder = new core.RateHolder(24, core.liveSizes, 256);
+let holder = new live.RateHolder(24, live.liveSizes, 256);
 
 // ?size=N starts at detail level N (a link for a slow device, or a test,
 // can ask for less than the list offers). The camera stays within the
@@ -200,17 +202,17 @@ function cameraFrame() {
 function keep(blob, name) {
   core.download(blob, name);
   state.media = { blob, name };
-  ui.share.hidden = !core.shareable(blob, name);
+  ui.share.hidden = !live.shareable(blob, name);
 }
 
 // record films the cartoon until pressed again, for at most
-// core.maxRecordMs (a test may set edgetoonRecordLimitMs), then saves it.
+// live.maxRecordMs (a test may set edgetoonRecordLimitMs), then saves it.
 async function record() {
   if (state.rec) return state.rec.stop();
-  const limit = globalThis.edgetoonRecordLimitMs || core.maxRecordMs;
+  const limit = globalThis.edgetoonRecordLimitMs || live.maxRecordMs;
   try {
-    state.rec = core.record(ui.out, limit, (ms) => {
-      ui.record.textContent = `■ ${core.formatTime(ms)} / ${core.formatTime(limit)}`;
+    state.rec = live.record(ui.out, limit, (ms) => {
+      ui.record.textContent = `■ ${live.formatTime(ms)} / ${live.formatTime(limit)}`;
     }, () => state.engine?.redraw());
   } catch (err) {
     return say(core.describe(err));
@@ -399,10 +401,10 @@ function wire() {
   };
   ui.shutter.onclick = () => { state.shot = true; };
   ui.record.onclick = record;
-  ui.record.hidden = !core.recordType();
+  ui.record.hidden = !live.recordType();
   ui.share.onclick = () => {
     const m = state.media;
-    if (m) core.share(m.blob, m.name).catch((err) => { if (err.name !== "AbortError") say(`Sharing failed (${err.name}).`); });
+    if (m) live.share(m.blob, m.name).catch((err) => { if (err.name !== "AbortError") say(`Sharing failed (${err.name}).`); });
   };
   ui.strength.oninput = () => {
     state.strength = Number(ui.strength.value);
@@ -437,7 +439,7 @@ function wire() {
   ui.size.onchange = () => {
     if (ui.size.value === "auto") {
       state.auto = true;
-      holder = new core.RateHolder(24, core.liveSizes, state.size.camera);
+      holder = new live.RateHolder(24, live.liveSizes, state.size.camera);
       return;
     }
     state.auto = false;
@@ -473,6 +475,7 @@ function wire() {
 }
 
 wire();
+bindEngineSelect($("engine")); // the engine setting (cpupath.js); a change reloads the page
 registerServiceWorker();
 setMode(params.get("mode") === "photo" ? "photo" : "camera");
 loadModels();

@@ -57,6 +57,20 @@ const softwareRenderer = /swiftshader|llvmpipe|softpipe|software|basic render/i;
 /** isSoftware says whether a WebGL renderer string names a software rasterizer. */
 export const isSoftware = (renderer) => softwareRenderer.test(renderer);
 
+/**
+ * bindEngineSelect makes a <select> of "auto", "webgl" and "cpu" the
+ * setting: it shows the setting, and a change remembers the new choice
+ * and reloads the page, which then opens that engine.
+ */
+export function bindEngineSelect(select) {
+  if (!select) return;
+  select.value = engineSetting();
+  select.addEventListener("change", () => {
+    setEngineSetting(select.value);
+    location.reload();
+  });
+}
+
 let detected;
 
 /**
@@ -181,9 +195,15 @@ export function runtime(loadGL) {
 
 let ortLoaded; // Promise of the ort module, once per page.
 
-/** threads is how many threads the runtime may use: more need isolation. */
+/**
+ * threads is how many threads the runtime uses: half the cores, at most
+ * 4, leaving the rest to the browser (on 2 cores one thread ran the
+ * student 2-4x faster than two: docs/cpupath.md). More than one needs
+ * cross-origin isolation (SharedArrayBuffer).
+ */
 export function threads() {
-  return globalThis.crossOriginIsolated ? Math.max(1, Math.min(navigator.hardwareConcurrency || 1, 4)) : 1;
+  const half = Math.floor((navigator.hardwareConcurrency || 1) / 2);
+  return globalThis.crossOriginIsolated ? Math.max(1, Math.min(half, 4)) : 1;
 }
 
 function loadORT() {
@@ -411,7 +431,8 @@ class CPUEngine {
       info: () => this.info(),
       output: () => this.output(),
       lastFrameMs: () => this.lastMs,
-      gpuFrameMs: () => 0,
+      // The page's detail control paces frames by the engine's own time.
+      gpuFrameMs: () => this.lastMs,
       framesInFlight: () => (this.running ? 1 : 0) + (this.waiting ? 1 : 0),
       framesDone: () => this.done,
       setOptions: (o) => this.setOptions(o),
