@@ -7,7 +7,7 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// rateSimJS drives core.js's RateHolder on a simulated clock: the GPU
+// rateSimJS drives live.js's RateHolder on a simulated clock: the GPU
 // takes msPerKpx for every 1,000 pixels of a frame, the camera gives 30
 // frames a second, and a frame finishes at the slower of the two paces.
 // Each phase is [duration ms, msPerKpx]; timer says whether the GPU
@@ -15,8 +15,8 @@ import (
 // [time, size] and the phases' start times. Simulated time makes the
 // controller's timing testable exactly, whatever the machine's load.
 const rateSimJS = `(async (phases, timer) => {
-  const core = await import("/core.js");
-  const h = new core.RateHolder(24, core.liveSizes, 256);
+  const live = await import("/live.js");
+  const h = new live.RateHolder(24, live.liveSizes, 256);
   let now = 0;
   const log = [[0, h.size]], starts = [];
   for (const [ms, k] of phases) {
@@ -57,7 +57,7 @@ func (r rateSim) changes(from, to float64) int {
 	return n
 }
 
-// TestRateHolder runs the camera's automatic detail (core.RateHolder) on
+// TestRateHolder runs the camera's automatic detail (live.RateHolder) on
 // a simulated engine that is fast, then slowed to 2 ms per 1,000 pixels
 // (160x120: 38 ms a frame, holds 24 fps; 192x144: 55 ms, does not),
 // then fast again.

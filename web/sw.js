@@ -15,6 +15,7 @@ const PRECACHE = [
   PAGE,
   "/app.js?v=dev",
   "/core.js?v=dev",
+  "/live.js?v=dev",
   "/cpupath.js?v=dev",
   "/style.css?v=dev",
   "/manifest.webmanifest?v=dev",

@@ -1,0 +1,151 @@
+// live.js: the product page's live-camera parts beyond the frame loop:
+// the rate holder that picks the camera's detail, recording the cartoon,
+// and sharing what was saved. (The widget does without them: core.js
+// holds what both share.) Nothing here sends picture data anywhere.
+import { coded } from "/core.js?v=dev";
+
+/** The camera's detail levels (long side, px) the rate holder picks from. */
+export const liveSizes = [128, 160, 192, 224, 256, 320, 384, 448, 512];
+
+/**
+ * A RateHolder picks the camera's detail level that holds a target frame
+ * rate. It counts finished frames in windows of about a second (the
+ * first window after a change starts once the new size's frames come
+ * out) and, at the end of each, steps down when the rate was under 90 %
+ * of the target (to the largest level that, at the same cost per pixel,
+ * would hold it), and up when the rate held with room to spare: the GPU
+ * timer (where there is one) predicts the next level's frame under 85 %
+ * of the frame's budget or, without one, the rate was 15 % over the
+ * target. Hysteresis: a level it had to leave is not tried again for a
+ * while, twice as long each time (10 s, 20 s, ...), so that it does not
+ * hunt between two levels.
+ */
+export class RateHolder {
+  #i;
+  #start = 0; // start of the window, 0 before its first frame
+  #frames = 0;
+  #skip = 2; // frames to let pass after a change (the old size's, in flight)
+  #banned = new Map(); // level index -> {until, wait}
+  constructor(target = 24, sizes = liveSizes, start = 256) {
+    this.target = target;
+    this.sizes = sizes;
+    this.#i = Math.max(0, sizes.findIndex((s) => s >= start));
+  }
+  get size() { return this.sizes[this.#i]; }
+  /**
+   * frame counts a finished frame, given the GPU's time for a recent one
+   * (0: unknown), and returns the size to use.
+   */
+  frame(gpuMs = 0, now = performance.now()) {
+    if (this.#skip > 0) {
+      this.#skip--;
+      return this.size;
+    }
+    if (!this.#start) {
+      this.#start = now;
+      return this.size;
+    }
+    this.#frames++;
+    const elapsed = now - this.#start;
+    if (elapsed < 800 || this.#frames < 3) return this.size;
+    const fps = (1000 * this.#frames) / elapsed;
+    this.#start = now;
+    this.#frames = 0;
+    if (fps < 0.9 * this.target && this.#i > 0) {
+      const b = this.#banned.get(this.#i);
+      const wait = b ? Math.min(b.wait * 2, 160_000) : 10_000;
+      this.#banned.set(this.#i, { until: now + wait, wait });
+      // Straight to the largest level the cost per pixel says holds.
+      let j = this.#i - 1;
+      while (j > 0 && fps * (this.size / this.sizes[j]) ** 2 < this.target) j--;
+      return this.#step(j - this.#i);
+    }
+    const up = this.#i + 1;
+    if (up < this.sizes.length && !(this.#banned.get(up)?.until > now)) {
+      const ratio = (this.sizes[up] / this.size) ** 2;
+      const room = gpuMs > 0
+        ? fps >= this.target && gpuMs * ratio < 0.85 * (1000 / this.target)
+        : fps >= 1.15 * this.target;
+      if (room) return this.#step(1);
+    }
+    return this.size;
+  }
+  #step(d) {
+    this.#i += d;
+    this.#start = 0;
+    this.#frames = 0;
+    this.#skip = 2;
+    return this.size;
+  }
+}
+
+/** The longest recording, in ms. */
+export const maxRecordMs = 30_000;
+
+/** recordType is the first video format this browser records, or "". */
+export function recordType() {
+  if (!("MediaRecorder" in globalThis)) return "";
+  return ["video/webm;codecs=vp9", "video/webm;codecs=vp8", "video/webm", "video/mp4"]
+    .find((t) => MediaRecorder.isTypeSupported(t)) || "";
+}
+
+/**
+ * record films canvas (MediaRecorder on its captureStream) for at most
+ * limitMs, calling onTick with the time recorded about every 250 ms. It
+ * returns stop(), which resolves to the video as a Blob, and done, which
+ * resolves to the same when the limit stopped it. The video stays on
+ * this device. The stream takes a frame only when the canvas is drawn:
+ * redraw (the engine's) draws the last picture again at the start and
+ * the end, so that a slow device's video still lasts as long as the
+ * recording.
+ */
+export function record(canvas, limitMs, onTick, redraw = () => {}) {
+  const type = recordType();
+  if (!type) throw coded("record", "This browser cannot record video.");
+  const stream = canvas.captureStream(30);
+  const rec = new MediaRecorder(stream, { mimeType: type, videoBitsPerSecond: 4e6 });
+  const chunks = [];
+  rec.ondataavailable = (e) => { if (e.data.size) chunks.push(e.data); };
+  const done = new Promise((resolve, reject) => {
+    rec.onstop = () => {
+      for (const t of stream.getTracks()) t.stop();
+      resolve(new Blob(chunks, { type: type.split(";")[0] }));
+    };
+    rec.onerror = (e) => reject(coded("record", `Recording failed (${e.error?.name || "error"}).`));
+  });
+  const start = performance.now();
+  const tick = setInterval(() => onTick?.(performance.now() - start), 250);
+  let stopping = null;
+  const stop = () => {
+    stopping ??= (async () => {
+      clearInterval(tick);
+      clearTimeout(limit);
+      redraw();
+      // Let the stream take that frame before the recorder ends.
+      await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 50)));
+      if (rec.state !== "inactive") rec.stop();
+    })();
+    return done;
+  };
+  const limit = setTimeout(stop, limitMs);
+  rec.start(1000);
+  redraw();
+  onTick?.(0);
+  return { stop, done };
+}
+
+/** formatTime writes ms as m:ss. */
+export const formatTime = (ms) => `${Math.floor(ms / 60000)}:${String(Math.floor(ms / 1000) % 60).padStart(2, "0")}`;
+
+/**
+ * shareable reports whether this browser can share blob as a file (Web
+ * Share API level 2: Chrome on Android, Safari).
+ */
+export function shareable(blob, name) {
+  return !!navigator.canShare?.({ files: [new File([blob], name, { type: blob.type })] });
+}
+
+/** share hands blob to the system's share sheet as a file. */
+export function share(blob, name) {
+  return navigator.share({ files: [new File([blob], name, { type: blob.type })] });
+}
