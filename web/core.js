@@ -284,6 +284,14 @@ export class Meter {
 }
 
 /**
+ * finished resolves when the engine's GPU has finished every frame given
+ * to it (polled, never waited on: WebGL updates the answer between tasks).
+ */
+export async function finished(engine) {
+  while (engine.framesInFlight() > 0) await sleep(4);
+}
+
+/**
  * canvasPNG encodes the canvas as PNG. Call it in the same task as the
  * draw: a WebGL canvas may be cleared once it is shown.
  */

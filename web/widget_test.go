@@ -7,6 +7,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -38,6 +39,11 @@ func TestWidgets(t *testing.T) {
 	defer host.Close()
 
 	s := open(t)
+	// Each fake frame takes 150 ms of the page's time, as a busy GPU
+	// would; stylize's own time (lastFrameMs) stays 0.5 ms.
+	if _, err := chromedp.Call(s.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: "globalThis.fakeFrameDelayMs = 150"}); err != nil {
+		t.Fatal(err)
+	}
 	s.do(t, desktop(), chromedp.Navigate(host.URL))
 	out := func(id string) string {
 		return fmt.Sprintf(`document.getElementById(%q).shadowRoot.querySelector(".out")`, id)
@@ -45,6 +51,11 @@ func TestWidgets(t *testing.T) {
 	s.wait(t, "both cartoons", out("a")+`.width > 0 && `+out("b")+`.width > 0 && globalThis.fakeEngines === 2`)
 	if w := eval[[]int](t, s, `[`+out("a")+`.width, `+out("a")+`.height, `+out("b")+`.width]`); max(w[0], w[1]) != 512 || w[2] > 256 {
 		t.Errorf("widget sizes %v", w)
+	}
+	// The photo's readout is the frame's real time.
+	s.wait(t, "the readouts", out("a")+`.width > 0 && document.getElementById("a").shadowRoot.querySelector(".fps").textContent !== ""`)
+	if ms := eval[float64](t, s, `parseFloat(document.getElementById("a").shadowRoot.querySelector(".fps").textContent)`); ms < 150 {
+		t.Errorf("widget readout %.0f ms for a 150 ms frame", ms)
 	}
 	added := eval[[]string](t, s, `Object.keys(window).filter((k) => !globalsBefore.includes(k) && k !== "globalsBefore")`)
 	for _, g := range added {
