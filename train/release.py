@@ -67,6 +67,40 @@ def save_grid(student, teacher, path, size, n=4, dev="cpu", root=None):
     Image.fromarray(img).save(path)
 
 
+def save_curves(log_path, png, title):
+    """The fine-tune's learning curve: L1 to the teacher on its training
+    batches, per step and as a running mean over 50 steps (PNG). Returns
+    False where there is no log or no matplotlib."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log("matplotlib not available (apt-get install python3-matplotlib): no learning curve")
+        return False
+    if not os.path.exists(log_path):
+        return False
+    with open(log_path) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    if not rows:
+        return False
+    steps = np.array([r["step"] for r in rows])
+    l1 = np.array([r["l1"] for r in rows])
+    run = np.convolve(l1, np.ones(50) / 50, mode="valid") if len(l1) >= 50 else l1
+    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=110)
+    ax.plot(steps, l1, color="0.8", lw=0.6, label="batch")
+    ax.plot(steps[len(steps) - len(run):], run, color="C0", lw=1.6, label="running mean (50 steps)")
+    ax.set_xlabel("fine-tune step")
+    ax.set_ylabel("L1 to the teacher (network range)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png)
+    plt.close(fig)
+    return True
+
+
 def go_checks(path, parity_size, root=None, write_inspect=None):
     """`edgetoon inspect` on a model file and the Go CPU engine against
     PyTorch on one eval photo crop: (inspect text, max abs error)."""
@@ -116,6 +150,9 @@ def run(args):
     log("export: fidelity vs teacher, whole photos at %d px on the longer side:\n%s"
         % (args.eval_size, fidelity_text(fid)))
     save_grid(student, teacher, os.path.join(args.out, "grid.png"), args.eval_size, dev=dev, root=args.data)
+    sets = fid["sets"]
+    save_curves(os.path.join(args.out, "finetune_log.jsonl"), os.path.join(args.out, "curves.png"),
+                "; ".join("%s %.2f dB" % (k, v["psnr"]) for k, v in sets.items()) + " (after the last step)")
     dev_name = torch.cuda.get_device_name(0) if dev == "cuda" else "CPU (%d threads)" % args.threads
     common = ("fine-tune: %d steps at %dpx, batch %d, Adam lr %g cosine; loss: %s; photos: %s (%s, minus the "
               "eval split), random crops (scale %g-1), flips, brightness/contrast/saturation jitter +-20%%; "

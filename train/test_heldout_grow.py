@@ -59,6 +59,24 @@ class SplitTest(unittest.TestCase):
         self.assertFalse(any(src.get(p) in data.HELDOUT_SOURCES for p in tr))
 
 
+class CurvesTest(unittest.TestCase):
+    def test_png_from_the_log(self):
+        import release
+        with tempfile.TemporaryDirectory() as d:
+            logp, png = os.path.join(d, "finetune_log.jsonl"), os.path.join(d, "curves.png")
+            self.assertFalse(release.save_curves(logp, png, "none"))
+            with open(logp, "w") as f:
+                for i in range(1, 121):
+                    f.write('{"step": %d, "l1": %g, "g_adv": 0, "d": 0}\n' % (i, 0.05 + 0.01 / i))
+            try:
+                import matplotlib  # noqa: F401
+            except ImportError:
+                self.skipTest("no matplotlib")
+            self.assertTrue(release.save_curves(logp, png, "test"))
+            with Image.open(png) as im:
+                self.assertGreater(im.size[0], 300)
+
+
 class SharpnessTest(unittest.TestCase):
     def test_hand_computed(self):
         # A grey ramp along x: luma steps of 10 horizontally, 0 vertically.
