@@ -20,7 +20,7 @@ import grow  # noqa: E402
 import metrics  # noqa: E402
 
 torch.set_num_threads(2)
-STUDENT = os.path.join(os.path.dirname(HERE), "web", "models", "student.safetensors")
+STUDENT = os.path.join(HERE, "init", "student-v1.safetensors")  # the 16-channel v1: grow from it
 
 
 def write_tree(root, files):

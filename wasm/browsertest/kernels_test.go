@@ -25,6 +25,7 @@ var opCases = []opCase{
 	{"conv3x3_5to7_leaky", 13, 11, 5, func(b *testgraph.Builder, x string) { b.Conv(x, 5, 7, 3, 1, 1, "leaky_relu") }},
 	{"conv3x3_stride2_8to12", 17, 16, 8, func(b *testgraph.Builder, x string) { b.Conv(x, 8, 12, 3, 2, 1, "relu") }},
 	{"conv7x7_3to32", 16, 16, 3, func(b *testgraph.Builder, x string) { b.Conv(x, 3, 32, 7, 1, 1, "") }},
+	{"conv5x5_20to3", 16, 16, 20, func(b *testgraph.Builder, x string) { b.Conv(x, 20, 3, 5, 1, 1, "") }},
 	{"conv1x1_16to20_relu6", 9, 9, 16, func(b *testgraph.Builder, x string) { b.Conv(x, 16, 20, 1, 1, 1, "relu6") }},
 	{"conv_dilated_valid", 15, 14, 4, func(b *testgraph.Builder, x string) {
 		w := b.Const(-0.5, 0.5, 6, 3, 3, 4)
