@@ -202,15 +202,17 @@ func TestCameraReal(t *testing.T) {
 }
 
 // TestAutoDetailReal opens the camera on the automatic detail with the
-// real engine: SwiftShader holds 24 fps at no level, so the rate holder,
-// fed by the engine's frame queries, must step down to the smallest
-// (128 px: 128x96) and say so.
+// real WebGL engine: SwiftShader holds 24 fps at no level, so the rate
+// holder, fed by the engine's frame queries, must step down to the
+// smallest (128 px: 128x96) and say so.
 func TestAutoDetailReal(t *testing.T) {
 	rs := startReal(t)
 	_, flags := fakeCamera(t, portraitClip(t, 1))
 	s := openFor(t, realLimit, flags...)
+	webglEngine(t, s)
 	s.do(t, desktop(), chromedp.Navigate(rs.ts.URL))
 	s.waitReal(t, "the automatic detail at 128 px", `document.getElementById("readout").textContent.endsWith("128×96 auto")`)
+	checkWebGL(t, s)
 	t.Logf("readout %q", eval[string](t, s, `document.getElementById("readout").textContent`))
 	if errs := s.errors(); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)

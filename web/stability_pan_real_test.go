@@ -110,11 +110,13 @@ func TestStabilizePanReal(t *testing.T) {
 	}
 	clip := panClip(sharedImage(t, "faces/webmorphcc0_60cm.jpg"), 16)
 	s := openFor(t, realLimit, chromedp.Flag("deny-permission-prompts", true))
+	webglEngine(t, s)
 	if _, err := chromedp.Call(s.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: engineHookJS}); err != nil {
 		t.Fatal(err)
 	}
 	s.do(t, desktop(), chromedp.Navigate(rs.ts.URL+"/?mode=photo"))
 	s.waitReal(t, "the engine", engineReady)
+	checkWebGL(t, s)
 	off := playClip(t, s, clip, false)
 	on := playClip(t, s, clip, true)
 	const skip = 1 // the first stabilized frame is the cartoon as is

@@ -99,9 +99,11 @@ func runClip(t *testing.T, rs *realServer, clip []image.Image, fps int, steady b
 	t.Helper()
 	_, flags := fakeCameraAt(t, clip, fps)
 	s := openFor(t, realLimit, flags...)
+	webglEngine(t, s)
 	s.capture(t, 1000)
 	s.do(t, desktop(), chromedp.Navigate(rs.ts.URL+"/?size=128"+query))
 	s.waitReal(t, "a stylized camera frame", `globalThis.__frames.length >= 1`)
+	checkWebGL(t, s)
 	k := eval[int](t, s, fmt.Sprintf(`steady.checked = %v; steady.dispatchEvent(new Event("change")); globalThis.__frames.length`, steady))
 	s.waitReal(t, fmt.Sprintf("%d frames", n), fmt.Sprintf(`globalThis.__frames.length >= %d`, k+1+n))
 	fs := s.frames(t)[k+1 : k+1+n]

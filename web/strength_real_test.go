@@ -12,6 +12,29 @@ import (
 	"github.com/edgetoon/edgetoon/internal/photo"
 )
 
+// webglEngine makes the session's pages run the WebGL engine: on
+// SwiftShader the page would pick the CPU path (cpupath.js), and these
+// tests are about the WebGL engine's own passes (strength, stabilizer,
+// frame queries).
+func webglEngine(t testing.TB, s *session) {
+	t.Helper()
+	src := `try { localStorage.setItem("edgetoon-engine", "webgl"); } catch {}`
+	if _, err := chromedp.Call(s.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: src}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkWebGL fails the test unless the page loaded the WebGL engine and
+// not the CPU path's runtime.
+func checkWebGL(t testing.TB, s *session) {
+	t.Helper()
+	const js = `(() => { const r = performance.getEntriesByType("resource").map((e) => e.name);
+	  return [r.some((n) => n.includes("/edgetoon.wasm")), r.some((n) => n.includes("/ort/"))]; })()`
+	if got := eval[[]bool](t, s, js); !got[0] || got[1] {
+		t.Fatalf("the page loaded edgetoon.wasm: %v, the CPU path's runtime: %v; want the WebGL engine alone", got[0], got[1])
+	}
+}
+
 // maxAbs is the largest difference between two RGB [0,1] pictures, in
 // 1/255 steps.
 func maxAbs(a, b []float32) float64 {
@@ -45,10 +68,12 @@ const strengthJS = `(() => {
 func TestStrengthReal(t *testing.T) {
 	rs := startReal(t)
 	s := openFor(t, realLimit, chromedp.Flag("deny-permission-prompts", true))
+	webglEngine(t, s)
 	s.capture(t, 1)
 	next := s.downloads(t)
 	s.do(t, desktop(), chromedp.Navigate(rs.ts.URL+"/?mode=photo&size=128"))
 	s.waitReal(t, "the engine", engineReady)
+	checkWebGL(t, s)
 	s.do(t, chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{fixturePath(t, "obama.jpg")}))
 	s.waitReal(t, "the cartoon", `globalThis.__frames.length >= 1 && !document.getElementById("download").disabled`)
 	f := s.frames(t)[0]
@@ -109,9 +134,11 @@ func TestStrengthCameraReal(t *testing.T) {
 	if _, err := chromedp.Call(s.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: "globalThis.edgetoonNoGPUTimer = true"}); err != nil {
 		t.Fatal(err)
 	}
+	webglEngine(t, s)
 	s.capture(t, 50)
 	s.do(t, desktop(), chromedp.Navigate(rs.ts.URL+"/?size=128"))
 	s.waitReal(t, "a stylized camera frame", `globalThis.__frames.length >= 1`)
+	checkWebGL(t, s)
 	n := eval[int](t, s, `strength.value = 0; strength.dispatchEvent(new Event("input")); globalThis.__frames.length`)
 	s.waitReal(t, "two frames at strength 0", `globalThis.__frames.length >= `+itoa(n+2))
 	fs := s.frames(t)
