@@ -88,11 +88,9 @@ func BenchmarkConvProbe(b *testing.B) {
 	if _, err := eval[chromedp.Void](p.ctx, benchJS+probeJS); err != nil {
 		b.Fatal(err)
 	}
-	peak, err := eval[float64](p.ctx, "peakMAD(2048)")
-	if err != nil {
+	if _, _, err := p.peak(b); err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("peak %.2f GMAD/s", peak/1e9)
 	// Rounds interleave the variants so that a change in the machine's
 	// load hits them all alike.
 	for round := range 3 {
@@ -139,10 +137,11 @@ func benchLayouts(b *testing.B, g *model.Graph) {
 	if _, err := eval[chromedp.Void](p.ctx, benchJS); err != nil {
 		b.Fatal(err)
 	}
-	peak, err := eval[float64](p.ctx, "peakMAD(2048)")
+	best, _, err := p.peak(b)
 	if err != nil {
 		b.Fatal(err)
 	}
+	peak := best.Rate
 	data, err := model.Encode(g, "F16")
 	if err != nil {
 		b.Fatal(err)
