@@ -23,8 +23,6 @@ const state = {
   facing: "user",
   stream: null,
   stopLoop: null,
-  rec: null, // the recording in progress
-  media: null, // the last photo or video saved, {blob, name}, for sharing
   shot: false, // save the next camera frame
   photo: null, // the chosen photo (a Blob)
   bitmap: null, // it, decoded at the chosen size
@@ -38,6 +36,12 @@ const state = {
   steady: true, // stabilize the live cartoon
 };
 const meter = new core.Meter();
+// The shutter's photos and the recordings: saved, and shared where the
+// browser can share files.
+const keeper = new live.Keeper({
+  record: ui.record, share: ui.share, canvas: ui.out, say: (t) => say(t),
+  redraw: () => state.engine?.redraw(),
+});
 // The camera's detail holds 24 frames a second unless the user pins one.
 let holder = new live.RateHolder(24, live.liveSizes, 256);
 
@@ -162,7 +166,7 @@ async function startCamera() {
 }
 
 function stopCamera() {
-  state.rec?.stop(); // a recording ends with the camera
+  keeper.stop(); // a recording ends with the camera
   state.stopLoop?.();
   state.stopLoop = null;
   core.stopStream(state.stream);
@@ -187,48 +191,13 @@ function cameraFrame() {
   }
   if (state.shot) {
     state.shot = false;
-    core.canvasPNG(ui.out).then((b) => { keep(b, core.fileName()); say("Saved the cartoon as PNG."); },
+    core.canvasPNG(ui.out).then((b) => { keeper.keep(b, core.fileName()); say("Saved the cartoon as PNG."); },
       (err) => say(core.describe(err)));
   }
   const now = performance.now();
   if (now - state.lastReadout > 250) {
     state.lastReadout = now;
     ui.readout.textContent = meter.text(w, h) + (state.auto ? " auto" : "");
-  }
-}
-
-// keep saves a photo or video on this device and offers to share it
-// where the browser can share files.
-function keep(blob, name) {
-  core.download(blob, name);
-  state.media = { blob, name };
-  ui.share.hidden = !live.shareable(blob, name);
-}
-
-// record films the cartoon until pressed again, for at most
-// live.maxRecordMs (a test may set edgetoonRecordLimitMs), then saves it.
-async function record() {
-  if (state.rec) return state.rec.stop();
-  const limit = globalThis.edgetoonRecordLimitMs || live.maxRecordMs;
-  try {
-    state.rec = live.record(ui.out, limit, (ms) => {
-      ui.record.textContent = `■ ${live.formatTime(ms)} / ${live.formatTime(limit)}`;
-    }, () => state.engine?.redraw());
-  } catch (err) {
-    return say(core.describe(err));
-  }
-  ui.record.setAttribute("aria-pressed", "true");
-  say("Recording…");
-  try {
-    const blob = await state.rec.done;
-    keep(blob, core.fileName(blob.type === "video/mp4" ? "mp4" : "webm"));
-    say("Saved the video.");
-  } catch (err) {
-    say(core.describe(err));
-  } finally {
-    state.rec = null;
-    ui.record.textContent = "● Rec";
-    ui.record.setAttribute("aria-pressed", "false");
   }
 }
 
@@ -400,12 +369,6 @@ function wire() {
     ui.split.setAttribute("aria-valuetext", `${v}% original`);
   };
   ui.shutter.onclick = () => { state.shot = true; };
-  ui.record.onclick = record;
-  ui.record.hidden = !live.recordType();
-  ui.share.onclick = () => {
-    const m = state.media;
-    if (m) live.share(m.blob, m.name).catch((err) => { if (err.name !== "AbortError") say(`Sharing failed (${err.name}).`); });
-  };
   ui.strength.oninput = () => {
     state.strength = Number(ui.strength.value);
     remember("edgetoon.strength", String(state.strength));

@@ -2,7 +2,7 @@
 // the rate holder that picks the camera's detail, recording the cartoon,
 // and sharing what was saved. (The widget does without them: core.js
 // holds what both share.) Nothing here sends picture data anywhere.
-import { coded } from "/core.js?v=dev";
+import { coded, describe, download, fileName } from "/core.js?v=dev";
 
 /** The camera's detail levels (long side, px) the rate holder picks from. */
 export const liveSizes = [128, 160, 192, 224, 256, 320, 384, 448, 512];
@@ -145,7 +145,62 @@ export function shareable(blob, name) {
   return !!navigator.canShare?.({ files: [new File([blob], name, { type: blob.type })] });
 }
 
-/** share hands blob to the system's share sheet as a file. */
-export function share(blob, name) {
+/** shareFile hands blob to the system's share sheet as a file. */
+export function shareFile(blob, name) {
   return navigator.share({ files: [new File([blob], name, { type: blob.type })] });
+}
+
+/**
+ * A Keeper saves the page's photos and videos on this device and offers
+ * the last one to the share sheet where the browser can share files. It
+ * drives the record button: a press starts a recording of canvas, the
+ * next (or the time limit) stops it and saves the video. A test may
+ * shorten the limit with globalThis.edgetoonRecordLimitMs.
+ */
+export class Keeper {
+  #el;
+  #rec = null; // the recording in progress
+  #media = null; // the last photo or video saved, {blob, name}
+  constructor({ record: button, share, canvas, say, redraw }) {
+    this.#el = { button, share, canvas, say, redraw };
+    button.hidden = !recordType();
+    button.onclick = () => this.#toggle();
+    share.onclick = () => {
+      const m = this.#media;
+      if (m) shareFile(m.blob, m.name).catch((err) => { if (err.name !== "AbortError") say(`Sharing failed (${err.name}).`); });
+    };
+  }
+  /** keep saves blob as name and makes it the one to share. */
+  keep(blob, name) {
+    download(blob, name);
+    this.#media = { blob, name };
+    this.#el.share.hidden = !shareable(blob, name);
+  }
+  /** stop ends a recording in progress (which is then saved). */
+  stop() { this.#rec?.stop(); }
+  async #toggle() {
+    const { button, canvas, say, redraw } = this.#el;
+    if (this.#rec) return this.#rec.stop();
+    const limit = globalThis.edgetoonRecordLimitMs || maxRecordMs;
+    try {
+      this.#rec = record(canvas, limit, (ms) => {
+        button.textContent = `■ ${formatTime(ms)} / ${formatTime(limit)}`;
+      }, redraw);
+    } catch (err) {
+      return say(describe(err));
+    }
+    button.setAttribute("aria-pressed", "true");
+    say("Recording…");
+    try {
+      const blob = await this.#rec.done;
+      this.keep(blob, fileName(blob.type === "video/mp4" ? "mp4" : "webm"));
+      say("Saved the video.");
+    } catch (err) {
+      say(describe(err));
+    } finally {
+      this.#rec = null;
+      button.textContent = "● Rec";
+      button.setAttribute("aria-pressed", "false");
+    }
+  }
 }
