@@ -121,3 +121,20 @@ func TestBestPeak(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPeak sweeps the peak probe's variants once, logging each rate
+// (-v), and reports the best: go test -run '^$' -bench Peak -benchtime 1x
+// -v ./wasm/browsertest.
+func BenchmarkPeak(b *testing.B) {
+	p := newPage(b)
+	if _, err := eval[chromedp.Void](p.ctx, peakJS); err != nil {
+		b.Fatal(err)
+	}
+	for range b.N {
+		best, _, err := p.peak(b)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(best.Rate/1e9, "peak-GMAD/s")
+	}
+}
