@@ -57,7 +57,8 @@ serve: build
 	./bin/edgetoon serve $(ARGS)
 
 # What the tests need beyond Go, as Debian packages: Chromium (browser
-# tests), Node (the WASM unit tests), ffmpeg (ffprobe reads recordings) and
+# tests), Node (the WASM unit tests), npm (make ort: the CPU path's
+# runtime), ffmpeg (ffprobe reads recordings) and
 # Python's torch, numpy, PIL, onnx and matplotlib (train/, model/onnx). As
 # root it installs the missing ones with apt-get; otherwise it names them
 # and stops.
@@ -65,6 +66,7 @@ deps:
 	@missing=""; \
 	{ [ -n "$$CHROMIUM" ] || command -v chromium || command -v chromium-browser || command -v google-chrome; } >/dev/null || missing="$$missing chromium"; \
 	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	command -v ffprobe >/dev/null || missing="$$missing ffmpeg"; \
 	if [ -x $(PY) ]; then \
 	  for m in torch:python3-torch numpy:python3-numpy PIL:python3-pil onnx:python3-onnx matplotlib:python3-matplotlib; do \
@@ -79,7 +81,7 @@ deps:
 	echo "make deps: installing$$missing"; \
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing >/dev/null
 
-test: deps wasm lab-wasm model vet test-go test-wasm train-test fuzz
+test: deps wasm lab-wasm model ort vet test-go test-wasm train-test fuzz
 
 vet:
 	$(GO) vet ./...
