@@ -212,6 +212,9 @@ function loadORT() {
     ort.env.wasm.wasmPaths = ortPaths();
     ort.env.wasm.numThreads = threads();
     ort.env.wasm.simd = true;
+    // The runtime runs in a worker of its own, so a frame (100+ ms on a
+    // slow CPU) does not hold up the page: the camera, the controls.
+    ort.env.wasm.proxy = true;
     return ort;
   })();
   ortLoaded.catch(() => { ortLoaded = undefined; });
