@@ -355,7 +355,8 @@ func TestEngineChoiceReal(t *testing.T) {
 // not the Go engine on the CPU path, the reverse on WebGL.
 func checkLoaded(t *testing.T, where string, l loaded, cpu bool) {
 	t.Helper()
-	ort, onnx := slices.Contains(l.Paths, "/ort/ort-wasm-simd-threaded.wasm"), slices.Contains(l.Paths, "/models/student.onnx")
+	// The runtime's module; its wasm is fetched by its worker.
+	ort, onnx := slices.Contains(l.Paths, "/ort/ort.wasm.min.mjs"), slices.Contains(l.Paths, "/models/student.onnx")
 	if ort != cpu || onnx != cpu || l.GoEngine == cpu {
 		t.Errorf("%s the page loaded the ONNX runtime: %v, the ONNX model: %v; started the Go engine: %v (fetched: %v)", where, ort, onnx, l.GoEngine, l.Paths)
 	}
