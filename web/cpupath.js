@@ -311,7 +311,8 @@ class CPUEngine {
     }
     const c = this.scratch.canvas;
     if (c.width !== w || c.height !== h) { c.width = w; c.height = h; }
-    this.scratch.imageSmoothingQuality = "high";
+    // Bilinear, as the WebGL engine samples a source of another size.
+    this.scratch.imageSmoothingQuality = "low";
     this.scratch.drawImage(source, 0, 0, w, h);
     return this.scratch.getImageData(0, 0, w, h).data;
   }

@@ -138,3 +138,32 @@ func TestWidgetCPUReal(t *testing.T) {
 	}
 	checkNoBodies(t, rs)
 }
+
+// TestCameraCPUReal: the live camera on the CPU path. Chromium's fake
+// camera plays a still portrait (320x240); the page, on auto, runs the
+// CPU engine at 128x96, its readout counts frames, and the canvas shows
+// the CPU reference's cartoon of the clip's frame as decoded in Go (the
+// WebGL camera test's bound: Chromium reads the clip as video-range
+// BT.601).
+func TestCameraCPUReal(t *testing.T) {
+	path, flags := fakeCamera(t, portraitClip(t, 1))
+	clip := readY4M(t, path)
+	rs, s := startCPUPath(t, flags...)
+	s.do(t, desktop(), chromedp.Navigate(rs.ts.URL+"/?size=128"))
+	s.waitReal(t, "the frame rate of the CPU path's camera frames", `document.getElementById("readout").textContent.includes("fps")`)
+	c := eval[canvasPixels](t, s, canvasJS+`(document.getElementById("out"))`)
+	if c.W != 128 || c.H != 96 {
+		t.Fatalf("camera frames stylized at %dx%d, want 128x96", c.W, c.H)
+	}
+	got := rgb(c.image())
+	db, sd := psnr(got, reference(t, clip[0], c.W, c.H)), stddev(got)
+	t.Logf("camera on the CPU path: %q; %.1f dB against the CPU reference of the clip's frame; stddev %.3f",
+		eval[string](t, s, `document.getElementById("readout").textContent`), db, sd)
+	if db < minClipPSNR || sd < minStddev {
+		t.Errorf("the camera's cartoon: %.1f dB against the CPU reference (want >= %d), stddev %.3f", db, minClipPSNR, sd)
+	}
+	if eval[bool](t, s, `typeof globalThis.edgetoon !== "undefined"`) {
+		t.Error("the page started the Go engine on SwiftShader")
+	}
+	checkNoBodies(t, rs)
+}

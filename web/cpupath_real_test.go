@@ -29,7 +29,7 @@ import (
 // startCPUPath is startReal that also needs the CPU path's runtime, and
 // a browser session that starts with no engine setting (openFor forces
 // WebGL for the other tests).
-func startCPUPath(t testing.TB) (*realServer, *session) {
+func startCPUPath(t testing.TB, flags ...chromedp.ExecAllocatorOption) (*realServer, *session) {
 	t.Helper()
 	rs := startReal(t)
 	resp, err := http.Get(rs.ts.URL + "/ort/ort-wasm-simd-threaded.wasm")
@@ -44,7 +44,7 @@ func startCPUPath(t testing.TB) (*realServer, *session) {
 		}
 		t.Skip(msg)
 	}
-	s := openFor(t, realLimit)
+	s := openFor(t, realLimit, flags...)
 	s.script(t, `try { localStorage.removeItem("edgetoon-engine"); } catch {}`)
 	return rs, s
 }
