@@ -23,3 +23,17 @@ var StabilizeShader string
 //
 //go:embed present.glsl
 var PresentShader string
+
+// Gate of the temporal stabilization (StabilizeShader): the input change
+// (largest channel of the 3x3 mean's change against the input the last
+// cartoon stands for, in [0,1]) at which a pixel starts to take more of
+// the new cartoon, the change at which it takes it whole, and its weight
+// where the input is still. Sensor noise of a few levels moves the 3x3
+// mean by well under GateLow; an edge that moves a pixel moves it by more
+// than GateHigh. docs/camera.md has the measurements these were chosen
+// on. The CPU path (web/cpupath.js) has a copy, pinned by a test in web/.
+const (
+	GateLow   = 0.008
+	GateHigh  = 0.03
+	GateFloor = 0.3
+)

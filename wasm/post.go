@@ -9,18 +9,11 @@ import (
 	"github.com/edgetoon/edgetoon/wasm/gl"
 )
 
-// Gate of the temporal stabilization (kernels.StabilizeShader): the input
-// change (largest channel of the 3x3 mean's change against the input the
-// last cartoon stands for, in [0,1]) at which a
-// pixel starts to take more of the new cartoon, the change at which it
-// takes it whole, and its weight where the input is still. Sensor noise of
-// a few levels moves the 3x3 mean by well under gateLow; an edge that moves
-// a pixel moves it by more than gateHigh. docs/camera.md has the
-// measurements these were chosen on.
+// The temporal stabilization's gate (kernels.GateLow and the others).
 const (
-	gateLow   = 0.008
-	gateHigh  = 0.03
-	gateFloor = 0.3
+	gateLow   = kernels.GateLow
+	gateHigh  = kernels.GateHigh
+	gateFloor = kernels.GateFloor
 )
 
 // post is the page's last stage: the plan's canvas pass renders the

@@ -34,6 +34,9 @@ const ortPaths = () => ({
 
 /** The localStorage key of the engine setting. */
 export const settingKey = "edgetoon-engine";
+// The stabilizer's gate: kernels.GateLow, GateHigh and GateFloor (a test
+// in web/ keeps these equal to them).
+export const gate = { low: 0.008, high: 0.03, floor: 0.3 };
 const choices = ["auto", "webgl", "cpu"];
 
 /** engineSetting is the remembered choice: "auto", "webgl" or "cpu". */
@@ -293,6 +296,8 @@ class CPUEngine {
     this.choice = choice;
     this.loadMs = loadMs;
     this.strength = 1;
+    this.stabilize = false;
+    this.history = null; // {inp, out, w, h}: the stabilizer's last input and cartoon, RGB in [0,1]
     this.lastMs = 0;
     this.done = 0;
     this.running = null; // Promise of the frames in progress
@@ -357,26 +362,86 @@ class CPUEngine {
     if (this.disposed) return;
     const [, oc, oh, ow] = y.dims;
     this.last = { input: x, output: y.data, w, h, ow, oh, c: oc };
+    this.last.cartoon = this.steady(pixels, this.cartoon(y.data, ow, oh, oc), w, h, ow, oh);
     this.draw(pixels, w, h);
     this.lastMs = performance.now() - start;
     this.done++;
   }
 
-  // draw shows the last frame: denormalized, mixed with its input by
-  // strength where the sizes agree.
-  draw(pixels, w, h) {
-    const { output, ow, oh, c } = this.last;
+  // cartoon denormalizes the network's output (NCHW) to RGB in [0,1], HWC.
+  cartoon(output, ow, oh, c) {
     const { scale, bias } = this.m.denorm;
-    const n = ow * oh, img = new ImageData(ow, oh), d = img.data;
-    const mix = this.strength < 1 && pixels && ow === w && oh === h ? this.strength : 1;
+    const n = ow * oh, out = new Float32Array(3 * n);
     for (let ch = 0; ch < 3; ch++) {
-      const src = (c === 1 ? 0 : ch) * n, s = scale[ch] * 255, b = bias[ch] * 255;
-      for (let i = 0; i < n; i++) {
-        const v = output[src + i] * s + b;
-        d[4 * i + ch] = mix === 1 ? v : pixels[4 * i + ch] + mix * (v - pixels[4 * i + ch]);
+      const src = (c === 1 ? 0 : ch) * n;
+      for (let i = 0; i < n; i++) out[3 * i + ch] = output[src + i] * scale[ch] + bias[ch];
+    }
+    return out;
+  }
+
+  // steady is the WebGL engine's stabilize pass (kernels/stabilize.glsl)
+  // on the CPU, with the same gate: the new cartoon is blended into the
+  // last one per pixel, by how much the input changed against the input
+  // the last cartoon stands for (the 3x3 mean's change, or the pixel's own
+  // over 3, whichever is larger).
+  steady(pixels, net, w, h, ow, oh) {
+    const h0 = this.history;
+    if (!this.stabilize || ow !== w || oh !== h) {
+      this.history = null;
+      return net;
+    }
+    const n = w * h, inp = new Float32Array(3 * n);
+    for (let i = 0; i < n; i++) {
+      for (let ch = 0; ch < 3; ch++) inp[3 * i + ch] = pixels[4 * i + ch] / 255;
+    }
+    if (!h0 || h0.w !== w || h0.h !== h) {
+      this.history = { inp, out: net, w, h };
+      return net;
+    }
+    const out = new Float32Array(3 * n), prevIn = new Float32Array(3 * n);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const p = y * w + x;
+        let change = 0;
+        for (let ch = 0; ch < 3; ch++) {
+          let now = 0, before = 0;
+          for (let dy = -1; dy <= 1; dy++) {
+            const qy = Math.min(Math.max(y + dy, 0), h - 1);
+            for (let dx = -1; dx <= 1; dx++) {
+              const q = 3 * (qy * w + Math.min(Math.max(x + dx, 0), w - 1)) + ch;
+              now += inp[q];
+              before += h0.inp[q];
+            }
+          }
+          const d = Math.max(Math.abs(now - before) / 9, Math.abs(inp[3 * p + ch] - h0.inp[3 * p + ch]) / 3);
+          change = Math.max(change, d);
+        }
+        const t = Math.min(Math.max((change - gate.low) / (gate.high - gate.low), 0), 1);
+        const a = gate.floor + (1 - gate.floor) * t * t * (3 - 2 * t); // GLSL's smoothstep
+        for (let ch = 0; ch < 3; ch++) {
+          const i = 3 * p + ch;
+          out[i] = h0.out[i] + a * (net[i] - h0.out[i]);
+          prevIn[i] = h0.inp[i] + a * (inp[i] - h0.inp[i]);
+        }
       }
     }
-    for (let i = 0; i < n; i++) d[4 * i + 3] = 255;
+    this.history = { inp: prevIn, out, w, h };
+    return out;
+  }
+
+  // draw shows the last frame's (stabilized) cartoon, mixed with its input
+  // by strength where the sizes agree.
+  draw(pixels, w, h) {
+    const { cartoon, ow, oh } = this.last;
+    const n = ow * oh, img = new ImageData(ow, oh), d = img.data;
+    const mix = this.strength < 1 && pixels && ow === w && oh === h ? this.strength : 1;
+    for (let i = 0; i < n; i++) {
+      for (let ch = 0; ch < 3; ch++) {
+        const v = cartoon[3 * i + ch] * 255;
+        d[4 * i + ch] = mix === 1 ? v : pixels[4 * i + ch] + mix * (v - pixels[4 * i + ch]);
+      }
+      d[4 * i + 3] = 255;
+    }
     const canvas = this.ctx.canvas;
     if (canvas.width !== ow || canvas.height !== oh) { canvas.width = ow; canvas.height = oh; }
     this.ctx.putImageData(img, 0, 0);
@@ -389,6 +454,7 @@ class CPUEngine {
     this.m.session.release();
     this.m = loaded;
     this.last = null;
+    this.history = null;
   }
 
   info() {
@@ -396,7 +462,7 @@ class CPUEngine {
       engine: "cpu", choice: this.choice.reason, renderer: this.choice.detected?.renderer ?? "",
       runtime: "onnxruntime-web wasm", threads: this.m.ort.env.wasm.numThreads,
       precision: "fp32", passes: 1, compileMs: this.loadMs, model: this.m.name,
-      stabilize: false,
+      stabilize: this.stabilize,
     };
   }
 
@@ -413,8 +479,10 @@ class CPUEngine {
       if (!(s >= 0 && s <= 1)) throw coded("argument", "setOptions: strength must be in [0, 1]");
       this.strength = s;
     }
-    // opts.stabilize: the temporal stabilization is a GPU pass; the CPU
-    // path shows each frame as it comes.
+    if (opts.stabilize !== undefined) {
+      this.stabilize = !!opts.stabilize;
+      if (!this.stabilize) this.history = null;
+    }
   }
 
   redraw() {
