@@ -180,6 +180,7 @@ function cameraFrame() {
   const inFlight = meter.poll(state.engine);
   if (state.auto) {
     for (let i = 0; i < meter.finished; i++) holder.frame(state.engine.gpuFrameMs());
+    if (holder.starved) fallBack();
   }
   if (inFlight >= core.maxInFlight) return; // the GPU is behind: drop this frame
   const [w, h] = core.fitSize(v.videoWidth, v.videoHeight, state.auto ? holder.size : state.size.camera);
@@ -310,6 +311,20 @@ async function changeModel() {
     }
   }
   if (state.mode === "photo") renderPhoto();
+}
+
+// fallBack switches the camera to a lighter model when the chosen one
+// cannot hold the rate even at the smallest detail (automatic detail only;
+// the style picker says so, and picking a style again pins it).
+function fallBack() {
+  holder.starved = false;
+  const lighter = live.lighterModel(state.models, state.models[ui.model.selectedIndex]);
+  if (!lighter) return;
+  ui.model.selectedIndex = state.models.indexOf(lighter);
+  holder = new live.RateHolder(holder.target, live.liveSizes, 256);
+  const why = `Switched to ${lighter.title || lighter.name} to hold ${holder.target} fps.`;
+  say(why);
+  changeModel().then(() => say(why));
 }
 
 function showLicense(m) {

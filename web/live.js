@@ -51,6 +51,9 @@ export class RateHolder {
     const fps = (1000 * this.#frames) / elapsed;
     this.#start = now;
     this.#frames = 0;
+    // At the smallest detail and still too slow: only a lighter model
+    // can help (the page's choice: lighterModel).
+    this.starved = fps < 0.9 * this.target && this.#i === 0;
     if (fps < 0.9 * this.target && this.#i > 0) {
       const b = this.#banned.get(this.#i);
       const wait = b ? Math.min(b.wait * 2, 160_000) : 10_000;
@@ -77,6 +80,21 @@ export class RateHolder {
     this.#skip = 2;
     return this.size;
   }
+}
+
+/**
+ * lighterModel is the model to fall back to when the camera cannot hold
+ * its rate with current at the smallest detail: of the models that cost
+ * fewer MACs at 256x256 (index.json's macs256), the costliest, or null.
+ */
+export function lighterModel(models, current) {
+  const cost = current?.macs256;
+  if (!(cost > 0)) return null;
+  let best = null;
+  for (const m of models) {
+    if (m.macs256 > 0 && m.macs256 < cost && (!best || m.macs256 > best.macs256)) best = m;
+  }
+  return best;
 }
 
 /** The longest recording, in ms. */

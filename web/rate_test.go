@@ -1,10 +1,14 @@
 package web_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/edgetoon/edgetoon/server"
 )
 
 // rateSimJS drives live.js's RateHolder on a simulated clock: the GPU
@@ -121,6 +125,50 @@ func TestRateHolder(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	if w := eval[int](t, s2, `document.getElementById("out").width`); w != 384 {
 		t.Errorf("pinned at 384 on a slow engine, the canvas is %d wide", w)
+	}
+	if errs := s2.errors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+}
+
+// TestModelFallBack: on the camera's automatic detail, a model too slow
+// to hold the rate at the smallest detail gives way to the costliest
+// lighter one (live.lighterModel), and the page says so.
+func TestModelFallBack(t *testing.T) {
+	costs := map[string]int64{"stude": 800e6, "anime": 8e9}
+	_, url := serve(t, fakeFS(t), func(data []byte) (server.ModelInfo, error) {
+		info, err := fakeInspect(data)
+		info.MACs256 = costs[string(data[:5])]
+		return info, err
+	})
+	s := open(t, chromedp.Flag("deny-permission-prompts", true))
+	s.do(t, desktop(), chromedp.Navigate(url+"/?mode=photo"))
+	s.wait(t, "the page", `!!document.getElementById("size")`)
+	const pick = `import("/live.js").then((live) => {
+	  const ms = [{name: "a", macs256: 8e9}, {name: "b", macs256: 8e8}, {name: "c", macs256: 3e8}, {name: "d"}];
+	  const name = (m) => m ? m.name : null;
+	  return [name(live.lighterModel(ms, ms[0])), name(live.lighterModel(ms, ms[1])), name(live.lighterModel(ms, ms[2])),
+	    name(live.lighterModel(ms, ms[3]))];
+	})`
+	got, err := chromedp.Run(s.ctx, chromedp.Evaluate[[]any](pick, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []any{"b", "c", nil, nil}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("lighterModel: %v, want %v", got, want)
+	}
+
+	s2 := open(t, chromedp.Flag("use-fake-ui-for-media-stream", true), chromedp.Flag("use-fake-device-for-media-stream", true))
+	s2.do(t, desktop(), chromedp.Navigate(url+"/?model=anime"))
+	s2.wait(t, "the automatic detail", `document.getElementById("readout").textContent.endsWith(" auto")`)
+	if m := eval[string](t, s2, `document.getElementById("model").value`); m != "anime" {
+		t.Fatalf("model %q at the start, want anime", m)
+	}
+	// 50 ms per 1,000 pixels: 128x96 takes 0.6 s, far from 24 fps.
+	eval[any](t, s2, `globalThis.fakeMsPerKpx = 50`)
+	s2.wait(t, "the fall-back to the lighter model", `document.getElementById("model").value === "student"`)
+	if st := eval[string](t, s2, `document.getElementById("status").textContent`); !strings.Contains(st, "to hold 24 fps") {
+		t.Errorf("status %q, want it to say why the style changed", st)
 	}
 	if errs := s2.errors(); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)
