@@ -120,7 +120,9 @@ func checkFrameTime(t *testing.T, s *session) {
 	t.Helper()
 	s.do(t, chromedp.Evaluate[chromedp.Void](`globalThis.fakeFrameDelayMs = 150`))
 	s.wait(t, "the time of a 150 ms frame", readoutMs+` >= 140`)
-	if ms := eval[float64](t, s, readoutMs); ms > 1000 {
+	// Only a sanity bound above: on a loaded machine the fake frame's
+	// 150 ms can stretch well past a second.
+	if ms := eval[float64](t, s, readoutMs); !(ms < 10000) {
 		t.Errorf("150 ms frames: readout %.1f ms/frame", ms)
 	}
 	s.do(t, chromedp.Evaluate[chromedp.Void](`globalThis.fakeFrameDelayMs = 0`))

@@ -1,0 +1,81 @@
+package browsertest
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/edgetoon/edgetoon/model"
+)
+
+// BenchmarkStudents times the teacher (White-box), the shipped student and
+// the v1 student it was grown from (train/init) at 256x256 fp32 in one
+// page, one frame of each per round in turn, so that the machine's drift
+// hits them alike; it reports each one's median and the teacher's time
+// over each student's (-v prints every round).
+func BenchmarkStudents(b *testing.B) {
+	models := []struct {
+		name string
+		g    *model.Graph
+	}{{"teacher", benchModel(b)}}
+	for _, m := range []struct{ name, path string }{
+		{"student", filepath.Join("web", "models", "student.safetensors")},
+		{"student-v1", filepath.Join("train", "init", "student-v1.safetensors")},
+	} {
+		g, err := model.ReadFile(filepath.Join(repoRoot(), m.path))
+		if err != nil {
+			b.Fatal(err)
+		}
+		models = append(models, struct {
+			name string
+			g    *model.Graph
+		}{m.name, g})
+	}
+	p := newPage(b)
+	if _, err := eval[chromedp.Void](p.ctx, benchJS); err != nil {
+		b.Fatal(err)
+	}
+	const size = 256
+	pu := p.srv.put(fixtureRGBA(b, size))
+	for _, m := range models {
+		data, err := model.Encode(m.g, "F16")
+		if err != nil {
+			b.Fatal(err)
+		}
+		js := fmt.Sprintf("benchCreate(%q, %q, 'fp32', %q, %d, %d)", m.name, p.srv.put(data), pu, size, size)
+		if _, err := eval[string](p.ctx, js); err != nil {
+			b.Fatal(err)
+		}
+		defer eval[chromedp.Void](p.ctx, fmt.Sprintf("benchDispose(%q)", m.name))
+		if _, err := eval[string](p.ctx, fmt.Sprintf("benchFrame(%q)", m.name)); err != nil { // warm-up
+			b.Fatal(err)
+		}
+	}
+	ms := map[string][]float64{}
+	for round := range max(b.N, 3) {
+		for _, m := range models {
+			res, err := eval[string](p.ctx, fmt.Sprintf("benchFrame(%q)", m.name))
+			if err != nil {
+				b.Fatal(err)
+			}
+			var f struct{ Ms float64 }
+			json.Unmarshal([]byte(res), &f)
+			ms[m.name] = append(ms[m.name], f.Ms)
+			b.Logf("round %d: %s %.0f ms", round, m.name, f.Ms)
+		}
+	}
+	teacher := median(ms["teacher"])
+	for _, m := range models {
+		med := median(ms[m.name])
+		macs, err := m.g.MACs(size, size)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("%s: %.0f ms/frame (median of %d rounds), %.3f GMACs; the teacher takes %.2fx as long",
+			m.name, med, len(ms[m.name]), float64(macs)/1e9, teacher/med)
+		b.ReportMetric(med, m.name+"-ms/frame")
+	}
+}
