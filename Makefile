@@ -160,7 +160,7 @@ clean:
 # machine (train/gpu.sh).
 STUDENT_OUT     ?= $(HOME)/.cache/edgetoon/student
 STUDENT_MINUTES ?= 60
-STUDENT_STEPS   ?= 1400
+STUDENT_STEPS   ?= 899
 STUDENT_GROW    := --width R=24 --width inner=24 --kernel generator/Conv_9/Conv2D=5 --refit 24
 STUDENT_TUNE    := --cache-targets 768 --size 256 --batch 8 --crop-min 0.6 --subsets faces \
                    --lr 1e-4 --w-ssim 1 --w-edge 1 --w-gan 0

@@ -192,7 +192,7 @@ def model_card(path, graph, tensors, teacher_macs, fidelity, training, latency=N
     if fidelity:
         lines += ["Whole photos at %d px on the longer side, aspect kept (as `edgetoon stylize -size %d` runs "
                   "them), RGB in [0,255]; sharpness = the student's mean gradient magnitude (luma, both axes) "
-                  "over the teacher's. Held-out sources: every photo of %s (FILES.tsv), none trained on."
+                  "over the teacher's. Held-out sources: every photo of %s (FILES.tsv), kept out of training and model selection."
                   % (fidelity["size"], fidelity["size"], ", ".join(fidelity["sources"])), "",
                   "| set | photos | PSNR | SSIM | sharpness |", "|---|---|---|---|---|"]
         for k, v in fidelity["sets"].items():
