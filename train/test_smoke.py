@@ -82,8 +82,9 @@ class SmokeTest(unittest.TestCase):
             with open(os.path.join(out, "MODEL_CARD.md")) as f:
                 card = f.read()
             self.assertIn("No search: the architecture and weights of %s" % init, card)
-            self.assertIn("(faces/, minus the eval split)", card)
-            self.assertIn("Portraits alone (faces/)", card)
+            self.assertIn("(faces/, minus the eval split and the held-out sources)", card)
+            for row in ("| eval |", "| eval portraits |", "| held-out sources |"):
+                self.assertIn(row, card)
             # verify: the Go checks of a file made elsewhere, and a clear failure on a broken one.
             model = os.path.join(out, "student.safetensors")
             v = subprocess.run([sys.executable, os.path.join(HERE, "main.py"), "verify", "--model", model],
