@@ -164,13 +164,19 @@ STUDENT_STEPS   ?= 899
 STUDENT_GROW    := --width R=24 --width inner=24 --kernel generator/Conv_9/Conv2D=5 --refit 24
 STUDENT_TUNE    := --cache-targets 768 --size 256 --batch 8 --crop-min 0.6 --subsets faces \
                    --lr 1e-4 --w-ssim 1 --w-edge 1 --w-gan 0
-.PHONY: student student-search train-test train-deps trainpack
+.PHONY: student student-polish student-search train-test train-deps trainpack
 student: model
 	mkdir -p $(STUDENT_OUT)
 	test -f $(STUDENT_OUT)/grown.safetensors || \
 	  $(PY) train/grow.py train/init/student-v1.safetensors $(STUDENT_OUT)/grown.safetensors $(STUDENT_GROW)
 	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(STUDENT_OUT)/grown.safetensors \
 	  --resume --finetune-steps $(STUDENT_STEPS) $(STUDENT_TUNE) --minutes $(STUDENT_MINUTES) --out $(STUDENT_OUT) $(ARGS)
+
+# The shipped v2 had a second fine-tune on the first's export (its card):
+student-polish: model
+	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(STUDENT_OUT)/student.safetensors \
+	  --cache-targets 1280 --size 256 --batch 8 --crop-min 0.6 --subsets faces --lr 5e-5 --w-ssim 1 \
+	  --w-edge 1 --w-gan 0 --minutes 33 --out $(STUDENT_OUT)/polish $(ARGS)
 
 student-search: model
 	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --out $(STUDENT_OUT)-search --minutes 105 $(ARGS)
