@@ -177,14 +177,7 @@ func TestSoak(t *testing.T) {
 	nextHeap := time.Now()
 	for ctx.Err() == nil {
 		start := time.Now()
-		resp, err := probe.Get("http://" + addr + "/healthz")
-		if err == nil {
-			_, err = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if err == nil && resp.StatusCode != 200 {
-				err = fmt.Errorf("status %d", resp.StatusCode)
-			}
-		}
+		err := getHealthz(probe, addr)
 		if err != nil {
 			if ctx.Err() == nil {
 				probeErrs = append(probeErrs, err)

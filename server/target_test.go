@@ -111,14 +111,7 @@ func TestTargetStalledReaders(t *testing.T) {
 	var fails []string
 	for end := time.Now().Add(length); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
 		start := time.Now()
-		resp, err := probe.Get("http://" + addr + "/healthz")
-		if err == nil {
-			_, err = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if err == nil && resp.StatusCode != 200 {
-				err = fmt.Errorf("status %d", resp.StatusCode)
-			}
-		}
+		err := getHealthz(probe, addr)
 		if err != nil {
 			fails = append(fails, err.Error())
 			continue
@@ -250,4 +243,18 @@ func cmp(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// getHealthz reads /healthz from addr in full: an error unless it answers 200.
+func getHealthz(c *http.Client, addr string) error {
+	resp, err := c.Get("http://" + addr + "/healthz")
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err == nil && resp.StatusCode != 200 {
+		err = fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return err
 }
