@@ -240,6 +240,10 @@ func TestConnCapPerClientEvictsIdle(t *testing.T) {
 		}
 		resp.Body.Close()
 		conns = append(conns, c)
+		// The server marks a connection idle after the client has its
+		// answer: wait for it, so that the order of going idle is the
+		// order of the requests.
+		waitIdle(t, cl, "127.0.0.9", len(conns))
 	}
 	// One more, from the same address: it gets in and is answered.
 	c := dialFrom(t, "127.0.0.9", addr)
@@ -262,6 +266,26 @@ func TestConnCapPerClientEvictsIdle(t *testing.T) {
 	if _, err := conns[0].Read(make([]byte, 1)); err == nil || strings.Contains(err.Error(), "timeout") {
 		t.Errorf("oldest idle connection: read %v, want closed", err)
 	}
+}
+
+// waitIdle waits until n connections of client key wait for a request.
+func waitIdle(t *testing.T, cl *connLimiter, key string, n int) {
+	t.Helper()
+	idle := 0
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		cl.mu.Lock()
+		idle = 0
+		for c := range cl.open {
+			if c.key == key && c.waiting.Load() != 0 {
+				idle++
+			}
+		}
+		cl.mu.Unlock()
+		if idle >= n {
+			return
+		}
+	}
+	t.Fatalf("%d idle connections from %s after 10 s, want %d", idle, key, n)
 }
 
 func TestClientNet(t *testing.T) {

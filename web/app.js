@@ -33,6 +33,7 @@ const state = {
   lastReadout: 0,
   auto: true, // the camera's detail follows the frame rate (holder)
   strength: 100, // % of the cartoon over the picture
+  pngSeq: 0, // counts PNG encodings, so that only the latest is kept
   steady: true, // stabilize the live cartoon
 };
 const meter = new core.Meter();
@@ -213,6 +214,7 @@ async function openPhoto(blob) {
 async function decodePhoto() {
   ui.download.disabled = true;
   state.png = null;
+  state.pngSeq++; // an encoding in flight is of the last photo
   say("Reading the photo…");
   let photo;
   try {
@@ -250,16 +252,32 @@ async function renderPhoto() {
   const start = performance.now();
   try {
     engine.stylize(b, b.width, b.height);
-    png = core.canvasPNG(ui.out); // same task as the draw
+    png = keepPNG(); // same task as the draw
   } catch (err) {
     return notice(core.describe(err));
   }
-  state.png = await png.catch(() => null);
+  if (!(await png)) return; // a later draw took its place
   // lastFrameMs counts only handing the work to the GPU; the PNG is read
   // back from it, so waiting for the PNG covers the GPU's work too.
   ui.readout.textContent = `${(performance.now() - start).toFixed(0)} ms · ${b.width}×${b.height}`;
-  ui.download.disabled = !state.png;
   say(state.png ? "Cartoon ready: download it as PNG." : "The cartoon could not be encoded as PNG.");
+}
+
+// keepPNG encodes the canvas as the download; call it in the same task
+// as the draw. Of several encodings in flight (a slider dragged), only the
+// latest is kept, so the download is the picture as last drawn. It
+// resolves to whether this one was kept.
+async function keepPNG() {
+  const seq = ++state.pngSeq;
+  ui.download.disabled = true;
+  let png = null;
+  try {
+    png = await core.canvasPNG(ui.out);
+  } catch {}
+  if (seq !== state.pngSeq) return false;
+  state.png = png;
+  ui.download.disabled = !png;
+  return true;
 }
 
 // ---- Engine and models ----
@@ -392,9 +410,7 @@ function wire() {
     // its PNG taken in the same task as the draw.
     if (state.mode === "photo" && state.engine && state.png) {
       state.engine.redraw();
-      const png = core.canvasPNG(ui.out);
-      ui.download.disabled = true;
-      png.then((b) => { state.png = b; ui.download.disabled = false; }, (err) => say(core.describe(err)));
+      keepPNG();
     }
   };
   ui.steady.onchange = () => {
