@@ -280,9 +280,9 @@ func compress(assets map[string]*asset) error {
 }
 
 // compressed returns the variants, each nil unless it saves a tenth.
-// Brotli's best quality takes about 4 s per MB here; above a megabyte
-// (the engine) quality 9 keeps startup under a second, for about 12% more
-// bytes on the wire.
+// Brotli's best quality is slow on large files: above a megabyte (the
+// engine) quality 9 keeps the server's start quick for a few more bytes
+// on the wire (docs/lab.md compares the sizes).
 func compressed(body []byte) (br, gz []byte, err error) {
 	var b bytes.Buffer
 	level := brotli.BestCompression

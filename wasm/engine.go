@@ -101,8 +101,8 @@ func (e *engine) probe() error {
 		MaxTextureSize: c.Int(gl.MAX_TEXTURE_SIZE),
 		MaxLayers:      c.Int(gl.MAX_ARRAY_TEXTURE_LAYERS),
 		// 8 render targets let a conv fragment compute 8 pixels, each
-		// weight fetch serving all of them: White-box ran 1.4x faster
-		// than with 4 targets under SwiftShader (README).
+		// weight fetch serving all of them (BenchmarkConvPixels in
+		// wasm/browsertest compares the layouts; docs/performance.md).
 		MaxOutputs:     min(c.Int(gl.MAX_DRAW_BUFFERS), 8),
 		MaxUniformVecs: c.Int(gl.MAX_FRAGMENT_UNIFORM_VECTORS),
 	}

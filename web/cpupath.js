@@ -200,8 +200,8 @@ let ortLoaded; // Promise of the ort module, once per page.
 
 /**
  * threads is how many threads the runtime uses: half the cores, at most
- * 4, leaving the rest to the browser (on 2 cores one thread ran the
- * student 2-4x faster than two: docs/cpupath.md). More than one needs
+ * 4, leaving the rest to the browser (on 2 cores one thread beat two:
+ * docs/cpupath.md has the measurement). More than one needs
  * cross-origin isolation (SharedArrayBuffer).
  */
 export function threads() {
