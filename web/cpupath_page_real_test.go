@@ -7,9 +7,6 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"net/http"
-	"net/http/httptest"
-	"os"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -101,25 +98,8 @@ func TestCPUPathOfflineReal(t *testing.T) {
 // reference.
 func TestWidgetCPUReal(t *testing.T) {
 	rs, s := startCPUPath(t)
-	portrait, err := os.ReadFile("../testdata/biden.jpg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	host := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/portrait.jpg":
-			w.Header().Set("Content-Type", "image/jpeg")
-			w.Write(portrait)
-		case "/":
-			w.Header().Set("Content-Type", "text/html")
-			fmt.Fprintf(w, `<!doctype html><title>A third-party page</title>
-<script type="module" src="%s/widget.js"></script>
-<edge-toon id="a" mode="photo" src="/portrait.jpg" size="96"></edge-toon>`, rs.ts.URL)
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	defer host.Close()
+	host := thirdPartyPage(t, fmt.Sprintf(`<script type="module" src="%s/widget.js"></script>
+<edge-toon id="a" mode="photo" src="/portrait.jpg" size="96"></edge-toon>`, rs.ts.URL))
 	s.do(t, desktop(), chromedp.Navigate(host.URL))
 	// Only a 2D context is asked for: the CPU path draws with one, and
 	// asking for WebGL's would take the canvas from it.

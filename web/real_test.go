@@ -295,6 +295,13 @@ func reference(t testing.TB, img image.Image, w, h int) []float32 {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return runCPU(t, g, img, w, h)
+}
+
+// runCPU runs g on the CPU engine on img sampled at w x h as the shader
+// samples it, and returns the picture as RGB in [0,1].
+func runCPU(t testing.TB, g *model.Graph, img image.Image, w, h int) []float32 {
+	t.Helper()
 	y, err := cpu.Run(g, g.Norm.Apply(photo.Sample(img, w, h)))
 	if err != nil {
 		t.Fatal(err)

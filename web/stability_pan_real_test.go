@@ -8,7 +8,6 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/edgetoon/edgetoon/internal/photo"
 	"github.com/edgetoon/edgetoon/model"
-	"github.com/edgetoon/edgetoon/model/cpu"
 	"github.com/edgetoon/edgetoon/web"
 )
 
@@ -36,15 +34,7 @@ func teacherRef(t testing.TB, img image.Image, w, h int) []float32 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	y, err := cpu.Run(g, g.Norm.Apply(photo.Sample(img, w, h)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make([]float32, len(y.Data))
-	for i, v := range y.Data {
-		out[i] = float32(math.Min(math.Max(float64(v*g.Denorm.Scale[i%3]+g.Denorm.Bias[i%3]), 0), 1))
-	}
-	return out
+	return runCPU(t, g, img, w, h)
 }
 
 // engineHookJS, run before the page's scripts, keeps the page's engine in

@@ -2,9 +2,6 @@ package web_test
 
 import (
 	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"os"
 	"slices"
 	"testing"
 
@@ -17,30 +14,12 @@ import (
 func TestWidgetsReal(t *testing.T) {
 	rs := startReal(t)
 	edge := rs.ts.URL
-	portrait, err := os.ReadFile("../testdata/biden.jpg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Another origin: another port on 127.0.0.1.
-	host := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/portrait.jpg":
-			w.Header().Set("Content-Type", "image/jpeg")
-			w.Write(portrait)
-		case "/":
-			w.Header().Set("Content-Type", "text/html")
-			// Small sizes: two engines compile and run on SwiftShader.
-			fmt.Fprintf(w, `<!doctype html><title>A third-party page</title>
-<script>window.globalsBefore = Object.keys(window);</script>
+	// Small sizes: two engines compile and run on SwiftShader.
+	host := thirdPartyPage(t, fmt.Sprintf(`<script>window.globalsBefore = Object.keys(window);</script>
 <script type="module" src="%s/widget.js"></script>
 <h1>My blog</h1>
 <edge-toon id="a" mode="photo" src="/portrait.jpg" size="64"></edge-toon>
-<edge-toon id="b" mode="photo" src="/portrait.jpg" size="96"></edge-toon>`, edge)
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	defer host.Close()
+<edge-toon id="b" mode="photo" src="/portrait.jpg" size="96"></edge-toon>`, edge))
 
 	s := openFor(t, realLimit)
 	s.capture(t, 2)

@@ -11,9 +11,11 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// TestWidgets embeds two widgets in a page of another origin.
-func TestWidgets(t *testing.T) {
-	_, edge := serve(t, fakeFS(t), fakeInspect)
+// thirdPartyPage serves a page of another origin (another port on
+// 127.0.0.1) whose body is html, with a portrait at /portrait.jpg; it is
+// closed when the test ends.
+func thirdPartyPage(t testing.TB, html string) *httptest.Server {
+	t.Helper()
 	portrait, err := os.ReadFile("../testdata/biden.jpg")
 	if err != nil {
 		t.Fatal(err)
@@ -25,18 +27,24 @@ func TestWidgets(t *testing.T) {
 			w.Write(portrait)
 		case "/":
 			w.Header().Set("Content-Type", "text/html")
-			fmt.Fprintf(w, `<!doctype html><title>A third-party page</title>
-<script>window.globalsBefore = Object.keys(window);</script>
-<script type="module" src="%s/widget.js"></script>
-<h1>My blog</h1>
-<edge-toon id="a" mode="photo" src="/portrait.jpg"></edge-toon>
-<edge-toon id="b" mode="photo" src="/portrait.jpg" size="256"></edge-toon>
-<edge-toon id="c" mode="camera"></edge-toon>`, edge)
+			fmt.Fprintf(w, "<!doctype html><title>A third-party page</title>\n%s", html)
 		default:
 			http.NotFound(w, r)
 		}
 	}))
-	defer host.Close()
+	t.Cleanup(host.Close)
+	return host
+}
+
+// TestWidgets embeds two widgets in a page of another origin.
+func TestWidgets(t *testing.T) {
+	_, edge := serve(t, fakeFS(t), fakeInspect)
+	host := thirdPartyPage(t, fmt.Sprintf(`<script>window.globalsBefore = Object.keys(window);</script>
+<script type="module" src="%s/widget.js"></script>
+<h1>My blog</h1>
+<edge-toon id="a" mode="photo" src="/portrait.jpg"></edge-toon>
+<edge-toon id="b" mode="photo" src="/portrait.jpg" size="256"></edge-toon>
+<edge-toon id="c" mode="camera"></edge-toon>`, edge))
 
 	s := open(t)
 	// Each fake frame takes 150 ms of the page's time, as a busy GPU
