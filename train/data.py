@@ -310,6 +310,12 @@ class Teacher:
     def __call__(self, x01):
         return self.module(self.normalize(x01.to(self.device)))
 
+    @torch.no_grad()
+    def features(self, x01, nodes):
+        """(output, {node: value}) for the teacher's nodes named (as
+        GraphModule.forward's return_nodes), in one forward pass."""
+        return self.module(self.normalize(x01.to(self.device)), return_nodes=list(nodes))
+
 
 def batches(dataset, batch, seed=0):
     """Endless iterator of shuffled NCHW batches from a dataset."""

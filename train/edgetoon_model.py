@@ -277,15 +277,29 @@ class GraphModule(nn.Module):
         key = self._pname[name]
         return self.params[key] if key in self.params else getattr(self, key)
 
-    def forward(self, x, return_values=False):
+    def forward(self, x, return_values=False, return_nodes=None):
+        """The output node's value; with return_values every node's value
+        (a dict); with return_nodes (node names) the pair (output, {name:
+        value}) for those nodes, kept from being freed, at no extra cost
+        (for feature distillation)."""
+        keep = set(return_nodes or ())
+        missing = keep - {n["name"] for n in self.nodes} - {self.input_name}
+        if missing:
+            raise ValueError("return_nodes: no node %s in graph %r" % (", ".join(sorted(missing)),
+                                                                       self.graph.get("name")))
         vals = {self.input_name: x}
         for i, n in enumerate(self.nodes):
             vals[n["name"]] = self._exec(n, vals)
             if not return_values:
                 for name in n["inputs"]:
-                    if self._last.get(name) == i and name != self.output_name and name in vals:
+                    if (self._last.get(name) == i and name != self.output_name and name not in keep
+                            and name in vals):
                         del vals[name]
-        return vals if return_values else vals[self.output_name]
+        if return_values:
+            return vals
+        if return_nodes is not None:
+            return vals[self.output_name], {name: vals[name] for name in return_nodes}
+        return vals[self.output_name]
 
     def _value(self, name, vals):
         if name in vals:
@@ -346,6 +360,23 @@ class GraphModule(nn.Module):
         if op in ("conv2d", "add", "sub", "mul", "div"):
             y = activation(y, act, alpha)
         return y
+
+
+def resolve_node(graph, spec):
+    """The node name `spec` stands for in graph: a node's name as it is, or
+    "X:in" for the data input of node X or of the conv whose weight is
+    X/Conv2D. "generator/Conv_5:in" is the residual trunk's output in
+    every White-box-family graph, whichever residual blocks it kept."""
+    names = {n["name"] for n in graph["nodes"]} | {graph["input"]}
+    if not spec.endswith(":in"):
+        if spec not in names:
+            raise ValueError("graph %r has no node %r" % (graph.get("name"), spec))
+        return spec
+    base = spec[:-len(":in")]
+    for n in graph["nodes"]:
+        if n["name"] == base or (n["op"] == "conv2d" and n["inputs"][1] == base + "/Conv2D"):
+            return n["inputs"][0]
+    raise ValueError("graph %r has no node or conv %r (in %r)" % (graph.get("name"), base, spec))
 
 
 def load_module(path):

@@ -6,6 +6,10 @@ OUT/finetune_ckpt.pt (student, discriminator, both optimisers, the step
 and the planned step count), and --resume continues from it on the same
 cosine schedule, so a run can be done in pieces of any length: a piece
 that ends before the planned steps stops without exporting.
+
+--w-feat adds feature distillation (feature_distill.py): the adapters and
+their optimiser are trained here and kept in the checkpoint, never
+exported.
 """
 
 import json
@@ -18,6 +22,7 @@ import torch
 import data
 import edgetoon_model as em
 import export
+import feature_distill as fd
 import gotools
 import supernet as sn
 from stage import (Progress, StageClock, autocast, cached_pairs, device_of, disc_step, distill_loss,
@@ -48,6 +53,15 @@ def run(args, budget=None):
         student, disc = student.to(memory_format=torch.channels_last), disc.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(student.parameters(), args.lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), args.lr, betas=(0.5, 0.999))
+    feat = opt_f = None
+    if getattr(args, "w_feat", 0) > 0:
+        # Node specs resolve per graph: a student may have dropped blocks.
+        s_nodes = [em.resolve_node(graph, n) for n in args.feat_nodes]
+        t_nodes = [em.resolve_node(teacher.graph, n) for n in args.feat_nodes]
+        feat = fd.FeatureDistill(fd.feature_channels(student, s_nodes),
+                                 fd.feature_channels(teacher.module, t_nodes)).to(dev)
+        opt_f = torch.optim.Adam(feat.parameters(), args.lr, betas=(0.5, 0.999))
+        feat_fresh = True  # the adapters start at the first batch's least-squares fit
     ckpt_path = os.path.join(args.out, "finetune_ckpt.pt")
     step, steps = 0, args.finetune_steps
     if args.resume and os.path.exists(ckpt_path):
@@ -60,14 +74,29 @@ def run(args, budget=None):
         opt_d.load_state_dict(ck["opt_d"])
         step, steps = ck["step"], ck["steps"]
         log("finetune: resumed from %s at step %d of %d" % (ckpt_path, step, steps))
+        if feat is not None:
+            fk = ck.get("feat")
+            if fk and fk["nodes"] == list(args.feat_nodes):
+                feat.load_state_dict(fk["adapter"])
+                opt_f.load_state_dict(fk["opt"])
+                feat_fresh = False
+            else:
+                log("finetune: %s has no adapters for %s: they start afresh" % (ckpt_path, ",".join(args.feat_nodes)))
     if args.cache_targets:
         # A resumed run draws new batches, not the first run's again.
-        it = pair_batches(*cached_pairs(args, teacher, args.cache_targets), args.batch, seed=2 + step)
+        if feat is not None:
+            x, t, f = cached_pairs(args, teacher, args.cache_targets, feat_nodes=t_nodes)
+            it = pair_batches(x, t, args.batch, seed=2 + step, feats=f)
+        else:
+            it = pair_batches(*cached_pairs(args, teacher, args.cache_targets), args.batch, seed=2 + step)
         what = "%d cached crops" % args.cache_targets
     else:
         photos, n = photo_batches(args, 2)
         it = ((x, None) for x in photos)
         what = "%d photos" % n
+    if feat is not None:
+        what += ", features of %s" % ", ".join("%s (%d -> %d ch)" % (n, a.in_channels, a.out_channels)
+                                                for n, a in zip(t_nodes, feat.adapters))
     # A resumable run (--resume) keeps its planned step count: a deadline
     # only stops it, and the next piece goes on from the checkpoint.
     clock = StageClock(budget.deadline("finetune") if budget else None, steps,
@@ -79,37 +108,65 @@ def run(args, budget=None):
     t_ckpt = time.time()
 
     def checkpoint():
-        torch.save({"graph": graph, "student": student.state_dict(), "disc": disc.state_dict(),
-                    "opt": opt.state_dict(), "opt_d": opt_d.state_dict(), "step": step, "steps": steps},
-                   ckpt_path + ".tmp")
+        ck = {"graph": graph, "student": student.state_dict(), "disc": disc.state_dict(),
+              "opt": opt.state_dict(), "opt_d": opt_d.state_dict(), "step": step, "steps": steps}
+        if feat is not None and not feat_fresh:
+            ck["feat"] = {"nodes": list(args.feat_nodes), "adapter": feat.state_dict(), "opt": opt_f.state_dict()}
+        torch.save(ck, ckpt_path + ".tmp")
         os.replace(ckpt_path + ".tmp", ckpt_path)
 
     with open(os.path.join(args.out, "finetune_log.jsonl"), "a" if step else "w") as logf:
         while step < steps:
             step += 1
             # Cosine decay over the (possibly re-fitted) step count.
-            for gr in opt.param_groups:
-                gr["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * (step - 1) / max(steps, 1)))
-            x01, t = next(it)
+            for o in (opt,) if opt_f is None else (opt, opt_f):
+                for gr in o.param_groups:
+                    gr["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * (step - 1) / max(steps, 1)))
+            x01, t, *tf = next(it)
+            tf = tf[0] if tf else None  # cached teacher features
             x01 = x01.to(dev, non_blocking=True)
             if args.channels_last:
                 x01 = x01.contiguous(memory_format=torch.channels_last)
-            t = teacher(x01) if t is None else t.to(dev)
+            if t is None and feat is not None:
+                t, tfd = teacher.features(x01, t_nodes)
+                tf = [tfd[n] for n in t_nodes]
+            elif t is None:
+                t = teacher(x01)
+            else:
+                t = t.to(dev)
+                tf = [f.to(dev) for f in tf] if tf is not None else None
             with autocast(args):
-                s = student(teacher.normalize(x01))
+                if feat is not None:
+                    s, sfd = student(teacher.normalize(x01), return_nodes=s_nodes)
+                else:
+                    s = student(teacher.normalize(x01))
                 g_adv = sn.lsgan_g_loss(disc(s)) if args.w_gan > 0 else torch.zeros((), device=dev)
             s = s.float()
             l1, fit = distill_loss(s, t, args, teacher.graph)
             loss = fit + args.w_gan * g_adv.float()
+            if feat is not None:
+                sf = [sfd[n] for n in s_nodes]
+                if feat_fresh:
+                    feat.init_(sf, tf)
+                    feat_fresh = False
+                f_loss = feat(sf, tf)
+                loss = loss + args.w_feat * f_loss
+                opt_f.zero_grad(set_to_none=True)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if opt_f is not None:
+                opt_f.step()
             d_loss = disc_step(disc, opt_d, t, s, args)
-            logf.write(json.dumps(dict(step=step, l1=float(l1), g_adv=float(g_adv), d=float(d_loss))) + "\n")
+            row = dict(step=step, l1=float(l1), g_adv=float(g_adv), d=float(d_loss))
+            if feat is not None:
+                row["feat"] = float(f_loss)
+            logf.write(json.dumps(row) + "\n")
             new_steps, stop = clock.after_step(step)
             if new_steps != steps:
                 steps = prog.total = new_steps
-            prog(step, "l1 %.4f adv %.3f D %.3f" % (float(l1), float(g_adv), float(d_loss)))
+            prog(step, "l1 %.4f adv %.3f D %.3f%s" % (float(l1), float(g_adv), float(d_loss),
+                                                     " feat %.4f" % row["feat"] if "feat" in row else ""))
             if time.time() - t_ckpt >= 60 * args.ckpt_minutes:
                 checkpoint()
                 t_ckpt = time.time()

@@ -38,6 +38,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
+import feature_distill as fd  # noqa: E402
 import finetune  # noqa: E402
 import gotools  # noqa: E402
 import release  # noqa: E402
@@ -145,6 +146,14 @@ def parse(argv):
                    help="weight of an L1 on image differences (edges), added to the L1 to the teacher")
     p.add_argument("--w-ssim", type=float, default=0.0,
                    help="adds W x (1 - SSIM) to the L1 to the teacher (the eval's SSIM, on [0,1] pixels)")
+    p.add_argument("--w-feat", type=float, default=0.0,
+                   help="finetune: adds W x the MSE between the student's features at --feat-nodes, through learned "
+                        "1x1 adapters, and the teacher's, per channel normalised (GAN Compression's distillation; "
+                        "cached with the targets under --cache-targets; 0: off)")
+    p.add_argument("--feat-nodes", default=fd.DEFAULT_NODES,
+                   help="with --w-feat: comma-separated nodes (a name, or X:in for the input of node or conv X) "
+                        "(default %(default)s: the residual trunk's output; generator/LeakyRelu_7 is the decoder's "
+                        "feature before the last upsample)")
     p.add_argument("--min-width-gate", action="append", default=[], metavar="GATE=FRAC",
                    help="per-gate --min-width, e.g. R=0.25 keeps the residual stream >= 32 channels (repeatable)")
     p.add_argument("--target-macs", type=float, default=0.8e9,
@@ -205,6 +214,12 @@ def parse(argv):
     args.subsets = tuple(s for s in args.subsets.split(",") if s)
     if not args.subsets or any(s not in ("faces", "scenes") for s in args.subsets):
         p.error("--subsets %r: want faces, scenes or faces,scenes" % ",".join(args.subsets))
+    try:
+        args.feat_nodes = fd.parse_nodes(args.feat_nodes)
+    except ValueError as e:
+        p.error(str(e))
+    if args.w_feat < 0:
+        p.error("--w-feat %g: want >= 0" % args.w_feat)
     if args.init and args.cmd == "search":
         p.error("--init starts a fine-tune from a student file: search starts from the teacher")
     return args

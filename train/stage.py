@@ -16,6 +16,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import data  # noqa: E402
 import edgetoon_model as em  # noqa: E402
+import feature_distill as fd  # noqa: E402
 import metrics  # noqa: E402
 import supernet as sn  # noqa: E402
 
@@ -74,24 +75,39 @@ def photo_batches(args, seed):
     return iter(dl), len(paths)
 
 
-def cached_pairs(args, teacher, n, seed=3, save_every=64):
+def cached_pairs(args, teacher, n, seed=3, save_every=64, feat_nodes=()):
     """n training crops (NCHW [0,1]) and the teacher's outputs for them, as
     float16, made once and kept in args.cache_dir (outside the repo). On a
     CPU the teacher's forward pass costs more than the student's whole
     step, so a fine-tune there can reuse a fixed set of pairs. The cache
     grows: it is a folder of chunks of save_every crops, an interrupted run
     goes on where it stopped, and a larger n adds crops after the ones
-    made before."""
+    made before.
+
+    With feat_nodes (teacher node names, for --w-feat) the teacher's
+    activations there are kept too, float16, one .npy file per chunk and
+    node, read back memory-mapped (the trunk is 1 MiB a 256-px crop), and
+    (x, t, [feature_distill.ChunkRows per node]) is returned. The folder's
+    key then names the nodes: caches without features stay as they are."""
     tpath = os.path.abspath(teacher.path)
-    key = json.dumps([os.path.abspath(args.data), list(args.subsets), args.images, args.size, args.crop_min,
-                      seed, tpath, os.path.getsize(tpath), os.path.getmtime(tpath)])
+    items = [os.path.abspath(args.data), list(args.subsets), args.images, args.size, args.crop_min,
+             seed, tpath, os.path.getsize(tpath), os.path.getmtime(tpath)]
+    if feat_nodes:
+        items.append(["features"] + list(feat_nodes))
+    key = json.dumps(items)
     folder = os.path.join(args.cache_dir, "pairs-%s" % hashlib.sha256(key.encode()).hexdigest()[:16])
     chunks = sorted(f for f in os.listdir(folder) if f.endswith(".pt")) if os.path.isdir(folder) else []
-    xs, ts = [], []
+    xs, ts, fs = [], [], [[] for _ in feat_nodes]
+
+    def feat_path(chunk, k):
+        return os.path.join(folder, "%s.f%d.npy" % (chunk[:-len(".pt")], k))
+
     for name in chunks:
         c = torch.load(os.path.join(folder, name))
         xs.append(c["x"])
         ts.append(c["t"])
+        for k in range(len(feat_nodes)):
+            fs[k].append(np.load(feat_path(name, k), mmap_mode="r"))
     got = sum(len(x) for x in xs)
     if chunks:
         log("cache: %d crops and teacher outputs in %s" % (got, folder))
@@ -101,33 +117,53 @@ def cached_pairs(args, teacher, n, seed=3, save_every=64):
             f.write(key)
         # New crops continue the sequence: seeded by how many exist.
         it, photos = photo_batches(args, seed + 7919 * got)
-        t0, pend_x, pend_t = time.time(), [], []
+        t0, pend_x, pend_t, pend_f = time.time(), [], [], [[] for _ in feat_nodes]
         prog = Progress("cache", n, max(n // 10 // args.batch, 1) * args.batch, start=got)
         while got < n:
             x01 = next(it).half()  # the teacher sees the input exactly as it is kept
             pend_x.append(x01)
-            pend_t.append(teacher(x01.float()).cpu().half())
+            if feat_nodes:
+                out, feats = teacher.features(x01.float(), feat_nodes)
+                for k, node in enumerate(feat_nodes):
+                    pend_f[k].append(feats[node].cpu().half())
+            else:
+                out = teacher(x01.float())
+            pend_t.append(out.cpu().half())
             got += len(x01)
             if sum(len(x) for x in pend_x) >= save_every or got >= n:
                 # One file a chunk: an interruption loses at most one chunk.
+                # Its features are written first: a chunk counts once its .pt is there.
                 c = {"x": torch.cat(pend_x), "t": torch.cat(pend_t)}
-                path = os.path.join(folder, "%08d.pt" % (got - len(c["x"])))
+                name = "%08d.pt" % (got - len(c["x"]))
+                for k in range(len(feat_nodes)):
+                    with open(feat_path(name, k) + ".tmp", "wb") as f:
+                        np.save(f, torch.cat(pend_f[k]).numpy())
+                    os.replace(feat_path(name, k) + ".tmp", feat_path(name, k))
+                    fs[k].append(np.load(feat_path(name, k), mmap_mode="r"))
+                path = os.path.join(folder, name)
                 torch.save(c, path + ".tmp")
                 os.replace(path + ".tmp", path)
                 xs.append(c["x"])
                 ts.append(c["t"])
-                pend_x, pend_t = [], []
+                pend_x, pend_t, pend_f = [], [], [[] for _ in feat_nodes]
             prog(min(got, n), "teacher outputs for crops of %d photos" % photos)
         log("cache: %d pairs in %.0fs, kept in %s" % (got, time.time() - t0, folder))
+    if feat_nodes:
+        return torch.cat(xs)[:n], torch.cat(ts)[:n], [fd.ChunkRows(f, n) for f in fs]
     return torch.cat(xs)[:n], torch.cat(ts)[:n]
 
 
-def pair_batches(x, t, batch, seed=2):
-    """Endless random batches (x01, teacher output) of cached pairs, as float32."""
+def pair_batches(x, t, batch, seed=2, feats=None):
+    """Endless random batches (x01, teacher output) of cached pairs, as
+    float32; with feats (ChunkRows per node, from cached_pairs) the
+    triples (x01, teacher output, [teacher features])."""
     g = torch.Generator().manual_seed(seed)
     while True:
         idx = torch.randint(0, len(x), (batch,), generator=g)
-        yield x[idx].float(), t[idx].float()
+        if feats is None:
+            yield x[idx].float(), t[idx].float()
+        else:
+            yield x[idx].float(), t[idx].float(), [f.take(idx) for f in feats]
 
 
 def disc_step(disc, opt_d, t, s, args):
@@ -234,6 +270,9 @@ def loss_text(args):
         parts.append("%g x L1 of image differences" % args.w_edge)
     if args.w_ssim > 0:
         parts.append("%g x (1 - SSIM)" % args.w_ssim)
+    if getattr(args, "w_feat", 0) > 0:
+        parts.append("%g x MSE of per-channel normalised features at %s (1x1 adapters)"
+                     % (args.w_feat, ", ".join(args.feat_nodes)))
     if args.w_gan > 0:
         parts.append("%g x LSGAN (patch discriminator, teacher outputs real)" % args.w_gan)
     return " + ".join(parts)
