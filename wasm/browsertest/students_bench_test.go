@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -13,9 +14,10 @@ import (
 	"github.com/edgetoon/edgetoon/model"
 )
 
-// BenchmarkStudents times the teacher (White-box), the shipped student and
-// the v1 student it was grown from (train/init) at 256x256 fp32 in one
-// page, one frame of each per round in turn, so that the machine's drift
+// BenchmarkStudents times the teacher (White-box), the shipped students
+// (web/models) and the v1 student they were grown from (train/init) at
+// 256x256 fp32 in one page, one frame of each per round in turn, so that
+// the machine's drift
 // hits them alike; it reports each one's median and the teacher's time
 // over each student's (-v prints every round).
 func BenchmarkStudents(b *testing.B) {
@@ -23,11 +25,14 @@ func BenchmarkStudents(b *testing.B) {
 		name string
 		g    *model.Graph
 	}{{"teacher", benchModel(b)}}
-	for _, m := range []struct{ name, path string }{
-		{"student", filepath.Join("web", "models", "student.safetensors")},
-		{"student-v1", filepath.Join("train", "init", "student-v1.safetensors")},
-	} {
-		g, err := model.ReadFile(filepath.Join(repoRoot(), m.path))
+	shipped, err := filepath.Glob(filepath.Join(repoRoot(), "web", "models", "*.safetensors"))
+	if err != nil || len(shipped) == 0 {
+		b.Fatalf("no shipped models in web/models (%v)", err)
+	}
+	paths := append(shipped, filepath.Join(repoRoot(), "train", "init", "student-v1.safetensors"))
+	for _, path := range paths {
+		m := struct{ name, path string }{strings.TrimSuffix(filepath.Base(path), ".safetensors"), path}
+		g, err := model.ReadFile(m.path)
 		if err != nil {
 			b.Fatal(err)
 		}
