@@ -17,9 +17,8 @@ import (
 // BenchmarkStudents times the teacher (White-box), the shipped students
 // (web/models) and the v1 student they were grown from (train/init) at
 // 256x256 fp32 in one page, one frame of each per round in turn, so that
-// the machine's drift
-// hits them alike; it reports each one's median and the teacher's time
-// over each student's (-v prints every round).
+// the machine's drift hits them alike; it reports each one's median and
+// the teacher's time over each student's (-v prints every round).
 func BenchmarkStudents(b *testing.B) {
 	models := []struct {
 		name string
