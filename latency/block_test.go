@@ -82,8 +82,10 @@ func TestCatalog(t *testing.T) {
 	// 256 (the convs after each upsample run at S) and k3 s2 at 64, 128,
 	// 256: 81 each; resblock and residual conv at 32 and 64: 2 * 81 each;
 	// k7 in and out at 128 and 256: 2 * 2 * 9; upsample_add at 32, 64,
-	// 128: 3 * 9; filters at 32, 64, 128, 256.
-	want := 7*81 + 2*2*81 + 2*2*9 + 3*9 + 4
+	// 128: 3 * 9; filters at 32, 64, 128, 256. The kernel choices at
+	// 128 and 256, 5 widths: conv0 k3, k5 and conv9 k3, k5 (2 * 2 * 2 *
+	// 5), conv8 k1, k5 (2 * 2 * 25); their k7 and k3 forms are above.
+	want := 7*81 + 2*2*81 + 2*2*9 + 3*9 + 4 + 2*2*2*5 + 2*2*25
 	if len(full) != want {
 		t.Errorf("full catalogue: %d blocks, want %d", len(full), want)
 	}
@@ -109,7 +111,8 @@ func TestCatalog(t *testing.T) {
 	}
 	// Every block of the teacher and of a small student is in it.
 	small := arch{C0: 8, C1: 16, C2: 24, C3: 32, R: 48, Mids: []int{16, 96}, C6: 64, C8: 4}
-	for _, a := range []arch{teacher, small} {
+	withKernels := arch{C0: 32, C1: 16, C2: 24, C3: 32, R: 48, Mids: []int{16}, C6: 64, C8: 24, K0: 5, K8: 1, K9: 3}
+	for _, a := range []arch{teacher, small, withKernels, withKernels.WithKernel("k0", 3).WithKernel("k8", 5).WithKernel("k9", 5)} {
 		for _, size := range []int{128, 256} {
 			bs, err := Decompose(a.graph(), size, size)
 			if err != nil {

@@ -77,7 +77,10 @@ func TestBlockGraphDecomposes(t *testing.T) {
 // teacher and of a small student.
 func TestBlockGraphPassesMatchNetwork(t *testing.T) {
 	small := Arch{C0: 8, C1: 16, C2: 24, C3: 32, R: 48, Mids: []int{16, 96}, C6: 64, C8: 4}
-	for _, a := range []Arch{Teacher, small} {
+	// Kernel choices whose passes are their own (a 1x1 conv8 recomputes
+	// the upsample_add in its fetch: TestDecomposeInlinedUpsampleAdd).
+	withKernels := Arch{C0: 12, C1: 8, C2: 16, C3: 8, R: 16, Mids: []int{8}, C6: 8, C8: 20, K0: 5, K8: 5, K9: 3}
+	for _, a := range []Arch{Teacher, small, withKernels} {
 		for _, half := range []bool{false, true} {
 			g, err := a.Graph()
 			if err != nil {
@@ -136,12 +139,37 @@ func TestArchValidate(t *testing.T) {
 		{C0: 1, C1: 1, C2: 1, C3: 1, R: 1, C6: 1, C8: MaxChannels + 1},
 		{C0: 1, C1: 1, C2: 1, C3: 1, R: 1, C6: 1, C8: 1, Mids: []int{1, 1, 1, 1, 1}},
 		{C0: 1, C1: 1, C2: 1, C3: 1, R: 1, C6: 1, C8: 1, Mids: []int{-1}},
+		{C0: 1, C1: 1, C2: 1, C3: 1, R: 1, C6: 1, C8: 1, K0: 1},
+		{C0: 1, C1: 1, C2: 1, C3: 1, R: 1, C6: 1, C8: 1, K8: 7},
+		{C0: 1, C1: 1, C2: 1, C3: 1, R: 1, C6: 1, C8: 1, K9: 4},
+		{C0: 1, C1: 1, C2: 1, C3: 1, R: 1, C6: 1, C8: 1, K9: -3},
 	} {
 		if _, err := a.Graph(); err == nil {
 			t.Errorf("%v: no error", a)
 		}
 	}
-	if Teacher.String() != "32.32.64.64.128/128,128,128,128.64.32" {
-		t.Errorf("teacher: %s", Teacher)
+	for _, c := range []struct {
+		a    Arch
+		want string
+	}{
+		{Teacher, "32.32.64.64.128/128,128,128,128.64.32"},
+		{Teacher.WithKernel("k0", 7).WithKernel("k8", 3).WithKernel("k9", 7), "32.32.64.64.128/128,128,128,128.64.32"},
+		{Arch{C0: 8, C1: 8, C2: 8, C3: 8, R: 8, C6: 8, C8: 4, K8: 1}, "8.8.8.8.8/.8.4/k7.1.7"},
+		{Arch{C0: 8, C1: 8, C2: 8, C3: 8, R: 8, Mids: []int{4}, C6: 8, C8: 4, K0: 5, K9: 3}, "8.8.8.8.8/4.8.4/k5.3.3"},
+	} {
+		if got := c.a.String(); got != c.want {
+			t.Errorf("%+v: String %q, want %q", c.a, got, c.want)
+		}
+	}
+	// Each kernel side is the one in the graph; 0 is the teacher's.
+	a := Arch{C0: 8, C1: 8, C2: 8, C3: 8, R: 8, C6: 8, C8: 4, K0: 3, K8: 5}
+	g, err := a.Graph()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for conv, k := range map[string]int{"conv0": 3, "conv1": 3, "conv8": 5, "conv9": 7} {
+		if s := g.Tensors[conv+"/w"].Shape; s[1] != k || s[2] != k {
+			t.Errorf("%s: weights %v, want a %dx%d kernel", conv, s, k, k)
+		}
 	}
 }

@@ -20,17 +20,26 @@ import (
 // every pair of widths from Channels, plus the forms the search may also
 // ask about: a resblock's second conv on its own (residual, no
 // activation), its first conv on its own, and the guided filter at S/2
-// and S/4 too.
+// and S/4 too. The three full-resolution convs also come at every kernel
+// side of [KernelConvs] (conv0 and conv9 k3/k5/k7, conv8 k1/k3/k5), with
+// widths from KernelWidths only.
 type CatalogSpec struct {
 	InputSizes []int // square network input sizes; each a multiple of 4
 	Channels   []int // searched widths
+	// KernelWidths are the widths of conv0's output and conv9's input,
+	// and of conv8's both sides, at the kernel choices that are not the
+	// teacher's; empty: none.
+	KernelWidths []int
 }
 
 // FullSpec is the catalogue to profile on a device: input sizes 128 and
-// 256 (block resolutions 32..256) and widths 4..128.
+// 256 (block resolutions 32..256) and widths 4..128. The kernel choices
+// come at widths up to the teacher's full-resolution 32, the most a
+// student searched from it keeps there (140 blocks: docs/latency.md).
 var FullSpec = CatalogSpec{
-	InputSizes: []int{128, 256},
-	Channels:   []int{4, 8, 16, 24, 32, 48, 64, 96, 128},
+	InputSizes:   []int{128, 256},
+	Channels:     []int{4, 8, 16, 24, 32, 48, 64, 96, 128},
+	KernelWidths: []int{4, 8, 16, 24, 32},
 }
 
 // leaky is the family's activation.
@@ -47,7 +56,7 @@ func Catalog(spec CatalogSpec) ([]Block, error) {
 			return nil, fmt.Errorf("catalog: input size %d: want a multiple of 4 in 4..%d", s, MaxSide)
 		}
 	}
-	for _, c := range spec.Channels {
+	for _, c := range append(slices.Clone(spec.Channels), spec.KernelWidths...) {
 		if c < 1 || c > MaxChannels {
 			return nil, fmt.Errorf("catalog: channels %d: out of range 1..%d", c, MaxChannels)
 		}
@@ -83,6 +92,9 @@ func Catalog(spec CatalogSpec) ([]Block, error) {
 			}
 		}
 	}
+	for _, s := range spec.InputSizes {
+		out = append(out, kernelChoices(spec.KernelWidths, s)...)
+	}
 	slices.SortFunc(out, Compare)
 	out = slices.CompactFunc(out, func(a, b Block) bool { return a == b })
 	for _, b := range out {
@@ -91,6 +103,34 @@ func Catalog(spec CatalogSpec) ([]Block, error) {
 		}
 	}
 	return out, nil
+}
+
+// kernelChoices are conv0, conv8 and conv9 of the family on an s x s
+// input at every kernel side of [KernelConvs] and the given widths.
+func kernelChoices(widths []int, s int) []Block {
+	conv := func(k, cin, cout int, act string) Block {
+		return Block{Kind: KindConv, K: k, Stride: 1, Cin: cin, Cout: cout, H: s, W: s, Act: act}
+	}
+	var out []Block
+	for _, kc := range KernelConvs {
+		for _, k := range kc.Choices {
+			for _, a := range widths {
+				switch kc.Name {
+				case "k0":
+					out = append(out, conv(k, 3, a, leaky))
+				case "k9":
+					out = append(out, conv(k, a, 3, ""))
+				case "k8":
+					for _, b := range widths {
+						out = append(out, conv(k, a, b, leaky))
+					}
+				default:
+					panic("latency: kernel conv " + kc.Name + " has no catalogue shape") // a bug in this file
+				}
+			}
+		}
+	}
+	return out
 }
 
 // FullCatalog is Catalog(FullSpec).
@@ -107,6 +147,7 @@ func FullCatalog() []Block {
 func ReducedCatalog() []Block {
 	out := []Block{
 		{Kind: KindConv, K: 7, Stride: 1, Cin: 3, Cout: 8, H: 64, W: 64, Act: leaky},
+		{Kind: KindConv, K: 5, Stride: 1, Cin: 3, Cout: 8, H: 64, W: 64, Act: leaky}, // a kernel choice
 		{Kind: KindConv, K: 3, Stride: 2, Cin: 8, Cout: 16, H: 64, W: 64, Act: leaky},
 		{Kind: KindConv, K: 3, Stride: 1, Cin: 16, Cout: 16, H: 32, W: 32, Act: leaky},
 		{Kind: KindConv, K: 3, Stride: 1, Cin: 8, Cout: 16, H: 16, W: 16, Residual: true},

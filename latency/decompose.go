@@ -138,8 +138,12 @@ func (d *decomposer) blocks() ([]Block, error) {
 				break
 			}
 			var err error
-			if b, err = d.conv(p); err != nil {
+			var up Block
+			if up, b, err = d.conv(p); err != nil {
 				return nil, err
+			}
+			if up.Kind != "" {
+				out = append(out, up)
 			}
 		default:
 			var ok bool
@@ -197,22 +201,47 @@ func (d *decomposer) convBlock(n *model.Node) Block {
 }
 
 // conv names a conv pass: the conv with its activation, and a residual
-// add folded into its epilogue. Anything inlined into its fetch or folded
-// besides is no profiled block.
-func (d *decomposer) conv(p *pass) (Block, error) {
+// add folded into its epilogue. A 1x1 conv whose fetch recomputes
+// add(resize_bilinear_x2(a), skip) is named as the two blocks the fused
+// pass does the work of, an upsample_add block (returned as up) and then
+// the conv: the fused pass is no profiled block of its own. Anything else
+// inlined into its fetch or folded is no profiled block.
+func (d *decomposer) conv(p *pass) (up, b Block, err error) {
 	if len(p.inlined) > 0 {
-		n := d.byName[p.inlined[0]]
-		return Block{}, fmt.Errorf("decompose: node %q (%s): computed in conv %q's fetch, not a profiled block", n.Name, n.Op, p.root())
+		var ok bool
+		if up, ok = d.inlinedUpsampleAdd(p); !ok {
+			n := d.byName[p.inlined[0]]
+			return Block{}, Block{}, fmt.Errorf("decompose: node %q (%s): computed in conv %q's fetch, not a profiled block", n.Name, n.Op, p.root())
+		}
 	}
-	b := d.convBlock(d.byName[p.root()])
+	b = d.convBlock(d.byName[p.root()])
 	for _, name := range p.stored[1:] {
 		if b.Residual || !d.residual(d.byName[name], p.stored[0]) {
 			n := d.byName[name]
-			return Block{}, fmt.Errorf("decompose: node %q (%s): folded into conv %q, not a profiled block", n.Name, n.Op, p.root())
+			return Block{}, Block{}, fmt.Errorf("decompose: node %q (%s): folded into conv %q, not a profiled block", n.Name, n.Op, p.root())
 		}
 		b.Residual = true
 	}
-	return b, nil
+	return up, b, nil
+}
+
+// inlinedUpsampleAdd names what conv pass p recomputes in its fetch when
+// that is exactly its input add(resize_bilinear_x2(a), skip), read by a
+// 1x1 conv (the planner inlines a resize only where each input pixel is
+// read once): an upsample_add block at a's size.
+func (d *decomposer) inlinedUpsampleAdd(p *pass) (Block, bool) {
+	n := d.byName[p.root()]
+	if len(p.inlined) != 2 || d.g.Tensors[n.Inputs[1]].Shape[1] != 1 {
+		return Block{}, false
+	}
+	a, r := d.byName[p.inlined[0]], d.byName[p.inlined[1]]
+	if a.Op == model.OpResize {
+		a, r = r, a
+	}
+	if n.Inputs[0] != a.Name {
+		return Block{}, false
+	}
+	return d.upsampleAddOf(a, r)
 }
 
 // residual says whether node a, folded into the pass of value x, adds a
@@ -267,11 +296,18 @@ func sameSet(ins []string, a, b string) bool {
 // bilinear x2 resize inlined into it (the planner gives it a pass of its
 // own when a k x k conv reads it): an upsample_add block at a's size.
 func (d *decomposer) upsampleAdd(p *pass) (Block, bool) {
-	a := d.byName[p.root()]
-	if len(p.stored) != 1 || len(p.inlined) != 1 || a.Op != model.OpAdd || a.Act != "" || len(a.Inputs) != 2 {
+	if len(p.stored) != 1 || len(p.inlined) != 1 {
 		return Block{}, false
 	}
-	r := d.byName[p.inlined[0]]
+	return d.upsampleAddOf(d.byName[p.root()], d.byName[p.inlined[0]])
+}
+
+// upsampleAddOf names a = add(r, skip), r a bilinear x2 resize of a value
+// of skip's shape after it, as an upsample_add block at r's input size.
+func (d *decomposer) upsampleAddOf(a, r *model.Node) (Block, bool) {
+	if a.Op != model.OpAdd || a.Act != "" || len(a.Inputs) != 2 {
+		return Block{}, false
+	}
 	if r.Op != model.OpResize || r.Mode != "bilinear" || r.Scale != [2]int{2, 2} || !slices.Contains(a.Inputs, r.Name) {
 		return Block{}, false
 	}

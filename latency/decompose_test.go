@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgetoon/edgetoon/kernels"
 	"github.com/edgetoon/edgetoon/model"
 )
 
@@ -225,11 +226,17 @@ func TestDecomposeRejectsPlannerFusions(t *testing.T) {
 		build      func(b *graphBuilder)
 	}{
 		// A 1x1 conv reads its input once per pixel, so the planner
-		// inlines the upsample and the add into its fetch.
-		{"upsample inlined into a 1x1 conv", "rs", func(b *graphBuilder) {
+		// inlines an upsample into its fetch; without the skip add it is
+		// no upsample_add block (TestDecomposeInlinedUpsampleAdd).
+		{"bare upsample inlined into a 1x1 conv", "rs", func(b *graphBuilder) {
 			skip := b.conv("c1", "x", 3, 1, 3, 8, "relu")
 			low := b.conv("c2", skip, 3, 2, 8, 8, "relu")
-			up := b.op("up", model.OpAdd, b.resize("rs", low), skip)
+			b.conv("c3", b.resize("rs", low), 1, 1, 8, 4, "")
+		}},
+		{"upsample and mul inlined into a 1x1 conv", "rs", func(b *graphBuilder) {
+			skip := b.conv("c1", "x", 3, 1, 3, 8, "relu")
+			low := b.conv("c2", skip, 3, 2, 8, 8, "relu")
+			up := b.op("up", model.OpMul, b.resize("rs", low), skip)
 			b.conv("c3", up, 1, 1, 8, 4, "")
 		}},
 		{"activation folded into a conv", "act", func(b *graphBuilder) {
@@ -253,4 +260,35 @@ func TestDecomposeRejectsPlannerFusions(t *testing.T) {
 			t.Errorf("%s: error %v, want one naming node %q", c.name, err, c.node)
 		}
 	}
+}
+
+// A 1x1 conv reads its input once per pixel, so the planner inlines
+// add(upsample(low), skip) into its fetch; Decompose names that one pass
+// as the upsample_add block and the 1x1 conv, the blocks the catalogue
+// profiles for it (docs/latency.md: the fused pass is not profiled).
+func TestDecomposeInlinedUpsampleAdd(t *testing.T) {
+	b := newGraph("inlined")
+	skip := b.conv("c1", "x", 3, 1, 3, 8, "relu")
+	low := b.conv("c2", skip, 3, 2, 8, 12, "relu")
+	low = b.conv("c3", low, 3, 1, 12, 8, "relu")
+	up := b.op("up", model.OpAdd, b.resize("rs", low), skip)
+	b.conv("c4", up, 1, 1, 8, 4, "")
+	passes, err := kernels.Passes(b.g, kernels.Options{H: 16, W: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(passes) != 4 {
+		t.Fatalf("the planner runs %d passes, want 4 (the upsample and add in c4's fetch): %v", len(passes), passes)
+	}
+	got, err := Decompose(b.g, 16, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkBlocks(t, got, []Block{
+		{Kind: KindConv, K: 3, Stride: 1, Cin: 3, Cout: 8, H: 16, W: 16, Act: "relu"},
+		{Kind: KindConv, K: 3, Stride: 2, Cin: 8, Cout: 12, H: 16, W: 16, Act: "relu"},
+		{Kind: KindConv, K: 3, Stride: 1, Cin: 12, Cout: 8, H: 8, W: 8, Act: "relu"},
+		{Kind: KindUpsampleAdd, Cin: 8, Cout: 8, H: 8, W: 8},
+		{Kind: KindConv, K: 1, Stride: 1, Cin: 8, Cout: 4, H: 16, W: 16},
+	})
 }

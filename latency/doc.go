@@ -24,6 +24,10 @@
 //   - a pass storing add(resize_bilinear_x2(a), skip), the resize inlined
 //     (the planner does so when a k x k conv reads the sum), is an
 //     "upsample_add" block at the size of a;
+//   - a 1x1 conv pass computing that add and resize in its fetch (as the
+//     planner does for a 1x1 conv) is named as the two blocks it does the
+//     work of: the "upsample_add" block, then the "conv" block; the fused
+//     pass is not profiled on its own (docs/latency.md);
 //   - the passes left over must hold only elementwise ops (add, sub,
 //     mul, div) and box means of one shape and one radius, with at least
 //     one box mean: they form the "guided_filter" block.
@@ -39,7 +43,8 @@
 // then the block, with random weights) whose block passes are exactly
 // the passes the planner runs for that block inside a network; the
 // profiler (wasm/profile.go) times only those. [Arch] is a member of the
-// family and [Arch.Graph] its network, for whole-network checks.
+// family (widths, and the kernel sides of [KernelConvs]) and [Arch.Graph]
+// its network, for whole-network checks.
 //
 // # Tables
 //

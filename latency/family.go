@@ -4,13 +4,15 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/edgetoon/edgetoon/model"
 )
 
 // Arch is one member of the searchable family (see [CatalogSpec]): the
-// widths of its convs and the mid width of each residual block it keeps.
+// widths of its convs, the mid width of each residual block it keeps and
+// the kernel sides of its full-resolution convs (see [KernelConvs]).
 // The skip adds force conv5's output to C2 channels and conv7's to C0.
 type Arch struct {
 	C0   int   `json:"c0"`
@@ -21,6 +23,64 @@ type Arch struct {
 	Mids []int `json:"mids"` // one per residual block kept, at most 4
 	C6   int   `json:"c6"`
 	C8   int   `json:"c8"`
+	// Kernel sides of conv0, conv8 and conv9; 0 is the teacher's, so
+	// that an Arch written before kernels were searched is unchanged.
+	K0 int `json:"k0,omitempty"`
+	K8 int `json:"k8,omitempty"`
+	K9 int `json:"k9,omitempty"`
+}
+
+// KernelConv is a conv of the family whose kernel side the search
+// chooses.
+type KernelConv struct {
+	Name    string // the Arch field's JSON name, e.g. "k0"
+	Conv    string // its node in [Arch.Graph]
+	Teacher int    // the side an Arch field of 0 means
+	Choices []int  // ascending
+}
+
+// KernelConvs are the convs with searched kernels: the full-resolution
+// ones, where most of a small student's MACs are.
+var KernelConvs = []KernelConv{
+	{Name: "k0", Conv: "conv0", Teacher: 7, Choices: []int{3, 5, 7}},
+	{Name: "k8", Conv: "conv8", Teacher: 3, Choices: []int{1, 3, 5}},
+	{Name: "k9", Conv: "conv9", Teacher: 7, Choices: []int{3, 5, 7}},
+}
+
+// kernelField is the field of a holding the kernel side named name
+// (a [KernelConv.Name]), or nil.
+func (a *Arch) kernelField(name string) *int {
+	switch name {
+	case "k0":
+		return &a.K0
+	case "k8":
+		return &a.K8
+	case "k9":
+		return &a.K9
+	}
+	return nil
+}
+
+// Kernel is the side of the kernel named name (a [KernelConv.Name]),
+// the teacher's where a leaves it 0; 0 for an unknown name.
+func (a Arch) Kernel(name string) int {
+	for _, kc := range KernelConvs {
+		if kc.Name == name {
+			if k := *a.kernelField(name); k != 0 {
+				return k
+			}
+			return kc.Teacher
+		}
+	}
+	return 0
+}
+
+// WithKernel returns a copy of a with the kernel named name set to k.
+func (a Arch) WithKernel(name string, k int) Arch {
+	if f := a.kernelField(name); f != nil {
+		*f = k
+	}
+	return a
 }
 
 // Teacher is the White-box generator's architecture.
@@ -47,16 +107,28 @@ func (a Arch) Validate() error {
 			return fmt.Errorf("arch: %w", err)
 		}
 	}
+	for _, kc := range KernelConvs {
+		if k := *a.kernelField(kc.Name); k != 0 && !slices.Contains(kc.Choices, k) {
+			return fmt.Errorf("arch: %s %d: want one of %v (0: the teacher's %d)", kc.Name, k, kc.Choices, kc.Teacher)
+		}
+	}
 	return nil
 }
 
-// String is a short name: "c0.c1.c2.c3.r/m1,m2.c6.c8".
+// String is a short name: "c0.c1.c2.c3.r/m1,m2.c6.c8", followed by
+// "/k<k0>.<k8>.<k9>" when a kernel is not the teacher's.
 func (a Arch) String() string {
 	mids := make([]string, len(a.Mids))
 	for i, m := range a.Mids {
 		mids[i] = fmt.Sprint(m)
 	}
-	return fmt.Sprintf("%d.%d.%d.%d.%d/%s.%d.%d", a.C0, a.C1, a.C2, a.C3, a.R, strings.Join(mids, ","), a.C6, a.C8)
+	s := fmt.Sprintf("%d.%d.%d.%d.%d/%s.%d.%d", a.C0, a.C1, a.C2, a.C3, a.R, strings.Join(mids, ","), a.C6, a.C8)
+	for _, kc := range KernelConvs {
+		if a.Kernel(kc.Name) != kc.Teacher {
+			return s + fmt.Sprintf("/k%d.%d.%d", a.Kernel("k0"), a.Kernel("k8"), a.Kernel("k9"))
+		}
+	}
+	return s
 }
 
 // Graph builds a's network with zero weights (see [RandomizeWeights]),
@@ -68,7 +140,7 @@ func (a Arch) Graph() (*model.Graph, error) {
 	}
 	b := newBuilder(a.String(), "x", 3, 256, 4)
 	const lr = leaky
-	e0 := b.conv("conv0", "x", 7, 1, 3, a.C0, lr)
+	e0 := b.conv("conv0", "x", a.Kernel("k0"), 1, 3, a.C0, lr)
 	e1 := b.conv("conv1", e0, 3, 2, a.C0, a.C1, lr)
 	e2 := b.conv("conv2", e1, 3, 1, a.C1, a.C2, lr)
 	e3 := b.conv("conv3", e2, 3, 2, a.C2, a.C3, lr)
@@ -84,8 +156,8 @@ func (a Arch) Graph() (*model.Graph, error) {
 	x = b.conv("conv6", x, 3, 1, a.C2, a.C6, lr)
 	x = b.conv("conv7", x, 3, 1, a.C6, a.C0, lr)
 	x = b.op("add_up_1", model.OpAdd, b.resize("resize_1", x), e0)
-	x = b.conv("conv8", x, 3, 1, a.C0, a.C8, lr)
-	y := b.conv("conv9", x, 7, 1, a.C8, 3, "")
+	x = b.conv("conv8", x, a.Kernel("k8"), 1, a.C0, a.C8, lr)
+	y := b.conv("conv9", x, a.Kernel("k9"), 1, a.C8, 3, "")
 	b.guidedFilter("", "x", y, 1)
 	return b.g, nil
 }

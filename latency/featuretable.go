@@ -8,7 +8,7 @@ import (
 )
 
 // FeatureTableFormat names the JSON [FeatureTable] writes.
-const FeatureTableFormat = "edgetoon-latency-features/1"
+const FeatureTableFormat = "edgetoon-latency-features/2"
 
 // FeatureTableSizes are the input sizes the table holds the family at:
 // the page's detail sizes and the search's smaller one.
@@ -32,7 +32,9 @@ func widthArch() (Arch, map[int]string) {
 
 // TableBlock is one block of the family's network in a feature table: its
 // geometry, the width (a family width name) or fixed channel count of
-// each role, and its features as [Terms] of those widths.
+// each role, and its features as [Terms] of those widths. The geometry
+// and Terms are at the teacher's kernels; a block whose conv has a
+// searched kernel names it (Kernel) and carries its terms at each choice.
 type TableBlock struct {
 	Key      string            `json:"key"` // with the sentinel widths
 	Kind     string            `json:"kind"`
@@ -48,12 +50,19 @@ type TableBlock struct {
 	// block, or -1.
 	Depth int   `json:"depth"`
 	Terms Terms `json:"terms"`
+	// Kernel is the [KernelConv.Name] whose side is this block's kernel,
+	// or empty; Kernels then holds the block's terms at each of its
+	// choices, keyed by the side ("1", "3", ...).
+	Kernel  string           `json:"kernel,omitempty"`
+	Kernels map[string]Terms `json:"kernels,omitempty"`
 }
 
 // FeatureTable is what train/latency_mlp.py reads instead of restating
 // the planner's fusion rules and the features' closed form: the blocks
 // [Decompose] finds in the family's network at each of
-// [FeatureTableSizes], as [TableBlock]s, plus checks computed here that
+// [FeatureTableSizes], as [TableBlock]s (with the terms of the searched
+// kernels' blocks at each choice, from the network built with that
+// kernel: [kernelTerms]), plus checks computed here that
 // the Python side must reproduce (train/test_latency.py): features and
 // predictions of m for some members of the family and some odd blocks.
 type FeatureTable struct {
@@ -89,14 +98,10 @@ func NewFeatureTable(m *MLP) (*FeatureTable, error) {
 	t := &FeatureTable{Format: FeatureTableFormat, Features: FeatureNames, Widths: familyWidths,
 		Networks: map[string][]TableBlock{}, Predictor: m.Table}
 	a, names := widthArch()
-	g, err := a.Graph()
-	if err != nil {
-		return nil, err
-	}
 	for _, size := range FeatureTableSizes {
-		blocks, err := Decompose(g, size, size)
+		blocks, err := decomposeArch(a, size)
 		if err != nil {
-			return nil, fmt.Errorf("feature table at %d: %w", size, err)
+			return nil, fmt.Errorf("feature table: %w", err)
 		}
 		var out []TableBlock
 		for _, b := range blocks {
@@ -105,6 +110,9 @@ func NewFeatureTable(m *MLP) (*FeatureTable, error) {
 				return nil, fmt.Errorf("feature table at %d: %w", size, err)
 			}
 			out = append(out, tb)
+		}
+		if err := kernelTerms(out, blocks, a, size); err != nil {
+			return nil, fmt.Errorf("feature table: %w", err)
 		}
 		t.Networks[fmt.Sprint(size)] = out
 	}
@@ -115,14 +123,12 @@ func NewFeatureTable(m *MLP) (*FeatureTable, error) {
 		{Teacher, 256},
 		{Arch{C0: 16, C1: 8, C2: 16, C3: 28, R: 16, Mids: []int{16, 16, 16, 16}, C6: 20, C8: 20}, 384},
 		{Arch{C0: 5, C1: 9, C2: 30, C3: 2, R: 13, Mids: []int{7, 1}, C6: 3, C8: 11}, 128},
+		{Arch{C0: 12, C1: 8, C2: 20, C3: 16, R: 24, Mids: []int{16, 8, 12}, C6: 20, C8: 8, K0: 5, K8: 1, K9: 3}, 256},
+		{Arch{C0: 24, C1: 16, C2: 16, C3: 32, R: 16, Mids: []int{4}, C6: 8, C8: 28, K0: 3, K8: 5, K9: 5}, 128},
 	} {
-		g, err := c.a.Graph()
+		blocks, err := decomposeArch(c.a, c.size)
 		if err != nil {
-			return nil, err
-		}
-		blocks, err := Decompose(g, c.size, c.size)
-		if err != nil {
-			return nil, fmt.Errorf("feature table: %s: %w", c.a, err)
+			return nil, fmt.Errorf("feature table: %w", err)
 		}
 		ac := ArchCheck{Arch: c.a, Size: c.size}
 		for _, b := range blocks {
@@ -140,6 +146,60 @@ func NewFeatureTable(m *MLP) (*FeatureTable, error) {
 		t.Blocks = append(t.Blocks, BlockCheck{Block: b, Terms: FeatureTerms(b), Features: Features(b), MS: m.Predict(b)})
 	}
 	return t, nil
+}
+
+// decomposeArch is the blocks of a's network at size x size.
+func decomposeArch(a Arch, size int) ([]Block, error) {
+	g, err := a.Graph()
+	if err != nil {
+		return nil, err
+	}
+	blocks, err := Decompose(g, size, size)
+	if err != nil {
+		return nil, fmt.Errorf("%s at %d: %w", a, size, err)
+	}
+	return blocks, nil
+}
+
+// kernelTerms fills in the Kernel and Kernels of table blocks out, those
+// of a's network at size (blocks), from a's network decomposed at each
+// choice of each searched kernel: a choice must change exactly one
+// block, and only in its kernel side, for the table to mix its terms.
+func kernelTerms(out []TableBlock, blocks []Block, a Arch, size int) error {
+	for _, kc := range KernelConvs {
+		at := -1
+		terms := map[string]Terms{}
+		for _, k := range kc.Choices {
+			bk, err := decomposeArch(a.WithKernel(kc.Name, k), size)
+			if err != nil {
+				return err
+			}
+			if len(bk) != len(blocks) {
+				return fmt.Errorf("%s %d at %d: %d blocks, %d at the teacher's kernel", kc.Name, k, size, len(bk), len(blocks))
+			}
+			changed := false
+			for i := range bk {
+				want := blocks[i]
+				if bk[i] == want {
+					continue
+				}
+				want.K = k
+				if bk[i] != want || (at >= 0 && at != i) {
+					return fmt.Errorf("%s %d at %d: block %s changes to %s, not just its kernel of one conv", kc.Name, k, size, blocks[i].Key(), bk[i].Key())
+				}
+				at, changed = i, true
+			}
+			if changed {
+				terms[fmt.Sprint(k)] = FeatureTerms(bk[at])
+			}
+		}
+		if at < 0 || len(terms) != len(kc.Choices)-1 {
+			return fmt.Errorf("%s at %d: no block has the searched kernel", kc.Name, size)
+		}
+		terms[fmt.Sprint(kc.Teacher)] = out[at].Terms
+		out[at].Kernel, out[at].Kernels = kc.Name, terms
+	}
+	return nil
 }
 
 // tableBlock describes b of the sentinel-width network (widthArch).

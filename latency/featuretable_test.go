@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -82,6 +83,7 @@ func TestFeatureTableNetworks(t *testing.T) {
 		{Teacher, 256},
 		{Arch{C0: 5, C1: 9, C2: 30, C3: 2, R: 13, Mids: []int{7, 1}, C6: 3, C8: 11}, 128},
 		{Arch{C0: 4, C1: 8, C2: 12, C3: 16, R: 20, C6: 24, C8: 28}, 512},
+		{Arch{C0: 4, C1: 8, C2: 12, C3: 16, R: 20, Mids: []int{8}, C6: 24, C8: 28, K0: 3, K8: 1, K9: 5}, 384},
 	} {
 		widths := map[string]int{"c0": c.a.C0, "c1": c.a.C1, "c2": c.a.C2, "c3": c.a.C3, "r": c.a.R, "c6": c.a.C6, "c8": c.a.C8}
 		for i, m := range c.a.Mids {
@@ -92,7 +94,7 @@ func TestFeatureTableNetworks(t *testing.T) {
 			if tb.Depth >= len(c.a.Mids) {
 				continue
 			}
-			got = append(got, evalTableBlock(tb, widths))
+			got = append(got, evalTableBlock(kernelTableBlock(tb, c.a), widths))
 		}
 		g, err := c.a.Graph()
 		if err != nil {
@@ -110,6 +112,61 @@ func TestFeatureTableNetworks(t *testing.T) {
 			for j := range want {
 				if got[i][j] != want[j] {
 					t.Errorf("%s at %d, block %s: feature %s %v, want %v", c.a, c.size, b.Key(), FeatureNames[j], got[i][j], want[j])
+				}
+			}
+		}
+	}
+}
+
+// kernelTableBlock is tb with the terms of the kernel a chooses for it.
+func kernelTableBlock(tb TableBlock, a Arch) TableBlock {
+	if tb.Kernel != "" {
+		tb.Terms = tb.Kernels[fmt.Sprint(a.Kernel(tb.Kernel))]
+	}
+	return tb
+}
+
+// Every kernel choice's terms in the table are those of the block
+// decomposed from an Arch built with that kernel, at every table size,
+// and each searched kernel names exactly one block.
+func TestFeatureTableKernels(t *testing.T) {
+	tab, err := NewFeatureTable(handMLP())
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := Arch{C0: 12, C1: 8, C2: 20, C3: 16, R: 24, Mids: []int{16, 8}, C6: 20, C8: 28}
+	widths := map[string]int{"c0": 12, "c1": 8, "c2": 20, "c3": 16, "r": 24, "mid0": 16, "mid1": 8, "c6": 20, "c8": 28}
+	for _, size := range FeatureTableSizes {
+		net := tab.Networks[fmt.Sprint(size)]
+		named := map[string]int{}
+		for _, tb := range net {
+			if tb.Kernel != "" {
+				named[tb.Kernel]++
+			}
+		}
+		for _, kc := range KernelConvs {
+			if named[kc.Name] != 1 {
+				t.Errorf("at %d: %d blocks carry kernel %s, want 1", size, named[kc.Name], kc.Name)
+			}
+			for _, k := range kc.Choices {
+				a := base.WithKernel(kc.Name, k)
+				blocks, err := decomposeArch(a, size)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got [][]float64
+				for _, tb := range net {
+					if tb.Depth < len(a.Mids) {
+						got = append(got, evalTableBlock(kernelTableBlock(tb, a), widths))
+					}
+				}
+				if len(got) != len(blocks) {
+					t.Fatalf("%s at %d: table has %d blocks, the decomposition %d", a, size, len(got), len(blocks))
+				}
+				for i, b := range blocks {
+					if !slices.Equal(got[i], Features(b)) {
+						t.Errorf("%s at %d, block %s: table features %v, want %v", a, size, b.Key(), got[i], Features(b))
+					}
 				}
 			}
 		}

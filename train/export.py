@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 import edgetoon_model as em
-from supernet import CONVS, DEPTH_GATES, GROUP, N_BLOCKS, block_of
+import superkernel as sk
+from supernet import CONVS, DEPTH_GATES, GROUP, KERNEL_GATES, N_BLOCKS, block_of
 
 LICENSE = "CC BY-NC-SA 4.0 (derived from the White-box Cartoonization teacher)"
 PROVENANCE = ("edgetoon student: searched and distilled (train/, issue 6) from the White-box "
@@ -46,20 +47,25 @@ def _conv_node(name, inputs, stride, act):
 
 def extract_student(net, arch, teacher_graph, name="edgetoon-student"):
     """Physically pruned graph spec and tensors (file layout [O,KH,KW,I]) of
-    the supernet `net` restricted to `arch` (0/1 lists per gate).
+    the supernet `net` restricted to `arch` (0/1 lists per gate): each
+    searched conv's kernel is the centre crop of its superkernel at the
+    side the arch chooses (the teacher's for an arch without kernel bits).
 
     The guided filter nodes and the eps constant are copied from the teacher.
     """
     keep = {}
     for g, bits in arch.items():
-        if g not in DEPTH_GATES:
+        if g not in DEPTH_GATES and g not in KERNEL_GATES:
             keep[g] = np.repeat(np.asarray(bits, bool), GROUP)
     tensors, nodes = {}, []
     value = {"x": "input_photo"}  # what feeds the next conv
 
     def conv(cname, src):
         _, prefix, k, s, gin, gout, scale, act = [c for c in CONVS if c[0] == cname][0]
-        w = net.weights[cname].detach().cpu().numpy().transpose(0, 2, 3, 1)  # -> [O,KH,KW,I]
+        w = net.weights[cname].detach().cpu()
+        if cname in sk.KERNEL_CONVS:
+            w = sk.crop(w, sk.kernel_of(arch, cname))
+        w = w.numpy().transpose(0, 2, 3, 1)  # -> [O,KH,KW,I]
         b = net.biases[cname].detach().cpu().numpy()
         if gout is not None:
             w, b = w[keep[gout]], b[keep[gout]]
@@ -176,8 +182,8 @@ def model_card(path, graph, tensors, teacher_macs, fidelity, training, latency=N
         "# %s" % graph["name"], "",
         "Compact photo-to-cartoon generator for edgetoon, found by latency/MAC-driven "
         "differentiable architecture search over the White-box Cartoonization generator "
-        "(channel gates per group of %d channels, residual-block depth gates, straight-through "
-        "estimator) and distilled from it (L1 + LSGAN patch discriminator)." % GROUP, "",
+        "(channel gates per group of %d channels, residual-block depth gates, kernel sides of the "
+        "full-resolution convs, straight-through estimator) and distilled from it (L1 + LSGAN patch discriminator)." % GROUP, "",
         "## Numbers at %dx%d" % (size, size), "",
         "| | student | teacher |", "|---|---|---|",
         "| MACs | %.3f G | %.3f G |" % (m / 1e9, teacher_macs / 1e9),

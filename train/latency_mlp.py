@@ -16,14 +16,19 @@ import os
 import torch
 import torch.nn.functional as F
 
+import superkernel as sk
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 FEATURES_PATH = os.path.join(HERE, "latency_features.json")
-TABLE_FORMAT = "edgetoon-latency-features/1"
+TABLE_FORMAT = "edgetoon-latency-features/2"
 
 # The conv of supernet.CONVS whose output width is each width the table
 # names (latency.Arch's widths; mid<i> is residual block i's).
 WIDTH_CONVS = {"c0": "c0", "c1": "c1", "c2": "c2", "c3": "c3", "r": "c4",
                "mid0": "b0_1", "mid1": "b1_1", "mid2": "b2_1", "mid3": "b3_1", "c6": "c6", "c8": "c8"}
+# The conv of supernet.CONVS whose kernel side each searched kernel the
+# table names is (latency.KernelConvs; a block's "kernel").
+KERNEL_CONVS = {arch_name: conv for conv, arch_name in sk.ARCH_NAME.items()}
 
 
 def load_table(path=FEATURES_PATH):
@@ -34,7 +39,25 @@ def load_table(path=FEATURES_PATH):
         raise ValueError("%s: format %r, want %r (go generate ./latency)" % (path, table.get("format"), TABLE_FORMAT))
     if sorted(table["widths"]) != sorted(WIDTH_CONVS):
         raise ValueError("%s: widths %r, want %r" % (path, table["widths"], sorted(WIDTH_CONVS)))
+    for size, blocks in table["networks"].items():
+        named = [tb["kernel"] for tb in blocks if tb.get("kernel")]
+        if sorted(named) != sorted(KERNEL_CONVS):
+            raise ValueError("%s: at %s the searched kernels are %r, want %r" % (path, size, named, sorted(KERNEL_CONVS)))
+        for tb in blocks:
+            if tb.get("kernel"):
+                choices = sk.KERNEL_CONVS[KERNEL_CONVS[tb["kernel"]]]
+                if sorted(tb["kernels"], key=int) != [str(k) for k in choices]:
+                    raise ValueError("%s: kernel %s has choices %r, the supernet %r"
+                                     % (path, tb["kernel"], sorted(tb["kernels"]), choices))
     return table
+
+
+def block_terms(tb, k=None):
+    """The terms of table block tb with its searched kernel (if any) at
+    side k; k None: at the teacher's kernels."""
+    if k is None or not tb.get("kernel"):
+        return tb["terms"]
+    return tb["kernels"][str(k)]
 
 
 def slices(c):
@@ -129,23 +152,40 @@ class LatencyPredictor:
                              % (sorted(self.table["networks"], key=int), size))
         return blocks
 
-    def block_features(self, tb, widths):
+    def block_features(self, tb, widths, k=None):
         """Features of table block tb for widths (table width name ->
-        channels, tensors or numbers)."""
+        channels, tensors or numbers), its searched kernel (if any) at
+        side k (None: the teacher's)."""
         s = {role: slices(widths[name]) for role, name in tb["widths"].items()}
         s.update({role: slices(c) for role, c in (tb.get("fixed") or {}).items()})
-        return self.features(tb["terms"], s)
+        return self.features(block_terms(tb, k), s)
+
+    def kernel_latency(self, tb, widths, conv):
+        """Latency of table block tb whose kernel is searched, conv its
+        Supernet.conv_configs entry: with gates [mid, big], the
+        latencies at the three choices mixed as the kernel is,
+        lat(small) + g_mid*(lat(mid) - lat(small)) + g_mid*g_big*(lat(big) - lat(mid))."""
+        g = conv.get("kgates")
+        if g is None:
+            return self.latency(self.block_features(tb, widths, conv["k"]))
+        lats = [self.latency(self.block_features(tb, widths, k)) for k in conv["kernels"]]
+        g = torch.as_tensor(g).to(device="cpu", dtype=torch.float64).reshape(-1)
+        return sk.mix(lats[0], lats[1], lats[2], g)
 
     def network_latency(self, configs, size=None):
         """Sum of the block latencies of the network whose convs are
         configs (Supernet.conv_configs), each residual block's scaled by
-        its depth gate, as a float32 scalar tensor."""
+        its depth gate and each searched kernel's block mixed over its
+        choices (kernel_latency), as a float32 scalar tensor."""
         by = {c["name"]: c for c in configs}
         size = size if size is not None else int(by["c0"]["h"])
         widths = {w: by[conv]["cout"] for w, conv in WIDTH_CONVS.items()}
         total = torch.zeros((), dtype=torch.float64)
         for tb in self.network_blocks(size):
-            lat = self.latency(self.block_features(tb, widths))
+            if tb.get("kernel"):
+                lat = self.kernel_latency(tb, widths, by[KERNEL_CONVS[tb["kernel"]]])
+            else:
+                lat = self.latency(self.block_features(tb, widths))
             if tb["depth"] >= 0:
                 depth = by["b%d_1" % tb["depth"]]["depth"]
                 lat = torch.as_tensor(depth).to(device="cpu", dtype=torch.float64) * lat

@@ -1,6 +1,7 @@
 """The search stage: the gated supernet, initialised from the teacher,
 distilled while a cost penalty (MACs or the measured-latency predictor)
-thins its channel groups and residual blocks; writes arch.json,
+thins its channel groups and residual blocks and shrinks the kernels of
+its full-resolution convs; writes arch.json,
 search.pt, search_log.jsonl and search.png.
 """
 
@@ -14,6 +15,7 @@ import data
 import edgetoon_model as em
 import gotools
 import latency_mlp
+import superkernel as sk
 import supernet as sn
 from stage import (TEACHER_MACS, Progress, StageClock, autocast, device_of, disc_step, distill_loss,
                    log, photo_batches)
@@ -57,16 +59,26 @@ def arch_cost(net, arch, lat=None):
     if lat is None:
         return sn.arch_macs(arch)
     with torch.no_grad():
-        g = {k: torch.tensor(arch[k], dtype=torch.float32, device=a.device) for k, a in net.gates.items()}
-        return float(lat.network_latency(net.conv_configs(256, g)))
+        return float(lat.network_latency(net.conv_configs(256, net.gates_of(arch))))
+
+
+def kernel_candidate(arch, k):
+    """The bit of kernel gate k that shrinks its kernel by one choice: the
+    big ring's while it counts, else the mid ring's; None at the smallest."""
+    bits = arch[k]
+    if bits[0] and bits[1]:
+        return 1
+    return 0 if bits[0] else None
 
 
 def fix_architecture(net, target, lat=None, min_blocks=1, target_macs=0):
     """The concrete architecture after the search, pruned further (lowest
-    logits first) while it is over the target (and, searching latency,
-    over target_macs when that is set)."""
+    logits first: a channel group, a block, or a kernel's outer ring) while
+    it is over the target (and, searching latency, over target_macs when
+    that is set)."""
     arch = net.arch()
-    alphas = {k: a.detach().cpu().numpy().copy() for k, a in net.gates.items()}
+    params = net.gate_params()
+    alphas = {k: a.detach().cpu().numpy().copy() for k, a in params.items()}
 
     def over(ar):
         if lat is not None and target_macs > 0 and sn.arch_macs(ar) > target_macs:
@@ -77,6 +89,11 @@ def fix_architecture(net, target, lat=None, min_blocks=1, target_macs=0):
     while over(arch):
         best = None
         for k, bits in arch.items():
+            if k in sn.KERNEL_GATES:
+                i = kernel_candidate(arch, k) if params[k].requires_grad else None
+                if i is not None and (best is None or alphas[k][i] < best[0]):
+                    best = (alphas[k][i], k, i)
+                continue
             on = [i for i, b in enumerate(bits) if b]
             if k not in sn.DEPTH_GATES and len(on) <= net.min_groups(k):
                 continue
@@ -134,14 +151,15 @@ def run(args, budget=None):
     teacher = data.Teacher(gotools.teacher_path(), dev)
     _, tensors = em.read_file(gotools.teacher_path())
     net = sn.Supernet(tensors, min_blocks=args.min_blocks, min_width=args.min_width,
-                      min_width_by=args.min_width_gate).to(dev)
+                      min_width_by=args.min_width_gate,
+                      search_kernels=getattr(args, "search_kernels", True)).to(dev)
     disc = sn.PatchDiscriminator().to(dev)
     if args.channels_last:
         net, disc = net.to(memory_format=torch.channels_last), disc.to(memory_format=torch.channels_last)
     lat = latency_mlp.LatencyPredictor.from_json(args.latency_json) if args.latency_json else None
     target = args.target_macs
     if lat is not None:
-        teacher_ms = arch_cost(net, {k: [1] * a.numel() for k, a in net.gates.items()}, lat)
+        teacher_ms = arch_cost(net, net.teacher_arch(), lat)
         target = args.target_latency
         if target is None:  # --target-speedup: a fraction of the teacher's predicted latency
             target = teacher_ms / args.target_speedup
@@ -150,7 +168,7 @@ def run(args, budget=None):
     # than the fine-tune's.
     lr_w = args.lr_search if args.lr_search is not None else 2 * args.lr
     opt_w = torch.optim.Adam(list(net.weights.values()) + list(net.biases.values()), lr_w, betas=(0.5, 0.999))
-    chan = [a for k, a in net.gates.items() if k not in sn.DEPTH_GATES]
+    chan = [a for k, a in net.gate_params().items() if k not in sn.DEPTH_GATES and a.requires_grad]  # and kernels
     depth = [net.gates[d] for d in sn.DEPTH_GATES]
     lr_depth = args.lr_gates * args.depth_lr_scale
     if args.gate_opt == "sgd":
@@ -211,8 +229,9 @@ def run(args, budget=None):
         w = net.widths()
         row = dict(step=step, l1=float(l1), g_adv=float(g_adv), d=float(d_loss), total=float(total),
                    macs=float(macs), latency=float(cost) if lat else None, target_macs=args.target_macs,
-                   penalty=float(pen), lam=lam * ramp, widths={k: v for k, v in w.items() if k != "blocks"},
-                   blocks=w["blocks"])
+                   penalty=float(pen), lam=lam * ramp,
+                   widths={k: v for k, v in w.items() if k not in ("blocks", "kernels")},
+                   blocks=w["blocks"], kernels=w["kernels"])
         rows.append(row)
         logf.write(json.dumps(row) + "\n")
         new_steps, stop = clock.after_step(step)
@@ -222,9 +241,10 @@ def run(args, budget=None):
             prog.total = steps
             log("  search schedule for %d steps: gates from %d, lambda ramp to %d, depth gates from %d"
                 % (steps, sched.warm, sched.warm + sched.ramp, sched.depth_start))
-        prog(step, "l1 %.4f adv %.3f D %.3f GMACs %.3f lam %.3g%s blocks %s" % (
+        prog(step, "l1 %.4f adv %.3f D %.3f GMACs %.3f lam %.3g%s blocks %s kernels %s" % (
             row["l1"], row["g_adv"], row["d"], row["macs"] / 1e9, lam * ramp,
-            " lat %.3f" % row["latency"] if lat else "", w["blocks"]))
+            " lat %.3f" % row["latency"] if lat else "", w["blocks"],
+            "/".join(str(w["kernels"][c]) for c in sk.KERNEL_CONVS)))
         if stop:
             log("search: deadline reached at step %d" % step)
             break

@@ -1,7 +1,8 @@
 """The searchable student family: the White-box encoder-decoder with
 channel gates (width) and block gates (depth), initialised from the teacher.
 
-Architecture (teacher widths; every conv 3x3 except the 7x7 first and last):
+Architecture (teacher widths; every conv 3x3 except the 7x7 first and last;
+the kernel sides of c0, c8 and c9 are searched too: superkernel.py):
 
     c0 3->32 (full res)  --------------------------------------+ skip (gate "a")
     c1 32->32 s2, c2 32->64  ---------------------+ skip (gate "b")
@@ -18,6 +19,8 @@ identity). Logits are clipped to [0, 1] after each step. Masked channels
 are exactly zero, so dropping them later (export.extract_student) changes
 nothing; their weights are kept, so a gate that reopens restores them.
 Each residual block also has a depth gate: when it is 0 the block is skipped.
+Each of c0, c8, c9 has a kernel gate (two logits, in kgates), binarized the
+same way, choosing its kernel side (superkernel.py).
 Convs whose input and output are both gated by ties keep residual/skip adds
 consistent: the residual stream has one gate, shared by c4 and every conv2.
 """
@@ -30,6 +33,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import edgetoon_model as em
+import superkernel as sk
 
 GROUP = 4
 ALPHA = 0.2  # leaky_relu slope of the teacher
@@ -57,6 +61,7 @@ CONVS = [
 ]
 CONV_BY_NAME = {c[0]: c for c in CONVS}
 DEPTH_GATES = ["d%d" % i for i in range(N_BLOCKS)]
+KERNEL_GATES = list(sk.GATE.values())
 
 
 def block_of(conv_name):
@@ -87,10 +92,11 @@ def binarize(alpha, min_on=1):
     """{0,1} forward, identity backward (straight-through estimator).
 
     A channel gate keeps at least its min_on (>= 1) strongest groups, so no
-    conv loses all its outputs (depth gates are scalars and may switch off).
+    conv loses all its outputs (depth gates are scalars and may switch off;
+    kernel gates, min_on 0, are independent bits).
     """
     hard = (alpha.detach() > 0.5).to(alpha.dtype)
-    if alpha.numel() > 1:
+    if alpha.numel() > 1 and min_on > 0:
         k = max(min(int(min_on), alpha.numel()), 1)
         if float(hard.sum()) < k:
             top = torch.topk(alpha.detach(), k).indices
@@ -118,7 +124,7 @@ class Supernet(nn.Module):
     [-1, 1] and returns (output after the guided filter, raw conv output)."""
 
     def __init__(self, teacher_tensors, eps=None, init_alpha="importance", min_blocks=1, min_width=0.0,
-                 min_width_by=None):
+                 min_width_by=None, search_kernels=True):
         super().__init__()
         self.min_blocks = min_blocks
         self.min_width = min_width  # each channel gate keeps >= this fraction of its groups
@@ -126,8 +132,10 @@ class Supernet(nn.Module):
         self.weights = nn.ParameterDict()
         self.biases = nn.ParameterDict()
         for name, prefix, k, s, gin, gout, scale, act in CONVS:
-            w = teacher_tensors[prefix + "/Conv2D"]
-            self.weights[name] = nn.Parameter(torch.from_numpy(np.ascontiguousarray(w.transpose(0, 3, 1, 2))))
+            w = torch.from_numpy(np.ascontiguousarray(teacher_tensors[prefix + "/Conv2D"].transpose(0, 3, 1, 2)))
+            if name in sk.KERNEL_CONVS:  # the superkernel, the teacher's in its centre
+                w = sk.embed(w, sk.KERNEL_CONVS[name][-1])
+            self.weights[name] = nn.Parameter(w)
             self.biases[name] = nn.Parameter(torch.from_numpy(np.array(teacher_tensors[prefix + "/biases"])))
         if eps is None:
             eps = float(np.asarray(teacher_tensors["add/y"]).reshape(-1)[0])
@@ -138,8 +146,32 @@ class Supernet(nn.Module):
             self.gates[g] = nn.Parameter(torch.ones(c // GROUP))
         for d in DEPTH_GATES:
             self.gates[d] = nn.Parameter(torch.ones(1))
+        # Kernel gates [mid, big] by searched conv, apart from the channel
+        # and depth gates (code that walks those needs no exception).
+        self.kgates = nn.ParameterDict({c: nn.Parameter(torch.tensor(sk.init_logits(c))) for c in sk.KERNEL_CONVS})
+        for c in sk.KERNEL_CONVS:
+            self.register_buffer("kmask_" + c, sk.masks(c), persistent=False)
+        self._register_load_state_dict_pre_hook(self._upgrade_state)
         if init_alpha == "importance":
             self._init_from_importance()
+        if not search_kernels:  # the teacher's kernels, fixed
+            with torch.no_grad():
+                for c, a in self.kgates.items():
+                    a.copy_(torch.tensor(sk.teacher_logits(c)))
+                    a.requires_grad_(False)
+
+    def _upgrade_state(self, state, prefix, *args):
+        """Load a state saved before kernels were searched (search.pt of
+        an older run): its conv8 kernel goes into the superkernel's
+        centre, and the kernel gates choose the teacher's kernels."""
+        for c in sk.KERNEL_CONVS:
+            key = prefix + "weights." + c
+            K = sk.KERNEL_CONVS[c][-1]
+            if key in state and state[key].shape[-1] < K:
+                state[key] = sk.embed(state[key], K)
+            gkey = prefix + "kgates." + c
+            if gkey not in state:
+                state[gkey] = torch.tensor(sk.teacher_logits(c))
 
     @staticmethod
     def full_widths():
@@ -164,12 +196,37 @@ class Supernet(nn.Module):
                         w = self.weights[name].abs().sum(dim=(1, 2, 3))
                         norm += w.view(-1, GROUP).sum(dim=1)
                 alpha.copy_(0.75 + 0.25 * norm / norm.max())
+            # A kernel's rings start with the weakest groups (0.75): under
+            # the same pressure they go as soon as those, unless the
+            # distillation holds them.
+            for c, a in self.kgates.items():
+                a.copy_(torch.tensor(sk.init_logits(c, on=0.75)))
 
     def clamp_gates(self):
         """Keep logits in [0, 1] (call after each optimizer step)."""
         with torch.no_grad():
-            for a in self.gates.values():
+            for a in list(self.gates.values()) + list(self.kgates.values()):
                 a.clamp_(0.0, 1.0)
+
+    def gate_params(self):
+        """Every gate's logits by its arch key: channel, depth and kernel."""
+        p = dict(self.gates.items())
+        p.update({sk.GATE[c]: a for c, a in self.kgates.items()})
+        return p
+
+    def teacher_arch(self):
+        """The arch dict of the teacher: every group and block on, the
+        teacher's kernels."""
+        arch = {k: [1] * a.numel() for k, a in self.gates.items()}
+        arch.update(sk.teacher_bits())
+        return arch
+
+    def gates_of(self, arch):
+        """Gate values (tensors, no gradient) of an arch dict; kernels the
+        teacher's where it has no kernel bits."""
+        dev = self.gates["a"].device
+        full = dict(sk.teacher_bits(), **arch)
+        return {k: torch.tensor(full[k], dtype=torch.float32, device=dev) for k in self.gate_params()}
 
     def gate_values(self):
         """STE gate per channel gate (per group) and per depth gate.
@@ -178,6 +235,7 @@ class Supernet(nn.Module):
         are above the threshold, the highest-logit ones are kept.
         """
         g = {k: binarize(a, self.min_groups(k)) for k, a in self.gates.items()}
+        g.update({sk.GATE[c]: binarize(a, 0) for c, a in self.kgates.items()})
         on = [d for d in DEPTH_GATES if float(g[d]) > 0]
         if len(on) < self.min_blocks:
             ranked = sorted(DEPTH_GATES, key=lambda d: -float(self.gates[d].detach()))
@@ -187,10 +245,11 @@ class Supernet(nn.Module):
         return g
 
     def arch(self):
-        """The current concrete architecture: active groups per gate, depth bits."""
+        """The current concrete architecture: active groups per gate, depth
+        bits, kernel gate bits [mid, big] ("kc0", "kc8", "kc9")."""
         with torch.no_grad():
             g = self.gate_values()
-        return {k: [int(v) for v in g[k].detach().reshape(-1).tolist()] for k in self.gates}
+        return {k: [int(v) for v in g[k].detach().reshape(-1).tolist()] for k in self.gate_params()}
 
     def min_groups(self, gate):
         """Groups a channel gate always keeps (min_width of its groups, >= 1)."""
@@ -214,15 +273,27 @@ class Supernet(nn.Module):
         return g
 
     def widths(self, arch=None):
-        """Active channels per channel gate and the kept blocks, for an arch."""
+        """Active channels per channel gate, the kept blocks and the kernel
+        side of each searched conv ("kernels"), for an arch."""
         arch = arch or self.arch()
-        w = {k: GROUP * sum(v) for k, v in arch.items() if k not in DEPTH_GATES}
+        w = {k: GROUP * sum(v) for k, v in arch.items() if k not in DEPTH_GATES and k not in KERNEL_GATES}
         w["blocks"] = [i for i in range(N_BLOCKS) if arch["d%d" % i][0]]
+        w["kernels"] = {c: sk.kernel_of(arch, c) for c in sk.KERNEL_CONVS}
         return w
+
+    def kernel(self, name, gates):
+        """Conv name's weights as used: the effective kernel of a searched
+        conv (superkernel.py), else its weights."""
+        w = self.weights[name]
+        if name not in sk.KERNEL_CONVS:
+            return w
+        g = gates[sk.GATE[name]].to(w.dtype)
+        m = getattr(self, "kmask_" + name).to(w.dtype)
+        return w * sk.mix(m[0], m[1], m[2], g)
 
     def _conv(self, x, name, gates):
         _, _, k, s, gin, gout, scale, act = CONV_BY_NAME[name]
-        y = em.conv2d_same(x, self.weights[name], self.biases[name], (s, s))
+        y = em.conv2d_same(x, self.kernel(name, gates), self.biases[name], (s, s))
         if act:
             y = F.leaky_relu(y, ALPHA)
         if gout is not None:
@@ -255,8 +326,11 @@ class Supernet(nn.Module):
         return guided_filter(x, raw, self.eps), raw
 
     def conv_configs(self, size=256, gates=None):
-        """Per conv: dict(name, k, stride, h, w (input), cin, cout, depth) with
-        cin/cout the (STE) effective widths as tensors, differentiable."""
+        """Per conv: dict(name, k, kk, stride, h, w (input), cin, cout, depth)
+        with cin/cout the (STE) effective widths as tensors, differentiable;
+        k is the chosen kernel side, kk the differentiable k*k of the
+        effective kernel, and a searched conv also has its kernel choices
+        ("kernels") and gate values [mid, big] ("kgates")."""
         g = gates if gates is not None else self.gate_values()
         one = torch.ones(())
         out = []
@@ -266,23 +340,30 @@ class Supernet(nn.Module):
             blk = block_of(name)
             depth = g["d%d" % blk].sum() if blk is not None else one
             in_res = size // (scale // s)
-            out.append(dict(name=name, k=k, stride=s, h=in_res, w=in_res, cin=cin, cout=cout,
-                            depth=depth, residual=name.endswith("_2"), block=blk, act=act))
+            c = dict(name=name, k=k, kk=k * k, stride=s, h=in_res, w=in_res, cin=cin, cout=cout,
+                     depth=depth, residual=name.endswith("_2"), block=blk, act=act)
+            if name in sk.KERNEL_CONVS:
+                kg = g.get(sk.GATE[name])
+                if kg is None:  # gates of an arch without kernel bits: the teacher's
+                    kg = torch.tensor(sk.bits_for(name, sk.TEACHER_KERNELS[name]), dtype=torch.float32)
+                c.update(k=sk.side(name, [float(v) > 0.5 for v in kg.detach().reshape(-1)]),
+                         kk=sk.effective_kk(name, kg), kernels=sk.KERNEL_CONVS[name], kgates=kg)
+            out.append(c)
         return out
 
     def macs(self, size=256, gates=None):
         """Differentiable multiply-accumulates at size x size: sum over convs of
-        out_h * out_w * k * k * cin_eff * cout_eff (times the block's depth gate)."""
+        out_h * out_w * k*k_eff * cin_eff * cout_eff (times the block's depth gate)."""
         total = torch.zeros(())
         for c in self.conv_configs(size, gates):
             oh = math.ceil(c["h"] / c["stride"])
-            total = total + c["depth"] * oh * oh * c["k"] ** 2 * c["cin"] * c["cout"]
+            total = total + c["depth"] * oh * oh * c["kk"] * c["cin"] * c["cout"]
         return total
 
 
 def arch_macs(arch, size=256):
     """MACs of a concrete architecture (dict of 0/1 lists), without torch."""
-    w = {k: GROUP * sum(v) for k, v in arch.items() if k not in DEPTH_GATES}
+    w = {k: GROUP * sum(v) for k, v in arch.items() if k not in DEPTH_GATES and k not in KERNEL_GATES}
     total = 0
     for name, _, k, s, gin, gout, scale, act in CONVS:
         blk = block_of(name)
@@ -291,6 +372,7 @@ def arch_macs(arch, size=256):
         cin = 3 if gin is None else w[gin]
         cout = 3 if gout is None else w[gout]
         oh = size // scale
+        k = sk.kernel_of(arch, name) or k
         total += oh * oh * k * k * cin * cout
     return total
 

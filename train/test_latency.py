@@ -22,6 +22,7 @@ import edgetoon_model as em  # noqa: E402
 import latency_mlp  # noqa: E402
 import export  # noqa: E402
 import gotools  # noqa: E402
+import superkernel as sk  # noqa: E402
 import supernet as sn  # noqa: E402
 from test_supernet import random_arch, set_arch  # noqa: E402
 
@@ -79,12 +80,18 @@ class TableTest(unittest.TestCase):
             for tb in self.lp.network_blocks(c["size"]):
                 if tb["depth"] >= len(c["arch"]["mids"] or []):
                     continue  # a cut residual block (its depth gate is 0)
-                f = self.lp.block_features(tb, widths)
+                f = self.lp.block_features(tb, widths, c["arch"].get(tb.get("kernel")))  # k0..: 0 omitted
                 feats.append(f.numpy())
                 total += float(self.lp.latency(f))
             self.assertEqual(len(feats), len(c["features"]), c["arch"])
             np.testing.assert_allclose(np.array(feats), c["features"], rtol=0, atol=1e-12, err_msg=str(c["arch"]))
             self.assertAlmostEqual(total, c["ms"], delta=1e-9 * c["ms"], msg=str(c["arch"]))
+
+    def test_kernel_checks_are_there(self):
+        """The checks above cover members with other kernels than the teacher's."""
+        kernels = {(c["arch"].get("k0"), c["arch"].get("k8"), c["arch"].get("k9")) for c in TABLE["arch_checks"]}
+        self.assertIn((5, 1, 3), kernels)
+        self.assertIn((3, 5, 5), kernels)
 
     def test_unknown_size(self):
         with self.assertRaisesRegex(ValueError, "sizes"):
@@ -101,6 +108,30 @@ class PredictorTest(unittest.TestCase):
         lp.latency(lp.block_features(tb, widths)).backward()
         self.assertNotEqual(float(r.grad), 0.0)
         self.assertNotEqual(float(mid.grad), 0.0)
+
+    def test_kernel_mix(self):
+        """A searched kernel's block latency is its latencies at the three
+        choices mixed by the gates: lat(s) + g_mid*(lat(m)-lat(s)) +
+        g_mid*g_big*(lat(b)-lat(m)); each choice's latency is the one
+        test_block_features checks against Go."""
+        lp = latency_mlp.LatencyPredictor(random_mlp(4))
+        widths = {"c0": 16, "c8": 12}
+        for tb in lp.network_blocks(256):
+            if not tb.get("kernel"):
+                continue
+            conv = latency_mlp.KERNEL_CONVS[tb["kernel"]]
+            choices = sk.KERNEL_CONVS[conv]
+            lat = [float(lp.latency(lp.block_features(tb, widths, k))) for k in choices]
+            self.assertEqual(len(set(lat)), 3, "the kernel changes the latency")
+            for bits, want in (([0, 0], lat[0]), ([0, 1], lat[0]), ([1, 0], lat[1]), ([1, 1], lat[2])):
+                g = torch.tensor(bits, dtype=torch.float64)
+                got = float(lp.kernel_latency(tb, widths, {"k": None, "kernels": choices, "kgates": g}))
+                self.assertAlmostEqual(got, want, delta=1e-12 * want, msg=(conv, bits))
+            g = torch.tensor([1.0, 0.0], dtype=torch.float64, requires_grad=True)
+            lp.kernel_latency(tb, widths, {"kernels": choices, "kgates": g}).backward()
+            self.assertAlmostEqual(float(g.grad[0]), lat[1] - lat[0], delta=1e-9)
+            self.assertAlmostEqual(float(g.grad[1]), lat[2] - lat[1], delta=1e-9)
+            self.assertEqual(float(lp.kernel_latency(tb, widths, {"k": choices[0], "kernels": choices})), lat[0])
 
     def test_rejects_other_formats(self):
         with self.assertRaisesRegex(ValueError, "format"):
@@ -141,13 +172,14 @@ class NetworkTest(unittest.TestCase):
 
     def test_teacher_and_pruned_students(self):
         net = sn.Supernet(self.tensors)
+        set_arch(net, net.teacher_arch())  # conv8's 5x5 ring starts on, at zero: off
         lp = latency_mlp.LatencyPredictor(self.spec)
         for size in (256, 128):
             got = float(lp.network_latency(net.conv_configs(size)))
             want = self.go_predict(gotools.teacher_path(), size)
             self.assertAlmostEqual(got, want, delta=0.006 + 1e-4 * want, msg="teacher at %d" % size)
-        for seed in (1, 2):
-            arch = random_arch(net, seed)
+        for seed, kernels in ((1, None), (2, None), (3, {"c0": 5, "c8": 1, "c9": 3}), (4, {"c0": 3, "c8": 5})):
+            arch = random_arch(net, seed, kernels)
             set_arch(net, arch)
             graph, tensors = export.extract_student(net, arch, self.graph)
             path = os.path.join(self.dir.name, "s%d.safetensors" % seed)
