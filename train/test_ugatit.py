@@ -66,6 +66,17 @@ class ShapesTest(unittest.TestCase):
         self.assertEqual(tuple(cam.shape), (2, 2))
         self.assertEqual(tuple(heat.shape), (2, 1, 8, 8))
 
+    def test_supernet_generator_splits_gates_from_weights(self):
+        # Every gate (channel, depth, kernel) goes to the gate optimiser and
+        # none to the weights'; together they are all the parameters.
+        g = nets.SupernetCAMGenerator(nets.random_teacher_tensors(0))
+        gates = {id(p) for p in g.gate_parameters()}
+        weights = {id(p) for p in g.weight_parameters()}
+        kernel = {id(p) for p in g.net.kgates.parameters()}
+        self.assertTrue(kernel and kernel <= gates)
+        self.assertFalse(gates & weights)
+        self.assertEqual(gates | weights, {id(p) for p in g.parameters()})
+
     def test_discriminator_shapes(self):
         self.assertEqual(nets.default_n_down(256), (5, 3))
         ng, nl = nets.default_n_down(32)

@@ -130,7 +130,7 @@ class UGATIT(nn.Module):
         return g + list(self.F.parameters())
 
     def gate_params(self):
-        return list(self.G.gates.parameters()) if self.search else []
+        return self.G.gate_parameters() if self.search else []
 
     def disc_params(self):
         return list(self.D_X.parameters()) + list(self.D_Y.parameters())

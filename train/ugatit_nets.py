@@ -207,9 +207,13 @@ class SupernetCAMGenerator(nn.Module):
     def gates(self):
         return self.net.gates
 
+    def gate_parameters(self):
+        """Every gate's logits: channel, depth and kernel."""
+        return list(self.net.gate_params().values())
+
     def weight_parameters(self):
         """Everything but the gates (convs and the CAM head)."""
-        gate_ids = {id(p) for p in self.net.gates.parameters()}
+        gate_ids = {id(p) for p in self.gate_parameters()}
         return [p for p in self.parameters() if id(p) not in gate_ids]
 
     def forward(self, x):
