@@ -3,10 +3,8 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"syscall/js"
-	"time"
 
 	"github.com/edgetoon/edgetoon/kernels"
 	"github.com/edgetoon/edgetoon/model"
@@ -23,6 +21,7 @@ type engine struct {
 	limits   kernels.Options
 	renderer string
 	request  string // precision asked for
+	pinned   bool   // a benchmark pinned the conv layout (edgetoonConvPixels, edgetoonMaxOutputs)
 
 	graph     *model.Graph
 	modelName string
@@ -40,11 +39,16 @@ type engine struct {
 	postProgs *postPrograms // the page's last passes (toCanvas only)
 	timer     *frameTimer   // nil without a GPU timer
 
+	// quick: plans use quickLayout until the default layout's programs
+	// have compiled and drawn once (warmup.go).
+	quick bool
+
 	// Live settings (setOptions): the cartoon's weight over the input,
 	// and whether still parts are blended into the last frame.
 	strength  float32
 	stabilize bool
 	drawn     bool // a frame was drawn since the last plan change
+	stylized  bool // a frame was drawn since the model was set
 
 	lost       bool
 	canvasW    int
@@ -61,6 +65,7 @@ type engine struct {
 type program struct {
 	p, fs            js.Value
 	op               string
+	samplers         []string // bound to units 0.. once linked
 	ints, vecs, base js.Value
 }
 
@@ -71,6 +76,7 @@ func newEngine(canvas js.Value, precision string) (*engine, error) {
 		"premultipliedAlpha": false, "preserveDrawingBuffer": false,
 		"powerPreference": "high-performance",
 	}
+	mark("context-start")
 	ctx := canvas.Call("getContext", "webgl2", attrs)
 	if ctx.IsNull() || ctx.IsUndefined() {
 		return nil, errorf(codeNoWebGL2, "This browser or device does not support WebGL2.")
@@ -81,6 +87,7 @@ func newEngine(canvas js.Value, precision string) (*engine, error) {
 	if err := e.probe(); err != nil {
 		return nil, err
 	}
+	mark("context-ready")
 	return e, nil
 }
 
@@ -111,9 +118,11 @@ func (e *engine) probe() error {
 	// layouts.
 	if v := js.Global().Get("edgetoonConvPixels"); v.Type() == js.TypeNumber {
 		e.limits.ConvPixels = v.Int()
+		e.pinned = true
 	}
 	if v := js.Global().Get("edgetoonMaxOutputs"); v.Type() == js.TypeNumber {
 		e.limits.MaxOutputs = min(c.Int(gl.MAX_DRAW_BUFFERS), v.Int())
+		e.pinned = true
 	}
 	e.renderer = c.Call("getParameter", gl.RENDERER).String()
 	if !c.Extension("WEBGL_debug_renderer_info").IsNull() {
@@ -130,21 +139,41 @@ func (e *engine) precision() string {
 	return "fp32"
 }
 
-// setGraph replaces the model and sets up its GL objects, building the
-// plan at the model's nominal size so every program compiles now.
+// setGraph replaces the model and sets up its GL objects, building a
+// plan so that every program compiles now: a small one in the quick
+// layout, warmed and followed by the default layout in the background
+// (warmUp); with the warm-up off, one at the model's nominal size in the
+// default layout.
 func (e *engine) setGraph(g *model.Graph, name string, async bool) error {
+	mark("model-decoded")
 	e.freeGL()
 	e.graph, e.modelName = g, name
+	m := max(g.SizeMultiple, 1)
 	size := g.NominalSize
-	if m := max(g.SizeMultiple, 1); size%m != 0 || size <= 0 {
+	if size%m != 0 || size <= 0 {
 		size = max(m, 8*m)
 	}
-	return e.setupGL(size, size, async)
+	warm := !warmUpOff()
+	if warm {
+		size = warmSize(m)
+	}
+	e.quick = warm && !e.pinned
+	e.stylized = false
+	if err := e.setupGL(size, size, async); err != nil {
+		return err
+	}
+	if warm {
+		e.warmUp()
+	}
+	return nil
 }
 
 // setupGL creates every GL object for the current model and a plan of
 // h x w. async lets shader compilation proceed in parallel (the caller is
-// a goroutine that may sleep).
+// a goroutine that may sleep). The plan's shaders are submitted before
+// the post stage's, whose link is awaited at once, so that the driver
+// compiles them all while the post stage waits (unless the page turned
+// the warm-up off: warmUpOff).
 func (e *engine) setupGL(h, w int, async bool) error {
 	c := e.gl
 	c.Call("disable", gl.BLEND)
@@ -161,16 +190,34 @@ func (e *engine) setupGL(h, w int, async bool) error {
 	e.upload = c.Prepare("texImage2D", gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, js.Null())
 	e.weightsOK = false
 	start := e.now.Invoke().Float()
+	warm := !warmUpOff()
+	var plan *kernels.Plan
+	var fresh []*program
+	if warm {
+		var err error
+		if plan, err = e.build(h, w, e.quick); err != nil {
+			return err
+		}
+		fresh = e.submit(plan)
+	}
 	if e.toCanvas {
 		if err := e.compilePost(); err != nil {
 			return err
 		}
 		e.timer = newFrameTimer(c)
 	}
-	if err := e.ensurePlan(h, w, async); err != nil {
+	if warm {
+		if err := e.finish(fresh, async); err != nil {
+			return err
+		}
+		if err := e.setPlan(plan, e.quick); err != nil {
+			return err
+		}
+	} else if err := e.ensurePlan(h, w, async); err != nil {
 		return err
 	}
 	e.compileMs = e.now.Invoke().Float() - start
+	mark("programs-linked")
 	return nil
 }
 
@@ -207,99 +254,6 @@ func (e *engine) freeGL() {
 	e.weights, e.image, e.vs = js.Null(), js.Null(), js.Null()
 }
 
-// ensurePlan makes the current plan one for h x w, building (and
-// compiling any new programs) only when the size changed.
-func (e *engine) ensurePlan(h, w int, async bool) error {
-	if e.run != nil && e.run.plan.Opts.H == h && e.run.plan.Opts.W == w {
-		return nil
-	}
-	opts := e.limits
-	opts.H, opts.W, opts.Half, opts.Input, opts.ToCanvas = h, w, e.half, e.input, e.toCanvas
-	plan, err := kernels.Build(e.graph, opts)
-	if err != nil {
-		var se *kernels.SizeError
-		if errors.As(err, &se) {
-			return errorf(codeTextureSize, "The picture is too large for this device: %v.", err)
-		}
-		return errorf(codeModelInvalid, "model %s at %dx%d: %v", e.modelName, w, h, err)
-	}
-	if err := e.compile(plan, async); err != nil {
-		return err
-	}
-	if !e.weightsOK {
-		e.uploadWeights(plan)
-	}
-	r, err := newRunner(e, plan)
-	if err != nil {
-		return err
-	}
-	if e.run != nil {
-		e.run.free(e.gl)
-	}
-	e.run = r
-	e.drawn = false
-	return nil
-}
-
-func (e *engine) textureFormat() int {
-	if e.half {
-		return gl.RGBA16F
-	}
-	return gl.RGBA32F
-}
-
-// uploadWeights puts the weights in one float texture, once per model
-// (every plan of a model lays them out the same).
-func (e *engine) uploadWeights(plan *kernels.Plan) {
-	c := e.gl
-	w := plan.Weights
-	e.weights = c.Texture2D(gl.NEAREST)
-	c.Call("texImage2D", gl.TEXTURE_2D, 0, e.textureFormat(), w.W, w.H, 0, gl.RGBA, gl.FLOAT, gl.Float32Array(w.Data))
-	e.weightsOK = true
-}
-
-// compile compiles the plan's programs not compiled yet: all shaders are
-// submitted first, then (with KHR_parallel_shader_compile) polled without
-// blocking, then checked; a failure names the op.
-func (e *engine) compile(plan *kernels.Plan, async bool) error {
-	c := e.gl
-	var fresh []*program
-	var srcs []kernels.Program
-	for _, pr := range plan.Programs {
-		if _, ok := e.progs[pr.Source]; ok {
-			continue
-		}
-		fs := c.Shader(gl.FRAGMENT_SHADER, pr.Source)
-		p := &program{p: c.Program(e.vs, fs), fs: fs, op: pr.Op}
-		e.progs[pr.Source] = p
-		fresh = append(fresh, p)
-		srcs = append(srcs, pr)
-	}
-	if async && e.parallel {
-		for _, p := range fresh {
-			for !c.Ready(p.p, true) {
-				time.Sleep(2 * time.Millisecond)
-			}
-		}
-	}
-	for i, p := range fresh {
-		if ok, log := c.Linked(p.p, p.fs); !ok {
-			if c.Call("isContextLost").Bool() {
-				return errorf(codeContextLost, "The WebGL context was lost while compiling.")
-			}
-			return errorf(codeShader, "GPU shader for %s failed to compile: %s", p.op, log)
-		}
-		p.ints = c.Uniform(p.p, "u_i")
-		p.vecs = c.Uniform(p.p, "u_v")
-		p.base = c.Uniform(p.p, "u_base")
-		c.Call("useProgram", p.p)
-		for unit, name := range srcs[i].Samplers {
-			c.Call("uniform1i", c.Uniform(p.p, name), unit)
-		}
-	}
-	return nil
-}
-
 // stylize renders source through the net onto the canvas at w x h.
 func (e *engine) stylize(source js.Value, w, h int) error {
 	if e.lost {
@@ -331,7 +285,7 @@ func (e *engine) stylize(source js.Value, w, h int) error {
 	if timed {
 		e.timer.stop()
 	}
-	e.drawn = true
+	e.drawn, e.stylized = true, true
 	e.lastMs = e.now.Invoke().Float() - start
 	return nil
 }
@@ -352,6 +306,7 @@ func (e *engine) info() map[string]any {
 		m["width"] = r.plan.Opts.W
 		m["height"] = r.plan.Opts.H
 		m["macs"] = float64(r.plan.MACs())
+		m["quickLayout"] = r.quick
 	}
 	return m
 }
@@ -378,6 +333,7 @@ func (e *engine) contextRestored() error {
 		return err
 	}
 	e.lost = false
+	e.quick = false
 	if err := e.setupGL(h, w, true); err != nil {
 		return fmt.Errorf("rebuilding after context loss: %w", err)
 	}

@@ -17,22 +17,31 @@ type runner struct {
 	textures []js.Value
 	fbos     []js.Value
 	calls    []gl.Call
+	// starts are the indices in calls where each pass's calls begin
+	// (warmUp runs them a pass at a time).
+	starts []int
 	// post renders the canvas from the plan's output (nil when the plan
 	// does not end on the canvas).
 	post *post
+	// quick says the plan has the quick layout (warmup.go).
+	quick bool
 }
 
 // newRunner allocates the plan's textures and framebuffers and prepares
-// its calls.
-func newRunner(e *engine, plan *kernels.Plan) (*runner, error) {
+// its calls. keep, if not nil, is a post stage of the plan's output size
+// to render through instead of a new one.
+func newRunner(e *engine, plan *kernels.Plan, keep *post) (*runner, error) {
 	c := e.gl
 	r := &runner{plan: plan}
 	if plan.Opts.ToCanvas && e.postProgs != nil {
-		p, err := newPost(e, plan.OutShape[1], plan.OutShape[0])
-		if err != nil {
-			return nil, err
+		r.post = keep
+		if keep == nil {
+			p, err := newPost(e, plan.OutShape[1], plan.OutShape[0])
+			if err != nil {
+				return nil, err
+			}
+			r.post = p
 		}
-		r.post = p
 	}
 	for _, t := range plan.Textures {
 		r.textures = append(r.textures, c.Texture2DArray(e.textureFormat(), t.W, t.H, t.Layers))
@@ -41,6 +50,7 @@ func newRunner(e *engine, plan *kernels.Plan) (*runner, error) {
 	for i := range plan.Passes {
 		pass := &plan.Passes[i]
 		pr := plan.Programs[pass.Program]
+		r.starts = append(r.starts, len(r.calls))
 		e.prepareBindings(plan, pass, r.textures, prep)
 		for _, base := range pass.Bases {
 			fb := js.Null()
@@ -52,6 +62,9 @@ func newRunner(e *engine, plan *kernels.Plan) (*runner, error) {
 				fb, status = c.Framebuffer(r.textures[pass.Out], base, pr.Outputs)
 				r.fbos = append(r.fbos, fb)
 				if status != gl.FRAMEBUFFER_COMPLETE {
+					if keep != nil {
+						r.post = nil // the caller's still
+					}
 					r.free(c)
 					return nil, errorf(codeNoWebGL2, "This device cannot render to %s textures (framebuffer status 0x%x at %s).", e.precision(), status, pass)
 				}

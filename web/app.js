@@ -158,9 +158,13 @@ async function startCamera() {
   state.stream = stream;
   ui.video.srcObject = stream;
   await ui.video.play().catch(() => {});
+  performance.mark("edgetoon:camera-ready");
   const facing = stream.getVideoTracks()[0]?.getSettings().facingMode;
   ui.stage.classList.toggle("mirror", facing ? facing === "user" : state.facing === "user");
   state.stopLoop = core.frameLoop(ui.video, cameraFrame);
+  // The first cartoon now, not at the camera's next frame (as startEngine
+  // does when the engine is ready last).
+  if (!globalThis.edgetoonNoWarmup && state.engine) cameraFrame();
   say(state.engine ? "Camera on." : "Camera on. The cartoon appears when the engine is ready.");
   const devices = await navigator.mediaDevices.enumerateDevices().catch(() => []);
   ui.flip.hidden = devices.filter((d) => d.kind === "videoinput").length < 2;
@@ -284,6 +288,7 @@ async function keepPNG() {
 
 async function startEngine(model) {
   progress("Starting the engine…");
+  performance.mark("edgetoon:engine-start");
   try {
     const api = await core.loadRuntime();
     const engine = await api.create({
@@ -295,10 +300,14 @@ async function startEngine(model) {
       if (state.mode === "photo") renderPhoto();
     };
     state.engine = engine;
+    performance.mark("edgetoon:engine-ready");
     applyOptions();
     ui.shutter.disabled = false;
     const info = engine.info();
     say(`${model.title || model.name} ready (${info.precision}, ${info.passes} passes, compiled in ${Math.round(info.compileMs)} ms).`);
+    // The first cartoon now, of the frame the camera shows, not at its
+    // next frame (as startCamera does when the camera is ready last).
+    if (!globalThis.edgetoonNoWarmup && state.stopLoop) cameraFrame();
     return engine;
   } catch (err) {
     notice(core.describe(err));
@@ -350,6 +359,7 @@ function showLicense(m) {
 }
 
 async function loadModels() {
+  core.prestart(); // the engine starts while the model list loads
   try {
     state.models = await core.listModels();
   } catch (err) {

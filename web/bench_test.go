@@ -2,12 +2,15 @@ package web_test
 
 import (
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -15,7 +18,7 @@ import (
 // cached, no service worker) with the fake camera and reports:
 //
 //   - ms/first-frame: from navigation start to the first stylized camera
-//     frame finished on the GPU, at ?size=64 (64x48 frames from the
+//     frame finished on the GPU (firstFrameJS), at ?size=64 (64x48 frames from the
 //     camera's 320x240), so that SwiftShader's frame time does not drown
 //     the loading (download, WASM compile, model decode, shader compile);
 //   - page-B: the bytes the page's requests took on the wire until then
@@ -25,7 +28,22 @@ import (
 //
 // Each model on offer runs as a sub-benchmark (the default, the student,
 // as "student"; the teacher, when built, as "whitebox" via ?model=), in
-// turn, in one run.
+// turn, in one run, on the WebGL engine, forced (?engine=webgl: on
+// SwiftShader the page would pick the CPU path, cpupath.js, which
+// BenchmarkCPUPath measures).
+//
+// The WebGL arm runs each round twice, in alternating order: as shipped
+// ("warm-up on") and with globalThis.edgetoonNoWarmup set ("warm-up
+// off": the start as it was before: the engine set up in its default
+// conv layout at the model's nominal size, without the quick layout and
+// the background warm-up of wasm/warmup.go, started after the model list
+// rather than at once (core.js prestart), its first frame drawn at the
+// camera's next frame rather than as soon as both are ready). It reports
+// the medians of both (the "-off" metrics) and their ratio
+// (first-frame-ratio, on/off). Every round logs where its time went: the
+// page's and the engine's performance marks (edgetoon:*), the downloads
+// of the engine and the model, and the first stylize call; each arm
+// logs the medians.
 //
 // Run: go test -run '^$' -bench ColdStart ./web
 func BenchmarkColdStart(b *testing.B) {
@@ -37,68 +55,210 @@ func BenchmarkColdStart(b *testing.B) {
 			if !m.Default {
 				query += "&model=" + m.Name
 			}
-			coldStart(b, rs, flags, query)
+			b.Run("engine=webgl", func(b *testing.B) {
+				on, off := &coldStats{}, &coldStats{}
+				for i := range b.N {
+					arms := []bool{true, false}
+					if i%2 == 1 {
+						slices.Reverse(arms)
+					}
+					for _, warm := range arms {
+						if warm {
+							on.add(coldStart(b, rs, flags, query+"&engine=webgl", "warm-up on", ""))
+						} else {
+							off.add(coldStart(b, rs, flags, query+"&engine=webgl", "warm-up off", "globalThis.edgetoonNoWarmup = true;"))
+						}
+					}
+				}
+				on.report(b, "")
+				off.report(b, "-off")
+				b.ReportMetric(median(on.firstFrame)/median(off.firstFrame), "first-frame-ratio")
+				on.logBreakdown(b, "warm-up on")
+				off.logBreakdown(b, "warm-up off")
+			})
 		})
 	}
 }
 
-func coldStart(b *testing.B, rs *realServer, flags []chromedp.ExecAllocatorOption, query string) {
-	var firstFrame, pageBytes, wireBytes float64
-	for i := 0; i < b.N; i++ {
-		rs.written.Store(0)
-		s := openFor(b, realLimit, flags...)
-		s.capture(b, 1)
-		var mu sync.Mutex
-		var bytes float64
-		var sizes []string // "file: bytes encoding", for the log
-		responses := map[network.RequestID]string{}
-		go func() {
-			for ev, err := range chromedp.Events(s.ctx, network.ResponseReceived) {
-				if err != nil {
-					return
-				}
-				name := ev.Response.URL[strings.LastIndex(ev.Response.URL, "/")+1:]
-				name, _, _ = strings.Cut(name, "?")
-				var enc string
-				for k, v := range ev.Response.Headers {
-					if strings.EqualFold(k, "Content-Encoding") {
-						enc, _ = v.(string)
-					}
-				}
-				if ev.Response.FromServiceWorker {
-					enc = "from the service worker"
-				}
-				mu.Lock()
-				responses[ev.RequestID] = name + " " + enc
-				mu.Unlock()
-			}
-		}()
-		go func() {
-			for ev, err := range chromedp.Events(s.ctx, network.LoadingFinished) {
-				if err != nil {
-					return
-				}
-				mu.Lock()
-				bytes += ev.EncodedDataLength
-				sizes = append(sizes, fmt.Sprintf("%s %.0f", responses[ev.RequestID], ev.EncodedDataLength))
-				mu.Unlock()
-			}
-		}()
-		s.do(b, desktop(), chromedp.Navigate(rs.ts.URL+query))
-		s.waitReal(b, "the first stylized frame", `globalThis.__frames.length >= 1`)
-		fs := s.frames(b)
-		mu.Lock()
-		firstFrame += fs[0].Done
-		pageBytes += bytes
-		b.Logf("first frame %dx%d at %.0f ms (stylize called at %.0f ms); page bytes %.0f: %s", fs[0].W, fs[0].H, fs[0].Done, fs[0].Start, bytes, strings.Join(sizes, ", "))
-		mu.Unlock()
-		s.waitReal(b, "the service worker", `navigator.serviceWorker.controller !== null`)
-		// Let the connections go idle.
-		s.do(b, chromedp.Sleep(500*time.Millisecond))
-		wireBytes += float64(rs.written.Load())
-		b.Logf("server wrote %d bytes", rs.written.Load())
+// coldRound is one cold start.
+type coldRound struct {
+	firstFrame, pageBytes, wireBytes float64
+	marks                            map[string]float64 // ms since navigation start
+}
+
+// coldStats gathers rounds of one arm.
+type coldStats struct {
+	firstFrame, pageBytes, wireBytes []float64
+	marks                            map[string][]float64
+}
+
+func (s *coldStats) add(r coldRound) {
+	s.firstFrame = append(s.firstFrame, r.firstFrame)
+	s.pageBytes = append(s.pageBytes, r.pageBytes)
+	s.wireBytes = append(s.wireBytes, r.wireBytes)
+	if s.marks == nil {
+		s.marks = map[string][]float64{}
 	}
-	b.ReportMetric(firstFrame/float64(b.N), "ms/first-frame")
-	b.ReportMetric(pageBytes/float64(b.N), "page-B")
-	b.ReportMetric(wireBytes/float64(b.N), "wire-B")
+	for k, v := range r.marks {
+		s.marks[k] = append(s.marks[k], v)
+	}
+}
+
+// report reports the medians, the metric names suffixed.
+func (s *coldStats) report(b *testing.B, suffix string) {
+	b.ReportMetric(median(s.firstFrame), "ms/first-frame"+suffix)
+	b.ReportMetric(median(s.pageBytes), "page-B"+suffix)
+	b.ReportMetric(median(s.wireBytes), "wire-B"+suffix)
+}
+
+// logBreakdown logs each mark's median time, in time order.
+func (s *coldStats) logBreakdown(b *testing.B, arm string) {
+	b.Logf("%s: medians of %d rounds: %s", arm, len(s.firstFrame), formatMarks(s.marks, median))
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if n := len(s); n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+	return s[len(s)/2]
+}
+
+// formatMarks writes marks as "name at ms" in time order.
+func formatMarks[V any](marks map[string]V, at func(V) float64) string {
+	names := make([]string, 0, len(marks))
+	for k := range marks {
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool { return at(marks[names[i]]) < at(marks[names[j]]) })
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = fmt.Sprintf("%s %.0f", k, at(marks[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// marksJS reads the start's timeline: the edgetoon:* marks (a mark taken
+// again gets #2, #3, ...), when the engine's and the model's downloads
+// began and ended, and the engine's own compile time.
+const marksJS = `(() => {
+  const t = {};
+  const put = (k, v) => { let n = k, i = 1; while (n in t) n = k + "#" + ++i; t[n] = v; };
+  for (const m of performance.getEntriesByType("mark")) if (m.name.startsWith("edgetoon:")) put(m.name.slice(9), m.startTime);
+  for (const r of performance.getEntriesByType("resource")) {
+    const n = r.name.split("?")[0].split("/").pop();
+    if (/\.(wasm|safetensors|onnx)$/.test(n)) { put(n + " asked", r.startTime); put(n + " loaded", r.responseEnd); }
+  }
+  return t;
+})()`
+
+// firstFrame is the first stylize call as firstFrameJS recorded it: when
+// the page called it and when the GPU had finished it, in ms since
+// navigation start, and its size.
+type firstFrame struct {
+	Start, Done float64
+	W, H        int
+}
+
+// firstFrameJS, run before the page's scripts, wraps the WebGL engine's
+// API as the Go program installs it (globalThis.edgetoon) so that the
+// first stylize call is followed, in the same task, by a 1-pixel read of
+// the canvas, which waits until the GPU has finished the frame, and
+// recorded in globalThis.__first. Unlike captureJS it reads nothing
+// before the call: the first frame's time is the page's own.
+const firstFrameJS = `(() => {
+  let api;
+  Object.defineProperty(globalThis, "edgetoon", {
+    configurable: true,
+    get: () => api,
+    set(v) {
+      api = v;
+      const create = v.create;
+      v.create = async (opts) => {
+        const engine = await create(opts), stylize = engine.stylize;
+        engine.stylize = (src, w, h) => {
+          const start = performance.now(), r = stylize(src, w, h);
+          if (globalThis.__first === undefined && !(r instanceof Error)) {
+            const gl = opts.canvas.getContext("webgl2");
+            gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, new Uint8Array(4));
+            globalThis.__first = {start, done: performance.now(), w, h};
+          }
+          return r;
+        };
+        return engine;
+      };
+    },
+  });
+})();`
+
+// coldStart opens the page once in a fresh browser, init run before the
+// page's scripts, and returns what it measured.
+func coldStart(b *testing.B, rs *realServer, flags []chromedp.ExecAllocatorOption, query, arm, init string) coldRound {
+	rs.written.Store(0)
+	s := openFor(b, realLimit, flags...)
+	if _, err := chromedp.Call(s.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: init + firstFrameJS}); err != nil {
+		b.Fatal(err)
+	}
+	var mu sync.Mutex
+	var bytes float64
+	var sizes []string // "file: bytes encoding", for the log
+	responses := map[network.RequestID]string{}
+	go func() {
+		for ev, err := range chromedp.Events(s.ctx, network.ResponseReceived) {
+			if err != nil {
+				return
+			}
+			name := ev.Response.URL[strings.LastIndex(ev.Response.URL, "/")+1:]
+			name, _, _ = strings.Cut(name, "?")
+			var enc string
+			for k, v := range ev.Response.Headers {
+				if strings.EqualFold(k, "Content-Encoding") {
+					enc, _ = v.(string)
+				}
+			}
+			if ev.Response.FromServiceWorker {
+				enc = "from the service worker"
+			}
+			mu.Lock()
+			responses[ev.RequestID] = name + " " + enc
+			mu.Unlock()
+		}
+	}()
+	go func() {
+		for ev, err := range chromedp.Events(s.ctx, network.LoadingFinished) {
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			bytes += ev.EncodedDataLength
+			sizes = append(sizes, fmt.Sprintf("%s %.0f", responses[ev.RequestID], ev.EncodedDataLength))
+			mu.Unlock()
+		}
+	}()
+	s.do(b, desktop(), chromedp.Navigate(rs.ts.URL+query))
+	s.waitReal(b, "the first stylized frame", `globalThis.__first !== undefined`)
+	first := eval[firstFrame](b, s, `globalThis.__first`)
+	marks := eval[map[string]float64](b, s, marksJS)
+	marks["first stylize call"] = first.Start
+	marks["first frame done"] = first.Done
+	status := eval[string](b, s, `document.getElementById("status").textContent`)
+	mu.Lock()
+	r := coldRound{firstFrame: first.Done, pageBytes: bytes, marks: marks}
+	b.Logf("%s: first frame %dx%d at %.0f ms; %s\n\ttimeline: %s\n\tpage bytes %.0f: %s", arm, first.W, first.H, first.Done, status,
+		formatMarks(marks, func(v float64) float64 { return v }), bytes, strings.Join(sizes, ", "))
+	mu.Unlock()
+	s.waitReal(b, "the service worker", `navigator.serviceWorker.controller !== null`)
+	// Let the connections go idle.
+	s.do(b, chromedp.Sleep(500*time.Millisecond))
+	r.wireBytes = float64(rs.written.Load())
+	// Close the browser now, not when the benchmark ends: its page would
+	// go on stylizing camera frames, loading the next rounds' CPU.
+	if err := chromedp.Cancel(s.ctx); err != nil {
+		b.Logf("closing the browser: %v", err)
+	}
+	return r
 }

@@ -60,6 +60,25 @@ function loadGL(wasm) {
   return runtime;
 }
 
+/**
+ * prestart starts the WebGL engine (edgetoon.wasm's download, compilation
+ * and start) as the page opens, before it knows its model, so that it
+ * runs while the model list and the camera load. Only when the page will
+ * run the WebGL engine (cpupath.js chooses); loadRuntime finds it started.
+ * A page that sets globalThis.edgetoonNoWarmup (BenchmarkColdStart's "off"
+ * arm) skips it.
+ */
+export async function prestart() {
+  if (globalThis.edgetoonNoWarmup) return;
+  try {
+    const m = await import(assetURL("/cpupath.js?v=dev"));
+    if (m.choose().engine !== "webgl") return;
+  } catch {
+    return; // loadRuntime will say what failed
+  }
+  loadGL("/edgetoon.wasm?v=dev").catch(() => {});
+}
+
 async function startRuntime(wasm) {
   const resp = await fetch(assetURL(wasm)).catch(() => null);
   if (!resp || !resp.ok) {
@@ -74,11 +93,13 @@ async function startRuntime(wasm) {
   if (!globalThis.Go) throw coded("engine-load", "The engine's loader (wasm_exec.js) could not be loaded. Reload the page.");
   const go = new globalThis.Go();
   const { instance } = await WebAssembly.instantiateStreaming(resp, go.importObject);
+  performance.mark("edgetoon:wasm-compiled");
   go.run(instance);
   // The Go program installs its API before it blocks, which is before
   // run returns; wait a little in case a future version does it later.
   for (let i = 0; !globalThis.edgetoon && i < 200; i++) await sleep(10);
   if (!globalThis.edgetoon) throw coded("engine-load", "The cartoon engine did not start. Reload the page.");
+  performance.mark("edgetoon:runtime-ready");
   // Go reads process and path once, while it initializes (which is done
   // now that the API is installed): take them off the host page. fs
   // stays: wasm_exec.js writes Go's console output (panics too) through it.

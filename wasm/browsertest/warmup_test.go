@@ -1,0 +1,105 @@
+//go:build !js
+
+package browsertest
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/edgetoon/edgetoon/kernels/testgraph"
+	"github.com/edgetoon/edgetoon/model"
+	"github.com/edgetoon/edgetoon/model/cpu"
+)
+
+// quickJS stylizes one picture right after create (the quick layout),
+// then again once the engine's background warm-up has switched it to the
+// default layout (wasm/warmup.go), posting both canvases.
+const quickJS = `
+async function quickThenDefault(model, px, w, h, out1, out2) {
+  const canvas = document.getElementById("out");
+  const eng = await edgetoon.create({canvas, model, precision: "fp32"});
+  const src = await rgbaCanvas(px, w, h);
+  eng.stylize(src, w, h);
+  const first = eng.info().quickLayout;
+  await readCanvas(canvas, out1);
+  const t0 = performance.now();
+  while (!performance.getEntriesByName("edgetoon:warm-up-done").length) {
+    if (performance.now() - t0 > 180000) throw new Error("the warm-up did not finish");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  eng.stylize(src, w, h);
+  const second = eng.info().quickLayout;
+  await readCanvas(canvas, out2);
+  eng.dispose();
+  return JSON.stringify([first, second]);
+}`
+
+// TestQuickLayout checks that a new engine's first frame runs the quick
+// layout and a later one, after the warm-up, the default layout, both
+// agreeing with the CPU engine, and with each other exactly.
+func TestQuickLayout(t *testing.T) {
+	p := newPage(t)
+	if _, err := eval[chromedp.Void](p.ctx, engineJS+quickJS); err != nil {
+		t.Fatal(err)
+	}
+	rng := newRand(t)
+	g := testgraph.Whitebox(rng)
+	const w, h = 64, 48
+	rgba := make([]byte, w*h*4)
+	px := model.NewTensor(h, w, 3)
+	for i := range w * h {
+		for k := range 3 {
+			rgba[4*i+k] = byte(rng.IntN(256))
+			px.Data[3*i+k] = float32(rgba[4*i+k]) / 255
+		}
+		rgba[4*i+3] = 255
+	}
+	want, err := cpu.Run(g, normalize(g, px))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantPx := denormalize(g, want)
+	data, err := model.Encode(g, "F32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	post1, id1 := p.srv.slot()
+	post2, id2 := p.srv.slot()
+	res, err := eval[string](p.ctx, fmt.Sprintf("quickThenDefault(%q, %q, %d, %d, %q, %q)", p.srv.put(data), p.srv.put(rgba), w, h, post1, post2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var quick []bool
+	if err := json.Unmarshal([]byte(res), &quick); err != nil {
+		t.Fatal(err)
+	}
+	if len(quick) != 2 || !quick[0] || quick[1] {
+		t.Errorf("quick layout in the first frame, then after the warm-up: %v, want [true false]", quick)
+	}
+	frames := [][]byte{p.srv.get(id1), p.srv.get(id2)}
+	for i, got := range frames {
+		if len(got) != w*h*4 {
+			t.Fatalf("frame %d: canvas has %d bytes, want %d", i, len(got), w*h*4)
+		}
+		worst := 0.0
+		for j := range w * h {
+			for k := range 3 {
+				worst = math.Max(worst, math.Abs(float64(got[4*j+k])-255*clip01(wantPx[3*j+k])))
+			}
+		}
+		t.Logf("frame %d: max difference from the CPU %.2f/255", i, worst)
+		if worst > 1.5 {
+			t.Errorf("frame %d: canvas differs from the CPU by %.2f/255", i, worst)
+		}
+	}
+	for j := range frames[0] {
+		if frames[0][j] != frames[1][j] {
+			t.Errorf("the quick and the default layout's canvases differ first at byte %d: %d against %d", j, frames[0][j], frames[1][j])
+			break
+		}
+	}
+}
