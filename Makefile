@@ -164,7 +164,7 @@ STUDENT_STEPS   ?= 899
 STUDENT_GROW    := --width R=24 --width inner=24 --kernel generator/Conv_9/Conv2D=5 --refit 24
 STUDENT_TUNE    := --cache-targets 768 --size 256 --batch 8 --crop-min 0.6 --subsets faces \
                    --lr 1e-4 --w-ssim 1 --w-edge 1 --w-gan 0
-.PHONY: student student-polish student-search train-test train-deps trainpack
+.PHONY: student student-polish student-plus student-search train-test train-deps trainpack
 student: model
 	mkdir -p $(STUDENT_OUT)
 	test -f $(STUDENT_OUT)/grown.safetensors || \
@@ -177,6 +177,17 @@ student-polish: model
 	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(STUDENT_OUT)/student.safetensors \
 	  --cache-targets 1280 --size 256 --batch 8 --crop-min 0.6 --subsets faces --lr 5e-5 --w-ssim 1 \
 	  --w-edge 1 --w-gan 0 --minutes 33 --out $(STUDENT_OUT)/polish $(ARGS)
+
+# The larger student offered beside the default (web/models/student-plus.md):
+# v2 grown to a 40-channel trunk, fine-tuned on faces and scenes.
+STUDENT_PLUS_OUT ?= $(HOME)/.cache/edgetoon/student-plus
+student-plus: model
+	mkdir -p $(STUDENT_PLUS_OUT)
+	test -f $(STUDENT_PLUS_OUT)/grown.safetensors || \
+	  $(PY) train/grow.py web/models/student.safetensors $(STUDENT_PLUS_OUT)/grown.safetensors --width R=40 --width inner=40
+	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(STUDENT_PLUS_OUT)/grown.safetensors \
+	  --resume --finetune-steps 1100 --cache-targets 1280 --size 256 --batch 8 --crop-min 0.6 --subsets faces,scenes \
+	  --lr 1e-4 --w-ssim 1 --w-edge 2 --w-gan 0 --minutes $(STUDENT_MINUTES) --out $(STUDENT_PLUS_OUT) $(ARGS)
 
 student-search: model
 	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --out $(STUDENT_OUT)-search --minutes 105 $(ARGS)

@@ -40,8 +40,10 @@ type engine struct {
 	timer     *frameTimer   // nil without a GPU timer
 
 	// quick: plans use quickLayout until the default layout's programs
-	// have compiled and drawn once (warmup.go).
-	quick bool
+	// have compiled and drawn once (warmup.go), or until quickFor has
+	// passed since the first quick frame (quickSince, performance.now).
+	quick      bool
+	quickSince float64
 
 	// Live settings (setOptions): the cartoon's weight over the input,
 	// and whether still parts are blended into the last frame.
@@ -67,6 +69,7 @@ type program struct {
 	op               string
 	samplers         []string // bound to units 0.. once linked
 	ints, vecs, base js.Value
+	ready            bool // finish has checked it and looked up its uniforms
 }
 
 // newEngine opens a WebGL2 context on canvas and picks the precision.
@@ -158,7 +161,7 @@ func (e *engine) setGraph(g *model.Graph, name string, async bool) error {
 		size = warmSize(m)
 	}
 	e.quick = warm && !e.pinned
-	e.stylized = false
+	e.stylized, e.quickSince = false, 0
 	if err := e.setupGL(size, size, async); err != nil {
 		return err
 	}
@@ -265,8 +268,18 @@ func (e *engine) stylize(source js.Value, w, h int) error {
 	if err := checkSize(w, h, e.graph.SizeMultiple); err != nil {
 		return err
 	}
+	now := e.now.Invoke().Float()
+	if e.quick && e.quickSince > 0 && now-e.quickSince > quickFor.Seconds()*1000 {
+		// The background warm-up has not finished: frames that keep the
+		// GPU busy starve it. The default layout compiles in this frame,
+		// as it did before the quick layout.
+		e.quick = false
+	}
 	if err := e.ensurePlan(h, w, false); err != nil {
 		return err
+	}
+	if e.quick && e.quickSince == 0 {
+		e.quickSince = now
 	}
 	if e.canvasW != w || e.canvasH != h {
 		e.canvas.Set("width", w)

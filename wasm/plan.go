@@ -4,6 +4,7 @@ package main
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/edgetoon/edgetoon/kernels"
@@ -96,14 +97,18 @@ func (e *engine) uploadWeights(plan *kernels.Plan) {
 }
 
 // submit starts compiling and linking the plan's programs not compiled
-// yet and returns them; finish waits for them. Every shader is submitted
-// before any status is read, so that drivers can compile them in
-// parallel.
+// yet and returns them, with those submitted before but not finished (a
+// background warm-up that gave way to a frame); finish waits for them.
+// Every shader is submitted before any status is read, so that drivers
+// can compile them in parallel.
 func (e *engine) submit(plan *kernels.Plan) []*program {
 	c := e.gl
 	var fresh []*program
 	for _, pr := range plan.Programs {
-		if _, ok := e.progs[pr.Source]; ok {
+		if p, ok := e.progs[pr.Source]; ok {
+			if !p.ready && !slices.Contains(fresh, p) {
+				fresh = append(fresh, p)
+			}
 			continue
 		}
 		fs := c.Shader(gl.FRAGMENT_SHADER, pr.Source)
@@ -140,6 +145,7 @@ func (e *engine) finish(fresh []*program, async bool) error {
 		for unit, name := range p.samplers {
 			c.Call("uniform1i", c.Uniform(p.p, name), unit)
 		}
+		p.ready = true
 	}
 	return nil
 }

@@ -41,6 +41,12 @@ func warmUpOff() bool { return js.Global().Get("edgetoonNoWarmup").Truthy() }
 // the page's first frame.
 const firstFrameWait = 3 * time.Second
 
+// quickFor is the longest the quick layout serves frames: a page whose
+// frames keep the GPU busy (a camera on a slow device, a benchmark)
+// starves the background warm-up, and quick frames are slower than the
+// default layout's.
+const quickFor = 2 * time.Second
+
 // warmSize is the side of the plan a new model is set up and warmed
 // with: small, so that its textures cost little, and a multiple of the
 // model's size multiple m. The programs are the same at every size
@@ -105,7 +111,7 @@ func (e *engine) warmUp() {
 // quick left as it is, when the model or the context changes.
 func (e *engine) warmDefault(g *model.Graph, size int) {
 	c := e.gl
-	live := func() bool { return e.graph == g && !e.lost && e.progs != nil }
+	live := func() bool { return e.graph == g && !e.lost && e.progs != nil && e.quick }
 	// The page's first frame goes first, and is finished first: these
 	// programs' compilation would compete with its. A page that draws
 	// nothing for a while (no camera yet, no photo) waits no longer.

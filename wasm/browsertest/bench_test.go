@@ -19,8 +19,11 @@ import (
 
 // benchJS times frames through the page API. The sync (a 1-pixel
 // readPixels, which waits for the frame) is here only: the engine's frame
-// loop never reads back.
+// loop never reads back. These benchmarks time steady frames, so engines
+// start without the quick first layout (warmup.go), which BenchmarkColdStart
+// in web/ measures.
 const benchJS = peakJS + `
+globalThis.edgetoonNoWarmup = true;
 const benches = {};
 async function benchCreate(key, model, precision, px, w, h) {
   const canvas = document.createElement("canvas");
