@@ -54,9 +54,9 @@ DEFAULT_PREDICTOR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath
 DEFAULT_SPEEDUP = 8.0
 
 PRESETS = {
-    # The full run on 2 CPU cores: `make student` (with --minutes, < 2 h).
-    # 96 px crops, batch 4: about 3-5 s a search step on 2 busy cores; the
-    # step counts are caps, `make student` passes --minutes 105.
+    # A search and fine-tune from the teacher on 2 CPU cores (`make
+    # student-search`): 96 px crops, batch 4; the step counts are caps,
+    # --minutes decides.
     "full": dict(size=96, batch=4, search_steps=600, finetune_steps=3000, images=0,
                  eval_size=256, eval_limit=0, lr_gates=0.02, gate_warmup=20, log_every=10, crop_min=0.4),
     # One GPU (H100): 256 px crops, bf16 autocast, photos in memory, worker
