@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"testing"
 
@@ -67,6 +68,21 @@ async function stylizeTwice(model, px, w, h, out1, out2, precision, loseContext)
   return JSON.stringify({states, info, bad, mallocs, callMallocs});
 }`
 
+// randomPicture is w x h random opaque RGBA pixels, the engine's input,
+// and the same picture as an HWC tensor in [0,1], the CPU engine's.
+func randomPicture(rng *rand.Rand, w, h int) ([]byte, *model.Tensor) {
+	rgba := make([]byte, w*h*4)
+	px := model.NewTensor(h, w, 3)
+	for i := range w * h {
+		for k := range 3 {
+			rgba[4*i+k] = byte(rng.IntN(256))
+			px.Data[3*i+k] = float32(rgba[4*i+k]) / 255
+		}
+		rgba[4*i+3] = 255
+	}
+	return rgba, px
+}
+
 // canvasCheck stylizes random RGBA pixels through the page API (picture
 // upload, normalization and denormalization on the GPU, canvas output) and
 // compares the canvas with the CPU engine, before and after a context loss.
@@ -78,18 +94,7 @@ func TestCanvasAndContextLoss(t *testing.T) {
 	rng := newRand(t)
 	g := testgraph.Whitebox(rng)
 	const w, h = 64, 48
-	rgba := make([]byte, w*h*4)
-	px := model.NewTensor(h, w, 3)
-	for i := range w * h {
-		for k := range 4 {
-			rgba[4*i+k] = byte(rng.IntN(256))
-			if k == 3 {
-				rgba[4*i+k] = 255
-			} else {
-				px.Data[3*i+k] = float32(rgba[4*i+k]) / 255
-			}
-		}
-	}
+	rgba, px := randomPicture(rng, w, h)
 	want, err := cpu.Run(g, normalize(g, px))
 	if err != nil {
 		t.Fatal(err)

@@ -49,15 +49,7 @@ func TestQuickLayout(t *testing.T) {
 	rng := newRand(t)
 	g := testgraph.Whitebox(rng)
 	const w, h = 64, 48
-	rgba := make([]byte, w*h*4)
-	px := model.NewTensor(h, w, 3)
-	for i := range w * h {
-		for k := range 3 {
-			rgba[4*i+k] = byte(rng.IntN(256))
-			px.Data[3*i+k] = float32(rgba[4*i+k]) / 255
-		}
-		rgba[4*i+3] = 255
-	}
+	rgba, px := randomPicture(rng, w, h)
 	want, err := cpu.Run(g, normalize(g, px))
 	if err != nil {
 		t.Fatal(err)
