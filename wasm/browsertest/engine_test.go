@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
 	"testing"
 
@@ -68,10 +67,15 @@ async function stylizeTwice(model, px, w, h, out1, out2, precision, loseContext)
   return JSON.stringify({states, info, bad, mallocs, callMallocs});
 }`
 
-// randomPicture is w x h random opaque RGBA pixels, the engine's input,
-// and the same picture as an HWC tensor in [0,1], the CPU engine's.
-func randomPicture(rng *rand.Rand, w, h int) ([]byte, *model.Tensor) {
-	rgba := make([]byte, w*h*4)
+// canvasCase is a random network of White-box's shape and a random
+// opaque w x h picture: the model file, the picture's RGBA bytes (the
+// engine's input) and the CPU engine's output for it, denormalized, which
+// the canvas must show.
+func canvasCase(t *testing.T, w, h int) (data, rgba []byte, want []float32) {
+	t.Helper()
+	rng := newRand(t)
+	g := testgraph.Whitebox(rng)
+	rgba = make([]byte, w*h*4)
 	px := model.NewTensor(h, w, 3)
 	for i := range w * h {
 		for k := range 3 {
@@ -80,7 +84,28 @@ func randomPicture(rng *rand.Rand, w, h int) ([]byte, *model.Tensor) {
 		}
 		rgba[4*i+3] = 255
 	}
-	return rgba, px
+	y, err := cpu.Run(g, normalize(g, px))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err = model.Encode(g, "F32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data, rgba, denormalize(g, y)
+}
+
+// canvasDiff is the largest difference, in 1/255 steps, between a canvas's
+// RGBA bytes and the CPU engine's RGB output in [0,1] (clipped as the
+// canvas is).
+func canvasDiff(got []byte, want []float32) float64 {
+	worst := 0.0
+	for j := range len(want) / 3 {
+		for k := range 3 {
+			worst = math.Max(worst, math.Abs(float64(got[4*j+k])-255*clip01(want[3*j+k])))
+		}
+	}
+	return worst
 }
 
 // canvasCheck stylizes random RGBA pixels through the page API (picture
@@ -91,19 +116,8 @@ func TestCanvasAndContextLoss(t *testing.T) {
 	if _, err := eval[chromedp.Void](p.ctx, engineJS); err != nil {
 		t.Fatal(err)
 	}
-	rng := newRand(t)
-	g := testgraph.Whitebox(rng)
 	const w, h = 64, 48
-	rgba, px := randomPicture(rng, w, h)
-	want, err := cpu.Run(g, normalize(g, px))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantPx := denormalize(g, want)
-	data, err := model.Encode(g, "F32")
-	if err != nil {
-		t.Fatal(err)
-	}
+	data, rgba, wantPx := canvasCase(t, w, h)
 	mu, pu := p.srv.put(data), p.srv.put(rgba)
 	post1, id1 := p.srv.slot()
 	post2, id2 := p.srv.slot()
@@ -138,13 +152,7 @@ func TestCanvasAndContextLoss(t *testing.T) {
 		if len(got) != w*h*4 {
 			t.Fatalf("frame %d: canvas has %d bytes, want %d", i, len(got), w*h*4)
 		}
-		worst := 0.0
-		for j := range w * h {
-			for k := range 3 {
-				d := math.Abs(float64(got[4*j+k]) - 255*clip01(wantPx[3*j+k]))
-				worst = math.Max(worst, d)
-			}
-		}
+		worst := canvasDiff(got, wantPx)
 		t.Logf("frame %d: max difference %.2f/255", i, worst)
 		if worst > 1.5 {
 			t.Errorf("frame %d (after loss: %v): canvas differs from the CPU by %.2f/255", i, i == 1, worst)

@@ -5,14 +5,9 @@ package browsertest
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"testing"
 
 	"github.com/chromedp/chromedp"
-
-	"github.com/edgetoon/edgetoon/kernels/testgraph"
-	"github.com/edgetoon/edgetoon/model"
-	"github.com/edgetoon/edgetoon/model/cpu"
 )
 
 // quickJS stylizes one picture right after create (the quick layout),
@@ -46,19 +41,8 @@ func TestQuickLayout(t *testing.T) {
 	if _, err := eval[chromedp.Void](p.ctx, engineJS+quickJS); err != nil {
 		t.Fatal(err)
 	}
-	rng := newRand(t)
-	g := testgraph.Whitebox(rng)
 	const w, h = 64, 48
-	rgba, px := randomPicture(rng, w, h)
-	want, err := cpu.Run(g, normalize(g, px))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantPx := denormalize(g, want)
-	data, err := model.Encode(g, "F32")
-	if err != nil {
-		t.Fatal(err)
-	}
+	data, rgba, wantPx := canvasCase(t, w, h)
 	post1, id1 := p.srv.slot()
 	post2, id2 := p.srv.slot()
 	res, err := eval[string](p.ctx, fmt.Sprintf("quickThenDefault(%q, %q, %d, %d, %q, %q)", p.srv.put(data), p.srv.put(rgba), w, h, post1, post2))
@@ -77,12 +61,7 @@ func TestQuickLayout(t *testing.T) {
 		if len(got) != w*h*4 {
 			t.Fatalf("frame %d: canvas has %d bytes, want %d", i, len(got), w*h*4)
 		}
-		worst := 0.0
-		for j := range w * h {
-			for k := range 3 {
-				worst = math.Max(worst, math.Abs(float64(got[4*j+k])-255*clip01(wantPx[3*j+k])))
-			}
-		}
+		worst := canvasDiff(got, wantPx)
 		t.Logf("frame %d: max difference from the CPU %.2f/255", i, worst)
 		if worst > 1.5 {
 			t.Errorf("frame %d: canvas differs from the CPU by %.2f/255", i, worst)
