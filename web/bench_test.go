@@ -170,30 +170,19 @@ type firstFrame struct {
 // the canvas, which waits until the GPU has finished the frame, and
 // recorded in globalThis.__first. Unlike captureJS it reads nothing
 // before the call: the first frame's time is the page's own.
-const firstFrameJS = `(() => {
-  let api;
-  Object.defineProperty(globalThis, "edgetoon", {
-    configurable: true,
-    get: () => api,
-    set(v) {
-      api = v;
-      const create = v.create;
-      v.create = async (opts) => {
-        const engine = await create(opts), stylize = engine.stylize;
-        engine.stylize = (src, w, h) => {
-          const start = performance.now(), r = stylize(src, w, h);
-          if (globalThis.__first === undefined && !(r instanceof Error)) {
-            const gl = opts.canvas.getContext("webgl2");
-            gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, new Uint8Array(4));
-            globalThis.__first = {start, done: performance.now(), w, h};
-          }
-          return r;
-        };
-        return engine;
-      };
-    },
-  });
-})();`
+var firstFrameJS = onEngine("", `(engine, opts) => {
+    const stylize = engine.stylize;
+    engine.stylize = (src, w, h) => {
+      const start = performance.now(), r = stylize(src, w, h);
+      if (globalThis.__first === undefined && !(r instanceof Error)) {
+        const gl = opts.canvas.getContext("webgl2");
+        gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, new Uint8Array(4));
+        globalThis.__first = {start, done: performance.now(), w, h};
+      }
+      return r;
+    };
+    return engine;
+  }`)
 
 // coldStart opens the page once in a fresh browser, init run before the
 // page's scripts, and returns what it measured.

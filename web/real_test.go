@@ -177,9 +177,9 @@ var defaultModel = sync.OnceValues(func() (*model.Graph, error) {
 // comes from the compositor), so the source is read before and after the
 // call: only when both agree is it surely what the engine read. The page
 // itself is unchanged.
-const captureJS = `(() => {
+var captureJS = onEngine(`
   const frames = globalThis.__frames = [];
-  let engines = 0, api;
+  let engines = 0;
   const png = (c) => c.toDataURL("image/png");
   const snapshot = (src) => {
     const c = document.createElement("canvas");
@@ -187,36 +187,47 @@ const captureJS = `(() => {
     c.height = src.videoHeight || src.height;
     c.getContext("2d").drawImage(src, 0, 0);
     return png(c);
-  };
+  };`, `(engine, opts) => {
+    const id = engines++;
+    const owner = opts.canvas.getRootNode().host?.id || "page";
+    const stylize = engine.stylize;
+    engine.stylize = (src, w, h) => {
+      const keep = frames.length < globalThis.__maxFrames;
+      const start = performance.now();
+      const before = keep && snapshot(src);
+      const snap = performance.now() - start;
+      const r = stylize(src, w, h);
+      if (keep) {
+        // Reading the canvas waits for the GPU: done is when the
+        // frame was finished, less the time the snapshot took.
+        const out = png(opts.canvas), done = performance.now() - snap;
+        frames.push({engine: id, owner, w, h, start, done, out, src: snapshot(src), before});
+      }
+      return r;
+    };
+    return engine;
+  }`)
+
+// onEngine is a script, run before the page's scripts, that hands every
+// engine the page creates through the API as the Go program installs it
+// (globalThis.edgetoon) to wrap, a JS function (engine, opts) that may
+// replace the engine's methods and returns it. setup runs first, in the
+// same scope as wrap.
+func onEngine(setup, wrap string) string {
+	return `(() => {` + setup + `
+  const wrap = ` + wrap + `;
+  let api;
   Object.defineProperty(globalThis, "edgetoon", {
     configurable: true,
     get: () => api,
     set(v) {
       api = v;
       const create = v.create;
-      v.create = async (opts) => {
-        const engine = await create(opts), id = engines++;
-        const owner = opts.canvas.getRootNode().host?.id || "page";
-        const stylize = engine.stylize;
-        engine.stylize = (src, w, h) => {
-          const keep = frames.length < globalThis.__maxFrames;
-          const start = performance.now();
-          const before = keep && snapshot(src);
-          const snap = performance.now() - start;
-          const r = stylize(src, w, h);
-          if (keep) {
-            // Reading the canvas waits for the GPU: done is when the
-            // frame was finished, less the time the snapshot took.
-            const out = png(opts.canvas), done = performance.now() - snap;
-            frames.push({engine: id, owner, w, h, start, done, out, src: snapshot(src), before});
-          }
-          return r;
-        };
-        return engine;
-      };
+      v.create = async (opts) => wrap(await create(opts), opts);
     },
   });
-})()`
+})();`
+}
 
 // waitReal is waitFor with the real engine's time limit. On the product
 // page, a notice (the engine or the model failed) ends the wait at once.

@@ -39,18 +39,7 @@ func teacherRef(t testing.TB, img image.Image, w, h int) []float32 {
 
 // engineHookJS, run before the page's scripts, keeps the page's engine in
 // globalThis.__engine, so that a test can hand it exact frames in order.
-const engineHookJS = `(() => {
-  let api;
-  Object.defineProperty(globalThis, "edgetoon", {
-    configurable: true,
-    get: () => api,
-    set(v) {
-      api = v;
-      const create = v.create;
-      v.create = async (opts) => (globalThis.__engine = await create(opts));
-    },
-  });
-})()`
+var engineHookJS = onEngine("", `(engine) => (globalThis.__engine = engine)`)
 
 // playJS hands one frame (RGBA, base64: the page's CSP lets it fetch
 // no data: URL) to the page's engine with the stabilizer on or off, and
