@@ -4,6 +4,7 @@
 import * as core from "/core.js?v=dev";
 import * as live from "/live.js?v=dev";
 import { bindEngineSelect } from "/cpupath.js?v=dev";
+import { Photo } from "/photo.js?v=dev";
 
 const $ = (id) => document.getElementById(id);
 const ui = Object.fromEntries([
@@ -24,16 +25,12 @@ const state = {
   stream: null,
   stopLoop: null,
   shot: false, // save the next camera frame
-  photo: null, // the chosen photo (a Blob)
-  bitmap: null, // it, decoded at the chosen size
-  png: null, // its cartoon as PNG, encoded right after drawing
   size: { camera: 256, photo: 512 },
   switching: false, // a model download is in progress
   dims: "",
   lastReadout: 0,
   auto: true, // the camera's detail follows the frame rate (holder)
   strength: 100, // % of the cartoon over the picture
-  pngSeq: 0, // counts PNG encodings, so that only the latest is kept
   steady: true, // stabilize the live cartoon
 };
 const meter = new core.Meter();
@@ -45,6 +42,16 @@ const keeper = new live.Keeper({
 });
 // The camera's detail holds 24 frames a second unless the user pins one.
 let holder = new live.RateHolder(24, live.liveSizes, 256);
+
+// Photo mode: the chosen photo and its cartoon's PNG (photo.js).
+const photo = new Photo({
+  ui, engine: () => state.ready, active: () => state.mode === "photo", size: () => state.size.photo,
+  say: (t) => say(t), notice: (t) => notice(t), setAspect: (w, h) => setAspect(w, h),
+});
+function openPhoto(blob) {
+  if (state.mode !== "photo") setMode("photo");
+  photo.open(blob);
+}
 
 // ?size=N starts at detail level N (a link for a slow device, or a test,
 // can ask for less than the list offers). The camera stays within the
@@ -137,7 +144,7 @@ function setMode(mode, reason = "") {
     ui.stage.classList.remove("mirror");
     ui.video.hidden = true;
     ui.dropNote.textContent = reason;
-    if (state.bitmap && !reason) showBitmap();
+    if (photo.bitmap && !reason) photo.show();
     else { ui.drop.hidden = false; ui.before.hidden = true; }
   }
 }
@@ -207,83 +214,6 @@ function cameraFrame() {
   }
 }
 
-// ---- Photos ----
-
-async function openPhoto(blob) {
-  if (state.mode !== "photo") setMode("photo");
-  state.photo = blob;
-  await decodePhoto();
-}
-
-async function decodePhoto() {
-  ui.download.disabled = true;
-  state.png = null;
-  state.pngSeq++; // an encoding in flight is of the last photo
-  say("Reading the photo…");
-  let photo;
-  try {
-    photo = await core.readPhoto(state.photo, state.size.photo);
-  } catch (err) {
-    state.photo = null;
-    ui.dropNote.textContent = core.describe(err);
-    ui.drop.hidden = false;
-    ui.before.hidden = true;
-    say("");
-    return;
-  }
-  state.bitmap?.close();
-  state.bitmap = photo.bitmap;
-  ui.dropNote.textContent = "";
-  showBitmap();
-}
-
-async function showBitmap() {
-  const b = state.bitmap;
-  ui.drop.hidden = true;
-  ui.before.width = b.width;
-  ui.before.height = b.height;
-  ui.before.getContext("2d").drawImage(b, 0, 0);
-  ui.before.hidden = false;
-  setAspect(b.width, b.height);
-  await renderPhoto();
-}
-
-async function renderPhoto() {
-  const engine = await state.ready;
-  const b = state.bitmap;
-  if (!engine || !b || state.mode !== "photo") return;
-  let png;
-  const start = performance.now();
-  try {
-    engine.stylize(b, b.width, b.height);
-    png = keepPNG(); // same task as the draw
-  } catch (err) {
-    return notice(core.describe(err));
-  }
-  if (!(await png)) return; // a later draw took its place
-  // lastFrameMs counts only handing the work to the GPU; the PNG is read
-  // back from it, so waiting for the PNG covers the GPU's work too.
-  ui.readout.textContent = `${(performance.now() - start).toFixed(0)} ms · ${b.width}×${b.height}`;
-  say(state.png ? "Cartoon ready: download it as PNG." : "The cartoon could not be encoded as PNG.");
-}
-
-// keepPNG encodes the canvas as the download; call it in the same task
-// as the draw. Of several encodings in flight (a slider dragged), only the
-// latest is kept, so the download is the picture as last drawn. It
-// resolves to whether this one was kept.
-async function keepPNG() {
-  const seq = ++state.pngSeq;
-  ui.download.disabled = true;
-  let png = null;
-  try {
-    png = await core.canvasPNG(ui.out);
-  } catch {}
-  if (seq !== state.pngSeq) return false;
-  state.png = png;
-  ui.download.disabled = !png;
-  return true;
-}
-
 // ---- Engine and models ----
 
 async function startEngine(model) {
@@ -297,7 +227,7 @@ async function startEngine(model) {
     engine.onstatechange = (s) => {
       if (s === "lost") return notice(core.describe(core.coded("context-lost", "")));
       clearNotice();
-      if (state.mode === "photo") renderPhoto();
+      if (state.mode === "photo") photo.render();
     };
     state.engine = engine;
     performance.mark("edgetoon:engine-ready");
@@ -337,7 +267,7 @@ async function changeModel() {
       meter.reset();
     }
   }
-  if (state.mode === "photo") renderPhoto();
+  if (state.mode === "photo") photo.render();
 }
 
 // fallBack switches the camera to a lighter model when the chosen one
@@ -379,7 +309,7 @@ async function loadModels() {
   const model = state.models[ui.model.selectedIndex];
   showLicense(model);
   state.ready = startEngine(model);
-  if (await state.ready && state.mode === "photo") renderPhoto();
+  if (await state.ready && state.mode === "photo") photo.render();
 }
 
 // ---- Offline ----
@@ -418,10 +348,7 @@ function wire() {
     applyOptions();
     // A photo is drawn again at once, without running the network, and
     // its PNG taken in the same task as the draw.
-    if (state.mode === "photo" && state.engine && state.png) {
-      state.engine.redraw();
-      keepPNG();
-    }
+    if (state.mode === "photo" && state.engine) photo.redraw(state.engine);
   };
   ui.steady.onchange = () => {
     state.steady = ui.steady.checked;
@@ -438,7 +365,7 @@ function wire() {
     if (ui.file.files[0]) openPhoto(ui.file.files[0]);
     ui.file.value = "";
   };
-  ui.download.onclick = () => state.png && core.download(state.png, core.fileName());
+  ui.download.onclick = () => photo.download();
   ui.model.onchange = changeModel;
   ui.size.onchange = () => {
     if (ui.size.value === "auto") {
@@ -448,7 +375,7 @@ function wire() {
     }
     state.auto = false;
     state.size[state.mode] = Number(ui.size.value);
-    if (state.mode === "photo" && state.photo) decodePhoto();
+    if (state.mode === "photo") photo.decode();
   };
 
   const hasFiles = (e) => e.dataTransfer && [...e.dataTransfer.types].includes("Files");

@@ -16,6 +16,7 @@ const PRECACHE = [
   "/app.js?v=dev",
   "/core.js?v=dev",
   "/live.js?v=dev",
+  "/photo.js?v=dev",
   "/cpupath.js?v=dev",
   "/style.css?v=dev",
   "/manifest.webmanifest?v=dev",
