@@ -144,6 +144,9 @@ def parse(argv):
     p.add_argument("--w-gan", type=float, default=0.05)
     p.add_argument("--w-edge", type=float, default=0.0,
                    help="weight of an L1 on image differences (edges), added to the L1 to the teacher")
+    p.add_argument("--w-sharp", type=float, default=0.0,
+                   help="weight of an L1 between the student's and the teacher's edge energy (luma gradient "
+                        "magnitude) in 16x16 tiles: keeps the output as sharp as the teacher's")
     p.add_argument("--w-ssim", type=float, default=0.0,
                    help="adds W x (1 - SSIM) to the L1 to the teacher (the eval's SSIM, on [0,1] pixels)")
     p.add_argument("--w-feat", type=float, default=0.0,

@@ -201,6 +201,19 @@ class GateTest(unittest.TestCase):
         self.assertAlmostEqual(float(sn.edge_l1(s, t)), 2 / 6 + 2 / 6, places=6)
         self.assertAlmostEqual(float(sn.edge_l1(s + 0.3, t)), float(sn.edge_l1(s, t)), places=6)  # blind to an offset
 
+    def test_edge_energy_l1(self):
+        # Grey 5x5 images: luma = value, the difference maps are 4x4, one
+        # 4x4 tile. A 1-pixel line of height 1 has |dx| = 1 on both of its
+        # sides in each of 4 rows: tile energy 8/16; at height 0.5, 4/16.
+        t = torch.zeros(1, 3, 5, 5)
+        t[..., 2] = 1.0
+        self.assertAlmostEqual(float(sn.edge_energy_l1(t * 0.5, t, window=4)), 0.25, places=6)
+        # The same line one pixel over holds the same energy in the tile:
+        # no cost for where it sits, which edge_l1 does charge.
+        moved = torch.roll(t, 1, dims=3)
+        self.assertAlmostEqual(float(sn.edge_energy_l1(moved, t, window=4)), 0.0, places=6)
+        self.assertGreater(float(sn.edge_l1(moved, t)), 0.1)
+
     def test_distill_loss_terms(self):
         # The fit is L1 + w_edge x edge L1 + w_ssim x (1 - SSIM of the
         # denormalized images); the logged L1 stays the plain L1.
@@ -216,6 +229,10 @@ class GateTest(unittest.TestCase):
         ssim = float(metrics.ssim((s + 1) / 2, (t + 1) / 2, data_range=1.0).mean())  # float64 oracle
         want = l1 + 0.5 * float(sn.edge_l1(s, t)) + 2.0 * (1 - ssim)
         self.assertAlmostEqual(float(fit), want, places=5)
+        args = types.SimpleNamespace(w_edge=0.0, w_ssim=0.0, w_sharp=3.0, w_gan=0.0)
+        _, fit = stage.distill_loss(s, t, args, graph)
+        self.assertAlmostEqual(float(fit), l1 + 3.0 * float(sn.edge_energy_l1(s, t)), places=5)
+        self.assertIn("3 x L1 of 16x16-tile edge energy", stage.loss_text(args))
         self.assertIn("2 x (1 - SSIM)", stage.loss_text(types.SimpleNamespace(w_edge=0, w_ssim=2.0, w_gan=0.05)))
 
     def test_load_pt_reads_numpy2_pickles(self):
