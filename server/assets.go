@@ -64,6 +64,7 @@ var contentTypes = map[string]string{
 var corsPaths = map[string]bool{
 	"/widget.js":  true,
 	"/core.js":    true,
+	"/live.js":    true,
 	"/cpupath.js": true,
 	wasmPath:      true,
 	wasmExecPath:  true,

@@ -38,7 +38,8 @@ func webFS() fstest.MapFS {
 		"app.js":                           {Data: []byte(`import "/core.js?v=dev";` + js)},
 		"core.js":                          {Data: []byte(`fetch("/edgetoon.wasm?v=dev");` + js)},
 		"style.css":                        {Data: []byte(strings.Repeat("body { margin: 0 }\n", 50))},
-		"widget.js":                        {Data: []byte(`import "/core.js?v=dev";` + js)},
+		"widget.js":                        {Data: []byte(`import "/core.js?v=dev"; import "/live.js?v=dev";` + js)},
+		"live.js":                          {Data: []byte(`import "/core.js?v=dev";` + js)},
 		"sw.js":                            {Data: []byte(`const CACHE = "edgetoon-__VERSION__"; ["/?v=dev", "/app.js?v=dev", "/models/student.safetensors?v=dev"];` + js)},
 		"manifest.webmanifest":             {Data: []byte(`{"icons": [{"src": "/icons/icon-192.png?v=dev"}]}`)},
 		"icons/icon-192.png":               {Data: []byte("\x89PNG\r\n\x1a\nnot really")},
@@ -144,7 +145,7 @@ func TestSecurityHeaders(t *testing.T) {
 func TestCORSOnlyForWidgetAssets(t *testing.T) {
 	s, _ := newServer(t, webFS(), "")
 	cors := map[string]bool{
-		"/widget.js": true, "/core.js": true, "/edgetoon.wasm": true, "/wasm_exec.js": true,
+		"/widget.js": true, "/core.js": true, "/live.js": true, "/edgetoon.wasm": true, "/wasm_exec.js": true,
 		"/models/index.json": true, "/models/whitebox.safetensors": true,
 		"/": false, "/app.js": false, "/sw.js": false, "/style.css": false, "/manifest.webmanifest": false, "/healthz": false,
 	}

@@ -1,7 +1,7 @@
-// live.js: the product page's live-camera parts beyond the frame loop:
-// the rate holder that picks the camera's detail, recording the cartoon,
-// and sharing what was saved. (The widget does without them: core.js
-// holds what both share.) Nothing here sends picture data anywhere.
+// live.js: the live-camera parts beyond the frame loop: the rate holder
+// that picks the camera's detail (the page's and the widget's), recording
+// the cartoon, and sharing what was saved (the page's). Nothing here sends
+// picture data anywhere.
 import { coded, describe, download, fileName } from "/core.js?v=dev";
 
 /** The camera's detail levels (long side, px) the rate holder picks from. */

@@ -7,7 +7,8 @@
 // Attributes: mode "camera" (default) or "photo"; model, a model URL
 // (default: the server's default model); src, an image to stylize at once
 // (same-origin or CORS-enabled); size, the long side in pixels (default
-// 256 for the camera, 512 for photos); autostart, start the camera
+// for photos 512; for the camera, automatic: the detail that holds 24
+// frames a second, as on the product page); autostart, start the camera
 // without waiting for a click; strength, how much of the cartoon covers
 // the picture, 0 to 100 (default 100); steady="off" lets each camera
 // frame's cartoon show as it comes (by default still parts are
@@ -18,6 +19,7 @@
 // WebAssembly program needs, defines globalThis.Go.) The engine and the
 // camera are released when the element leaves the page.
 import * as core from "/core.js?v=dev";
+import { RateHolder } from "/live.js?v=dev";
 
 const sheet = new CSSStyleSheet();
 sheet.replaceSync(`
@@ -77,6 +79,7 @@ class EdgeToon extends HTMLElement {
   #bitmap = null;
   #shot = false;
   #meter = new core.Meter();
+  #holder = null; // the camera's automatic detail (RateHolder), without a size attribute
   #lastReadout = 0;
   #connected = false;
 
@@ -220,6 +223,7 @@ class EdgeToon extends HTMLElement {
     await el.video.play().catch(() => {});
     this.#say("");
     this.#meter.reset();
+    this.#holder = new RateHolder(24);
     this.#applyOptions();
     this.#stopLoop = core.frameLoop(el.video, () => this.#cameraFrame());
     this.#getEngine().catch(() => this.#stopCamera());
@@ -242,8 +246,11 @@ class EdgeToon extends HTMLElement {
   #cameraFrame() {
     const v = this.#el.video;
     if (!this.#engine || !v.videoWidth) return;
-    if (this.#meter.poll(this.#engine) >= core.maxInFlight) return; // the GPU is behind: drop this frame
-    const [w, h] = core.fitSize(v.videoWidth, v.videoHeight, this.#size);
+    const inFlight = this.#meter.poll(this.#engine);
+    const auto = !this.hasAttribute("size");
+    if (auto) for (let i = 0; i < this.#meter.finished; i++) this.#holder.frame(this.#engine.gpuFrameMs());
+    if (inFlight >= core.maxInFlight) return; // the GPU is behind: drop this frame
+    const [w, h] = core.fitSize(v.videoWidth, v.videoHeight, auto ? this.#holder.size : this.#size);
     this.#el.stage.style.setProperty("--aspect", `${w} / ${h}`);
     try {
       this.#engine.stylize(v, w, h);

@@ -52,3 +52,29 @@ func TestWidgetsReal(t *testing.T) {
 	s.checkRequests(t, edge, host.URL)
 	rs.checkNoUploads(t)
 }
+
+// TestWidgetAutoDetailReal: a camera widget without a size attribute
+// picks its detail as the page's automatic detail does. SwiftShader holds
+// 24 fps at no level, so the widget's rate holder, fed by the engine's
+// frame queries, must step down to the smallest (128 px: 128x96).
+func TestWidgetAutoDetailReal(t *testing.T) {
+	rs := startReal(t)
+	host := thirdPartyPage(t, fmt.Sprintf(`<script type="module" src="%s/widget.js"></script>
+<edge-toon id="c" mode="camera" autostart></edge-toon>`, rs.ts.URL))
+	_, flags := fakeCamera(t, portraitClip(t, 1))
+	s := openFor(t, realLimit, flags...)
+	s.do(t, desktop(), chromedp.Navigate(host.URL))
+	out := `document.getElementById("c").shadowRoot.querySelector(".out")`
+	// The readout appears with the first frame; the holder lets two
+	// frames pass and then counts a window of at least three.
+	s.waitReal(t, "a first cartoon", `document.getElementById("c").shadowRoot.querySelector(".fps").textContent !== ""`)
+	if w := eval[int](t, s, out+`.width`); w != 256 {
+		t.Errorf("the widget's camera started at %d px wide, want 256", w)
+	}
+	s.waitReal(t, "the automatic detail at 128 px", out+`.width === 128 && `+out+`.height === 96`)
+	if errs := s.errors(host.URL + "/favicon.ico"); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+	s.checkRequests(t, rs.ts.URL, host.URL)
+	rs.checkNoUploads(t)
+}
