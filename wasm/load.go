@@ -8,11 +8,21 @@ import (
 	"github.com/edgetoon/edgetoon/model"
 )
 
+// startFetch asks for url and returns fetch's promise. A rejection is
+// also handled (by a no-op), so that a download nobody waits for, as when
+// the engine cannot open, does not log an unhandled rejection.
+func startFetch(url string) js.Value {
+	p := js.Global().Call("fetch", url)
+	p.Call("catch", js.Global().Get("Boolean"))
+	return p
+}
+
 // fetchModel downloads and decodes a model, streaming the body through a
 // ReadableStream reader so onProgress(loaded, total) can follow it; total
-// is 0 when the server sends no Content-Length.
-func fetchModel(url string, onProgress js.Value) (*model.Graph, error) {
-	resp, err := await(js.Global().Call("fetch", url))
+// is 0 when the server sends no Content-Length. pending is the fetch of
+// url, started with startFetch.
+func fetchModel(pending js.Value, url string, onProgress js.Value) (*model.Graph, error) {
+	resp, err := await(pending)
 	if err != nil {
 		return nil, errorf(codeModelLoad, "Could not download the model %s: %v", url, err)
 	}

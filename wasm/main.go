@@ -40,11 +40,14 @@ func create(v js.Value) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The model downloads while the context opens (a GPU process to start,
+	// on some devices for hundreds of milliseconds).
+	pending := startFetch(opts.model)
 	e, err := newEngine(opts.canvas, opts.precision)
 	if err != nil {
 		return nil, err
 	}
-	g, err := fetchModel(opts.model, opts.onProgress)
+	g, err := fetchModel(pending, opts.model, opts.onProgress)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +85,7 @@ func (e *engine) jsObject() js.Value {
 			if url.Type() != js.TypeString {
 				return nil, errorf(codeArgument, "setModel: url must be a string")
 			}
-			g, err := fetchModel(url.String(), onProgress)
+			g, err := fetchModel(startFetch(url.String()), url.String(), onProgress)
 			if err != nil {
 				return nil, err
 			}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -215,4 +216,45 @@ func TestScreenshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", path)
+}
+
+// TestCreateModelErrors: create downloads the model while the context
+// opens; a missing or corrupt model file rejects with its code, a good one
+// after them still works, and a download nobody waits for (the context
+// failed first, the server is unreachable) leaves no unhandled rejection.
+func TestCreateModelErrors(t *testing.T) {
+	p := newPage(t)
+	data, _, _ := canvasCase(t, 8, 8)
+	good, corrupt := p.srv.put(data), p.srv.put([]byte("not a model"))
+	res, err := eval[[]string](p.ctx, fmt.Sprintf(`(async () => {
+		const unhandled = [];
+		addEventListener("unhandledrejection", (e) => unhandled.push(String(e.reason)));
+		const codes = [];
+		for (const model of ["/blob/missing", %q, %q, "http://127.0.0.1:1/unreachable"]) {
+			const canvas = document.createElement("canvas");
+			if (model.includes("unreachable")) canvas.getContext("2d"); // no WebGL2 on this canvas
+			try {
+				const eng = await edgetoon.create({canvas, model, precision: "fp32"});
+				codes.push("ok " + eng.info().passes);
+				eng.dispose();
+			} catch (e) {
+				codes.push(e.code + ": " + e.message);
+			}
+		}
+		// Unhandled rejections are reported after a task.
+		await new Promise((r) => setTimeout(r, 200));
+		return [...codes, ...unhandled];
+	})()`, corrupt, good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%q", res)
+	if len(res) != 4 {
+		t.Fatalf("got %q, want 4 results and no unhandled rejection", res)
+	}
+	for i, want := range []string{"model-load: Could not download the model /blob/missing: HTTP 404", "model-invalid: ", "ok ", "no-webgl2: "} {
+		if !strings.HasPrefix(res[i], want) {
+			t.Errorf("model %d: %q, want %q...", i, res[i], want)
+		}
+	}
 }
