@@ -9,7 +9,8 @@
 // fetched only when this path is taken; the service worker keeps it for
 // offline use after that.
 //
-// core.js's loadRuntime returns runtime(...)'s API to the page and the
+// The CPU engine itself is cpuengine.js, loaded only when this path is
+// taken. core.js's loadRuntime returns runtime(...)'s API to the page and the
 // widget, so they do not know which engine they hold: the CPU engine has
 // the WebGL engine's methods (stylize, setModel, info, ...). The choice:
 // the page's ?engine=webgl|cpu|auto, else the setting (setEngineSetting,
@@ -25,18 +26,8 @@ const assetURL = (path) => new URL(path, base).href;
 
 const coded = (code, message) => Object.assign(new Error(message), { code });
 
-// The runtime's files, versioned by the server (make ort copies them).
-const ortModule = "/ort/ort.wasm.min.mjs?v=dev";
-const ortPaths = () => ({
-  mjs: assetURL("/ort/ort-wasm-simd-threaded.mjs?v=dev"),
-  wasm: assetURL("/ort/ort-wasm-simd-threaded.wasm?v=dev"),
-});
-
 /** The localStorage key of the engine setting. */
 export const settingKey = "edgetoon-engine";
-// The stabilizer's gate: kernels.GateLow, GateHigh and GateFloor (a test
-// in web/ keeps these equal to them).
-export const gate = { low: 0.008, high: 0.03, floor: 0.3 };
 const choices = ["auto", "webgl", "cpu"];
 
 /** engineSetting is the remembered choice: "auto", "webgl" or "cpu". */
@@ -182,7 +173,8 @@ export function runtime(loadGL) {
       const choice = choose();
       if (choice.engine === "cpu") {
         try {
-          return await createCPU(opts, choice);
+          engineModule ??= await import(assetURL("/cpuengine.js?v=dev"));
+          return await engineModule.createCPU(opts, choice);
         } catch (err) {
           if (choice.forced) throw err;
           console.warn(`edgetoon: the CPU path failed (${err.message}); using WebGL`);
@@ -196,329 +188,7 @@ export function runtime(loadGL) {
   };
 }
 
-let ortLoaded; // Promise of the ort module, once per page.
-
-/**
- * threads is how many threads the runtime uses: half the cores, at most
- * 4, leaving the rest to the browser (on 2 cores one thread beat two:
- * docs/cpupath.md has the measurement). More than one needs
- * cross-origin isolation (SharedArrayBuffer).
- */
-export function threads() {
-  const half = Math.floor((navigator.hardwareConcurrency || 1) / 2);
-  return globalThis.crossOriginIsolated ? Math.max(1, Math.min(half, 4)) : 1;
-}
-
-function loadORT() {
-  ortLoaded ??= (async () => {
-    const ort = await import(assetURL(ortModule));
-    ort.env.wasm.wasmPaths = ortPaths();
-    ort.env.wasm.numThreads = threads();
-    ort.env.wasm.simd = true;
-    // The runtime runs in a worker of its own, so a frame (100+ ms on a
-    // slow CPU) does not hold up the page: the camera, the controls.
-    ort.env.wasm.proxy = true;
-    return ort;
-  })();
-  ortLoaded.catch(() => { ortLoaded = undefined; });
-  return ortLoaded;
-}
-
-// onnxFor finds a model's ONNX export in the server's model index: the
-// entry whose url is the model's.
-async function onnxFor(modelURL) {
-  const indexURL = assetURL("/models/index.json");
-  const resp = await fetch(indexURL).catch(() => null);
-  if (!resp || !resp.ok) throw coded("model-load", "The list of styles could not be loaded.");
-  const want = new URL(modelURL, location.href).href;
-  for (const m of await resp.json()) {
-    if (new URL(m.url, resp.url || indexURL).href !== want) continue;
-    if (!m.onnx) break;
-    return { ...m.onnx, url: new URL(m.onnx.url, resp.url || indexURL).href, name: m.name };
-  }
-  throw coded("cpu-model", "This style has no CPU version on this server.");
-}
-
-async function download(url, onProgress) {
-  const resp = await fetch(url).catch(() => null);
-  if (!resp || !resp.ok) throw coded("model-load", "The style could not be downloaded. Check the connection and pick the style again.");
-  const total = Number(resp.headers.get("Content-Length")) || 0;
-  const reader = resp.body.getReader();
-  const parts = [];
-  let loaded = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    parts.push(value);
-    loaded += value.length;
-    onProgress?.(loaded, total);
-  }
-  const out = new Uint8Array(loaded);
-  let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
-  return out;
-}
-
-// A loaded model: its session and what the page applies around it.
-async function loadModel(url, onProgress) {
-  const [ort, m] = await Promise.all([loadORT(), onnxFor(url)]);
-  const bytes = await download(m.url, onProgress);
-  let session;
-  try {
-    session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
-  } catch (err) {
-    throw coded("model-invalid", `The style could not be prepared for the CPU (${err.message}).`);
-  }
-  return { ort, session, ...m };
-}
-
-async function createCPU(opts, choice) {
-  const start = performance.now();
-  const loaded = await loadModel(opts.model, opts.onProgress);
-  const ctx = opts.canvas.getContext("2d");
-  if (!ctx) {
-    loaded.session.release();
-    throw coded("cpu-canvas", "The canvas is already in use by another engine.");
-  }
-  return new CPUEngine(ctx, loaded, choice, performance.now() - start).api();
-}
-
-/**
- * A CPUEngine runs one model on one canvas. stylize reads the source at
- * once (a video moves on) and runs the network in the background, one
- * frame at a time; a frame asked for while one runs waits, replacing any
- * frame already waiting.
- */
-class CPUEngine {
-  constructor(ctx, loaded, choice, loadMs) {
-    this.ctx = ctx;
-    this.m = loaded;
-    this.choice = choice;
-    this.loadMs = loadMs;
-    this.strength = 1;
-    this.stabilize = false;
-    this.history = null; // {inp, out, w, h}: the stabilizer's last input and cartoon, RGB in [0,1]
-    this.lastMs = 0;
-    this.done = 0;
-    this.running = null; // Promise of the frames in progress
-    this.waiting = null; // the next frame: {pixels, w, h}
-    this.last = null; // the last frame: {input, output, w, h, ow, oh, c}
-    this.scratch = null;
-    this.disposed = false;
-    this.onstatechange = null;
-  }
-
-  // read draws source at w x h and returns its RGBA bytes.
-  read(source, w, h) {
-    if (!this.scratch) {
-      const c = document.createElement("canvas");
-      this.scratch = c.getContext("2d", { willReadFrequently: true });
-    }
-    const c = this.scratch.canvas;
-    if (c.width !== w || c.height !== h) { c.width = w; c.height = h; }
-    // Bilinear, as the WebGL engine samples a source of another size.
-    this.scratch.imageSmoothingQuality = "low";
-    this.scratch.drawImage(source, 0, 0, w, h);
-    return this.scratch.getImageData(0, 0, w, h).data;
-  }
-
-  stylize(source, w, h) {
-    if (this.disposed) throw coded("disposed", "The engine was closed.");
-    const k = this.m.multiple;
-    if (!(w > 0 && h > 0 && w % k === 0 && h % k === 0)) {
-      throw coded("argument", `stylize: the size must be a multiple of ${k} (got ${w}x${h})`);
-    }
-    this.waiting = { pixels: this.read(source, w, h), w, h }; // replaces one not begun
-    this.running ??= this.drain();
-  }
-
-  // drain runs the waiting frames; a frame's error goes to the console,
-  // as the WebGL engine's GPU errors do: the next frame may well work.
-  async drain() {
-    while (this.waiting && !this.disposed) {
-      const job = this.waiting;
-      this.waiting = null;
-      try {
-        await this.frame(job.pixels, job.w, job.h);
-      } catch (err) {
-        console.error(`edgetoon: CPU frame: ${err.message}`);
-      }
-    }
-    this.running = null;
-  }
-
-  // frame runs the network on RGBA pixels and draws the result.
-  async frame(pixels, w, h) {
-    const start = performance.now();
-    const { ort, session, norm, denorm } = this.m;
-    const n = w * h, x = new Float32Array(3 * n);
-    for (let c = 0; c < 3; c++) {
-      const s = norm.scale[c] / 255, b = norm.bias[c], o = c * n;
-      for (let i = 0; i < n; i++) x[o + i] = pixels[4 * i + c] * s + b;
-    }
-    const input = new ort.Tensor("float32", x, [1, 3, h, w]);
-    const outs = await session.run({ [session.inputNames[0]]: input });
-    const y = outs[session.outputNames[0]];
-    if (this.disposed) return;
-    const [, oc, oh, ow] = y.dims;
-    this.last = { input: x, output: y.data, w, h, ow, oh, c: oc };
-    this.last.cartoon = this.steady(pixels, this.cartoon(y.data, ow, oh, oc), w, h, ow, oh);
-    this.draw(pixels, w, h);
-    this.lastMs = performance.now() - start;
-    this.done++;
-  }
-
-  // cartoon denormalizes the network's output (NCHW) to RGB in [0,1], HWC.
-  cartoon(output, ow, oh, c) {
-    const { scale, bias } = this.m.denorm;
-    const n = ow * oh, out = new Float32Array(3 * n);
-    for (let ch = 0; ch < 3; ch++) {
-      const src = (c === 1 ? 0 : ch) * n;
-      for (let i = 0; i < n; i++) out[3 * i + ch] = output[src + i] * scale[ch] + bias[ch];
-    }
-    return out;
-  }
-
-  // steady is the WebGL engine's stabilize pass (kernels/stabilize.glsl)
-  // on the CPU, with the same gate: the new cartoon is blended into the
-  // last one per pixel, by how much the input changed against the input
-  // the last cartoon stands for (the 3x3 mean's change, or the pixel's own
-  // over 3, whichever is larger).
-  steady(pixels, net, w, h, ow, oh) {
-    const h0 = this.history;
-    if (!this.stabilize || ow !== w || oh !== h) {
-      this.history = null;
-      return net;
-    }
-    const n = w * h, inp = new Float32Array(3 * n);
-    for (let i = 0; i < n; i++) {
-      for (let ch = 0; ch < 3; ch++) inp[3 * i + ch] = pixels[4 * i + ch] / 255;
-    }
-    if (!h0 || h0.w !== w || h0.h !== h) {
-      this.history = { inp, out: net, w, h };
-      return net;
-    }
-    const out = new Float32Array(3 * n), prevIn = new Float32Array(3 * n);
-    for (let y = 0; y < h; y++) {
-      for (let x = 0; x < w; x++) {
-        const p = y * w + x;
-        let change = 0;
-        for (let ch = 0; ch < 3; ch++) {
-          let now = 0, before = 0;
-          for (let dy = -1; dy <= 1; dy++) {
-            const qy = Math.min(Math.max(y + dy, 0), h - 1);
-            for (let dx = -1; dx <= 1; dx++) {
-              const q = 3 * (qy * w + Math.min(Math.max(x + dx, 0), w - 1)) + ch;
-              now += inp[q];
-              before += h0.inp[q];
-            }
-          }
-          const d = Math.max(Math.abs(now - before) / 9, Math.abs(inp[3 * p + ch] - h0.inp[3 * p + ch]) / 3);
-          change = Math.max(change, d);
-        }
-        const t = Math.min(Math.max((change - gate.low) / (gate.high - gate.low), 0), 1);
-        const a = gate.floor + (1 - gate.floor) * t * t * (3 - 2 * t); // GLSL's smoothstep
-        for (let ch = 0; ch < 3; ch++) {
-          const i = 3 * p + ch;
-          out[i] = h0.out[i] + a * (net[i] - h0.out[i]);
-          prevIn[i] = h0.inp[i] + a * (inp[i] - h0.inp[i]);
-        }
-      }
-    }
-    this.history = { inp: prevIn, out, w, h };
-    return out;
-  }
-
-  // draw shows the last frame's (stabilized) cartoon, mixed with its input
-  // by strength where the sizes agree.
-  draw(pixels, w, h) {
-    const { cartoon, ow, oh } = this.last;
-    const n = ow * oh, img = new ImageData(ow, oh), d = img.data;
-    const mix = this.strength < 1 && pixels && ow === w && oh === h ? this.strength : 1;
-    for (let i = 0; i < n; i++) {
-      for (let ch = 0; ch < 3; ch++) {
-        const v = cartoon[3 * i + ch] * 255;
-        d[4 * i + ch] = mix === 1 ? v : pixels[4 * i + ch] + mix * (v - pixels[4 * i + ch]);
-      }
-      d[4 * i + 3] = 255;
-    }
-    const canvas = this.ctx.canvas;
-    if (canvas.width !== ow || canvas.height !== oh) { canvas.width = ow; canvas.height = oh; }
-    this.ctx.putImageData(img, 0, 0);
-    this.lastPixels = pixels;
-  }
-
-  async setModel(url, onProgress) {
-    const loaded = await loadModel(url, onProgress);
-    await this.running;
-    this.m.session.release();
-    this.m = loaded;
-    this.last = null;
-    this.history = null;
-  }
-
-  info() {
-    return {
-      engine: "cpu", choice: this.choice.reason, renderer: this.choice.detected?.renderer ?? "",
-      runtime: "onnxruntime-web wasm", threads: this.m.ort.env.wasm.numThreads,
-      precision: "fp32", passes: 1, compileMs: this.loadMs, model: this.m.name,
-      stabilize: this.stabilize,
-    };
-  }
-
-  /** output is the last frame's network output, NCHW, in the network's range. */
-  output() {
-    if (!this.last) return null;
-    const { output, ow, oh, c } = this.last;
-    return { data: Float32Array.from(output), width: ow, height: oh, channels: c };
-  }
-
-  setOptions(opts = {}) {
-    if (opts.strength !== undefined) {
-      const s = Number(opts.strength);
-      if (!(s >= 0 && s <= 1)) throw coded("argument", "setOptions: strength must be in [0, 1]");
-      this.strength = s;
-    }
-    if (opts.stabilize !== undefined) {
-      this.stabilize = !!opts.stabilize;
-      if (!this.stabilize) this.history = null;
-    }
-  }
-
-  redraw() {
-    if (this.last && !this.disposed) this.draw(this.lastPixels, this.last.w, this.last.h);
-  }
-
-  dispose() {
-    this.disposed = true;
-    this.waiting = null;
-    Promise.resolve(this.running).then(() => this.m.session.release());
-  }
-
-  // api is the object the page holds: the WebGL engine's methods.
-  api() {
-    const api = {
-      stylize: (src, w, h) => this.stylize(src, w, h),
-      setModel: (url, onProgress) => this.setModel(url, onProgress),
-      info: () => this.info(),
-      output: () => this.output(),
-      lastFrameMs: () => this.lastMs,
-      // The page's detail control paces frames by the engine's own time.
-      gpuFrameMs: () => this.lastMs,
-      framesInFlight: () => (this.running ? 1 : 0) + (this.waiting ? 1 : 0),
-      framesDone: () => this.done,
-      setOptions: (o) => this.setOptions(o),
-      redraw: () => this.redraw(),
-      dispose: () => this.dispose(),
-      onstatechange: null,
-    };
-    pending.set(this.ctx.canvas, () => this.running);
-    return api;
-  }
-}
-
-// pending maps a CPU engine's canvas to its frame in progress.
-const pending = new WeakMap();
+let engineModule; // cpuengine.js, once the CPU path has been taken
 
 /**
  * pendingFrame is a Promise of the frames being made for canvas by a CPU
@@ -526,5 +196,5 @@ const pending = new WeakMap();
  * stylize call that asked for it.
  */
 export function pendingFrame(canvas) {
-  return pending.get(canvas)?.() ?? undefined;
+  return engineModule?.pendingFrame(canvas);
 }

@@ -21,21 +21,21 @@ import (
 	"github.com/edgetoon/edgetoon/kernels"
 )
 
-// TestCPUPathGateMatchesKernels pins cpupath.js's copy of the gate to the
+// TestCPUPathGateMatchesKernels pins cpuengine.js's copy of the gate to the
 // kernels constants the WebGL engine uses.
 func TestCPUPathGateMatchesKernels(t *testing.T) {
-	src, err := os.ReadFile("cpupath.js")
+	src, err := os.ReadFile("cpuengine.js")
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := regexp.MustCompile(`gate = \{ low: ([0-9.]+), high: ([0-9.]+), floor: ([0-9.]+) \}`).FindSubmatch(src)
 	if m == nil {
-		t.Fatal("cpupath.js: no `gate = { low: X, high: Y, floor: Z }`")
+		t.Fatal("cpuengine.js: no `gate = { low: X, high: Y, floor: Z }`")
 	}
 	for i, want := range []float64{kernels.GateLow, kernels.GateHigh, kernels.GateFloor} {
 		got, err := strconv.ParseFloat(string(m[i+1]), 64)
 		if err != nil || got != want {
-			t.Errorf("cpupath.js gate value %d: %s, want %v", i, m[i+1], want)
+			t.Errorf("cpuengine.js gate value %d: %s, want %v", i, m[i+1], want)
 		}
 	}
 }

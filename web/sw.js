@@ -18,6 +18,7 @@ const PRECACHE = [
   "/live.js?v=dev",
   "/photo.js?v=dev",
   "/cpupath.js?v=dev",
+  "/cpuengine.js?v=dev",
   "/style.css?v=dev",
   "/manifest.webmanifest?v=dev",
   "/icons/icon.svg?v=dev",
