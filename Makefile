@@ -164,7 +164,7 @@ STUDENT_STEPS   ?= 899
 STUDENT_GROW    := --width R=24 --width inner=24 --kernel generator/Conv_9/Conv2D=5 --refit 24
 STUDENT_TUNE    := --cache-targets 768 --size 256 --batch 8 --crop-min 0.6 --subsets faces \
                    --lr 1e-4 --w-ssim 1 --w-edge 1 --w-gan 0
-.PHONY: student student-polish student-plus student-search train-test train-deps trainpack
+.PHONY: student student-polish student-v3 student-plus student-search train-test train-deps trainpack
 student: model
 	mkdir -p $(STUDENT_OUT)
 	test -f $(STUDENT_OUT)/grown.safetensors || \
@@ -172,11 +172,21 @@ student: model
 	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(STUDENT_OUT)/grown.safetensors \
 	  --resume --finetune-steps $(STUDENT_STEPS) $(STUDENT_TUNE) --minutes $(STUDENT_MINUTES) --out $(STUDENT_OUT) $(ARGS)
 
-# The shipped v2 had a second fine-tune on the first's export (its card):
+# v2 had a second fine-tune on the first's export (train/init/student-v2.md):
 student-polish: model
 	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(STUDENT_OUT)/student.safetensors \
 	  --cache-targets 1280 --size 256 --batch 8 --crop-min 0.6 --subsets faces --lr 5e-5 --w-ssim 1 \
 	  --w-edge 1 --w-gan 0 --minutes 33 --out $(STUDENT_OUT)/polish $(ARGS)
+
+# v3, the shipped default (web/models/MODEL_CARD.md): v2 (train/init/, the
+# output of student-polish) fine-tuned on faces and scenes with the tile
+# edge-energy loss, in resumable pieces as above.
+STUDENT_V3_OUT ?= $(HOME)/.cache/edgetoon/student-v3
+student-v3: model
+	mkdir -p $(STUDENT_V3_OUT)
+	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init train/init/student-v2.safetensors \
+	  --resume --finetune-steps 900 --cache-targets 1280 --size 256 --batch 8 --crop-min 0.6 --subsets faces,scenes \
+	  --lr 2e-4 --w-ssim 1 --w-edge 2 --w-sharp 10 --w-gan 0 --minutes $(STUDENT_MINUTES) --out $(STUDENT_V3_OUT) $(ARGS)
 
 # The larger student offered beside the default (web/models/student-plus.md):
 # v2 grown to a 40-channel trunk, fine-tuned on faces and scenes.
@@ -184,7 +194,7 @@ STUDENT_PLUS_OUT ?= $(HOME)/.cache/edgetoon/student-plus
 student-plus: model
 	mkdir -p $(STUDENT_PLUS_OUT)
 	test -f $(STUDENT_PLUS_OUT)/grown.safetensors || \
-	  $(PY) train/grow.py web/models/student.safetensors $(STUDENT_PLUS_OUT)/grown.safetensors --width R=40 --width inner=40
+	  $(PY) train/grow.py train/init/student-v2.safetensors $(STUDENT_PLUS_OUT)/grown.safetensors --width R=40 --width inner=40
 	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(STUDENT_PLUS_OUT)/grown.safetensors \
 	  --resume --finetune-steps 1100 --cache-targets 1280 --size 256 --batch 8 --crop-min 0.6 --subsets faces,scenes \
 	  --lr 1e-4 --w-ssim 1 --w-edge 2 --w-gan 0 --minutes $(STUDENT_MINUTES) --out $(STUDENT_PLUS_OUT) $(ARGS)
