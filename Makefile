@@ -164,7 +164,7 @@ STUDENT_STEPS   ?= 899
 STUDENT_GROW    := --width R=24 --width inner=24 --kernel generator/Conv_9/Conv2D=5 --refit 24
 STUDENT_TUNE    := --cache-targets 768 --size 256 --batch 8 --crop-min 0.6 --subsets faces \
                    --lr 1e-4 --w-ssim 1 --w-edge 1 --w-gan 0
-.PHONY: student student-polish student-v3 student-plus student-search train-test train-deps trainpack
+.PHONY: student student-polish student-v3 student-plus student-plus-polish student-search train-test train-deps trainpack
 student: model
 	mkdir -p $(STUDENT_OUT)
 	test -f $(STUDENT_OUT)/grown.safetensors || \
@@ -198,6 +198,12 @@ student-plus: model
 	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(STUDENT_PLUS_OUT)/grown.safetensors \
 	  --resume --finetune-steps 1100 --cache-targets 1280 --size 256 --batch 8 --crop-min 0.6 --subsets faces,scenes \
 	  --lr 1e-4 --w-ssim 1 --w-edge 2 --w-gan 0 --minutes $(STUDENT_MINUTES) --out $(STUDENT_PLUS_OUT) $(ARGS)
+
+# The shipped student-plus had a polish with the sharpness loss (its card).
+student-plus-polish: model
+	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(STUDENT_PLUS_OUT)/student.safetensors \
+	  --resume --finetune-steps 300 --cache-targets 1280 --size 256 --batch 8 --crop-min 0.6 --subsets faces,scenes \
+	  --lr 1e-4 --w-ssim 1 --w-edge 2 --w-sharp 10 --w-gan 0 --minutes $(STUDENT_MINUTES) --out $(STUDENT_PLUS_OUT)/polish $(ARGS)
 
 student-search: model
 	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --out $(STUDENT_OUT)-search --minutes 105 $(ARGS)
