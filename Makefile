@@ -178,6 +178,11 @@ student-polish: model
 	  --cache-targets 1280 --size 256 --batch 8 --crop-min 0.6 --subsets faces --lr 5e-5 --w-ssim 1 \
 	  --w-edge 1 --w-gan 0 --minutes 33 --out $(STUDENT_OUT)/polish $(ARGS)
 
+# The faces-and-scenes fine-tunes below share one set of 1,280 cached
+# teacher targets (the cache key is the data settings) and the image loss.
+SCENES_TUNE := --cache-targets 1280 --size 256 --batch 8 --crop-min 0.6 --subsets faces,scenes \
+               --w-ssim 1 --w-edge 2 --w-gan 0
+
 # v3, the shipped default (web/models/MODEL_CARD.md): v2 (train/init/, the
 # output of student-polish) fine-tuned on faces and scenes with the tile
 # edge-energy loss, in resumable pieces as above.
@@ -185,8 +190,7 @@ STUDENT_V3_OUT ?= $(HOME)/.cache/edgetoon/student-v3
 student-v3: model
 	mkdir -p $(STUDENT_V3_OUT)
 	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init train/init/student-v2.safetensors \
-	  --resume --finetune-steps 900 --cache-targets 1280 --size 256 --batch 8 --crop-min 0.6 --subsets faces,scenes \
-	  --lr 2e-4 --w-ssim 1 --w-edge 2 --w-sharp 10 --w-gan 0 --minutes $(STUDENT_MINUTES) --out $(STUDENT_V3_OUT) $(ARGS)
+	  --resume --finetune-steps 900 $(SCENES_TUNE) --lr 2e-4 --w-sharp 10 --minutes $(STUDENT_MINUTES) --out $(STUDENT_V3_OUT) $(ARGS)
 
 # The larger student offered beside the default (web/models/student-plus.md):
 # v2 grown to a 40-channel trunk, fine-tuned on faces and scenes.
@@ -196,14 +200,12 @@ student-plus: model
 	test -f $(STUDENT_PLUS_OUT)/grown.safetensors || \
 	  $(PY) train/grow.py train/init/student-v2.safetensors $(STUDENT_PLUS_OUT)/grown.safetensors --width R=40 --width inner=40
 	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(STUDENT_PLUS_OUT)/grown.safetensors \
-	  --resume --finetune-steps 1100 --cache-targets 1280 --size 256 --batch 8 --crop-min 0.6 --subsets faces,scenes \
-	  --lr 1e-4 --w-ssim 1 --w-edge 2 --w-gan 0 --minutes $(STUDENT_MINUTES) --out $(STUDENT_PLUS_OUT) $(ARGS)
+	  --resume --finetune-steps 1100 $(SCENES_TUNE) --lr 1e-4 --minutes $(STUDENT_MINUTES) --out $(STUDENT_PLUS_OUT) $(ARGS)
 
 # The shipped student-plus had a polish with the sharpness loss (its card).
 student-plus-polish: model
 	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(STUDENT_PLUS_OUT)/student.safetensors \
-	  --resume --finetune-steps 300 --cache-targets 1280 --size 256 --batch 8 --crop-min 0.6 --subsets faces,scenes \
-	  --lr 1e-4 --w-ssim 1 --w-edge 2 --w-sharp 10 --w-gan 0 --minutes $(STUDENT_MINUTES) --out $(STUDENT_PLUS_OUT)/polish $(ARGS)
+	  --resume --finetune-steps 300 $(SCENES_TUNE) --lr 1e-4 --w-sharp 10 --minutes $(STUDENT_MINUTES) --out $(STUDENT_PLUS_OUT)/polish $(ARGS)
 
 student-search: model
 	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --out $(STUDENT_OUT)-search --minutes 105 $(ARGS)

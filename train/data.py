@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 import edgetoon_model as em
+import metrics
 
 IMAGES = os.environ.get("EDGETOON_IMAGES",
                         os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
@@ -190,7 +191,7 @@ def apply_jitter(x, b, c, s):
     x = x * b
     m = x.mean(dim=(-3, -2, -1), keepdim=True)
     x = (x - m) * c + m
-    gray = 0.299 * x[..., 0:1, :, :] + 0.587 * x[..., 1:2, :, :] + 0.114 * x[..., 2:3, :, :]
+    gray = metrics.luma(x)
     x = (x - gray) * s + gray
     return x.clamp(0, 1)
 

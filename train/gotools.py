@@ -32,6 +32,11 @@ def _build(pkg, name):
     return out
 
 
+def edgetoon_cli():
+    """Path of the product's CLI (cmd/edgetoon), built once per process."""
+    return _build("./cmd/edgetoon", "edgetoon")
+
+
 def go_run_model(model_path, x_hwc):
     """Run a model file on the Go CPU engine.
 
@@ -49,7 +54,7 @@ def go_run_model(model_path, x_hwc):
 
 def go_inspect(model_path):
     """Return the text of `edgetoon inspect` on a model file (raises on failure)."""
-    exe = _build("./cmd/edgetoon", "edgetoon")
+    exe = edgetoon_cli()
     r = subprocess.run([exe, "inspect", os.path.abspath(model_path)], cwd=REPO,
                        check=True, capture_output=True, text=True)
     return r.stdout
@@ -70,6 +75,6 @@ def teacher_path():
         if not os.path.exists(path) and os.path.exists(dist):
             return dist
     if not os.path.exists(path):
-        exe = _build("./cmd/edgetoon", "edgetoon")
+        exe = edgetoon_cli()
         subprocess.run([exe, "fetch-teacher", "-o", path], cwd=REPO, check=True)
     return path

@@ -46,12 +46,17 @@ def ssim(a, b, size=11, sigma=1.5, data_range=255.0, dtype=torch.float64):
     return m.flatten(1).mean(dim=1)
 
 
+def luma(x):
+    """BT.601 luma of RGB images, CHW or NCHW, keeping the channel axis."""
+    return 0.299 * x[..., 0:1, :, :] + 0.587 * x[..., 1:2, :, :] + 0.114 * x[..., 2:3, :, :]
+
+
 def sharpness(x255):
     """Per-image mean gradient magnitude of NCHW RGB in [0,255]: the mean
     absolute difference of horizontally neighbouring pixels of the luma
     image (BT.601 weights) plus that of vertically neighbouring ones. A
     blurred copy of an image scores lower than the image."""
-    y = (0.299 * x255[:, 0] + 0.587 * x255[:, 1] + 0.114 * x255[:, 2]).double()
+    y = luma(x255)[:, 0].double()
     dx = (y[:, :, 1:] - y[:, :, :-1]).abs().flatten(1).mean(dim=1)
     dy = (y[:, 1:, :] - y[:, :-1, :]).abs().flatten(1).mean(dim=1)
     return dx + dy

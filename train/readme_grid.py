@@ -30,7 +30,7 @@ def stylize(exe, model, photo, out):
 def grid(model, teacher, out, photos=PHOTOS):
     """Writes the grid of photos to out (JPEG)."""
     from PIL import Image, ImageOps
-    exe = gotools._build("./cmd/edgetoon", "edgetoon")
+    exe = gotools.edgetoon_cli()
     rows = []
     with tempfile.TemporaryDirectory(prefix="edgetoon-grid-") as d:
         for i, p in enumerate(photos):

@@ -33,6 +33,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import edgetoon_model as em
+import metrics
 import superkernel as sk
 
 GROUP = 4
@@ -410,7 +411,7 @@ def edge_energy_l1(s, t, window=16):
     each tile hold as much edge as the teacher's, wherever in the tile, so
     it pulls the sharpness ratio towards 1 and leaves the placing to them."""
     def energy(x):
-        y = 0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
+        y = metrics.luma(x)
         dx = (y[..., :, 1:] - y[..., :, :-1]).abs()[..., :-1, :]
         dy = (y[..., 1:, :] - y[..., :-1, :]).abs()[..., :, :-1]
         return F.avg_pool2d(dx + dy, window, ceil_mode=True)
