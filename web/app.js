@@ -191,7 +191,7 @@ function cameraFrame() {
   if (!state.engine || state.switching || !v.videoWidth) return;
   const inFlight = meter.poll(state.engine);
   if (state.auto) {
-    for (let i = 0; i < meter.finished; i++) holder.frame(state.engine.gpuFrameMs());
+    holder.frames(meter.finished, state.engine.gpuFrameMs());
     if (holder.starved) fallBack();
   }
   if (inFlight >= core.maxInFlight) return; // the GPU is behind: drop this frame

@@ -10,8 +10,8 @@
 // offline use after that.
 //
 // The CPU engine itself is cpuengine.js, loaded only when this path is
-// taken. core.js's loadRuntime returns runtime(...)'s API to the page and the
-// widget, so they do not know which engine they hold: the CPU engine has
+// taken. core.js's loadRuntime returns runtime(...)'s API to the page and
+// the widget, so they do not know which engine they hold: the CPU engine has
 // the WebGL engine's methods (stylize, setModel, info, ...). The choice:
 // the page's ?engine=webgl|cpu|auto, else the setting (setEngineSetting,
 // kept in localStorage), else auto: the CPU path where the WebGL renderer

@@ -33,6 +33,14 @@ export class RateHolder {
   }
   get size() { return this.sizes[this.#i]; }
   /**
+   * frames counts the n frames a Meter's poll found finished (frame for
+   * each) and returns the size to use.
+   */
+  frames(n, gpuMs = 0) {
+    for (let i = 0; i < n; i++) this.frame(gpuMs);
+    return this.size;
+  }
+  /**
    * frame counts a finished frame, given the GPU's time for a recent one
    * (0: unknown), and returns the size to use.
    */

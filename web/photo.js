@@ -48,12 +48,11 @@ export class Photo {
     await this.show();
   }
 
-  // show puts the decoded photo on the stage and its cartoon beside it;
-  // false where there is none.
+  // show puts the decoded photo on the stage and its cartoon beside it.
   async show() {
     const { ui } = this.page;
     const b = this.bitmap;
-    if (!b) return false;
+    if (!b) return;
     ui.drop.hidden = true;
     ui.before.width = b.width;
     ui.before.height = b.height;
@@ -61,7 +60,6 @@ export class Photo {
     ui.before.hidden = false;
     this.page.setAspect(b.width, b.height);
     await this.render();
-    return true;
   }
 
   // render stylizes the photo (once the engine is ready) and keeps its PNG.

@@ -248,7 +248,7 @@ class EdgeToon extends HTMLElement {
     if (!this.#engine || !v.videoWidth) return;
     const inFlight = this.#meter.poll(this.#engine);
     const auto = !this.hasAttribute("size");
-    if (auto) for (let i = 0; i < this.#meter.finished; i++) this.#holder.frame(this.#engine.gpuFrameMs());
+    if (auto) this.#holder.frames(this.#meter.finished, this.#engine.gpuFrameMs());
     if (inFlight >= core.maxInFlight) return; // the GPU is behind: drop this frame
     const [w, h] = core.fitSize(v.videoWidth, v.videoHeight, auto ? this.#holder.size : this.#size);
     this.#el.stage.style.setProperty("--aspect", `${w} / ${h}`);
