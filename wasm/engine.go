@@ -22,6 +22,7 @@ type engine struct {
 	renderer string
 	request  string // precision asked for
 	pinned   bool   // a benchmark pinned the conv layout (edgetoonConvPixels, edgetoonMaxOutputs)
+	warm     bool   // first frames in the quick layout, warmed in the background (warmup.go); read once, at open
 
 	graph     *model.Graph
 	modelName string
@@ -84,7 +85,7 @@ func newEngine(canvas js.Value, precision string) (*engine, error) {
 	if ctx.IsNull() || ctx.IsUndefined() {
 		return nil, errorf(codeNoWebGL2, "This browser or device does not support WebGL2.")
 	}
-	e := &engine{canvas: canvas, gl: gl.New(ctx), request: precision, toCanvas: true, strength: 1}
+	e := &engine{canvas: canvas, gl: gl.New(ctx), request: precision, toCanvas: true, strength: 1, warm: !warmUpOff()}
 	perf := js.Global().Get("performance")
 	e.now = perf.Get("now").Call("bind", perf)
 	if err := e.probe(); err != nil {
@@ -156,16 +157,15 @@ func (e *engine) setGraph(g *model.Graph, name string, async bool) error {
 	if size%m != 0 || size <= 0 {
 		size = max(m, 8*m)
 	}
-	warm := !warmUpOff()
-	if warm {
+	if e.warm {
 		size = warmSize(m)
 	}
-	e.quick = warm && !e.pinned
+	e.quick = e.warm && !e.pinned
 	e.stylized, e.quickSince = false, 0
 	if err := e.setupGL(size, size, async); err != nil {
 		return err
 	}
-	if warm {
+	if e.warm {
 		e.warmUp()
 	}
 	return nil
@@ -176,7 +176,7 @@ func (e *engine) setGraph(g *model.Graph, name string, async bool) error {
 // a goroutine that may sleep). The plan's shaders are submitted before
 // the post stage's, whose link is awaited at once, so that the driver
 // compiles them all while the post stage waits (unless the page turned
-// the warm-up off: warmUpOff).
+// the warm-up off: e.warm false).
 func (e *engine) setupGL(h, w int, async bool) error {
 	c := e.gl
 	c.Call("disable", gl.BLEND)
@@ -193,10 +193,9 @@ func (e *engine) setupGL(h, w int, async bool) error {
 	e.upload = c.Prepare("texImage2D", gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, js.Null())
 	e.weightsOK = false
 	start := e.now.Invoke().Float()
-	warm := !warmUpOff()
 	var plan *kernels.Plan
 	var fresh []*program
-	if warm {
+	if e.warm {
 		var err error
 		if plan, err = e.build(h, w, e.quick); err != nil {
 			return err
@@ -209,7 +208,7 @@ func (e *engine) setupGL(h, w int, async bool) error {
 		}
 		e.timer = newFrameTimer(c)
 	}
-	if warm {
+	if e.warm {
 		if err := e.finish(fresh, async); err != nil {
 			return err
 		}
