@@ -3,6 +3,7 @@ package web_test
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -110,4 +111,62 @@ func TestRecord(t *testing.T) {
 		t.Errorf("console errors: %v", errs)
 	}
 	s.checkRequests(t, url)
+}
+
+// TestWidgetRecord records a camera widget on a page of another origin,
+// as TestRecord does the page: the video is the widget's cartoon canvas,
+// 3 s long, moving; the recorder's messages stay off the picture, and the
+// record button goes with the camera.
+func TestWidgetRecord(t *testing.T) {
+	for _, tool := range []string{"ffprobe", "ffmpeg"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s is needed (apt-get install ffmpeg)", tool)
+			}
+			t.Skipf("%s is not installed (apt-get install ffmpeg)", tool)
+		}
+	}
+	_, edge := serve(t, fakeFS(t), fakeInspect)
+	host := thirdPartyPage(t, fmt.Sprintf(`<script type="module" src="%s/widget.js"></script>
+<edge-toon id="w" size="192"></edge-toon>`, edge))
+	s := open(t, chromedp.Flag("use-fake-ui-for-media-stream", true), chromedp.Flag("use-fake-device-for-media-stream", true))
+	next := s.downloads(t)
+	s.do(t, desktop(), chromedp.Navigate(host.URL))
+	const root = `document.getElementById("w").shadowRoot`
+	s.wait(t, "the widget", `!!customElements.get("edge-toon") && !!`+root+`.querySelector(".rec")`)
+	if !eval[bool](t, s, root+`.querySelector(".rec").hidden`) {
+		t.Error("record button shown before the camera runs")
+	}
+	s.do(t, chromedp.Evaluate[chromedp.Void](root+`.querySelector(".start").click()`))
+	s.wait(t, "the frame readout", root+`.querySelector(".fps").textContent.includes("fps")`)
+	if eval[bool](t, s, root+`.querySelector(".rec").hidden`) {
+		t.Fatal("no record button while the camera runs: this browser records no video?")
+	}
+	s.do(t, chromedp.Evaluate[chromedp.Void](`globalThis.edgetoonRecordLimitMs = 3000; `+root+`.querySelector(".rec").click()`))
+	s.wait(t, "the note", root+`.querySelector(".note").textContent === "Recording…" && `+root+`.querySelector(".msg").textContent === ""`)
+	s.screenshot(t, "widget-recording")
+	data := next()
+	s.wait(t, "the saved note", root+`.querySelector(".note").textContent === "Saved the video."`)
+	canvas := eval[[]int](t, s, `[`+root+`.querySelector(".out").width, `+root+`.querySelector(".out").height]`)
+	path := filepath.Join(t.TempDir(), "rec.webm")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, h, sec, distinct := probeVideo(t, path)
+	t.Logf("widget recording: %d bytes, %dx%d, %.2f s, %d distinct frames; canvas %dx%d", len(data), w, h, sec, distinct, canvas[0], canvas[1])
+	if w != canvas[0] || h != canvas[1] {
+		t.Errorf("video %dx%d, canvas %dx%d", w, h, canvas[0], canvas[1])
+	}
+	if sec < 2.5 || sec > 3.5 {
+		t.Errorf("video lasts %.2f s, want 2.5-3.5", sec)
+	}
+	if distinct < 3 {
+		t.Errorf("%d distinct frames, want >= 3", distinct)
+	}
+	s.do(t, chromedp.Evaluate[chromedp.Void](root+`.querySelector(".start").click()`)) // stop the camera
+	s.wait(t, "the record button to go", root+`.querySelector(".rec").hidden`)
+	if errs := s.errors(host.URL + "/favicon.ico"); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+	s.checkRequests(t, edge, host.URL)
 }

@@ -14,12 +14,17 @@
 // frame's cartoon show as it comes (by default still parts are
 // stabilized).
 //
+// While the camera runs, "● Rec" films the cartoon (at most 30 s, as on
+// the product page) and saves the video on the device; "Share" offers the
+// last photo or video to the share sheet where the browser can share
+// files. Nothing is uploaded.
+//
 // Everything lives in the element's shadow root; the module defines no
 // global but the custom element. (Go's wasm_exec.js, which every Go
 // WebAssembly program needs, defines globalThis.Go.) The engine and the
 // camera are released when the element leaves the page.
 import * as core from "/core.js?v=dev";
-import { RateHolder } from "/live.js?v=dev";
+import { Keeper, RateHolder, recordType } from "/live.js?v=dev";
 
 const sheet = new CSSStyleSheet();
 sheet.replaceSync(`
@@ -45,6 +50,8 @@ button { font: inherit; color: inherit; background: #1f2a44; border: 1px solid #
   padding: 0.4em 1em; min-height: 40px; cursor: pointer; }
 button:disabled { opacity: 0.5; cursor: default; }
 button:focus-visible, .split:focus-visible + .handle { outline: 3px solid #ffc86b; outline-offset: 2px; }
+.note { font-size: 12px; opacity: 0.8; }
+.note:empty { display: none; }
 .fps { margin-left: auto; font: 12px ui-monospace, monospace; opacity: 0.8; }
 [hidden] { display: none !important; }
 `);
@@ -64,6 +71,9 @@ const html = `
   <button type="button" class="pick">Choose photo</button>
   <input type="file" accept="image/*" hidden>
   <button type="button" class="save" disabled>Save PNG</button>
+  <button type="button" class="rec" aria-pressed="false" hidden>● Rec</button>
+  <button type="button" class="share" hidden>Share</button>
+  <span class="note" role="status" aria-live="polite"></span>
   <span class="fps"></span>
 </div>`;
 
@@ -82,6 +92,7 @@ class EdgeToon extends HTMLElement {
   #holder = null; // the camera's automatic detail (RateHolder), without a size attribute
   #lastReadout = 0;
   #connected = false;
+  #keeper; // the photos and videos saved, the record and share buttons (live.js)
 
   constructor() {
     super();
@@ -92,9 +103,16 @@ class EdgeToon extends HTMLElement {
     this.#el = {
       stage: q(".stage"), video: q("video"), before: q(".before"), out: q(".out"), split: q(".split"),
       msg: q(".msg"), progress: q("progress"), start: q(".start"), pick: q(".pick"), file: q("input[type=file]"),
-      save: q(".save"), fps: q(".fps"),
+      save: q(".save"), rec: q(".rec"), share: q(".share"), note: q(".note"), fps: q(".fps"),
     };
     const el = this.#el;
+    // The recorder's messages go to the bar: the stage's message covers
+    // the picture being filmed.
+    this.#keeper = new Keeper({
+      record: el.rec, share: el.share, canvas: el.out, say: (t) => { el.note.textContent = t; },
+      redraw: () => this.#engine?.redraw(),
+    });
+    el.rec.hidden = true; // until the camera runs
     el.split.oninput = () => el.stage.style.setProperty("--split", `${el.split.value}%`);
     el.start.onclick = () => (this.#stream ? this.#stopCamera() : this.#startCamera());
     el.pick.onclick = () => el.file.click();
@@ -219,6 +237,7 @@ class EdgeToon extends HTMLElement {
     el.before.hidden = true;
     el.start.textContent = "Stop camera";
     el.save.disabled = false;
+    el.rec.hidden = !recordType();
     el.stage.classList.add("mirror");
     await el.video.play().catch(() => {});
     this.#say("");
@@ -230,6 +249,7 @@ class EdgeToon extends HTMLElement {
   }
 
   #stopCamera() {
+    this.#keeper.stop(); // a recording ends with the camera, and is saved
     this.#stopLoop?.();
     this.#stopLoop = null;
     core.stopStream(this.#stream);
@@ -240,6 +260,7 @@ class EdgeToon extends HTMLElement {
     el.stage.classList.remove("mirror");
     el.stage.classList.toggle("empty", !this.#bitmap);
     el.fps.textContent = "";
+    el.rec.hidden = true;
     el.save.disabled = !this.#bitmap;
   }
 
@@ -260,7 +281,7 @@ class EdgeToon extends HTMLElement {
     }
     if (this.#shot) {
       this.#shot = false;
-      core.canvasPNG(this.#el.out).then((b) => core.download(b, core.fileName()), (err) => this.#say(core.describe(err)));
+      core.canvasPNG(this.#el.out).then((b) => this.#keeper.keep(b, core.fileName()), (err) => this.#say(core.describe(err)));
     }
     const now = performance.now();
     if (now - this.#lastReadout > 250) {
@@ -320,7 +341,9 @@ class EdgeToon extends HTMLElement {
     } catch (err) {
       return this.#say(core.describe(err));
     }
-    if (save) core.canvasPNG(this.#el.out).then((png) => core.download(png, core.fileName()));
+    if (save) {
+      core.canvasPNG(this.#el.out).then((png) => this.#keeper.keep(png, core.fileName()), (err) => this.#say(core.describe(err)));
+    }
     // stylize returns once the work is queued: the time shown is until
     // the GPU has finished it.
     await core.finished(engine);
