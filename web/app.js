@@ -195,7 +195,8 @@ function cameraFrame() {
     if (holder.starved) fallBack();
   }
   if (inFlight >= core.maxInFlight) return; // the GPU is behind: drop this frame
-  const [w, h] = core.fitSize(v.videoWidth, v.videoHeight, state.auto ? holder.size : state.size.camera);
+  const long = state.auto ? holder.size : state.size.camera;
+  const [w, h] = core.fitSize(v.videoWidth, v.videoHeight, long, state.engine.sizeMultiple());
   setAspect(w, h);
   try {
     state.engine.stylize(v, w, h);

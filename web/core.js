@@ -176,11 +176,18 @@ export function stopStream(stream) {
  * fitSize scales w x h so that the long side is at most long (never
  * enlarging), rounding both sides to multiples of m, as the engine needs.
  */
-export function fitSize(w, h, long, m = 4) {
+export function fitSize(w, h, long, m) {
   const s = Math.min(1, long / Math.max(w, h));
   const round = (v) => Math.max(m, Math.round((v * s) / m) * m);
   return [round(w), round(h)];
 }
+
+/**
+ * fitMultiple is the size to stylize a decoded photo (or canvas) at with
+ * engine: its own, each side rounded to the multiple the engine's model
+ * needs (a resize of at most half that multiple, only where needed).
+ */
+export const fitMultiple = (b, engine) => fitSize(b.width, b.height, Math.max(b.width, b.height), engine.sizeMultiple());
 
 /** The largest photo accepted: 50 megapixels, a phone camera's worth. */
 export const maxPixels = 50e6;
@@ -214,7 +221,9 @@ export async function readPhoto(blob, long) {
   if (w * h > maxPixels) {
     throw coded("photo", `This image is too large (${w}×${h}). Choose one under ${maxPixels / 1e6} megapixels.`);
   }
-  const [tw, th] = fitSize(w, h, long);
+  // Multiples of 8 fit every shipped model (their multiples are 4 or 8)
+  // with no second resize; fitMultiple rounds again for any other.
+  const [tw, th] = fitSize(w, h, long, 8);
   try {
     const bitmap = await createImageBitmap(blob, {
       imageOrientation: "from-image", resizeWidth: tw, resizeHeight: th, resizeQuality: "high",

@@ -289,7 +289,7 @@ class CPUEngine {
       engine: "cpu", choice: this.choice.reason, renderer: this.choice.detected?.renderer ?? "",
       runtime: "onnxruntime-web wasm", threads: this.m.ort.env.wasm.numThreads,
       precision: "fp32", passes: 1, compileMs: this.loadMs, model: this.m.name,
-      stabilize: this.stabilize,
+      stabilize: this.stabilize, sizeMultiple: this.m.multiple,
     };
   }
 
@@ -328,6 +328,7 @@ class CPUEngine {
       stylize: (src, w, h) => this.stylize(src, w, h),
       setModel: (url, onProgress) => this.setModel(url, onProgress),
       info: () => this.info(),
+      sizeMultiple: () => this.m.multiple,
       output: () => this.output(),
       lastFrameMs: () => this.lastMs,
       // The page's detail control paces frames by the engine's own time.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -268,6 +269,51 @@ func TestOffline(t *testing.T) {
 		t.Errorf("offline model list has %d entries", n)
 	}
 	if errs := s.errors("ERR_CONNECTION_REFUSED", "Failed to load resource"); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+}
+
+// TestSizeMultiple: with a model whose sizes must be multiples of 16 (the
+// fake engine then refuses any other, as the real one does), the camera at
+// a detail of 180 (a 4:3 frame of 180x135) and a photo (obama.jpg, read at
+// 408x512) are stylized at multiples of 16, on the page and in the widget.
+func TestSizeMultiple(t *testing.T) {
+	_, url := serve(t, fakeFS(t), fakeInspect)
+	host := thirdPartyPage(t, fmt.Sprintf(`<script type="module" src="%s/widget.js"></script>
+<edge-toon id="w" size="180"></edge-toon>`, url))
+	portrait, err := filepath.Abs("../testdata/obama.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, chromedp.Flag("use-fake-ui-for-media-stream", true), chromedp.Flag("use-fake-device-for-media-stream", true))
+	if _, err := chromedp.Call(s.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: "globalThis.fakeSizeMultiple = 16"}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(what, canvas string, long int) {
+		t.Helper()
+		d := eval[[]int](t, s, `[`+canvas+`.width, `+canvas+`.height]`)
+		if d[0]%16 != 0 || d[1]%16 != 0 || max(d[0], d[1]) != long {
+			t.Errorf("%s: cartoon %dx%d, want multiples of 16, %d on the long side", what, d[0], d[1], long)
+		}
+	}
+	s.do(t, desktop(), chromedp.Navigate(url+"/?size=180"))
+	s.wait(t, "the frame readout", `document.getElementById("readout").textContent.includes("fps")`)
+	check("camera", "out", 176)
+	s.do(t, chromedp.Navigate(url+"/?mode=photo"))
+	s.wait(t, "the engine", engineReady)
+	s.do(t, chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{portrait}))
+	s.wait(t, "the cartoon", `!document.getElementById("download").disabled`)
+	check("photo", "out", 512)
+	if n := eval[string](t, s, `document.getElementById("notice").hidden ? "" : document.getElementById("notice").textContent`); n != "" {
+		t.Errorf("notice %q", n)
+	}
+	s.do(t, chromedp.Navigate(host.URL))
+	const root = `document.getElementById("w").shadowRoot`
+	s.wait(t, "the widget", `!!customElements.get("edge-toon") && !!`+root+`.querySelector(".start")`)
+	s.do(t, chromedp.Evaluate[chromedp.Void](root+`.querySelector(".start").click()`))
+	s.wait(t, "the widget's readout", root+`.querySelector(".fps").textContent.includes("fps")`)
+	check("widget camera", root+`.querySelector(".out")`, 176)
+	if errs := s.errors(host.URL + "/favicon.ico"); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)
 	}
 }

@@ -70,8 +70,9 @@ export class Photo {
     if (!engine || !b || !this.page.active()) return;
     let png;
     const start = performance.now();
+    const [w, h] = core.fitMultiple(b, engine);
     try {
-      engine.stylize(b, b.width, b.height);
+      engine.stylize(b, w, h);
       png = this.keepPNG(); // same task as the draw
     } catch (err) {
       return notice(core.describe(err));
@@ -79,7 +80,7 @@ export class Photo {
     if (!(await png)) return; // a later draw took its place
     // lastFrameMs counts only handing the work to the GPU; the PNG is read
     // back from it, so waiting for the PNG covers the GPU's work too.
-    ui.readout.textContent = `${(performance.now() - start).toFixed(0)} ms · ${b.width}×${b.height}`;
+    ui.readout.textContent = `${(performance.now() - start).toFixed(0)} ms · ${w}×${h}`;
     say(this.png ? "Cartoon ready: download it as PNG." : "The cartoon could not be encoded as PNG.");
   }
 

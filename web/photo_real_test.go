@@ -11,12 +11,15 @@ import (
 )
 
 // fitSize is core.js's fitSize: the long side at most long, both sides
-// rounded to multiples of 4.
-func fitSize(w, h, long int) (int, int) {
+// rounded to multiples of m.
+func fitSize(w, h, long, m int) (int, int) {
 	s := math.Min(1, float64(long)/float64(max(w, h)))
-	round := func(v int) int { return max(4, int(math.Round(float64(v)*s/4))*4) }
+	round := func(v int) int { return max(m, int(math.Round(float64(v)*s/float64(m)))*m) }
 	return round(w), round(h)
 }
+
+// photoMultiple is what core.js's readPhoto rounds a photo's size to.
+const photoMultiple = 8
 
 // minJPEGPSNR bounds a photo's cartoon against the CPU reference run on
 // the photo as Go decodes and scales it (see TestCameraDeniedReal).
@@ -43,7 +46,7 @@ func TestCameraDeniedReal(t *testing.T) {
 	saved := decodePNG(t, data)
 
 	portrait := fixture(t, "obama.jpg")
-	w, h := fitSize(portrait.Bounds().Dx(), portrait.Bounds().Dy(), 128)
+	w, h := fitSize(portrait.Bounds().Dx(), portrait.Bounds().Dy(), 128, photoMultiple)
 	t.Logf("downloaded %d bytes: %v PNG", len(data), saved.Bounds().Size())
 	if saved.Bounds() != image.Rect(0, 0, w, h) {
 		t.Fatalf("the PNG is %v, want %dx%d (%v at 128 px)", saved.Bounds().Size(), w, h, portrait.Bounds().Size())
@@ -108,7 +111,7 @@ func TestOfflineReal(t *testing.T) {
 		t.Fatalf("%d frames recorded", len(fs))
 	}
 	portrait := fixture(t, "biden.jpg")
-	if w, h := fitSize(portrait.Bounds().Dx(), portrait.Bounds().Dy(), 64); fs[0].W != w || fs[0].H != h {
+	if w, h := fitSize(portrait.Bounds().Dx(), portrait.Bounds().Dy(), 64, photoMultiple); fs[0].W != w || fs[0].H != h {
 		t.Errorf("stylized at %dx%d, want %dx%d", fs[0].W, fs[0].H, w, h)
 	}
 	checkFrame(t, "offline photo", fs[0].src, fs[0])

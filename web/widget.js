@@ -271,7 +271,8 @@ class EdgeToon extends HTMLElement {
     const auto = !this.hasAttribute("size");
     if (auto) this.#holder.frames(this.#meter.finished, this.#engine.gpuFrameMs());
     if (inFlight >= core.maxInFlight) return; // the GPU is behind: drop this frame
-    const [w, h] = core.fitSize(v.videoWidth, v.videoHeight, auto ? this.#holder.size : this.#size);
+    const long = auto ? this.#holder.size : this.#size;
+    const [w, h] = core.fitSize(v.videoWidth, v.videoHeight, long, this.#engine.sizeMultiple());
     this.#el.stage.style.setProperty("--aspect", `${w} / ${h}`);
     try {
       this.#engine.stylize(v, w, h);
@@ -337,7 +338,7 @@ class EdgeToon extends HTMLElement {
     const start = performance.now();
     try {
       this.#applyOptions();
-      engine.stylize(b, b.width, b.height);
+      engine.stylize(b, ...core.fitMultiple(b, engine));
     } catch (err) {
       return this.#say(core.describe(err));
     }

@@ -44,7 +44,8 @@
       };
       return {
         stylize(source, width, height) {
-          if (width % 4 || height % 4) throw coded("texture-size", `size ${width}x${height} is not a multiple of 4`);
+          const m = globalThis.fakeSizeMultiple || 4; // a test may ask for a model's other multiple
+          if (width % m || height % m) throw coded("texture-size", `size ${width}x${height} is not a multiple of ${m}`);
           const t = performance.now();
           if (canvas.width !== width) canvas.width = width;
           if (canvas.height !== height) canvas.height = height;
@@ -74,8 +75,10 @@
         async setModel(url, onProgress) { await download(url, onProgress); name = url; },
         info() {
           return { model: name, precision: precision === "auto" ? "fp32" : precision, passes: 12, compileMs: 3,
-            renderer: "fake 2D", width: w, height: h, macs: 1, sizeMultiple: 4, nominalSize: 256 };
+            renderer: "fake 2D", width: w, height: h, macs: 1, sizeMultiple: globalThis.fakeSizeMultiple || 4,
+            nominalSize: 256 };
         },
+        sizeMultiple: () => globalThis.fakeSizeMultiple || 4,
         lastFrameMs: () => last,
         dispose() { globalThis.fakeEngines--; },
         onstatechange: null,
