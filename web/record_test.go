@@ -14,6 +14,20 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
+// needFFmpeg skips the test where Debian's ffmpeg is not installed (fails
+// it under CI, which must have it).
+func needFFmpeg(t *testing.T) {
+	t.Helper()
+	for _, tool := range []string{"ffprobe", "ffmpeg"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s is needed (apt-get install ffmpeg)", tool)
+			}
+			t.Skipf("%s is not installed (apt-get install ffmpeg)", tool)
+		}
+	}
+}
+
 // probeVideo decodes the video at path with Debian's ffmpeg and returns
 // its frame size, the time from its first frame to the end of its last,
 // in seconds, and its number of distinct decoded frames.
@@ -71,14 +85,7 @@ func probeVideo(t *testing.T, path string) (w, h int, seconds float64, distinct 
 // the downloaded video decodes at the canvas's size, lasts 4.5-5.5 s and
 // shows the camera moving. Nothing is uploaded.
 func TestRecord(t *testing.T) {
-	for _, tool := range []string{"ffprobe", "ffmpeg"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is needed (apt-get install ffmpeg)", tool)
-			}
-			t.Skipf("%s is not installed (apt-get install ffmpeg)", tool)
-		}
-	}
+	needFFmpeg(t)
 	_, url := serve(t, fakeFS(t), fakeInspect)
 	s := open(t, chromedp.Flag("use-fake-ui-for-media-stream", true), chromedp.Flag("use-fake-device-for-media-stream", true))
 	next := s.downloads(t)
@@ -118,14 +125,7 @@ func TestRecord(t *testing.T) {
 // 3 s long, moving; the recorder's messages stay off the picture, and the
 // record button goes with the camera.
 func TestWidgetRecord(t *testing.T) {
-	for _, tool := range []string{"ffprobe", "ffmpeg"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is needed (apt-get install ffmpeg)", tool)
-			}
-			t.Skipf("%s is not installed (apt-get install ffmpeg)", tool)
-		}
-	}
+	needFFmpeg(t)
 	_, edge := serve(t, fakeFS(t), fakeInspect)
 	host := thirdPartyPage(t, fmt.Sprintf(`<script type="module" src="%s/widget.js"></script>
 <edge-toon id="w" size="192"></edge-toon>`, edge))
