@@ -135,6 +135,52 @@ def grow(tensors, widths=None, kernels=None, seed=0):
     return tensors
 
 
+def add_context(graph, tensors, at, width, convs=3, seed=0, scale=1e-3):
+    """Add a context branch at half the resolution of node `at` (a
+    residual-stream sum, e.g. "generator/block_1/add"): a stride-2 3x3 conv
+    to width channels, convs 3x3 convs at width, a 3x3 conv back to the
+    stream's channels, bilinear x2, added to the stream. Parameters there
+    cost a quarter of the MACs they cost in the trunk, and the branch sees
+    four times the context. Its last conv starts with tiny weights and zero
+    bias, so the grown network computes (almost) what the old one did.
+    The graph's size multiple doubles (the branch halves the trunk).
+    Returns (graph, tensors), the inputs untouched."""
+    rng = np.random.default_rng(seed)
+    nodes = graph["nodes"]
+    if not any(n["name"] == at for n in nodes):
+        raise ValueError("context: no node %r" % at)
+    src = next(n for n in nodes if n["op"] == "conv2d" and at in n["inputs"])
+    chans = np.asarray(tensors[src["inputs"][1]]).shape[3]
+    tensors, new, prev, cin = dict(tensors), [], at, chans
+    pre = "generator/context/"
+    for i in range(convs + 2):
+        last = i == convs + 1
+        cout = chans if last else width
+        w = pre + "Conv_%d/Conv2D" % i
+        std = scale if last else np.sqrt(2 / (1 + 0.2 ** 2) / (9 * cin))  # He init for leaky ReLU 0.2
+        tensors[w] = rng.normal(0, std, (cout, 3, 3, cin)).astype(np.float32)
+        tensors[pre + "Conv_%d/biases" % i] = np.zeros(cout, np.float32)
+        node = {"name": pre + ("BiasAdd" if last else "LeakyRelu_%d" % i), "op": "conv2d",
+                "inputs": [prev, w, pre + "Conv_%d/biases" % i], "stride": [2, 2] if i == 0 else [1, 1],
+                "dilation": [1, 1], "padding": "same"}
+        if not last:
+            node.update(act="leaky_relu", alpha=0.2)
+        new.append(node)
+        prev, cin = node["name"], cout
+    new.append({"name": pre + "ResizeBilinear", "op": "resize", "inputs": [prev], "mode": "bilinear",
+                "scale": [2, 2]})
+    new.append({"name": pre + "add", "op": "add", "inputs": [pre + "ResizeBilinear", at]})
+    out = []
+    for n in nodes:
+        if n["name"] != at:
+            n = dict(n, inputs=[pre + "add" if x == at else x for x in n["inputs"]])
+        out.append(n)
+        if n["name"] == at:
+            out.extend(new)
+    graph = dict(graph, nodes=out, size_multiple=2 * graph.get("size_multiple", 4))
+    return graph, tensors
+
+
 def parse_pairs(items, conv):
     out = {}
     for it in items:
@@ -151,6 +197,8 @@ def main(argv=None):
     p.add_argument("dst")
     p.add_argument("--width", action="append", default=[], metavar="GROUP=N")
     p.add_argument("--kernel", action="append", default=[], metavar="TENSOR=K")
+    p.add_argument("--context", metavar="NODE=WIDTH",
+                   help="add a context branch at half resolution after NODE (see add_context)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--refit", type=int, default=16, metavar="N",
                    help="training portraits for the least-squares refit of shrunk kernels (0: centred part only)")
@@ -163,8 +211,11 @@ def main(argv=None):
         photos = training_crops(a.refit)
         for name in kernels:
             tensors = refit_kernel(graph, old, tensors, name, photos)
-    graph = dict(graph, provenance=graph.get("provenance", "") + "; grown by train/grow.py from %s (%s %s)"
-                 % (os.path.basename(a.src), " ".join(a.width), " ".join(a.kernel)))
+    if a.context:
+        node, width = next(iter(parse_pairs([a.context], int).items()))
+        graph, tensors = add_context(graph, tensors, node, width, seed=a.seed)
+    graph = dict(graph, provenance=graph.get("provenance", "") + "; grown by train/grow.py from %s (%s)"
+                 % (os.path.basename(a.src), " ".join(sys.argv[3:] if argv is None else argv[2:])))
     em.write_file(a.dst, graph, tensors, "F32")
     print("%s: %.3f -> %.3f GMACs at 256x256" % (a.dst, before / 1e9, em.macs(graph, tensors) / 1e9))
 

@@ -25,16 +25,20 @@ def fidelity(student, teacher, size, limit=None, dev="cpu", root=None):
     aspect kept (as `edgetoon stylize -size` runs them), RGB in [0,255]:
     for the eval split, its portraits (faces/) and the held-out sources,
     the mean PSNR and SSIM and the sharpness ratio (the student's mean
-    gradient magnitude over the teacher's: below 1 is blurrier)."""
+    gradient magnitude over the teacher's: below 1 is blurrier). Each
+    network sees the photo padded to its own size multiple, as the CLI
+    pads it."""
     root = root or data.IMAGES
+    m_t = teacher.graph.get("size_multiple", 4)
+    m_s = getattr(student, "graph", {}).get("size_multiple", m_t)
     rows = {}
     for split in ("eval", "heldout"):
         base = data.split_root(root, split)
         for p in data.list_images(root, split)[:limit or None]:
-            x, fw, fh = data.photo_at(os.path.join(base, p), size)
-            x = x.to(dev)
-            t = metrics.to_255(em.denormalize(teacher(x), teacher.graph))[..., :fh, :fw]
-            s = metrics.to_255(em.denormalize(student(teacher.normalize(x)), teacher.graph))[..., :fh, :fw]
+            x, fw, fh = data.photo_at(os.path.join(base, p), size, m_t)
+            xs = x if m_s == m_t else data.photo_at(os.path.join(base, p), size, m_s)[0]
+            t = metrics.to_255(em.denormalize(teacher(x.to(dev)), teacher.graph))[..., :fh, :fw]
+            s = metrics.to_255(em.denormalize(student(teacher.normalize(xs.to(dev))), teacher.graph))[..., :fh, :fw]
             rows.setdefault(split, []).append((p, float(metrics.psnr(s, t)), float(metrics.ssim(s, t)),
                                                float(metrics.sharpness(s)), float(metrics.sharpness(t))))
     out = dict(size=size, sets={})

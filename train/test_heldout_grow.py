@@ -128,6 +128,30 @@ class GrowTest(unittest.TestCase):
         self.assertGreater(float((a - b).abs().max()), 0)  # the new weights are not all zero
         self.assertGreater(em.macs(self.graph, grown), em.macs(self.graph, self.tensors))
 
+    def test_context_branch(self):
+        at = "generator/block_1/add"
+        g, t = grow.add_context(self.graph, self.tensors, at, 8)
+        self.assertEqual(g["size_multiple"], 2 * self.graph["size_multiple"])
+        self.assertNotIn("generator/context/add", {n["name"] for n in self.graph["nodes"]})  # input untouched
+        # Hand count at 256: the trunk is 64x64 with R=16 channels, the
+        # branch 32x32: 16->8 stride 2, three 8->8, 8->16, all 3x3.
+        px = 32 * 32
+        want = px * 9 * (16 * 8 + 3 * 8 * 8 + 8 * 16)
+        self.assertEqual(em.macs(g, t) - em.macs(self.graph, self.tensors), want)
+        # Every reader of the old sum reads the branch's sum now.
+        readers = [n["name"] for n in g["nodes"] if at in n["inputs"]]
+        self.assertEqual(sorted(readers), ["generator/context/LeakyRelu_0", "generator/context/add"])
+        x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(1)) * 2 - 1
+        with torch.no_grad():
+            a = em.GraphModule(self.graph, self.tensors)(x)
+            b = em.GraphModule(g, t)(x)
+            t2 = dict(t, **{"generator/context/Conv_4/Conv2D": t["generator/context/Conv_4/Conv2D"] * 1e3})
+            c = em.GraphModule(g, t2)(x)
+        self.assertLess(float((a - b).abs().max()), 1e-2)  # tiny last conv: almost the old function
+        self.assertGreater(float((a - c).abs().max()), 0.1)  # and the branch is wired into the output
+        with self.assertRaises(ValueError):
+            grow.add_context(self.graph, self.tensors, "nope", 8)
+
     def test_shrink_kernel(self):
         k = "generator/Conv_9/Conv2D"
         out = grow.grow(self.tensors, kernels={k: 5})

@@ -105,6 +105,29 @@ func TestWhitebox(t *testing.T) {
 	}
 }
 
+// TestStudents runs every shipped model (web/models) on the Obama
+// portrait at a size that is not square, in both precisions: the students'
+// graphs are ours (grown by train/grow.py), not an importer's, so each
+// topology they add is checked on the GPU here.
+func TestStudents(t *testing.T) {
+	paths, err := filepath.Glob(filepath.Join(repoRoot(), "web", "models", "*.safetensors"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no shipped models in web/models (%v)", err)
+	}
+	p := newPage(t)
+	for _, path := range paths {
+		g, err := model.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := max(g.SizeMultiple, 1)
+		x := normalize(g, fixture(t, "obama.jpg", 256, 176/m*m))
+		for _, prec := range []string{"fp32", "fp16"} {
+			t.Run(filepath.Base(path)+"/"+prec, func(t *testing.T) { checkModel(t, p, g, x, prec) })
+		}
+	}
+}
+
 // animeGANModel imports AnimeGANv2 (Hayao) from ../shared/models; it is
 // skipped when absent, except under CI.
 func animeGANModel(t testing.TB) *model.Graph {
