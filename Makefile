@@ -164,7 +164,7 @@ STUDENT_STEPS   ?= 899
 STUDENT_GROW    := --width R=24 --width inner=24 --kernel generator/Conv_9/Conv2D=5 --refit 24
 STUDENT_TUNE    := --cache-targets 768 --size 256 --batch 8 --crop-min 0.6 --subsets faces \
                    --lr 1e-4 --w-ssim 1 --w-edge 1 --w-gan 0
-.PHONY: student student-polish student-v3 student-plus student-plus-polish student-search train-test train-deps trainpack
+.PHONY: student student-polish student-v3 student-v4 student-plus student-plus-polish student-search train-test train-deps trainpack
 student: model
 	mkdir -p $(STUDENT_OUT)
 	test -f $(STUDENT_OUT)/grown.safetensors || \
@@ -191,6 +191,18 @@ student-v3: model
 	mkdir -p $(STUDENT_V3_OUT)
 	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init train/init/student-v2.safetensors \
 	  --resume --finetune-steps 900 $(SCENES_TUNE) --lr 2e-4 --w-sharp 10 --minutes $(STUDENT_MINUTES) --out $(STUDENT_V3_OUT) $(ARGS)
+
+# v4, the shipped default (web/models/MODEL_CARD.md): v3 (train/init/) with
+# a context branch at 32x32 (train/grow.py --context) paid for by a 5x5
+# head, fine-tuned as v3 was, in resumable pieces as above.
+STUDENT_V4_OUT ?= $(HOME)/.cache/edgetoon/student-v4
+STUDENT_V4_GROW := --context generator/block_1/add=48 --kernel generator/Conv/Conv2D=5 --refit 24
+student-v4: model
+	mkdir -p $(STUDENT_V4_OUT)
+	test -f $(STUDENT_V4_OUT)/grown.safetensors || \
+	  $(PY) train/grow.py train/init/student-v3.safetensors $(STUDENT_V4_OUT)/grown.safetensors $(STUDENT_V4_GROW)
+	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(STUDENT_V4_OUT)/grown.safetensors \
+	  --resume --finetune-steps 1800 $(SCENES_TUNE) --lr 2e-4 --w-sharp 10 --minutes $(STUDENT_MINUTES) --out $(STUDENT_V4_OUT) $(ARGS)
 
 # The larger student offered beside the default (web/models/student-plus.md):
 # v2 grown to a 40-channel trunk, fine-tuned on faces and scenes.

@@ -57,7 +57,7 @@ func TestONNXExport(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the served ONNX does not import: %v", err)
 	}
-	const h, w = 36, 44
+	h, w := 9*g.SizeMultiple, 11*g.SizeMultiple // any size the model takes
 	x := model.NewTensor(h, w, 3)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range x.Data {
