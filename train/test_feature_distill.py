@@ -23,7 +23,8 @@ import stage  # noqa: E402
 
 torch.set_num_threads(2)
 REPO = os.path.dirname(HERE)
-STUDENT = os.path.join(REPO, "web", "models", "student.safetensors")
+# v3: a frozen file (the shipped default changes), 24-channel trunk, 7x7 head.
+STUDENT = os.path.join(REPO, "train", "init", "student-v3.safetensors")
 
 
 def teacher_file():
