@@ -285,8 +285,15 @@ def photo_at(path, long, multiple=4):
     else:
         fw, fh = max(1, (w * long + h // 2) // h), long
     x = to_tensor(img.resize((fw, fh), Image.BICUBIC))[None]
-    pw, ph = -(-fw // multiple) * multiple, -(-fh // multiple) * multiple
-    return F.pad(x, (0, pw - fw, 0, ph - fh), mode="replicate"), fw, fh
+    return pad_to(x, multiple), fw, fh
+
+
+def pad_to(x, multiple):
+    """NCHW x padded on the right and bottom to multiples of `multiple`
+    by repeating edge pixels (as the CLI pads a photo for a network)."""
+    h, w = x.shape[-2:]
+    pw, ph = -(-w // multiple) * multiple, -(-h // multiple) * multiple
+    return F.pad(x, (0, pw - w, 0, ph - h), mode="replicate")
 
 
 class Teacher:

@@ -35,10 +35,10 @@ def fidelity(student, teacher, size, limit=None, dev="cpu", root=None):
     for split in ("eval", "heldout"):
         base = data.split_root(root, split)
         for p in data.list_images(root, split)[:limit or None]:
-            x, fw, fh = data.photo_at(os.path.join(base, p), size, m_t)
-            xs = x if m_s == m_t else data.photo_at(os.path.join(base, p), size, m_s)[0]
-            t = metrics.to_255(em.denormalize(teacher(x.to(dev)), teacher.graph))[..., :fh, :fw]
-            s = metrics.to_255(em.denormalize(student(teacher.normalize(xs.to(dev))), teacher.graph))[..., :fh, :fw]
+            x, fw, fh = data.photo_at(os.path.join(base, p), size, 1)  # decoded once, padded per network
+            x = x.to(dev)
+            t = metrics.to_255(em.denormalize(teacher(data.pad_to(x, m_t)), teacher.graph))[..., :fh, :fw]
+            s = metrics.to_255(em.denormalize(student(teacher.normalize(data.pad_to(x, m_s))), teacher.graph))[..., :fh, :fw]
             rows.setdefault(split, []).append((p, float(metrics.psnr(s, t)), float(metrics.ssim(s, t)),
                                                float(metrics.sharpness(s)), float(metrics.sharpness(t))))
     out = dict(size=size, sets={})
