@@ -282,7 +282,7 @@ class EdgeToon extends HTMLElement {
     }
     if (this.#shot) {
       this.#shot = false;
-      core.canvasPNG(this.#el.out).then((b) => this.#keeper.keep(b, core.fileName()), (err) => this.#say(core.describe(err)));
+      this.#savePNG();
     }
     const now = performance.now();
     if (now - this.#lastReadout > 250) {
@@ -325,6 +325,12 @@ class EdgeToon extends HTMLElement {
 
   // #renderPhoto draws the photo's cartoon, and saves it when asked (the
   // PNG must be taken in the same task as the draw).
+  // #savePNG keeps the cartoon as drawn (call it in the same task as the
+  // draw): downloaded, and the one Share offers.
+  #savePNG() {
+    core.canvasPNG(this.#el.out).then((png) => this.#keeper.keep(png, core.fileName()), (err) => this.#say(core.describe(err)));
+  }
+
   async #renderPhoto(save = false) {
     const b = this.#bitmap;
     if (!b) return;
@@ -342,9 +348,7 @@ class EdgeToon extends HTMLElement {
     } catch (err) {
       return this.#say(core.describe(err));
     }
-    if (save) {
-      core.canvasPNG(this.#el.out).then((png) => this.#keeper.keep(png, core.fileName()), (err) => this.#say(core.describe(err)));
-    }
+    if (save) this.#savePNG();
     // stylize returns once the work is queued: the time shown is until
     // the GPU has finished it.
     await core.finished(engine);

@@ -42,9 +42,11 @@
         ctx.drawImage(source, 0, 0, w, h);
         ctx.globalAlpha = 1;
       };
+      // The model's size multiple: 4, or what a test sets.
+      const multiple = () => globalThis.fakeSizeMultiple || 4;
       return {
         stylize(source, width, height) {
-          const m = globalThis.fakeSizeMultiple || 4; // a test may ask for a model's other multiple
+          const m = multiple();
           if (width % m || height % m) throw coded("texture-size", `size ${width}x${height} is not a multiple of ${m}`);
           const t = performance.now();
           if (canvas.width !== width) canvas.width = width;
@@ -75,10 +77,10 @@
         async setModel(url, onProgress) { await download(url, onProgress); name = url; },
         info() {
           return { model: name, precision: precision === "auto" ? "fp32" : precision, passes: 12, compileMs: 3,
-            renderer: "fake 2D", width: w, height: h, macs: 1, sizeMultiple: globalThis.fakeSizeMultiple || 4,
+            renderer: "fake 2D", width: w, height: h, macs: 1, sizeMultiple: multiple(),
             nominalSize: 256 };
         },
-        sizeMultiple: () => globalThis.fakeSizeMultiple || 4,
+        sizeMultiple: multiple,
         lastFrameMs: () => last,
         dispose() { globalThis.fakeEngines--; },
         onstatechange: null,
