@@ -28,12 +28,30 @@ func needFFmpeg(t *testing.T) {
 	}
 }
 
-// recordedFor says whether a video of sec seconds was stopped by a limit
-// of limit seconds: from half a second short of it (the first frame comes
-// after the start) to 1.5 s past it (on a loaded machine the last frame
-// comes late and lasts until the recorder stops; without the limit the
-// recording would run on to 30 s).
-func recordedFor(sec, limit float64) bool { return sec >= limit-0.5 && sec <= limit+1.5 }
+// checkVideo decodes a downloaded recording (data) and checks it: the
+// canvas's size (w, h), stopped by a limit of limit seconds, and moving
+// (>= 3 distinct frames). Its length may run from half a second short of
+// the limit (the first frame comes after the start) to 1.5 s past it (on
+// a loaded machine the last frame comes late and lasts until the recorder
+// stops; without the limit the recording would run on to 30 s).
+func checkVideo(t *testing.T, data []byte, canvas []int, limit float64) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "rec.webm")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, h, sec, distinct := probeVideo(t, path)
+	t.Logf("recording: %d bytes, %dx%d, %.2f s, %d distinct frames; canvas %dx%d", len(data), w, h, sec, distinct, canvas[0], canvas[1])
+	if w != canvas[0] || h != canvas[1] {
+		t.Errorf("video %dx%d, canvas %dx%d", w, h, canvas[0], canvas[1])
+	}
+	if sec < limit-0.5 || sec > limit+1.5 {
+		t.Errorf("video lasts %.2f s, want %.1f-%.1f", sec, limit-0.5, limit+1.5)
+	}
+	if distinct < 3 {
+		t.Errorf("%d distinct frames, want >= 3", distinct)
+	}
+}
 
 // probeVideo decodes the video at path with Debian's ffmpeg and returns
 // its frame size, the time from its first frame to the end of its last,
@@ -104,23 +122,8 @@ func TestRecord(t *testing.T) {
 	s.do(t, chromedp.Evaluate[chromedp.Void](`globalThis.edgetoonRecordLimitMs = 5000`), chromedp.Click(chromedp.CSS("#record")))
 	s.wait(t, "the timer", `document.getElementById("record").textContent.includes("0:00 / 0:05")`)
 	data := next()
-	canvas := eval[[]int](t, s, `[out.width, out.height]`)
-	path := filepath.Join(t.TempDir(), "rec.webm")
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	w, h, sec, distinct := probeVideo(t, path)
-	t.Logf("recording: %d bytes, %dx%d, %.2f s, %d distinct frames; canvas %dx%d; status %q", len(data), w, h, sec, distinct,
-		canvas[0], canvas[1], eval[string](t, s, `document.getElementById("status").textContent`))
-	if w != canvas[0] || h != canvas[1] {
-		t.Errorf("video %dx%d, canvas %dx%d", w, h, canvas[0], canvas[1])
-	}
-	if !recordedFor(sec, 5) {
-		t.Errorf("video lasts %.2f s, want 4.5-6.5", sec)
-	}
-	if distinct < 3 {
-		t.Errorf("%d distinct frames, want >= 3", distinct)
-	}
+	checkVideo(t, data, eval[[]int](t, s, `[out.width, out.height]`), 5)
+	t.Logf("status %q", eval[string](t, s, `document.getElementById("status").textContent`))
 	if errs := s.errors(); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)
 	}
@@ -155,20 +158,11 @@ func TestWidgetRecord(t *testing.T) {
 	data := next()
 	s.wait(t, "the saved note", root+`.querySelector(".note").textContent === "Saved the video."`)
 	canvas := eval[[]int](t, s, `[`+root+`.querySelector(".out").width, `+root+`.querySelector(".out").height]`)
-	path := filepath.Join(t.TempDir(), "rec.webm")
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	w, h, sec, distinct := probeVideo(t, path)
-	t.Logf("widget recording: %d bytes, %dx%d, %.2f s, %d distinct frames; canvas %dx%d", len(data), w, h, sec, distinct, canvas[0], canvas[1])
-	if w != canvas[0] || h != canvas[1] {
-		t.Errorf("video %dx%d, canvas %dx%d", w, h, canvas[0], canvas[1])
-	}
-	if !recordedFor(sec, 3) {
-		t.Errorf("video lasts %.2f s, want 2.5-4.5", sec)
-	}
-	if distinct < 3 {
-		t.Errorf("%d distinct frames, want >= 3", distinct)
+	checkVideo(t, data, canvas, 3)
+	// Save PNG keeps the next camera frame, at the canvas's size.
+	s.do(t, chromedp.Evaluate[chromedp.Void](root+`.querySelector(".save").click()`))
+	if b := decodePNG(t, next()).Bounds(); b.Dx() != canvas[0] || b.Dy() != canvas[1] {
+		t.Errorf("saved PNG %v, canvas %dx%d", b, canvas[0], canvas[1])
 	}
 	s.do(t, chromedp.Evaluate[chromedp.Void](root+`.querySelector(".start").click()`)) // stop the camera
 	s.wait(t, "the record button to go", root+`.querySelector(".rec").hidden`)
