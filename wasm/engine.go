@@ -310,7 +310,7 @@ func (e *engine) info() map[string]any {
 	}
 	if g := e.graph; g != nil {
 		m["model"] = e.modelName
-		m["sizeMultiple"] = max(g.SizeMultiple, 1)
+		m["sizeMultiple"] = e.sizeMultiple()
 		m["nominalSize"] = g.NominalSize
 	}
 	if r := e.run; r != nil {
@@ -321,6 +321,15 @@ func (e *engine) info() map[string]any {
 		m["quickLayout"] = r.quick
 	}
 	return m
+}
+
+// sizeMultiple is what stylize's width and height must be multiples of
+// for the model loaded now (1 before one is).
+func (e *engine) sizeMultiple() int {
+	if e.graph == nil {
+		return 1
+	}
+	return max(e.graph.SizeMultiple, 1)
 }
 
 // contextLost stops rendering; the GL objects are gone with the context.

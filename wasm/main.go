@@ -95,12 +95,7 @@ func (e *engine) jsObject() js.Value {
 	method("info", func(args []js.Value) any { return js.ValueOf(e.info()) })
 	// What stylize's width and height must be multiples of, for the model
 	// loaded now: the page rounds each frame's size with it.
-	method("sizeMultiple", func(args []js.Value) any {
-		if e.graph == nil {
-			return 1
-		}
-		return max(e.graph.SizeMultiple, 1)
-	})
+	method("sizeMultiple", func(args []js.Value) any { return e.sizeMultiple() })
 	method("lastFrameMs", func(args []js.Value) any { return e.lastMs })
 	e.liveMethods(method) // setOptions, redraw, frame timing: see post.go
 	obj.Set("onstatechange", js.Null())
