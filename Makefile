@@ -164,7 +164,7 @@ STUDENT_STEPS   ?= 899
 STUDENT_GROW    := --width R=24 --width inner=24 --kernel generator/Conv_9/Conv2D=5 --refit 24
 STUDENT_TUNE    := --cache-targets 768 --size 256 --batch 8 --crop-min 0.6 --subsets faces \
                    --lr 1e-4 --w-ssim 1 --w-edge 1 --w-gan 0
-.PHONY: student student-polish student-v3 student-v4 student-plus student-plus-polish student-search train-test train-deps trainpack
+.PHONY: student student-polish student-v3 student-v4 student-v5 student-plus student-plus-polish student-search train-test train-deps trainpack
 student: model
 	mkdir -p $(STUDENT_OUT)
 	test -f $(STUDENT_OUT)/grown.safetensors || \
@@ -204,7 +204,18 @@ student-v4: model
 	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(STUDENT_V4_OUT)/grown.safetensors \
 	  --resume --finetune-steps 1800 $(SCENES_TUNE) --lr 2e-4 --w-sharp 10 --minutes $(STUDENT_MINUTES) --out $(STUDENT_V4_OUT) $(ARGS)
 
-# The larger student offered beside the default (web/models/student-plus.md):
+# v5: v4 (train/init/) with a second context branch nested at 16x16 in the
+# first, fine-tuned on, in resumable pieces as above.
+STUDENT_V5_OUT ?= $(HOME)/.cache/edgetoon/student-v5
+STUDENT_V5_GROW := --context generator/context/LeakyRelu_1=48 --context-convs 2
+student-v5: model
+	mkdir -p $(STUDENT_V5_OUT)
+	test -f $(STUDENT_V5_OUT)/grown.safetensors || \
+	  $(PY) train/grow.py train/init/student-v4.safetensors $(STUDENT_V5_OUT)/grown.safetensors $(STUDENT_V5_GROW)
+	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(STUDENT_V5_OUT)/grown.safetensors \
+	  --resume --finetune-steps 1600 $(SCENES_TUNE) --lr 1e-4 --w-sharp 20 --minutes $(STUDENT_MINUTES) --out $(STUDENT_V5_OUT) $(ARGS)
+
+# The larger student, retired from the page (train/init/student-plus.md):
 # v2 grown to a 40-channel trunk, fine-tuned on faces and scenes.
 STUDENT_PLUS_OUT ?= $(HOME)/.cache/edgetoon/student-plus
 student-plus: model

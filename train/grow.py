@@ -137,14 +137,17 @@ def grow(tensors, widths=None, kernels=None, seed=0):
 
 def add_context(graph, tensors, at, width, convs=3, seed=0, scale=1e-3):
     """Add a context branch at half the resolution of node `at` (a
-    residual-stream sum, e.g. "generator/block_1/add"): a stride-2 3x3 conv
+    residual-stream sum, e.g. "generator/block_1/add", or a layer of an
+    earlier branch, which nests a branch at a quarter): a stride-2 3x3 conv
     to width channels, convs 3x3 convs at width, a 3x3 conv back to the
     stream's channels, bilinear x2, added to the stream. Parameters there
     cost a quarter of the MACs they cost in the trunk, and the branch sees
     four times the context. Its last conv starts with tiny weights and zero
     bias, so the grown network computes (almost) what the old one did.
     The graph's size multiple doubles (the branch halves the trunk).
-    Returns (graph, tensors), the inputs untouched."""
+    Each branch gets the first free prefix of generator/context/,
+    generator/context_1/, ... Returns (graph, tensors), the inputs
+    untouched."""
     rng = np.random.default_rng(seed)
     nodes = graph["nodes"]
     if not any(n["name"] == at for n in nodes):
@@ -152,7 +155,9 @@ def add_context(graph, tensors, at, width, convs=3, seed=0, scale=1e-3):
     src = next(n for n in nodes if n["op"] == "conv2d" and at in n["inputs"])
     chans = np.asarray(tensors[src["inputs"][1]]).shape[3]
     tensors, new, prev, cin = dict(tensors), [], at, chans
-    pre = "generator/context/"
+    names = {n["name"] for n in nodes}
+    pre = next(p for p in ("generator/context%s/" % ("_%d" % i if i else "") for i in range(len(nodes)))
+               if p + "add" not in names)
     for i in range(convs + 2):
         last = i == convs + 1
         cout = chans if last else width
@@ -199,6 +204,8 @@ def main(argv=None):
     p.add_argument("--kernel", action="append", default=[], metavar="TENSOR=K")
     p.add_argument("--context", metavar="NODE=WIDTH",
                    help="add a context branch at half resolution after NODE (see add_context)")
+    p.add_argument("--context-convs", type=int, default=3, metavar="N",
+                   help="3x3 convs at the context branch's width between its stride-2 conv and its last")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--refit", type=int, default=16, metavar="N",
                    help="training portraits for the least-squares refit of shrunk kernels (0: centred part only)")
@@ -213,7 +220,7 @@ def main(argv=None):
             tensors = refit_kernel(graph, old, tensors, name, photos)
     if a.context:
         node, width = next(iter(parse_pairs([a.context], int).items()))
-        graph, tensors = add_context(graph, tensors, node, width, seed=a.seed)
+        graph, tensors = add_context(graph, tensors, node, width, a.context_convs, seed=a.seed)
     graph = dict(graph, provenance=graph.get("provenance", "") + "; grown by train/grow.py from %s (%s)"
                  % (os.path.basename(a.src), " ".join(sys.argv[3:] if argv is None else argv[2:])))
     em.write_file(a.dst, graph, tensors, "F32")

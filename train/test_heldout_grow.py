@@ -152,6 +152,27 @@ class GrowTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             grow.add_context(self.graph, self.tensors, "nope", 8)
 
+    def test_nested_context_branch(self):
+        g, t = grow.add_context(self.graph, self.tensors, "generator/block_1/add", 8)
+        at = "generator/context/LeakyRelu_1"
+        g2, t2 = grow.add_context(g, t, at, 6, convs=1)
+        self.assertEqual(g2["size_multiple"], 4 * self.graph["size_multiple"])
+        # Hand count at 256: the nested branch is 16x16: 8->6 stride 2,
+        # one 6->6, 6->8, all 3x3.
+        self.assertEqual(em.macs(g2, t2) - em.macs(g, t), 16 * 16 * 9 * (8 * 6 + 6 * 6 + 6 * 8))
+        names = [n["name"] for n in g2["nodes"]]
+        self.assertIn("generator/context_1/add", names)
+        readers = sorted(n["name"] for n in g2["nodes"] if at in n["inputs"])
+        self.assertEqual(readers, ["generator/context_1/LeakyRelu_0", "generator/context_1/add"])
+        # The first branch's next layer reads the nested sum.
+        nxt = next(n for n in g2["nodes"] if n["name"] == "generator/context/LeakyRelu_2")
+        self.assertEqual(nxt["inputs"][0], "generator/context_1/add")
+        x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(2)) * 2 - 1
+        with torch.no_grad():
+            a = em.GraphModule(g, t)(x)
+            b = em.GraphModule(g2, t2)(x)
+        self.assertLess(float((a - b).abs().max()), 1e-2)
+
     def test_shrink_kernel(self):
         k = "generator/Conv_9/Conv2D"
         out = grow.grow(self.tensors, kernels={k: 5})

@@ -15,7 +15,7 @@ import (
 )
 
 // BenchmarkStudents times the teacher (White-box), the shipped students
-// (web/models) and the v1 student they were grown from (train/init) at
+// (web/models) and the earlier students they were grown from (train/init) at
 // 256x256 fp32 in one page, one frame of each per round in turn, so that
 // the machine's drift hits them alike; it reports each one's median and
 // the teacher's time over each student's (-v prints every round), and
@@ -31,7 +31,11 @@ func BenchmarkStudents(b *testing.B) {
 	if err != nil || len(shipped) == 0 {
 		b.Fatalf("no shipped models in web/models (%v)", err)
 	}
-	paths := append(shipped, filepath.Join(repoRoot(), "train", "init", "student-v1.safetensors"))
+	earlier, err := filepath.Glob(filepath.Join(repoRoot(), "train", "init", "*.safetensors"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	paths := append(shipped, earlier...)
 	for _, path := range paths {
 		m := struct{ name, path string }{strings.TrimSuffix(filepath.Base(path), ".safetensors"), path}
 		g, err := model.ReadFile(m.path)
