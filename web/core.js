@@ -189,6 +189,14 @@ export function fitSize(w, h, long, m) {
  */
 export const fitMultiple = (b, engine) => fitSize(b.width, b.height, Math.max(b.width, b.height), engine.sizeMultiple());
 
+/**
+ * photoMultiple is what readPhoto rounds a photo's sides to: a multiple
+ * of every shipped model's size multiple (4, 8 or 16; checked by
+ * TestPhotoMultiple), so that the photo is stylized at the size it was
+ * read, with no second resize; fitMultiple rounds again for any other.
+ */
+export const photoMultiple = 16;
+
 /** The largest photo accepted: 50 megapixels, a phone camera's worth. */
 export const maxPixels = 50e6;
 
@@ -221,9 +229,7 @@ export async function readPhoto(blob, long) {
   if (w * h > maxPixels) {
     throw coded("photo", `This image is too large (${w}×${h}). Choose one under ${maxPixels / 1e6} megapixels.`);
   }
-  // Multiples of 8 fit every shipped model (their multiples are 4 or 8)
-  // with no second resize; fitMultiple rounds again for any other.
-  const [tw, th] = fitSize(w, h, long, 8);
+  const [tw, th] = fitSize(w, h, long, photoMultiple);
   try {
     const bitmap = await createImageBitmap(blob, {
       imageOrientation: "from-image", resizeWidth: tw, resizeHeight: th, resizeQuality: "high",

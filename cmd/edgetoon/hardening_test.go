@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -68,10 +69,15 @@ func TestStylizeHugeImages(t *testing.T) {
 
 func TestStylizeSizeBudget(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out.png")
-	// 225x512 at 4096 is 1800x4096: the student's activations alone
-	// pass 1 GiB (inspect prints them).
+	g, err := model.ReadFile(student)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pad := func(v int) int { return (v + g.SizeMultiple - 1) / g.SizeMultiple * g.SizeMultiple }
+	// 225x512 at 4096 is 1800x4096, padded to the model's multiple: the
+	// student's activations alone pass 1 GiB (inspect prints them).
 	run(t, "stylize", "-model", student, "-size", "4096", portrait, "-o", out).
-		refused(t, 1024, "activations at 1800x4096", "more than the memory budget of 1 GiB")
+		refused(t, 1024, fmt.Sprintf("activations at %dx4096", pad(1800)), "more than the memory budget of 1 GiB")
 	// A run within its budget stays within it: the budget is the Go
 	// runtime's memory limit, and the refusal above keeps what must be
 	// live below it.
@@ -82,14 +88,9 @@ func TestStylizeSizeBudget(t *testing.T) {
 	if r.rssMiB > 96 {
 		t.Errorf("peak RSS %d MiB, over the 96 MiB budget", r.rssMiB)
 	}
-	// 225x512 at 1024 is 450x1024, padded to the model's multiple.
-	g, err := model.ReadFile(student)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pw := (450 + g.SizeMultiple - 1) / g.SizeMultiple * g.SizeMultiple
+	// 225x512 at 1024 is 450x1024.
 	run(t, "stylize", "-model", student, "-size", "1024", "-max-memory", "64MiB", portrait, "-o", out).
-		refused(t, 64, fmt.Sprintf("activations at %dx1024", pw), "more than the memory budget of 64 MiB")
+		refused(t, 64, fmt.Sprintf("activations at %dx1024", pad(450)), "more than the memory budget of 64 MiB")
 }
 
 // fatModel is a small file (26 KiB) whose activations are large: six
@@ -186,9 +187,15 @@ func TestTinyImage(t *testing.T) {
 	if strings.Contains(r.stderr, "-size 1") {
 		t.Errorf("blames a -size that was not given: %s", r.stderr)
 	}
-	// With -size the photo is scaled up.
-	if r := run(t, "stylize", "-model", student, "-size", "8", png, "-o", out); r.err != nil {
-		t.Errorf("1x1 at -size 8: %v", r.err)
+	// With -size (the smallest the model takes: its multiple) the photo
+	// is scaled up.
+	g, err := model.ReadFile(student)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := strconv.Itoa(g.SizeMultiple)
+	if r := run(t, "stylize", "-model", student, "-size", m, png, "-o", out); r.err != nil {
+		t.Errorf("1x1 at -size %s: %v", m, r.err)
 	}
 }
 
