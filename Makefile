@@ -205,7 +205,8 @@ student-v4: model
 	  --resume --finetune-steps 1800 $(SCENES_TUNE) --lr 2e-4 --w-sharp 10 --minutes $(STUDENT_MINUTES) --out $(STUDENT_V4_OUT) $(ARGS)
 
 # v5: v4 (train/init/) with a second context branch nested at 16x16 in the
-# first, fine-tuned on, in resumable pieces as above.
+# first, fine-tuned further with the sharpness weight at 20
+# (web/models/MODEL_CARD.md), in resumable pieces as above.
 STUDENT_V5_OUT ?= $(HOME)/.cache/edgetoon/student-v5
 STUDENT_V5_GROW := --context generator/context/LeakyRelu_1=48 --context-convs 2
 student-v5: model
