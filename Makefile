@@ -165,12 +165,19 @@ STUDENT_GROW    := --width R=24 --width inner=24 --kernel generator/Conv_9/Conv2
 STUDENT_TUNE    := --cache-targets 768 --size 256 --batch 8 --crop-min 0.6 --subsets faces \
                    --lr 1e-4 --w-ssim 1 --w-edge 1 --w-gan 0
 .PHONY: student student-polish student-v3 student-v4 student-v5 student-plus student-plus-polish student-search train-test train-deps trainpack
+
+# grow_tune OUT,INIT,GROW,TUNE: grow INIT by train/grow.py GROW into
+# OUT/grown.safetensors (once), then fine-tune that with main.py's TUNE in
+# resumable pieces; the piece that reaches the steps exports.
+define grow_tune
+	mkdir -p $(1)
+	test -f $(1)/grown.safetensors || $(PY) train/grow.py $(2) $(1)/grown.safetensors $(3)
+	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(1)/grown.safetensors \
+	  --resume $(4) --minutes $(STUDENT_MINUTES) --out $(1) $(ARGS)
+endef
+
 student: model
-	mkdir -p $(STUDENT_OUT)
-	test -f $(STUDENT_OUT)/grown.safetensors || \
-	  $(PY) train/grow.py train/init/student-v1.safetensors $(STUDENT_OUT)/grown.safetensors $(STUDENT_GROW)
-	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(STUDENT_OUT)/grown.safetensors \
-	  --resume --finetune-steps $(STUDENT_STEPS) $(STUDENT_TUNE) --minutes $(STUDENT_MINUTES) --out $(STUDENT_OUT) $(ARGS)
+	$(call grow_tune,$(STUDENT_OUT),train/init/student-v1.safetensors,$(STUDENT_GROW),--finetune-steps $(STUDENT_STEPS) $(STUDENT_TUNE))
 
 # v2 had a second fine-tune on the first's export (train/init/student-v2.md):
 student-polish: model
@@ -183,48 +190,36 @@ student-polish: model
 SCENES_TUNE := --cache-targets 1280 --size 256 --batch 8 --crop-min 0.6 --subsets faces,scenes \
                --w-ssim 1 --w-edge 2 --w-gan 0
 
-# v3, the shipped default (web/models/MODEL_CARD.md): v2 (train/init/, the
-# output of student-polish) fine-tuned on faces and scenes with the tile
-# edge-energy loss, in resumable pieces as above.
+# v3 (train/init/student-v3.md): v2 (train/init/, the output of
+# student-polish) fine-tuned on faces and scenes with the tile edge-energy
+# loss, in resumable pieces as above.
 STUDENT_V3_OUT ?= $(HOME)/.cache/edgetoon/student-v3
 student-v3: model
 	mkdir -p $(STUDENT_V3_OUT)
 	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init train/init/student-v2.safetensors \
 	  --resume --finetune-steps 900 $(SCENES_TUNE) --lr 2e-4 --w-sharp 10 --minutes $(STUDENT_MINUTES) --out $(STUDENT_V3_OUT) $(ARGS)
 
-# v4, the shipped default (web/models/MODEL_CARD.md): v3 (train/init/) with
-# a context branch at 32x32 (train/grow.py --context) paid for by a 5x5
-# head, fine-tuned as v3 was, in resumable pieces as above.
+# v4 (train/init/student-v4.md): v3 (train/init/) with a context branch at
+# 32x32 (train/grow.py --context) paid for by a 5x5 head, fine-tuned as v3
+# was, in resumable pieces as above.
 STUDENT_V4_OUT ?= $(HOME)/.cache/edgetoon/student-v4
 STUDENT_V4_GROW := --context generator/block_1/add=48 --kernel generator/Conv/Conv2D=5 --refit 24
 student-v4: model
-	mkdir -p $(STUDENT_V4_OUT)
-	test -f $(STUDENT_V4_OUT)/grown.safetensors || \
-	  $(PY) train/grow.py train/init/student-v3.safetensors $(STUDENT_V4_OUT)/grown.safetensors $(STUDENT_V4_GROW)
-	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(STUDENT_V4_OUT)/grown.safetensors \
-	  --resume --finetune-steps 1800 $(SCENES_TUNE) --lr 2e-4 --w-sharp 10 --minutes $(STUDENT_MINUTES) --out $(STUDENT_V4_OUT) $(ARGS)
+	$(call grow_tune,$(STUDENT_V4_OUT),train/init/student-v3.safetensors,$(STUDENT_V4_GROW),--finetune-steps 1800 $(SCENES_TUNE) --lr 2e-4 --w-sharp 10)
 
-# v5: v4 (train/init/) with a second context branch nested at 16x16 in the
-# first, fine-tuned further with the sharpness weight at 20
-# (web/models/MODEL_CARD.md), in resumable pieces as above.
+# v5, the shipped default (web/models/MODEL_CARD.md): v4 (train/init/)
+# with a second context branch nested at 16x16 in the first, fine-tuned
+# further with the sharpness weight at 20, in resumable pieces as above.
 STUDENT_V5_OUT ?= $(HOME)/.cache/edgetoon/student-v5
 STUDENT_V5_GROW := --context generator/context/LeakyRelu_1=48 --context-convs 2
 student-v5: model
-	mkdir -p $(STUDENT_V5_OUT)
-	test -f $(STUDENT_V5_OUT)/grown.safetensors || \
-	  $(PY) train/grow.py train/init/student-v4.safetensors $(STUDENT_V5_OUT)/grown.safetensors $(STUDENT_V5_GROW)
-	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(STUDENT_V5_OUT)/grown.safetensors \
-	  --resume --finetune-steps 1600 $(SCENES_TUNE) --lr 1e-4 --w-sharp 20 --minutes $(STUDENT_MINUTES) --out $(STUDENT_V5_OUT) $(ARGS)
+	$(call grow_tune,$(STUDENT_V5_OUT),train/init/student-v4.safetensors,$(STUDENT_V5_GROW),--finetune-steps 1600 $(SCENES_TUNE) --lr 1e-4 --w-sharp 20)
 
 # The larger student, retired from the page (train/init/student-plus.md):
 # v2 grown to a 40-channel trunk, fine-tuned on faces and scenes.
 STUDENT_PLUS_OUT ?= $(HOME)/.cache/edgetoon/student-plus
 student-plus: model
-	mkdir -p $(STUDENT_PLUS_OUT)
-	test -f $(STUDENT_PLUS_OUT)/grown.safetensors || \
-	  $(PY) train/grow.py train/init/student-v2.safetensors $(STUDENT_PLUS_OUT)/grown.safetensors --width R=40 --width inner=40
-	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(STUDENT_PLUS_OUT)/grown.safetensors \
-	  --resume --finetune-steps 1100 $(SCENES_TUNE) --lr 1e-4 --minutes $(STUDENT_MINUTES) --out $(STUDENT_PLUS_OUT) $(ARGS)
+	$(call grow_tune,$(STUDENT_PLUS_OUT),train/init/student-v2.safetensors,--width R=40 --width inner=40,--finetune-steps 1100 $(SCENES_TUNE) --lr 1e-4)
 
 # The shipped student-plus had a polish with the sharpness loss (its card).
 student-plus-polish: model

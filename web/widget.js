@@ -323,14 +323,14 @@ class EdgeToon extends HTMLElement {
     await this.#renderPhoto();
   }
 
-  // #renderPhoto draws the photo's cartoon, and saves it when asked (the
-  // PNG must be taken in the same task as the draw).
   // #savePNG keeps the cartoon as drawn (call it in the same task as the
   // draw): downloaded, and the one Share offers.
   #savePNG() {
     core.canvasPNG(this.#el.out).then((png) => this.#keeper.keep(png, core.fileName()), (err) => this.#say(core.describe(err)));
   }
 
+  // #renderPhoto draws the photo's cartoon, and saves it when asked (the
+  // PNG must be taken in the same task as the draw).
   async #renderPhoto(save = false) {
     const b = this.#bitmap;
     if (!b) return;

@@ -55,6 +55,16 @@ const (
 	portrait = "../../testdata/biden.jpg" // 225x512
 )
 
+// studentMultiple is what the student's input sides must be multiples of.
+func studentMultiple(t *testing.T) int {
+	t.Helper()
+	g, err := model.ReadFile(student)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g.SizeMultiple
+}
+
 func TestStylizeHugeImages(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out.png")
 	for _, size := range [][2]int{{50_000_000, 1}, {1, 50_000_000}} {
@@ -69,11 +79,8 @@ func TestStylizeHugeImages(t *testing.T) {
 
 func TestStylizeSizeBudget(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out.png")
-	g, err := model.ReadFile(student)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pad := func(v int) int { return (v + g.SizeMultiple - 1) / g.SizeMultiple * g.SizeMultiple }
+	m := studentMultiple(t)
+	pad := func(v int) int { return (v + m - 1) / m * m }
 	// 225x512 at 4096 is 1800x4096, padded to the model's multiple: the
 	// student's activations alone pass 1 GiB (inspect prints them).
 	run(t, "stylize", "-model", student, "-size", "4096", portrait, "-o", out).
@@ -189,11 +196,7 @@ func TestTinyImage(t *testing.T) {
 	}
 	// With -size (the smallest the model takes: its multiple) the photo
 	// is scaled up.
-	g, err := model.ReadFile(student)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := strconv.Itoa(g.SizeMultiple)
+	m := strconv.Itoa(studentMultiple(t))
 	if r := run(t, "stylize", "-model", student, "-size", m, png, "-o", out); r.err != nil {
 		t.Errorf("1x1 at -size %s: %v", m, r.err)
 	}
