@@ -169,7 +169,7 @@ STUDENT_STEPS   ?= 899
 STUDENT_GROW    := --width R=24 --width inner=24 --kernel generator/Conv_9/Conv2D=5 --refit 24
 STUDENT_TUNE    := --cache-targets 768 --size 256 --batch 8 --crop-min 0.6 --subsets faces \
                    --lr 1e-4 --w-ssim 1 --w-edge 1 --w-gan 0
-.PHONY: student student-polish student-v3 student-v4 student-v5 student-plus student-plus-polish student-search train-test train-deps trainpack
+.PHONY: student student-polish student-v3 student-v4 student-v5 student-v6 student-plus student-plus-polish student-search train-test train-deps trainpack
 
 # grow_tune OUT,INIT,GROW,TUNE: grow INIT by train/grow.py GROW into
 # OUT/grown.safetensors (once), then fine-tune that with main.py's TUNE in
@@ -212,13 +212,25 @@ STUDENT_V4_GROW := --context generator/block_1/add=48 --kernel generator/Conv/Co
 student-v4: model
 	$(call grow_tune,$(STUDENT_V4_OUT),train/init/student-v3.safetensors,$(STUDENT_V4_GROW),--finetune-steps 1800 $(SCENES_TUNE) --lr 2e-4 --w-sharp 10)
 
-# v5, the shipped default (web/models/MODEL_CARD.md): v4 (train/init/)
+# v5 (train/init/student-v5.md): v4 (train/init/)
 # with a second context branch nested at 16x16 in the first, fine-tuned
 # further with the sharpness weight at 20, in resumable pieces as above.
 STUDENT_V5_OUT ?= $(HOME)/.cache/edgetoon/student-v5
 STUDENT_V5_GROW := --context generator/context/LeakyRelu_1=48 --context-convs 2
 student-v5: model
 	$(call grow_tune,$(STUDENT_V5_OUT),train/init/student-v4.safetensors,$(STUDENT_V5_GROW),--finetune-steps 1600 $(SCENES_TUNE) --lr 1e-4 --w-sharp 20)
+
+# v6, the shipped default (web/models/MODEL_CARD.md): v5 (train/init/)
+# fine-tuned on crops at the scale `stylize -size` gives a whole photo
+# (--crop-of long: a crop's side is 0.6-1 of the photo's long side, the
+# photo mirrored beyond its edges), a cache of its own, in resumable pieces.
+STUDENT_V6_OUT ?= $(HOME)/.cache/edgetoon/student-v6
+student-v6: model
+	mkdir -p $(STUDENT_V6_OUT)
+	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init train/init/student-v5.safetensors \
+	  --resume --finetune-steps 1500 --cache-targets 2304 --size 256 --batch 8 --crop-min 0.6 --crop-of long \
+	  --subsets faces,scenes --w-ssim 1 --w-edge 2 --w-gan 0 --lr 1e-4 --w-sharp 20 \
+	  --minutes $(STUDENT_MINUTES) --out $(STUDENT_V6_OUT) $(ARGS)
 
 # The larger student, retired from the page (train/init/student-plus.md):
 # v2 grown to a 40-channel trunk, fine-tuned on faces and scenes.

@@ -32,7 +32,7 @@ func TestShippedAssets(t *testing.T) {
 		t.Fatal("sw.js has no PRECACHE list")
 	}
 	urls := regexp.MustCompile(`"([^"]+)"`).FindAllStringSubmatch(block[1], -1)
-	want := map[string]bool{"/": true, "/app.js": true, "/core.js": true, "/live.js": true, "/photo.js": true, "/style.css": true,
+	want := map[string]bool{"/": true, "/app.js": true, "/core.js": true, "/live.js": true, "/photo.js": true, "/offline.js": true, "/style.css": true,
 		"/edgetoon.wasm": true, "/wasm_exec.js": true, "/models/student.safetensors": true}
 	for _, u := range urls {
 		p, v, _ := strings.Cut(u[1], "?v=")

@@ -127,17 +127,42 @@ def center_crop(img, size):
     return img.crop((l, t, l + s, t + s)).resize((size, size), Image.BICUBIC)
 
 
+def crop_window(w, h, u, of_long, rng):
+    """A square crop of a w x h photo: (left, top, side) in pixels, side
+    the fraction u of the photo's short side or, with of_long, of its long
+    side. A side past the photo's extent is centred on it at random, the
+    photo mirrored beyond its edges (mirror_crop): at u = 1 of the long
+    side the whole photo is in the crop, at the scale `stylize -size`
+    gives the network (the short side sees mirrored context)."""
+    side = max(int((max(w, h) if of_long else min(w, h)) * u), 1)
+    return rng.randint(min(0, w - side), max(0, w - side)), rng.randint(min(0, h - side), max(0, h - side)), side
+
+
+def mirror_crop(img, left, top, side):
+    """img's side x side window at (left, top), the photo mirrored about
+    its edges where the window leaves it (numpy's "symmetric" padding,
+    repeated for a window more than twice the photo)."""
+    w, h = img.size
+    if left >= 0 and top >= 0 and left + side <= w and top + side <= h:
+        return img.crop((left, top, left + side, top + side))
+    pl, pt = max(-left, 0), max(-top, 0)
+    a = np.pad(np.asarray(img), ((pt, max(top + side - h, 0)), (pl, max(left + side - w, 0)), (0, 0)),
+               mode="symmetric")
+    return Image.fromarray(a[top + pt:top + pt + side, left + pl:left + pl + side])
+
+
 class PhotoDataset(torch.utils.data.Dataset):
     """Random square crops with scale, flip and colour jitter.
 
     Each item: CHW float in [0,1], size x size. The crop side is a random
-    fraction (scale range) of the short side, at a random place.
+    fraction (scale range) of the short side, or with of_long of the long
+    side (crop_window), at a random place.
     """
 
     def __init__(self, paths, size, root=IMAGES, scale=(0.4, 1.0), jitter=0.2, seed=None, preload=False,
-                 max_side=None):
+                 max_side=None, of_long=False):
         self.paths, self.size, self.root = list(paths), size, root
-        self.scale, self.jitter = scale, jitter
+        self.scale, self.jitter, self.of_long = scale, jitter, of_long
         self.seed = seed
         self.images = None
         if preload:
@@ -165,10 +190,8 @@ class PhotoDataset(torch.utils.data.Dataset):
             img = Image.fromarray(self.images[i])
         else:
             img = load_rgb(os.path.join(self.root, self.paths[i]), min_side=self.size / self.scale[0])
-        w, h = img.size
-        side = max(int(min(w, h) * rng.uniform(*self.scale)), 1)
-        l, t = rng.randint(0, w - side), rng.randint(0, h - side)
-        img = img.crop((l, t, l + side, t + side)).resize((self.size, self.size), Image.BILINEAR)
+        l, t, side = crop_window(*img.size, rng.uniform(*self.scale), self.of_long, rng)
+        img = mirror_crop(img, l, t, side).resize((self.size, self.size), Image.BILINEAR)
         if rng.random() < 0.5:
             img = img.transpose(Image.FLIP_LEFT_RIGHT)
         x = to_tensor(img)
@@ -198,7 +221,8 @@ def apply_jitter(x, b, c, s):
 
 class DeviceCrops:
     """Endless batches of PhotoDataset's augmentation (random square crop
-    of scale x the short side, bilinear resize, flip, colour jitter), made
+    of scale x the short side, or the long side with of_long, mirrored
+    beyond the photo's edges; bilinear resize, flip, colour jitter), made
     on the training device from photos held there as uint8.
 
     On a GPU the per-photo PIL work of DataLoader workers, not the GPU,
@@ -208,7 +232,7 @@ class DeviceCrops:
     photo's pixels.
     """
 
-    def __init__(self, images, size, batch, device, scale=(0.4, 1.0), jitter=0.2, seed=0):
+    def __init__(self, images, size, batch, device, scale=(0.4, 1.0), jitter=0.2, seed=0, of_long=False):
         hmax = max(a.shape[0] for a in images)
         wmax = max(a.shape[1] for a in images)
         self.photos = torch.zeros((len(images), 3, hmax, wmax), dtype=torch.uint8, device=device)
@@ -216,7 +240,7 @@ class DeviceCrops:
             self.photos[i, :, :a.shape[0], :a.shape[1]] = torch.from_numpy(a).to(device).permute(2, 0, 1)
         self.hw = torch.tensor([[a.shape[0], a.shape[1]] for a in images], dtype=torch.float32)
         self.size, self.batch, self.device = size, batch, device
-        self.scale, self.jitter = scale, jitter
+        self.scale, self.jitter, self.of_long = scale, jitter, of_long
         self.gen = torch.Generator().manual_seed(seed)
 
     def __iter__(self):
@@ -230,9 +254,11 @@ class DeviceCrops:
         n = self.batch
         idx = torch.randint(0, len(self.hw), (n,), generator=self.gen)
         h, w = self.hw[idx, 0], self.hw[idx, 1]
-        side = (torch.minimum(h, w) * self.rand(n, *self.scale)).floor().clamp(min=1)
-        left = ((w - side + 1) * torch.rand(n, generator=self.gen)).floor()
-        top = ((h - side + 1) * torch.rand(n, generator=self.gen)).floor()
+        side = ((torch.maximum if self.of_long else torch.minimum)(h, w) * self.rand(n, *self.scale)).floor().clamp(min=1)
+        # As crop_window: uniform over [min(0, w-side), max(0, w-side)].
+        left = torch.minimum(w - side, torch.zeros(())) + ((w - side).abs() + 1) * torch.rand(n, generator=self.gen)
+        top = torch.minimum(h - side, torch.zeros(())) + ((h - side).abs() + 1) * torch.rand(n, generator=self.gen)
+        left, top = left.floor(), top.floor()
         flip = torch.rand(n, generator=self.gen) < 0.5
         jit = [self.rand(n, 1 - self.jitter, 1 + self.jitter) for _ in range(3)]
         return idx, left, top, side, flip, jit
@@ -246,10 +272,11 @@ class DeviceCrops:
         xs = left[:, None] + j[None, :] * side[:, None] - 0.5  # (n, size) source pixel coordinates
         xs = torch.where(flip[:, None], xs.flip(1), xs)
         ys = top[:, None] + j[None, :] * side[:, None] - 0.5
-        # Clamped to the photo's own pixels: its edge repeats, its padding is never read.
+        # Mirrored about the photo's edges (mirror_crop), then clamped to its
+        # own pixels: its edge repeats, its padding is never read.
         h, w = self.hw[idx, 0], self.hw[idx, 1]
-        xs = torch.minimum(xs.clamp(min=0), (w - 1)[:, None])
-        ys = torch.minimum(ys.clamp(min=0), (h - 1)[:, None])
+        xs = torch.minimum(mirror(xs, w[:, None]).clamp(min=0), (w - 1)[:, None])
+        ys = torch.minimum(mirror(ys, h[:, None]).clamp(min=0), (h - 1)[:, None])
         gx = (2 * xs + 1) / wmax - 1  # grid_sample, align_corners=False
         gy = (2 * ys + 1) / hmax - 1
         grid = torch.stack([gx[:, None, :].expand(n, size, size), gy[:, :, None].expand(n, size, size)], dim=-1)
@@ -262,6 +289,14 @@ class DeviceCrops:
         if self.jitter <= 0:
             return x
         return apply_jitter(x, *(v.to(self.device).view(-1, 1, 1, 1) for v in (b, c, s)))
+
+
+def mirror(x, n):
+    """Pixel coordinates x reflected into a row of n pixels (centres 0 to
+    n-1, edges at -0.5 and n-0.5), as numpy's "symmetric" padding of
+    the row: it repeats with period 2n."""
+    m = torch.remainder(x + 0.5, 2 * n)
+    return torch.where(m < n, m, 2 * n - m) - 0.5
 
 
 def eval_images(size, root=IMAGES, limit=None):

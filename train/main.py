@@ -99,7 +99,12 @@ def parse(argv):
     p.add_argument("--cache-dir", default=os.environ.get("EDGETOON_CACHE") or "/tmp/edgetoon-cache")
     p.add_argument("--subsets", default="faces,scenes",
                    help="training photo folders, comma-separated (faces: the portraits the target is measured on)")
-    p.add_argument("--crop-min", type=float, help="smallest crop side as a fraction of the photo's short side")
+    p.add_argument("--crop-min", type=float, help="smallest crop side as a fraction of the photo's short side "
+                                                   "(of its long side with --crop-of long)")
+    p.add_argument("--crop-of", choices=("short", "long"), default="short",
+                   help="crop sides (--crop-min to 1) as fractions of the photo's short side (crops inside the "
+                        "photo) or its long side (at 1 the whole photo at the scale `stylize -size` gives it, "
+                        "mirrored beyond its edges)")
     p.add_argument("--preload", dest="preload", action="store_true", default=None,
                    help="decode all photos into memory once (default with CUDA)")
     p.add_argument("--no-preload", dest="preload", action="store_false")

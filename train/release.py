@@ -159,10 +159,11 @@ def run(args):
                 "; ".join("%s %.2f dB" % (k, v["psnr"]) for k, v in sets.items()) + " (after the last step)")
     dev_name = torch.cuda.get_device_name(0) if dev == "cuda" else "CPU (%d threads)" % args.threads
     common = ("fine-tune: %d steps at %dpx, batch %d, Adam lr %g cosine; loss: %s; photos: %s (%s, minus the "
-              "eval split and the held-out sources), random crops (scale %g-1), flips, brightness/contrast/saturation jitter +-20%%; "
+              "eval split and the held-out sources), random crops (side %g-1 of the photo's %s side%s), flips, brightness/contrast/saturation jitter +-20%%; "
               "targets: the teacher's outputs, %s; device %s%s." % (
                   ft_steps, args.size, args.batch, args.lr, loss_text(args), args.data,
-                  " and ".join(s + "/" for s in args.subsets), args.crop_min,
+                  " and ".join(s + "/" for s in args.subsets), args.crop_min, getattr(args, "crop_of", "short"),
+                  ", mirrored beyond its edges" if getattr(args, "crop_of", "short") == "long" else "",
                   "for %d fixed crops, computed once" % args.cache_targets if args.cache_targets else "on the fly",
                   dev_name,
                   ", bf16 autocast" if args.amp and dev == "cuda" else ""))

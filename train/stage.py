@@ -48,11 +48,12 @@ def photo_batches(args, seed):
         raise SystemExit("no training photos in %s for --subsets %s" % (args.data, ",".join(args.subsets)))
     if args.images:
         paths = paths[:args.images]
-    key = (args.data, tuple(paths), args.size, args.crop_min, args.preload)
+    of_long = getattr(args, "crop_of", "short") == "long"
+    key = (args.data, tuple(paths), args.size, args.crop_min, of_long, args.preload)
     if key not in _DATASETS:  # decode once per process (search and finetune share it)
         t0 = time.time()
         _DATASETS[key] = data.PhotoDataset(paths, args.size, root=data.split_root(args.data, "train"),
-                                           scale=(args.crop_min, 1.0), preload=args.preload)
+                                           scale=(args.crop_min, 1.0), preload=args.preload, of_long=of_long)
         if args.preload:
             log("data: %d photos decoded into memory (%.0f MiB uint8) in %.1fs"
                 % (len(paths), _DATASETS[key].nbytes() / 2 ** 20, time.time() - t0))
@@ -61,7 +62,7 @@ def photo_batches(args, seed):
         if ds.images is None:
             raise SystemExit("--device-aug needs the photos in memory (--preload)")
         return data.DeviceCrops(ds.images, args.size, args.batch, args.device_name, scale=(args.crop_min, 1.0),
-                                seed=seed), len(paths)
+                                seed=seed, of_long=of_long), len(paths)
     sampler = torch.utils.data.RandomSampler(ds, replacement=True, num_samples=10 ** 9)
     mp = {}
     if args.workers > 0:
@@ -92,6 +93,8 @@ def cached_pairs(args, teacher, n, seed=3, save_every=64, feat_nodes=()):
     tpath = os.path.abspath(teacher.path)
     items = [os.path.abspath(args.data), list(args.subsets), args.images, args.size, args.crop_min,
              seed, tpath, os.path.getsize(tpath), os.path.getmtime(tpath)]
+    if getattr(args, "crop_of", "short") != "short":  # the caches made before --crop-of keep their keys
+        items.append(["crop-of", args.crop_of])
     if feat_nodes:
         items.append(["features"] + list(feat_nodes))
     key = json.dumps(items)

@@ -96,6 +96,69 @@ class DeviceCropsTest(unittest.TestCase):
         last = torch.from_numpy(self.images[0][-1, 20:50].astype(np.float32) / 255).permute(1, 0)
         self.assertLess(abs(float(x[0][:, -1].mean()) - float(last.mean())), 0.02)
 
+    def test_mirror_matches_numpy_symmetric_pad(self):
+        # Hand-checked rows: numpy's "symmetric" padding of pixels 0 1 2.
+        x = torch.arange(-7, 11, dtype=torch.float32)
+        want = torch.tensor([0, 0, 1, 2, 2, 1, 0, 0, 1, 2, 2, 1, 0, 0, 1, 2, 2, 1], dtype=torch.float32)
+        self.assertTrue(torch.equal(data.mirror(x, torch.tensor(3.0)), want))
+        # Between pixel centres it interpolates the reflection: -0.5 is the edge.
+        self.assertAlmostEqual(float(data.mirror(torch.tensor(-1.25), torch.tensor(3.0))), 0.25, places=6)
+
+    def test_mirror_crop_past_the_edges(self):
+        from PIL import Image
+        img = Image.fromarray(self.images[1])  # 64 rows x 32 columns
+        a = self.images[1]
+        for left, top, side in ((-5, 10, 40), (-40, -3, 70), (0, 0, 32), (-20, -20, 110)):
+            got = np.asarray(data.mirror_crop(img, left, top, side))
+            self.assertEqual(got.shape, (side, side, 3))
+            for y in (0, side // 2, side - 1):
+                for x in (0, side // 3, side - 1):
+                    # Oracle: fold each coordinate back into the photo by hand.
+                    sx, sy = left + x, top + y
+                    while not 0 <= sx < 32:
+                        sx = -1 - sx if sx < 0 else 63 - sx
+                    while not 0 <= sy < 64:
+                        sy = -1 - sy if sy < 0 else 127 - sy
+                    self.assertTrue(np.array_equal(got[y, x], a[sy, sx]), (left, top, side, x, y))
+        self.assertTrue(np.array_equal(np.asarray(data.mirror_crop(img, 2, 5, 20)), a[5:25, 2:22]))
+
+    def test_device_crops_mirror_like_pil(self):
+        from PIL import Image
+        # A window past the photo's edges (the long-side crops): the same
+        # pixels as mirror_crop + PIL's bilinear upscale.
+        for i, (left, top, side) in enumerate([(-6, 2, 46), (-10, -4, 44), (-9, 8, 47)]):
+            x = self.dc.crops(torch.tensor([i]), torch.tensor([float(left)]), torch.tensor([float(top)]),
+                              torch.tensor([float(side)]), torch.tensor([False]))[0]
+            want = data.to_tensor(data.mirror_crop(Image.fromarray(self.images[i]), left, top, side)
+                                  .resize((48, 48), Image.BILINEAR))
+            self.assertLess(float((x - want).abs().mean()), 2e-3)
+            self.assertLess(float((x - want).abs().max()), 0.03)
+
+    def test_long_side_windows(self):
+        import random
+        rng = random.Random(4)
+        dc = data.DeviceCrops(self.images, 48, 64, "cpu", scale=(0.6, 1.0), jitter=0.0, seed=5, of_long=True)
+        idx, left, top, side, _, _ = dc.params()
+        h, w = dc.hw[idx, 0], dc.hw[idx, 1]
+        for k in range(len(idx)):
+            for dc_left, dc_side, n in ((left[k], side[k], w[k]), (top[k], side[k], h[k])):
+                lo, hi = min(0.0, float(n - dc_side)), max(0.0, float(n - dc_side))
+                self.assertTrue(lo <= float(dc_left) <= hi)
+        long = torch.maximum(h, w)
+        self.assertTrue(bool(((side >= (0.6 * long).floor() - 1) & (side <= long)).all()))
+        self.assertTrue(bool((side > torch.minimum(h, w)).any()), "some windows pass the short side")
+        for _ in range(200):
+            wd, ht = rng.choice(((40, 60), (64, 32), (50, 50)))
+            u = rng.uniform(0.6, 1.0)
+            l, t, s = data.crop_window(wd, ht, u, True, rng)
+            self.assertEqual(s, int(max(wd, ht) * u))
+            self.assertTrue(min(0, wd - s) <= l <= max(0, wd - s) and min(0, ht - s) <= t <= max(0, ht - s))
+            # At 1 of the long side the whole photo is in the window.
+            l, t, s = data.crop_window(wd, ht, 1.0, True, rng)
+            self.assertTrue(l <= 0 and t <= 0 and l + s >= wd and t + s >= ht)
+            l, t, s = data.crop_window(wd, ht, u, False, rng)
+            self.assertTrue(0 <= l <= wd - s and 0 <= t <= ht - s)
+
     def test_batches_in_range_and_jitter_matches(self):
         dc = data.DeviceCrops(self.images, 48, 6, "cpu", scale=(0.5, 1.0), jitter=0.2, seed=3)
         x = next(dc)

@@ -125,6 +125,16 @@ class CacheTest(unittest.TestCase):
             t4 = FakeTeacher(model)
             stage.cached_pairs(args, t4, 5)
             self.assertGreater(t4.calls, 0)
+            # --crop-of short is the cache made before the flag (same key);
+            # long-side crops are another cache.
+            t5 = FakeTeacher(model)
+            stage.cached_pairs(types.SimpleNamespace(**vars(args), crop_of="short"), t5, 5)
+            self.assertEqual(t5.calls, 0)
+            folders = len(os.listdir(args.cache_dir))
+            xl, _ = stage.cached_pairs(types.SimpleNamespace(**vars(args), crop_of="long"), t5, 3)
+            self.assertGreater(t5.calls, 0)
+            self.assertEqual(len(os.listdir(args.cache_dir)), folders + 1)
+            self.assertEqual(tuple(xl.shape), (3, 3, 32, 32))
             # Batches are float32 rows of the cache, input and target together.
             bx, bt = next(stage.pair_batches(x, t, 3))
             self.assertEqual((tuple(bx.shape), bx.dtype), ((3, 3, 32, 32), torch.float32))

@@ -5,6 +5,7 @@ import * as core from "/core.js?v=dev";
 import * as live from "/live.js?v=dev";
 import { bindEngineSelect } from "/cpupath.js?v=dev";
 import { Photo } from "/photo.js?v=dev";
+import { registerServiceWorker } from "/offline.js?v=dev";
 
 const $ = (id) => document.getElementById(id);
 const ui = Object.fromEntries([
@@ -313,25 +314,6 @@ async function loadModels() {
   if (await state.ready && state.mode === "photo") photo.render();
 }
 
-// ---- Offline ----
-
-function registerServiceWorker() {
-  if (!("serviceWorker" in navigator) || !window.isSecureContext) return;
-  navigator.serviceWorker.register("/sw.js").then((reg) => {
-    // A new version waits until every tab of the old one is gone, so no
-    // page mixes versions; offer to switch now.
-    const offer = () => { ui.update.hidden = !(reg.waiting && navigator.serviceWorker.controller); };
-    offer();
-    reg.addEventListener("updatefound", () => {
-      reg.installing?.addEventListener("statechange", offer);
-    });
-    ui.updateReload.onclick = () => {
-      navigator.serviceWorker.addEventListener("controllerchange", () => location.reload(), { once: true });
-      reg.waiting?.postMessage("skip-waiting");
-    };
-  }, (err) => console.warn("edgetoon: no offline mode:", err));
-}
-
 // ---- Wiring ----
 
 function wire() {
@@ -408,6 +390,6 @@ function wire() {
 
 wire();
 bindEngineSelect($("engine")); // the engine setting (cpupath.js); a change reloads the page
-registerServiceWorker();
+registerServiceWorker(ui.update, ui.updateReload);
 setMode(params.get("mode") === "photo" ? "photo" : "camera");
 loadModels();

@@ -17,6 +17,7 @@ const PRECACHE = [
   "/core.js?v=dev",
   "/live.js?v=dev",
   "/photo.js?v=dev",
+  "/offline.js?v=dev",
   "/cpupath.js?v=dev",
   "/cpuengine.js?v=dev",
   "/style.css?v=dev",
