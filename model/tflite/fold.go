@@ -72,13 +72,19 @@ func (c *converter) foldDepthwise(p *op) (*constant, error) {
 		return nil, err
 	}
 	x := c.consts[p.in[0]]
+	if x == nil {
+		return nil, fmt.Errorf("input is not a constant")
+	}
 	if len(x.shape) != 4 || x.shape[0] != 1 {
 		return nil, fmt.Errorf("input shape %v, want [1,H,W,C]", x.shape)
 	}
 	h, w, ch := x.shape[1], x.shape[2], x.shape[3]
 	wt, bias := c.dwWeight(p)
 	if wt == nil {
-		return nil, fmt.Errorf("weight shape %v, want [1,KH,KW,C*M]", c.consts[p.in[1]].shape)
+		if k := c.consts[p.in[1]]; k != nil {
+			return nil, fmt.Errorf("weight shape %v, want [1,KH,KW,C*M]", k.shape)
+		}
+		return nil, fmt.Errorf("weight is not a constant")
 	}
 	kh, kw, oc := wt.shape[1], wt.shape[2], wt.shape[3]
 	if oc%ch != 0 {
