@@ -91,6 +91,9 @@ func (c *converter) unique(name string) string {
 
 // actShape returns an activation's declared [H,W,C], dropping the batch.
 func (c *converter) actShape(t int32) ([]int, error) {
+	if t < 0 || int(t) >= len(c.sg.Tensors) {
+		return nil, fmt.Errorf("activation %s: no such tensor", c.tensorName(t))
+	}
 	s := c.sg.Tensors[t].Shape
 	if len(s) != 4 || s[0] != 1 || s[1] < 1 || s[2] < 1 || s[3] < 1 {
 		return nil, fmt.Errorf("activation %q: shape %v, want [1,H,W,C]", c.tensorName(t), s)

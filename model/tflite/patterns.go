@@ -253,7 +253,7 @@ func (c *converter) boxFilter(dw *op) (r int, w float64, x int32, err error) {
 	x = dw.in[0]
 	wt, bias := c.dwWeight(dw)
 	xs, err := c.actShape(x)
-	if wt == nil || err != nil || wt.shape[1] != wt.shape[2] || wt.shape[1]%2 != 1 || wt.shape[3] != xs[2] {
+	if wt == nil || err != nil || len(wt.data) == 0 || wt.shape[1] != wt.shape[2] || wt.shape[1]%2 != 1 || wt.shape[3] != xs[2] {
 		return 0, 0, -1, nil
 	}
 	w = float64(wt.data[0])
