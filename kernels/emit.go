@@ -38,8 +38,9 @@ func (b *builder) emit() error {
 // samples, in sampler order.
 func (b *builder) emitGroup(gr *group, canvas bool) (*Pass, []string, error) {
 	g := newGen(b)
+	g.storesInput = gr.input
 	tail := gr.tail()
-	if gr.root == nil {
+	if gr.root == nil && gr.guided == nil {
 		tail = gr.copyOf
 	}
 	out := b.shapes[tail]
@@ -48,7 +49,7 @@ func (b *builder) emitGroup(gr *group, canvas bool) (*Pass, []string, error) {
 	// pixels per fragment; the others (norm statistics, box means, the
 	// canvas) one.
 	pixels := 1
-	if !canvas && gr.stage == stageNone && gr.root != nil && kernelTable[gr.root.Op].wide {
+	if !canvas && gr.stage == stageNone && gr.guided == nil && gr.root != nil && kernelTable[gr.root.Op].wide {
 		pixels = b.opts.ConvPixels
 		// Fewer pixels where P layers per channel layer exceed the
 		// device's layers.
@@ -62,7 +63,7 @@ func (b *builder) emitGroup(gr *group, canvas bool) (*Pass, []string, error) {
 	if !canvas {
 		outputs = pixels * min(b.opts.MaxOutputs/pixels, outL)
 	}
-	pass := &Pass{Nodes: gr.names(), W: ceilDiv(out[1], pixels), H: out[0], Out: TexCanvas, Pixels: pixels}
+	pass := &Pass{Nodes: gr.names(), Value: tail, W: ceilDiv(out[1], pixels), H: out[0], Out: TexCanvas, Pixels: pixels}
 	// OUTPOS is the fragment's first output pixel, LAYER0 its first
 	// output layer.
 	switch {
@@ -78,6 +79,9 @@ func (b *builder) emitGroup(gr *group, canvas bool) (*Pass, []string, error) {
 	var err error
 	op := "copy"
 	switch {
+	case gr.guided != nil:
+		op = "guided filter"
+		main, err = b.guidedPass(g, gr)
 	case gr.stage == stagePartial:
 		op = gr.root.Op + " statistics"
 		main, err = b.normPartial(g, gr.root)

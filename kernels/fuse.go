@@ -12,14 +12,23 @@ import (
 type group struct {
 	root  *model.Node
 	chain []*model.Node
-	// copyOf is set for a pass that only copies a value (to the canvas).
+	// copyOf is set for a pass that only copies a value (to the canvas,
+	// or, with input set, the graph input out of the image).
 	copyOf string
+	input  bool
 	// stage is set for a norm's statistics passes (see norm.go).
 	stage int
+	// guided is set for the passes of a guided filter, gstage saying
+	// which (see guided.go).
+	guided *guided
+	gstage int
 }
 
 // tail is the name of the value the group writes.
 func (gr *group) tail() string {
+	if gr.gstage == guidedStats {
+		return gr.guided.value
+	}
 	if gr.stage != stageNone {
 		partial, final := normValues(gr.root)
 		if gr.stage == stagePartial {
@@ -30,6 +39,9 @@ func (gr *group) tail() string {
 	if len(gr.chain) > 0 {
 		return gr.chain[len(gr.chain)-1].Name
 	}
+	if gr.input {
+		return gr.copyOf
+	}
 	if gr.root == nil {
 		return gr.copyOf + "$copy"
 	}
@@ -37,6 +49,16 @@ func (gr *group) tail() string {
 }
 
 func (gr *group) names() []string {
+	switch gr.gstage {
+	case guidedStats:
+		return gr.guided.stats
+	case guidedApply:
+		out := slices.Clone(gr.guided.apply)
+		for _, n := range gr.chain {
+			out = append(out, n.Name)
+		}
+		return out
+	}
 	if gr.root == nil {
 		return []string{gr.copyOf}
 	}
@@ -85,10 +107,28 @@ func (b *builder) fuse() error {
 	}
 	b.inlined = map[string]bool{}
 	b.tails = map[string]*group{}
+	if b.opts.InputPass && b.opts.Input == InputImage {
+		gr := &group{copyOf: g.Input, input: true}
+		b.groups = append(b.groups, gr)
+		b.tails[g.Input] = gr
+	}
+	guidedBy := map[string]*guided{}
+	if !b.opts.SplitGuided {
+		guidedBy = b.guidedFilters()
+	}
 	for i := range g.Nodes {
 		n := &g.Nodes[i]
 		if b.uses[n.Name] == 0 {
 			continue // dead code
+		}
+		if gf := guidedBy[n.Name]; gf != nil {
+			if n.Name == gf.apply[len(gf.apply)-1] { // its output: the last of its nodes
+				for _, gr := range b.guidedGroups(gf) {
+					b.groups = append(b.groups, gr)
+					b.tails[gr.tail()] = gr
+				}
+			}
+			continue
 		}
 		if norm(n.Op) {
 			for _, gr := range b.normGroups(n) {

@@ -41,9 +41,12 @@ type gen struct {
 	vecs    []float32
 	leaves  []string // values sampled as t0, t1, ...
 	image   bool     // samples the source image as timg
-	weights bool     // samples the weight texture as tw
-	pixels  int      // output pixels per fragment
-	memo    map[string]string
+	// storesInput: the pass stores the graph input (Options.InputPass),
+	// sampling the image for it.
+	storesInput bool
+	weights     bool // samples the weight texture as tw
+	pixels      int  // output pixels per fragment
+	memo        map[string]string
 }
 
 func newGen(b *builder) *gen { return &gen{b: b, memo: map[string]string{}} }
@@ -81,7 +84,7 @@ func (g *gen) fetch(name string) (string, error) {
 	b := g.b
 	var body string
 	switch {
-	case name == b.g.Input && b.opts.Input == InputImage:
+	case name == b.g.Input && b.opts.Input == InputImage && (g.storesInput || !b.materialized(name)):
 		// The graph input is the picture itself, resampled to the plan's
 		// size by the sampler and normalized here: no pass of its own.
 		g.image = true

@@ -25,7 +25,9 @@
 // consumer's input fetch (upsample + skip add fused into the next conv).
 // The graph input is read straight from the source image with the input
 // normalization applied in the fetch, and the final pass denormalizes and
-// renders to the canvas.
+// renders to the canvas. A guided filter, recognised by its formula among
+// the box means and arithmetic nodes it arrives as, runs in two passes of
+// its own instead of six (guided.go).
 //
 // Ops. Every op has one entry in the op table (registry.go): whether it
 // folds into an epilogue, is inlined into its reader's fetch, or has a
@@ -77,6 +79,14 @@ type Options struct {
 	// as MaxOutputs allows. 1 is the plain layout everywhere (kept for
 	// benchmarks).
 	ConvPixels int
+	// SplitGuided plans a guided filter node by node (six box-mean
+	// passes) instead of in two (guided.go): kept for the benchmark that
+	// compares them.
+	SplitGuided bool
+	// InputPass stores the graph input (the image resampled and
+	// normalized) in a pass of its own, which every reader then fetches,
+	// instead of resampling the image in every fetch.
+	InputPass bool
 }
 
 // DefaultConvPixels is the conv fragment width the plans use by default:
@@ -137,8 +147,12 @@ type Weights struct {
 // Pass is one program run over the output's pixels.
 type Pass struct {
 	// Nodes are the graph nodes computed by this pass; the first is the
-	// root, the last the value written.
-	Nodes   []string
+	// root.
+	Nodes []string
+	// Value is the value written: the last node's, except for the first
+	// pass of a guided filter, which writes its coefficients a and b as
+	// two layers of a value of its own (see guided.go).
+	Value   string
 	Program int
 	// Inputs are the textures bound to sampler units 0.. (Texture index,
 	// TexImage or TexWeights), in the program's Samplers order.
@@ -158,7 +172,7 @@ type Pass struct {
 }
 
 // String names the pass, for errors, by the value it writes.
-func (p *Pass) String() string { return p.Nodes[len(p.Nodes)-1] }
+func (p *Pass) String() string { return p.Value }
 
 // TextureBytes is the activation memory of the plan: 4 channels per texel,
 // 4 bytes each (2 in fp16).

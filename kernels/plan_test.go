@@ -37,16 +37,17 @@ func TestWhiteboxFusion(t *testing.T) {
 		}
 	}
 	// One pass per conv, one per upsample + skip add (see tooDear), plus
-	// the guided filter's 6 box means (A = cov/(var+eps) rides in the
-	// epilogue of box(x*y)).
-	if want := convs + 2 + 6; len(p.Passes) != want {
+	// two for the guided filter (guided.go).
+	if want := convs + 2 + 2; len(p.Passes) != want {
 		t.Errorf("passes: %d, want %d", len(p.Passes), want)
 	}
 	for i, pass := range p.Passes {
 		root := g.Node(pass.Nodes[0])
+		if strings.HasPrefix(p.Programs[pass.Program].Op, "guided filter") {
+			continue // TestGuidedFilterFusion
+		}
 		switch root.Op {
-		case model.OpConv2D, model.OpBoxMean:
-		case model.OpDiv: // the guided filter's A
+		case model.OpConv2D:
 		case model.OpAdd: // upsample + skip, checked below
 		default:
 			t.Errorf("pass %d: root %s (%s) should have been fused", i, root.Name, root.Op)
@@ -119,14 +120,21 @@ func TestTextureReuse(t *testing.T) {
 	g, p := whiteboxPlan(t, 256, false)
 	shapes, _ := g.Shapes(256, 256)
 	var naive int64
+	value := func(pass Pass) []int {
+		if s, ok := shapes[pass.Value]; ok {
+			return s
+		}
+		s := shapes[pass.Nodes[len(pass.Nodes)-1]] // a guided filter's a and b
+		return []int{s[0], s[1], 8}
+	}
 	for _, pass := range p.Passes {
-		s := shapes[pass.Nodes[len(pass.Nodes)-1]]
+		s := value(pass)
 		naive += int64(s[0] * s[1] * layers(s[2]) * 16)
 	}
 	// The least any allocation can do: the largest sum of the values
 	// alive at once (written, and read again at or after that pass).
 	size := func(i int) int64 {
-		s := shapes[p.Passes[i].Nodes[len(p.Passes[i].Nodes)-1]]
+		s := value(p.Passes[i])
 		return int64(s[0] * s[1] * layers(s[2]) * 16)
 	}
 	var peak int64
@@ -208,7 +216,11 @@ func TestConvPixels(t *testing.T) {
 		shapes, _ := g.Shapes(h, w)
 		reduced := 0
 		for i, pass := range p.Passes {
-			s := shapes[pass.String()]
+			s := shapes[pass.Value]
+			if s == nil { // a guided filter's a and b: two layers
+				o := shapes[pass.Nodes[len(pass.Nodes)-1]]
+				s = []int{o[0], o[1], 8}
+			}
 			n, outs := pass.Pixels, p.Programs[pass.Program].Outputs
 			if n > 1 && n < tc.pixels {
 				reduced++
@@ -217,7 +229,8 @@ func TestConvPixels(t *testing.T) {
 			// Convs and stored elementwise values split columns; norm
 			// statistics and box means do not.
 			root := g.Node(pass.Nodes[0]).Op
-			split := root == model.OpConv2D || inlinable(root)
+			guided := strings.HasPrefix(p.Programs[pass.Program].Op, "guided filter")
+			split := (root == model.OpConv2D || inlinable(root)) && !guided
 			switch {
 			case split && n != tc.pixels && (tc.maxLayers == 0 || l*2 <= tc.maxLayers):
 				t.Errorf("%d pixels: %s pass %d (%s) has %d pixels", tc.pixels, root, i, pass.String(), n)
@@ -236,6 +249,32 @@ func TestConvPixels(t *testing.T) {
 		}
 		if (reduced > 0) != (tc.maxLayers > 0) {
 			t.Errorf("%d pixels, MaxLayers %d: %d convs with fewer pixels", tc.pixels, tc.maxLayers, reduced)
+		}
+	}
+}
+
+// TestInputPass: with Options.InputPass the first pass stores the graph
+// input sampled from the image, and no other pass samples the image.
+func TestInputPass(t *testing.T) {
+	g := testgraph.Whitebox(newRand())
+	base, err := Build(g, Options{H: 64, W: 64, ToCanvas: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Build(g, Options{H: 64, W: 64, ToCanvas: true, InputPass: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Passes) != len(base.Passes)+1 {
+		t.Errorf("%d passes, want %d + 1", len(p.Passes), len(base.Passes))
+	}
+	for i, pass := range p.Passes {
+		image := slices.Contains(pass.Inputs, TexImage)
+		if image != (i == 0) || i == 0 && (pass.Value != g.Input || len(pass.Inputs) != 1) {
+			t.Errorf("pass %d (%s) reads %v", i, pass.Value, pass.Inputs)
+		}
+		if i > 0 && slices.Contains(pass.Inputs, p.Passes[0].Out) != slices.Contains(base.Passes[i-1].Inputs, TexImage) {
+			t.Errorf("pass %d (%s) reads %v: not the stored input where it sampled the image", i, pass.Value, pass.Inputs)
 		}
 	}
 }

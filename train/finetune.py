@@ -10,6 +10,11 @@ that ends before the planned steps stops without exporting.
 --w-feat adds feature distillation (feature_distill.py): the adapters and
 their optimiser are trained here and kept in the checkpoint, never
 exported.
+
+--ema D keeps an exponential moving average of the student's weights
+(Polyak and Juditsky 1992; decay D, warmed up as min(D, (1+t)/(10+t)) at
+step t), kept in the checkpoint, and exports the average instead of the
+last step's weights.
 """
 
 import json
@@ -27,6 +32,24 @@ import gotools
 import supernet as sn
 from stage import (Progress, StageClock, autocast, cached_pairs, device_of, disc_step, distill_loss,
                    load_pt, log, pair_batches, photo_batches)
+
+
+class WeightAverage:
+    """An exponential moving average of a module's floating-point state
+    (see --ema)."""
+
+    def __init__(self, module, decay):
+        self.decay = decay
+        self.state = {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+    def update(self, module, step):
+        d = min(self.decay, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for k, v in module.state_dict().items():
+                if v.is_floating_point():
+                    self.state[k].mul_(d).add_(v.detach(), alpha=1 - d)
+                else:
+                    self.state[k].copy_(v)
 
 
 def build_student(args):
@@ -64,11 +87,16 @@ def run(args, budget=None):
         feat_fresh = True  # the adapters start at the first batch's least-squares fit
     ckpt_path = os.path.join(args.out, "finetune_ckpt.pt")
     step, steps = 0, args.finetune_steps
+    ema = WeightAverage(student, args.ema) if getattr(args, "ema", 0) > 0 else None
     if args.resume and os.path.exists(ckpt_path):
         ck = load_pt(ckpt_path)
         if ck["graph"] != graph:
             raise SystemExit("--resume: %s is of another architecture than %s" % (ckpt_path, args.init))
         student.load_state_dict(ck["student"])
+        if ema is not None and "ema" in ck:
+            ema.state = {k: v.to(dev) for k, v in ck["ema"].items()}
+        elif ema is not None:
+            log("finetune: %s has no weight average: it starts from the resumed weights" % ckpt_path)
         disc.load_state_dict(ck["disc"])
         opt.load_state_dict(ck["opt"])
         opt_d.load_state_dict(ck["opt_d"])
@@ -110,6 +138,8 @@ def run(args, budget=None):
     def checkpoint():
         ck = {"graph": graph, "student": student.state_dict(), "disc": disc.state_dict(),
               "opt": opt.state_dict(), "opt_d": opt_d.state_dict(), "step": step, "steps": steps}
+        if ema is not None:
+            ck["ema"] = ema.state
         if feat is not None and not feat_fresh:
             ck["feat"] = {"nodes": list(args.feat_nodes), "adapter": feat.state_dict(), "opt": opt_f.state_dict()}
         torch.save(ck, ckpt_path + ".tmp")
@@ -157,6 +187,8 @@ def run(args, budget=None):
             opt.step()
             if opt_f is not None:
                 opt_f.step()
+            if ema is not None:
+                ema.update(student, step)
             d_loss = disc_step(disc, opt_d, t, s, args)
             row = dict(step=step, l1=float(l1), g_adv=float(g_adv), d=float(d_loss))
             if feat is not None:
@@ -178,6 +210,9 @@ def run(args, budget=None):
     if args.resume and step < steps:
         raise SystemExit("finetune: stopped at step %d of %d; checkpoint in %s: continue with the same "
                          "command and --resume" % (step, steps, ckpt_path))
+    if ema is not None:
+        student.load_state_dict(ema.state)
+        log("finetune: exporting the weights' moving average (--ema %g)" % args.ema)
     student = student.to(memory_format=torch.contiguous_format)
     tensors = export.tensors_from_module(student.cpu(), tensors)
     torch.save({"graph": graph, "tensors": tensors, "steps": step, "init": args.init},

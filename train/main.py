@@ -125,6 +125,9 @@ def parse(argv):
                    help="finetune in resumable pieces: continue from OUT/finetune_ckpt.pt if there is one, keep the "
                         "planned --finetune-steps, and export only once they are done")
     p.add_argument("--ckpt-minutes", type=float, default=5.0, help="finetune: minutes between checkpoints")
+    p.add_argument("--ema", type=float, default=0, metavar="DECAY",
+                   help="finetune: export an exponential moving average of the weights with this decay "
+                        "(e.g. 0.999; 0: the last step's weights)")
     p.add_argument("--lr-search", type=float, default=None, help="weights' lr during the search (default 2x --lr)")
     p.add_argument("--lr-gates", type=float)
     p.add_argument("--gate-warmup", type=int, help="steps with the gates frozen (weights only)")

@@ -144,6 +144,28 @@ class CacheTest(unittest.TestCase):
                 self.assertTrue(torch.equal(t[j[0]].float(), bt[i]))
 
 
+class WeightAverageTest(unittest.TestCase):
+    def test_moving_average_by_hand(self):
+        import finetune
+        m = torch.nn.Linear(2, 1)
+        with torch.no_grad():
+            m.weight.copy_(torch.tensor([[1.0, 2.0]]))
+            m.bias.fill_(0.0)
+        avg = finetune.WeightAverage(m, 0.5)
+        with torch.no_grad():
+            m.weight.copy_(torch.tensor([[3.0, 6.0]]))
+            m.bias.fill_(4.0)
+        avg.update(m, 0)  # warm-up: d = min(0.5, 1/10) = 0.1
+        self.assertTrue(torch.allclose(avg.state["weight"], torch.tensor([[0.1 * 1 + 0.9 * 3, 0.1 * 2 + 0.9 * 6]])))
+        self.assertAlmostEqual(float(avg.state["bias"]), 0.9 * 4, places=6)
+        with torch.no_grad():
+            m.bias.fill_(0.0)
+        avg.update(m, 100)  # d = 0.5
+        self.assertAlmostEqual(float(avg.state["bias"]), 0.5 * 3.6, places=6)
+        # The module's own weights are left alone.
+        self.assertEqual(float(m.weight[0, 0]), 3.0)
+
+
 class ScheduleTest(unittest.TestCase):
     def args(self, **kw):
         a = dict(gate_warmup=10, lam_ramp=0.2, depth_start=0.5, lam_rate=None)

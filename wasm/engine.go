@@ -21,7 +21,7 @@ type engine struct {
 	limits   kernels.Options
 	renderer string
 	request  string // precision asked for
-	pinned   bool   // a benchmark pinned the conv layout (edgetoonConvPixels, edgetoonMaxOutputs)
+	pinned   bool   // a benchmark pinned the plan's layout (edgetoonConvPixels, edgetoonMaxOutputs, edgetoonSplitGuided)
 	warm     bool   // first frames in the quick layout, warmed in the background (warmup.go); read once, at open
 
 	graph     *model.Graph
@@ -126,6 +126,15 @@ func (e *engine) probe() error {
 	}
 	if v := js.Global().Get("edgetoonMaxOutputs"); v.Type() == js.TypeNumber {
 		e.limits.MaxOutputs = min(c.Int(gl.MAX_DRAW_BUFFERS), v.Int())
+		e.pinned = true
+	}
+	// And the guided filter's six passes of old (kernels.Options.SplitGuided).
+	if js.Global().Get("edgetoonSplitGuided").Truthy() {
+		e.limits.SplitGuided = true
+		e.pinned = true
+	}
+	if js.Global().Get("edgetoonInputPass").Truthy() {
+		e.limits.InputPass = true
 		e.pinned = true
 	}
 	e.renderer = c.Call("getParameter", gl.RENDERER).String()

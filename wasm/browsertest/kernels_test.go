@@ -80,6 +80,13 @@ var opCases = []opCase{
 		y := b.Conv(x, 3, 3, 3, 1, 1, "tanh")
 		b.GuidedFilter(x, y, 1, 5e-3)
 	}},
+	// Two passes (kernels/guided.go): a window cut by every border at
+	// 4 channels, and an op after it folded into the second pass.
+	{"guided_filter_r2_4ch_clip", 7, 11, 4, func(b *testgraph.Builder, x string) {
+		y := b.Conv(x, 4, 4, 3, 1, 1, "tanh")
+		q := b.GuidedFilter(x, y, 2, 1e-2)
+		b.Node(model.Node{Op: model.OpClip, Inputs: []string{q}, Min: -0.5, Max: 0.6})
+	}},
 	// Norms: inputs shifted to a non-zero mean per channel; sizes that
 	// the statistics tiles do not divide; channel counts that leave
 	// padding lanes.

@@ -1,0 +1,84 @@
+//go:build !js
+
+package browsertest
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/edgetoon/edgetoon/model"
+)
+
+// planVariants are the planner's choices BenchmarkPlans compares: the
+// engine's default, and each with the page global that pins it otherwise
+// (wasm/engine.go reads them when it opens its context).
+var planVariants = []struct{ name, global string }{
+	{"default", ""},
+	{"six-pass guided filter", "edgetoonSplitGuided"},
+	{"input pass", "edgetoonInputPass"},
+}
+
+// BenchmarkPlans times the shipped student and White-box at 256x256 fp32
+// in each plan variant, frames interleaved in rounds in one page so that
+// the machine's drift hits every variant alike; -v prints every round.
+func BenchmarkPlans(b *testing.B) {
+	student, err := model.ReadFile(filepath.Join(repoRoot(), "web", "models", "student.safetensors"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("student", func(b *testing.B) { benchPlans(b, student) })
+	b.Run("whitebox", func(b *testing.B) { benchPlans(b, benchModel(b)) })
+}
+
+func benchPlans(b *testing.B, g *model.Graph) {
+	p := newPage(b)
+	if _, err := eval[chromedp.Void](p.ctx, benchJS); err != nil {
+		b.Fatal(err)
+	}
+	data, err := model.Encode(g, "F16")
+	if err != nil {
+		b.Fatal(err)
+	}
+	const size = 256
+	mu, pu := p.srv.put(data), p.srv.put(fixtureRGBA(b, size))
+	for i, v := range planVariants {
+		// No warm-up: every variant's frames run its own layout from the first.
+		pin, unpin := "globalThis.edgetoonNoWarmup = true;", "delete globalThis.edgetoonNoWarmup;"
+		if v.global != "" {
+			pin, unpin = pin+"globalThis."+v.global+" = true;", unpin+"delete globalThis."+v.global
+		}
+		js := fmt.Sprintf("%s benchCreate('plan%d', %q, 'fp32', %q, %d, %d).finally(() => { %s })", pin, i, mu, pu, size, size, unpin)
+		if _, err := eval[string](p.ctx, js); err != nil {
+			b.Fatal(err)
+		}
+		defer eval[chromedp.Void](p.ctx, fmt.Sprintf("benchDispose('plan%d')", i))
+		if _, err := eval[string](p.ctx, fmt.Sprintf("benchFrame('plan%d')", i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ms := make([][]float64, len(planVariants))
+	for round := range max(b.N, 5) {
+		for i, v := range planVariants {
+			res, err := eval[string](p.ctx, fmt.Sprintf("benchFrame('plan%d')", i))
+			if err != nil {
+				b.Fatal(err)
+			}
+			var f struct {
+				Ms   float64
+				Info map[string]any
+			}
+			json.Unmarshal([]byte(res), &f)
+			ms[i] = append(ms[i], f.Ms)
+			b.Logf("round %d: %s: %.0f ms, %v passes", round, v.name, f.Ms, f.Info["passes"])
+		}
+	}
+	base := median(ms[0])
+	for i, v := range planVariants {
+		med := median(ms[i])
+		b.Logf("%s: %.0f ms/frame (median of %d), %.3fx the default's time", v.name, med, len(ms[i]), med/base)
+	}
+}
