@@ -96,18 +96,18 @@ func guidedOp(op, a, b string) string {
 	return op + "(" + a + "," + b + ")"
 }
 
-// guidedForm returns the canonical expressions of Algorithm 1 for guide x,
-// input y, eps and a window of radius r: a, b, and the terms of the second
-// pass (mean(a), mean(b), mean(a)*x, the output).
-func guidedForm(x, y, eps string, r int) (a, b string, apply []string) {
+// guidedForm returns the canonical expressions of Algorithm 1's second
+// pass for guide x, input y, eps and a window of radius r: mean(a),
+// mean(b), mean(a)*x and the output.
+func guidedForm(x, y, eps string, r int) []string {
 	box := func(v string) string { return fmt.Sprintf("box%d(%s)", r, v) }
 	mx, my := box(x), box(y)
 	cov := guidedOp(model.OpSub, box(guidedOp(model.OpMul, x, y)), guidedOp(model.OpMul, mx, my))
 	v := guidedOp(model.OpSub, box(guidedOp(model.OpMul, x, x)), guidedOp(model.OpMul, mx, mx))
-	a = guidedOp(model.OpDiv, cov, guidedOp(model.OpAdd, v, eps))
-	b = guidedOp(model.OpSub, my, guidedOp(model.OpMul, a, mx))
+	a := guidedOp(model.OpDiv, cov, guidedOp(model.OpAdd, v, eps))
+	b := guidedOp(model.OpSub, my, guidedOp(model.OpMul, a, mx))
 	ax := guidedOp(model.OpMul, box(a), x)
-	return a, b, []string{box(a), box(b), ax, guidedOp(model.OpAdd, ax, box(b))}
+	return []string{box(a), box(b), ax, guidedOp(model.OpAdd, ax, box(b))}
 }
 
 // matchGuided says whether node out is the output of a guided filter the
@@ -164,7 +164,7 @@ func (b *builder) matchGuided(out *model.Node) *guided {
 // roles and that only out is read from outside, and splits the nodes
 // between the two passes.
 func (b *builder) guidedAs(e *guidedExprs, out *model.Node, x, y, eps string, r int) *guided {
-	_, _, apply := guidedForm(strconv.Quote(x), strconv.Quote(y), strconv.Quote(eps), r)
+	apply := guidedForm(strconv.Quote(x), strconv.Quote(y), strconv.Quote(eps), r)
 	if e.memo[out.Name] != apply[len(apply)-1] {
 		return nil
 	}

@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -115,7 +116,7 @@ func TestGuidedFilterFusion(t *testing.T) {
 			if outs := p.Programs[stats.Program].Outputs; outs != 2 || len(stats.Bases) != 1 || p.Textures[stats.Out].Layers < 2 {
 				t.Errorf("%s: first pass draws %v with %d outputs, want both layers at once", tc.name, stats.Bases, outs)
 			}
-			if !containsTex(apply.Inputs, stats.Out) {
+			if !slices.Contains(apply.Inputs, stats.Out) {
 				t.Errorf("%s: second pass samples %v, not the coefficients in %d", tc.name, apply.Inputs, stats.Out)
 			}
 		}
@@ -136,13 +137,4 @@ func TestGuidedFilterFusion(t *testing.T) {
 	if len(guided) != 2 || len(guided[0].Bases) != 2 || p.Programs[guided[0].Program].Outputs != 1 {
 		t.Errorf("MaxOutputs 1: %d guided passes, first draws %v", len(guided), guided[0].Bases)
 	}
-}
-
-func containsTex(ts []int, t int) bool {
-	for _, x := range ts {
-		if x == t {
-			return true
-		}
-	}
-	return false
 }

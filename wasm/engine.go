@@ -21,7 +21,7 @@ type engine struct {
 	limits   kernels.Options
 	renderer string
 	request  string // precision asked for
-	pinned   bool   // a benchmark pinned the plan's layout (edgetoonConvPixels, edgetoonMaxOutputs, edgetoonSplitGuided)
+	pinned   bool   // a benchmark pinned the plan's layout (edgetoonConvPixels, edgetoonMaxOutputs, edgetoonSplitGuided, edgetoonInputPass)
 	warm     bool   // first frames in the quick layout, warmed in the background (warmup.go); read once, at open
 
 	graph     *model.Graph

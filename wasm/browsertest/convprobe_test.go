@@ -170,15 +170,7 @@ func benchLayouts(b *testing.B, g *model.Graph) {
 	var macs float64
 	for round := range max(b.N, 3) {
 		for _, n := range widths {
-			res, err := eval[string](p.ctx, fmt.Sprintf("benchFrame('px%s')", n))
-			if err != nil {
-				b.Fatal(err)
-			}
-			var f struct {
-				Ms   float64
-				Info map[string]any
-			}
-			json.Unmarshal([]byte(res), &f)
+			f := timedFrame(b, p, "px"+n.String())
 			macs, _ = f.Info["macs"].(float64)
 			ms[n] = append(ms[n], f.Ms)
 			b.Logf("round %d: layout %s: %.0f ms, %v passes", round, n, f.Ms, f.Info["passes"])
@@ -189,6 +181,24 @@ func benchLayouts(b *testing.B, g *model.Graph) {
 		b.Logf("layout %s: %.0f ms/frame (median of %d), %.2fx the first layout's speed, %.1f%% of peak %.2f GMAD/s",
 			n, med, len(ms[n]), median(ms[widths[0]])/med, 100*macs/(med/1000)/peak, peak/1e9)
 	}
+}
+
+// frame is one timed frame of benchFrame: its wall-clock ms and the
+// engine's info.
+type frame struct {
+	Ms   float64
+	Info map[string]any
+}
+
+// timedFrame draws one frame of the engine benchCreate made under key.
+func timedFrame(b *testing.B, p *page, key string) frame {
+	res, err := eval[string](p.ctx, fmt.Sprintf("benchFrame(%q)", key))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var f frame
+	json.Unmarshal([]byte(res), &f)
+	return f
 }
 
 // layout is a conv fragment's output: pixels side by side, each of layers

@@ -3,7 +3,6 @@
 package browsertest
 
 import (
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -63,15 +62,7 @@ func benchPlans(b *testing.B, g *model.Graph) {
 	ms := make([][]float64, len(planVariants))
 	for round := range max(b.N, 5) {
 		for i, v := range planVariants {
-			res, err := eval[string](p.ctx, fmt.Sprintf("benchFrame('plan%d')", i))
-			if err != nil {
-				b.Fatal(err)
-			}
-			var f struct {
-				Ms   float64
-				Info map[string]any
-			}
-			json.Unmarshal([]byte(res), &f)
+			f := timedFrame(b, p, fmt.Sprintf("plan%d", i))
 			ms[i] = append(ms[i], f.Ms)
 			b.Logf("round %d: %s: %.0f ms, %v passes", round, v.name, f.Ms, f.Info["passes"])
 		}
