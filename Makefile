@@ -169,7 +169,7 @@ STUDENT_STEPS   ?= 899
 STUDENT_GROW    := --width R=24 --width inner=24 --kernel generator/Conv_9/Conv2D=5 --refit 24
 STUDENT_TUNE    := --cache-targets 768 --size 256 --batch 8 --crop-min 0.6 --subsets faces \
                    --lr 1e-4 --w-ssim 1 --w-edge 1 --w-gan 0
-.PHONY: student student-polish student-v3 student-v4 student-v5 student-v6 student-plus student-plus-polish student-search train-test train-deps trainpack
+.PHONY: student student-polish student-v3 student-v4 student-v5 student-v6 student-v7 student-plus student-plus-polish student-search train-test train-deps trainpack
 
 # grow_tune OUT,INIT,GROW,TUNE: grow INIT by train/grow.py GROW into
 # OUT/grown.safetensors (once), then fine-tune that with main.py's TUNE in
@@ -220,7 +220,7 @@ STUDENT_V5_GROW := --context generator/context/LeakyRelu_1=48 --context-convs 2
 student-v5: model
 	$(call grow_tune,$(STUDENT_V5_OUT),train/init/student-v4.safetensors,$(STUDENT_V5_GROW),--finetune-steps 1600 $(SCENES_TUNE) --lr 1e-4 --w-sharp 20)
 
-# v6, the shipped default (web/models/MODEL_CARD.md): v5 (train/init/)
+# v6 (train/init/student-v6.md): v5 (train/init/)
 # fine-tuned on crops at the scale `stylize -size` gives a whole photo
 # (--crop-of long: a crop's side is 0.6-1 of the photo's long side, the
 # photo mirrored beyond its edges), a cache of its own, in resumable pieces.
@@ -231,6 +231,24 @@ student-v6: model
 	  --resume --finetune-steps 1500 --cache-targets 2304 --size 256 --batch 8 --crop-min 0.6 --crop-of long \
 	  --subsets faces,scenes --w-ssim 1 --w-edge 2 --w-gan 0 --lr 1e-4 --w-sharp 20 \
 	  --minutes $(STUDENT_MINUTES) --out $(STUDENT_V6_OUT) $(ARGS)
+
+# v7, the shipped default (web/models/MODEL_CARD.md): v6 (train/init/)
+# fine-tuned in two resumable pieces with v6's loss, the teacher on the fly
+# (preset gpu: 256 px, batch 32) and the weights' moving average exported.
+# A GPU recipe: one H200 ran its steps in 6.5 minutes; on 2 CPU cores they
+# would take about 27 hours (train/README.md). On a GPU machine without Go,
+# run the two main.py lines by hand with python3 (train/gpu.sh's header).
+STUDENT_V7_OUT ?= $(HOME)/.cache/edgetoon/student-v7
+STUDENT_V7_TUNE := --preset gpu --data .trainpack --crop-min 0.6 --crop-of long --subsets faces,scenes \
+                   --w-ssim 1 --w-edge 2 --w-gan 0 --w-sharp 20 --ema 0.999
+student-v7: model
+	test -d .trainpack || $(PY) train/pack_data.py
+	mkdir -p $(STUDENT_V7_OUT)/a $(STUDENT_V7_OUT)/b
+	test -f $(STUDENT_V7_OUT)/a/student.safetensors || EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all \
+	  --init train/init/student-v6.safetensors --resume --finetune-steps 2006 --lr 1e-4 $(STUDENT_V7_TUNE) \
+	  --minutes $(STUDENT_MINUTES) --out $(STUDENT_V7_OUT)/a $(ARGS)
+	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(STUDENT_V7_OUT)/a/student.safetensors \
+	  --resume --finetune-steps 2916 --lr 5e-5 $(STUDENT_V7_TUNE) --minutes $(STUDENT_MINUTES) --out $(STUDENT_V7_OUT)/b $(ARGS)
 
 # The larger student, retired from the page (train/init/student-plus.md):
 # v2 grown to a 40-channel trunk, fine-tuned on faces and scenes.

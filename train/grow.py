@@ -43,12 +43,31 @@ def blocks(tensors):
                                                  if n.startswith("generator/block_")})]
 
 
-def residual_stream(tensors):
+def residual_stream(tensors, graph=None):
     """(producers, consumers) of the residual stream R: Conv_4 and each
-    block's conv2 write it; each block's conv1 and Conv_5 read it."""
+    block's conv2 write it; each block's conv1 and Conv_5 read it, and so
+    does each context branch grown on it (add_context at a node of R), whose
+    last conv writes it back. Those branches are found in the graph, which
+    is needed when a student has any."""
     bs = blocks(tensors)
-    return (["generator/Conv_4/Conv2D"] + [b + "conv2/Conv2D" for b in bs],
-            [b + "conv1/Conv2D" for b in bs] + ["generator/Conv_5/Conv2D"])
+    producers = ["generator/Conv_4/Conv2D"] + [b + "conv2/Conv2D" for b in bs]
+    consumers = [b + "conv1/Conv2D" for b in bs] + ["generator/Conv_5/Conv2D"]
+    if not any(n.startswith("generator/context") for n in tensors):
+        return producers, consumers
+    if graph is None:
+        raise ValueError("residual_stream: the student has context branches: pass its graph")
+    nodes = graph["nodes"]
+    writers = {n["name"]: n["inputs"][1] for n in nodes if n["op"] == "conv2d"}
+    on_r = {n for n, w in writers.items() if w in producers}  # conv nodes that write R
+    on_r |= {n["name"] for n in nodes if n["op"] == "add" and n["name"].startswith("generator/block_")}
+    for n in nodes:
+        pre = n["name"].rsplit("/", 1)[0] + "/"
+        if n["op"] == "conv2d" and pre.startswith("generator/context") and n["inputs"][0] in on_r:
+            convs = sorted((w for w in tensors if w.startswith(pre + "Conv_") and w.endswith("/Conv2D")),
+                           key=lambda w: int(w[len(pre) + 5:].split("/")[0]))
+            consumers.append(convs[0])
+            producers.append(convs[-1])
+    return producers, consumers
 
 
 def widen(tensors, producers, consumers, width, rng, scale=0.05):
@@ -119,12 +138,13 @@ def training_crops(n, size=160):
                         for p in paths])
 
 
-def grow(tensors, widths=None, kernels=None, seed=0):
-    """widths: {"R": n, "inner": n}; kernels: {weight name: k}."""
+def grow(tensors, widths=None, kernels=None, seed=0, graph=None):
+    """widths: {"R": n, "inner": n}; kernels: {weight name: k}; graph:
+    the student's, needed to widen R past its context branches."""
     rng = np.random.default_rng(seed)
     for group, n in sorted((widths or {}).items()):
         if group == "R":
-            tensors = widen(tensors, *residual_stream(tensors), n, rng)
+            tensors = widen(tensors, *residual_stream(tensors, graph), n, rng)
         elif group == "inner":
             for b in blocks(tensors):
                 tensors = widen(tensors, [b + "conv1/Conv2D"], [b + "conv2/Conv2D"], n, rng)
@@ -213,7 +233,7 @@ def main(argv=None):
     graph, old = em.read_file(a.src)
     before = em.macs(graph, old)
     kernels = parse_pairs(a.kernel, int)
-    tensors = grow(old, parse_pairs(a.width, int), kernels, a.seed)
+    tensors = grow(old, parse_pairs(a.width, int), kernels, a.seed, graph)
     if a.refit and kernels:
         photos = training_crops(a.refit)
         for name in kernels:

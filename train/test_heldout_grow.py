@@ -173,6 +173,28 @@ class GrowTest(unittest.TestCase):
             b = em.GraphModule(g2, t2)(x)
         self.assertLess(float((a - b).abs().max()), 1e-2)
 
+    def test_widen_past_context_branches(self):
+        # R = 16 in this student; a branch on R (width 8) with one nested in
+        # it (width 6): widening R grows the outer branch's first conv's
+        # input and its last conv's output, and leaves the nested one alone.
+        g, t = grow.add_context(self.graph, self.tensors, "generator/block_1/add", 8)
+        g, t = grow.add_context(g, t, "generator/context/LeakyRelu_1", 6, convs=1)
+        with self.assertRaises(ValueError):  # the branches are found in the graph
+            grow.grow(t, {"R": 20})
+        grown = grow.grow(t, {"R": 20}, graph=g)
+        self.assertEqual(grown["generator/context/Conv_0/Conv2D"].shape, (8, 3, 3, 20))
+        self.assertEqual(grown["generator/context/Conv_4/Conv2D"].shape, (20, 3, 3, 8))
+        self.assertEqual(grown["generator/context/Conv_4/biases"].shape, (20,))
+        for k in ("Conv_0", "Conv_2"):
+            name = "generator/context_1/%s/Conv2D" % k
+            self.assertEqual(grown[name].shape, t[name].shape)
+        x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(3)) * 2 - 1
+        with torch.no_grad():
+            a = em.GraphModule(g, t)(x)
+            b = em.GraphModule(g, grown)(x)
+        self.assertLess(float((a - b).abs().max()), 2e-2)
+        self.assertGreater(float((a - b).abs().max()), 0)
+
     def test_shrink_kernel(self):
         k = "generator/Conv_9/Conv2D"
         out = grow.grow(self.tensors, kernels={k: 5})
