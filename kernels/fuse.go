@@ -107,7 +107,7 @@ func (b *builder) fuse() error {
 	}
 	b.inlined = map[string]bool{}
 	b.tails = map[string]*group{}
-	if b.opts.InputPass && b.opts.Input == InputImage {
+	if !b.opts.InlineInput && b.opts.Input == InputImage {
 		gr := &group{copyOf: g.Input, input: true}
 		b.groups = append(b.groups, gr)
 		b.tails[g.Input] = gr

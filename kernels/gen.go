@@ -41,8 +41,8 @@ type gen struct {
 	vecs    []float32
 	leaves  []string // values sampled as t0, t1, ...
 	image   bool     // samples the source image as timg
-	// storesInput: the pass stores the graph input (Options.InputPass),
-	// sampling the image for it.
+	// storesInput: the pass stores the graph input (InputImage without
+	// Options.InlineInput), sampling the image for it.
 	storesInput bool
 	weights     bool // samples the weight texture as tw
 	pixels      int  // output pixels per fragment

@@ -51,8 +51,9 @@ type InputKind int
 
 const (
 	// InputImage: an RGBA8 2D texture holding the source picture at any
-	// size; it is resampled (bilinear) to the plan's size and normalized
-	// with the graph's Norm in every fetch.
+	// size; the plan's first pass resamples it (bilinear) to the plan's
+	// size and normalizes it with the graph's Norm (Options.InlineInput:
+	// in every fetch instead).
 	InputImage InputKind = iota
 	// InputRaw: a float texture array holding the already normalized
 	// [H,W,C] input (tests).
@@ -83,10 +84,11 @@ type Options struct {
 	// passes) instead of in two (guided.go): kept for the benchmark that
 	// compares them.
 	SplitGuided bool
-	// InputPass stores the graph input (the image resampled and
-	// normalized) in a pass of its own, which every reader then fetches,
-	// instead of resampling the image in every fetch.
-	InputPass bool
+	// InlineInput resamples and normalizes the image (InputImage) in
+	// every fetch of the graph input instead of storing it once in a pass
+	// of its own that every reader fetches: kept for the benchmark that
+	// compares them (BenchmarkPlans).
+	InlineInput bool
 }
 
 // DefaultConvPixels is the conv fragment width the plans use by default:

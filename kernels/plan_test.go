@@ -14,6 +14,9 @@ import (
 // depend on the weights' values, only on the graph's shapes.
 func newRand() *rand.Rand { return rand.New(rand.NewPCG(1, 2)) }
 
+// whiteboxPlan plans White-box with the image (canvas) inlined in its
+// readers' fetches, as the layers' fusion tests expect; TestInputPass
+// checks the default, the input in a pass of its own.
 func whiteboxPlan(t *testing.T, size int, canvas bool) (*model.Graph, *Plan) {
 	t.Helper()
 	g := testgraph.Whitebox(newRand())
@@ -21,7 +24,7 @@ func whiteboxPlan(t *testing.T, size int, canvas bool) (*model.Graph, *Plan) {
 	if !canvas {
 		in = InputRaw
 	}
-	p, err := Build(g, Options{H: size, W: size, Input: in, ToCanvas: canvas})
+	p, err := Build(g, Options{H: size, W: size, Input: in, ToCanvas: canvas, InlineInput: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,15 +256,16 @@ func TestConvPixels(t *testing.T) {
 	}
 }
 
-// TestInputPass: with Options.InputPass the first pass stores the graph
-// input sampled from the image, and no other pass samples the image.
+// TestInputPass: by default the first pass stores the graph input sampled
+// from the image, and no other pass samples the image; with
+// Options.InlineInput every reader of the input samples it.
 func TestInputPass(t *testing.T) {
 	g := testgraph.Whitebox(newRand())
-	base, err := Build(g, Options{H: 64, W: 64, ToCanvas: true})
+	base, err := Build(g, Options{H: 64, W: 64, ToCanvas: true, InlineInput: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := Build(g, Options{H: 64, W: 64, ToCanvas: true, InputPass: true})
+	p, err := Build(g, Options{H: 64, W: 64, ToCanvas: true})
 	if err != nil {
 		t.Fatal(err)
 	}

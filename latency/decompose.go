@@ -75,8 +75,10 @@ func (p *pass) root() string { return p.stored[0] }
 // passes plans g and records which pass computes each node.
 func (d *decomposer) passes(h, w int) error {
 	// Fusion depends on the graph and on whether the last pass draws to
-	// the canvas, which here it does not.
-	passes, err := kernels.Passes(d.g, kernels.Options{H: h, W: w})
+	// the canvas, which here it does not. The pass that stores an image
+	// input is no block of the graph: the profiler feeds a raw input, as
+	// InlineInput plans the rest.
+	passes, err := kernels.Passes(d.g, kernels.Options{H: h, W: w, InlineInput: true})
 	if err != nil {
 		return fmt.Errorf("decompose: plan: %w", err)
 	}

@@ -273,7 +273,7 @@ func TestDecomposeInlinedUpsampleAdd(t *testing.T) {
 	low = b.conv("c3", low, 3, 1, 12, 8, "relu")
 	up := b.op("up", model.OpAdd, b.resize("rs", low), skip)
 	b.conv("c4", up, 1, 1, 8, 4, "")
-	passes, err := kernels.Passes(b.g, kernels.Options{H: 16, W: 16})
+	passes, err := kernels.Passes(b.g, kernels.Options{H: 16, W: 16, InlineInput: true}) // as Decompose plans
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ type engine struct {
 	limits   kernels.Options
 	renderer string
 	request  string // precision asked for
-	pinned   bool   // a benchmark pinned the plan's layout (edgetoonConvPixels, edgetoonMaxOutputs, edgetoonSplitGuided, edgetoonInputPass)
+	pinned   bool   // a benchmark pinned the plan's layout (edgetoonConvPixels, edgetoonMaxOutputs, edgetoonSplitGuided, edgetoonInlineInput)
 	warm     bool   // first frames in the quick layout, warmed in the background (warmup.go); read once, at open
 
 	graph     *model.Graph
@@ -133,8 +133,8 @@ func (e *engine) probe() error {
 		e.limits.SplitGuided = true
 		e.pinned = true
 	}
-	if js.Global().Get("edgetoonInputPass").Truthy() {
-		e.limits.InputPass = true
+	if js.Global().Get("edgetoonInlineInput").Truthy() {
+		e.limits.InlineInput = true
 		e.pinned = true
 	}
 	e.renderer = c.Call("getParameter", gl.RENDERER).String()

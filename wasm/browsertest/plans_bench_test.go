@@ -18,7 +18,7 @@ import (
 var planVariants = []struct{ name, global string }{
 	{"default", ""},
 	{"six-pass guided filter", "edgetoonSplitGuided"},
-	{"input pass", "edgetoonInputPass"},
+	{"input inlined in every fetch", "edgetoonInlineInput"},
 }
 
 // BenchmarkPlans times the shipped student and White-box at 256x256 fp32
