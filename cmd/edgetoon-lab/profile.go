@@ -64,7 +64,7 @@ func runProfile(args []string) error {
 	}
 	cfg := profileConfig{progress: os.Stderr}
 	fs.StringVar(&cfg.browser, "browser", "chromium", "`browser`: chromium (found on PATH or $CHROMIUM) or a Chromium binary's path")
-	catalog := fs.String("catalog", "full", "block catalogue: full (958 blocks) or reduced (a handful, for CI)")
+	catalog := fs.String("catalog", "full", "block catalogue: full (1,098 blocks) or reduced (a handful, for CI)")
 	blocksFile := fs.String("blocks", "", "time the blocks listed in this JSON `file` (an array of blocks, or a latency table) instead of -catalog")
 	networks := fs.String("networks", "", "time whole networks: a JSON `file` holding an array of architectures ({c0,c1,c2,c3,r,mids,c6,c8}); writes their latencies instead of a table")
 	fs.IntVar(&cfg.size, "size", 256, "input side of -networks")
