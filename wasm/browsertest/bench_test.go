@@ -5,7 +5,6 @@ package browsertest
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -136,14 +135,7 @@ func BenchmarkGPU(b *testing.B) {
 
 // fixtureRGBA is the benchmark picture at size x size as RGBA bytes.
 func fixtureRGBA(b *testing.B, size int) []byte {
-	px := fixture(b, "obama.jpg", size, size)
-	rgba := make([]byte, size*size*4)
-	for i := range size * size {
-		for k := range 3 {
-			rgba[4*i+k] = byte(math.Round(float64(px.Data[3*i+k]) * 255))
-		}
-		rgba[4*i+3] = 255
-	}
+	_, rgba := opaqueFixture(b, "obama.jpg", size)
 	return rgba
 }
 

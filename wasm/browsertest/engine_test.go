@@ -171,15 +171,7 @@ func TestScreenshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	const size = 256
-	px := fixture(t, "obama.jpg", size, size)
-	rgba := make([]byte, size*size*4)
-	for i := range size * size {
-		for k := range 3 {
-			rgba[4*i+k] = byte(math.Round(float64(px.Data[3*i+k]) * 255))
-			px.Data[3*i+k] = float32(rgba[4*i+k]) / 255
-		}
-		rgba[4*i+3] = 255
-	}
+	px, rgba := opaqueFixture(t, "obama.jpg", size)
 	want, err := cpu.Run(g, normalize(g, px))
 	if err != nil {
 		t.Fatal(err)
@@ -192,14 +184,7 @@ func TestScreenshot(t *testing.T) {
 	if _, err := eval[string](p.ctx, fmt.Sprintf("stylizeTwice(%q, %q, %d, %d, %q, '', 'auto', false)", p.srv.put(data), p.srv.put(rgba), size, size, post)); err != nil {
 		t.Fatal(err)
 	}
-	got := p.srv.get(id)
-	gotPx, wantPx := make([]float32, 0, size*size*3), denormalize(g, want)
-	for i := range size * size {
-		for k := range 3 {
-			gotPx = append(gotPx, float32(got[4*i+k])/255)
-		}
-	}
-	db := psnr(gotPx, wantPx)
+	db := psnr(canvasRGB(p.srv.get(id)), denormalize(g, want))
 	t.Logf("canvas vs CPU: PSNR %.1f dB", db)
 	if db < 40 {
 		t.Errorf("canvas vs CPU: PSNR %.1f dB < 40 dB", db)

@@ -4,7 +4,6 @@ package browsertest
 
 import (
 	"fmt"
-	"math"
 	"path/filepath"
 	"testing"
 
@@ -31,15 +30,7 @@ func TestImageInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	const size = 256
-	px := fixture(t, "obama.jpg", size, size)
-	rgba := make([]byte, size*size*4)
-	for i := range size * size {
-		for k := range 3 {
-			rgba[4*i+k] = byte(math.Round(float64(px.Data[3*i+k]) * 255))
-			px.Data[3*i+k] = float32(rgba[4*i+k]) / 255
-		}
-		rgba[4*i+3] = 255
-	}
+	px, rgba := opaqueFixture(t, "obama.jpg", size)
 	pu := p.srv.put(rgba)
 	for _, tc := range []struct {
 		name string
@@ -62,10 +53,13 @@ func TestImageInput(t *testing.T) {
 			mu := p.srv.put(data)
 			for _, prec := range []string{"fp32", "fp16"} {
 				var canvases [2][]float32
-				for i, global := range []string{"", "edgetoonInlineInput"} {
+				for i, v := range []struct{ what, global string }{
+					{"input pass", ""},
+					{"input inlined", "edgetoonInlineInput"},
+				} {
 					pin, unpin := "", ""
-					if global != "" {
-						pin, unpin = "globalThis."+global+" = true;", "delete globalThis."+global
+					if v.global != "" {
+						pin, unpin = "globalThis."+v.global+" = true;", "delete globalThis."+v.global
 					}
 					post, id := p.srv.slot()
 					js := fmt.Sprintf("%s stylizeTwice(%q, %q, %d, %d, %q, '', %q, false).finally(() => { %s })",
@@ -73,20 +67,13 @@ func TestImageInput(t *testing.T) {
 					if _, err := eval[string](p.ctx, js); err != nil {
 						t.Fatal(err)
 					}
-					got := p.srv.get(id)
-					canvases[i] = make([]float32, 0, size*size*3)
-					for j := range size * size {
-						for k := range 3 {
-							canvases[i] = append(canvases[i], float32(got[4*j+k])/255)
-						}
-					}
+					canvases[i] = canvasRGB(p.srv.get(id))
 					db := psnr(canvases[i], want)
-					what := map[string]string{"": "input pass", "edgetoonInlineInput": "input inlined"}[global]
-					t.Logf("%s %s: canvas vs CPU: PSNR %.2f dB", prec, what, db)
+					t.Logf("%s %s: canvas vs CPU: PSNR %.2f dB", prec, v.what, db)
 					// The canvas holds 8-bit pixels (their rounding alone
 					// is 58.9 dB); fp16 stores 11 significant bits.
 					if db < 40 {
-						t.Errorf("%s %s: canvas vs CPU: PSNR %.2f dB < 40 dB", prec, what, db)
+						t.Errorf("%s %s: canvas vs CPU: PSNR %.2f dB < 40 dB", prec, v.what, db)
 					}
 				}
 				if prec == "fp32" {

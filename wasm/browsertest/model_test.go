@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	_ "image/jpeg"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -56,6 +57,32 @@ func fixture(t testing.TB, name string, h, w int) *model.Tensor {
 		t.Fatal(err)
 	}
 	return photo.Sample(img, w, h)
+}
+
+// opaqueFixture is testdata/NAME at size x size as opaque RGBA bytes (the
+// engine's picture input) and as the HWC RGB pixels in [0,1] those bytes
+// hold, rounding included (the CPU engine's input for the same picture).
+func opaqueFixture(tb testing.TB, name string, size int) (*model.Tensor, []byte) {
+	tb.Helper()
+	px := fixture(tb, name, size, size)
+	rgba := make([]byte, size*size*4)
+	for i := range size * size {
+		for k := range 3 {
+			rgba[4*i+k] = byte(math.Round(float64(px.Data[3*i+k]) * 255))
+			px.Data[3*i+k] = float32(rgba[4*i+k]) / 255
+		}
+		rgba[4*i+3] = 255
+	}
+	return px, rgba
+}
+
+// canvasRGB is RGBA bytes read back from a canvas as RGB in [0,1].
+func canvasRGB(rgba []byte) []float32 {
+	out := make([]float32, 0, len(rgba)/4*3)
+	for i := 0; i+3 < len(rgba); i += 4 {
+		out = append(out, float32(rgba[i])/255, float32(rgba[i+1])/255, float32(rgba[i+2])/255)
+	}
+	return out
 }
 
 // normalize maps pixels in [0,1] to the network's input range.
