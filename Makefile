@@ -169,7 +169,7 @@ STUDENT_STEPS   ?= 899
 STUDENT_GROW    := --width R=24 --width inner=24 --kernel generator/Conv_9/Conv2D=5 --refit 24
 STUDENT_TUNE    := --cache-targets 768 --size 256 --batch 8 --crop-min 0.6 --subsets faces \
                    --lr 1e-4 --w-ssim 1 --w-edge 1 --w-gan 0
-.PHONY: student student-polish student-v3 student-v4 student-v5 student-v6 student-v7 student-plus student-plus-polish student-search train-test train-deps trainpack
+.PHONY: student student-polish student-v3 student-v4 student-v5 student-v6 student-v7 student-v8 student-plus student-plus-polish student-search train-test train-deps trainpack
 
 # grow_tune OUT,INIT,GROW,TUNE: grow INIT by train/grow.py GROW into
 # OUT/grown.safetensors (once), then fine-tune that with main.py's TUNE in
@@ -232,12 +232,13 @@ student-v6: model
 	  --subsets faces,scenes --w-ssim 1 --w-edge 2 --w-gan 0 --lr 1e-4 --w-sharp 20 \
 	  --minutes $(STUDENT_MINUTES) --out $(STUDENT_V6_OUT) $(ARGS)
 
-# v7, the shipped default (web/models/MODEL_CARD.md): v6 (train/init/)
-# fine-tuned in two resumable pieces with v6's loss, the teacher on the fly
-# (preset gpu: 256 px, batch 32) and the weights' moving average exported.
-# A GPU recipe: one H200 ran its steps in 6.5 minutes; on 2 CPU cores they
-# would take about 27 hours (train/README.md). On a GPU machine without Go,
-# run the two main.py lines by hand with python3 (train/gpu.sh's header).
+# v7 (train/init/student-v7.md): v6 (train/init/) fine-tuned in two
+# resumable pieces with v6's loss, the teacher on the fly (preset gpu: 256
+# px, batch 32) and the weights' moving average exported. A GPU recipe: one
+# H200 ran its steps in 6.5 minutes; on 2 CPU cores they would take about
+# 27 hours (train/README.md). On a GPU machine without Go, run the two
+# main.py lines by hand with python3 (train/gpu.sh's header). v7 itself
+# was made from the pack and crops before v8's (its card).
 STUDENT_V7_OUT ?= $(HOME)/.cache/edgetoon/student-v7
 STUDENT_V7_TUNE := --preset gpu --data .trainpack --crop-min 0.6 --crop-of long --subsets faces,scenes \
                    --w-ssim 1 --w-edge 2 --w-gan 0 --w-sharp 20 --ema 0.999
@@ -249,6 +250,20 @@ student-v7: model
 	  --minutes $(STUDENT_MINUTES) --out $(STUDENT_V7_OUT)/a $(ARGS)
 	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(STUDENT_V7_OUT)/a/student.safetensors \
 	  --resume --finetune-steps 2916 --lr 5e-5 $(STUDENT_V7_TUNE) --minutes $(STUDENT_MINUTES) --out $(STUDENT_V7_OUT)/b $(ARGS)
+
+# v8, the shipped default (web/models/MODEL_CARD.md): v7 (train/init/)
+# fine-tuned as v7 was, on photos packed at the scale of use (longer side
+# 512) with antialiased crops: 3,461 steps at lr 1e-4, then 2,890 at 5e-5.
+# A GPU recipe (one H200: 10 minutes of steps); run as student-v7 above.
+STUDENT_V8_OUT ?= $(HOME)/.cache/edgetoon/student-v8
+student-v8: model
+	test -d .trainpack || $(PY) train/pack_data.py
+	mkdir -p $(STUDENT_V8_OUT)/a $(STUDENT_V8_OUT)/b
+	test -f $(STUDENT_V8_OUT)/a/student.safetensors || EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all \
+	  --init train/init/student-v7.safetensors --resume --finetune-steps 3461 --lr 1e-4 $(STUDENT_V7_TUNE) \
+	  --minutes $(STUDENT_MINUTES) --out $(STUDENT_V8_OUT)/a $(ARGS)
+	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(STUDENT_V8_OUT)/a/student.safetensors \
+	  --resume --finetune-steps 2890 --lr 5e-5 $(STUDENT_V7_TUNE) --minutes $(STUDENT_MINUTES) --out $(STUDENT_V8_OUT)/b $(ARGS)
 
 # The larger student, retired from the page (train/init/student-plus.md):
 # v2 grown to a 40-channel trunk, fine-tuned on faces and scenes.

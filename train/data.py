@@ -222,14 +222,14 @@ def apply_jitter(x, b, c, s):
 class DeviceCrops:
     """Endless batches of PhotoDataset's augmentation (random square crop
     of scale x the short side, or the long side with of_long, mirrored
-    beyond the photo's edges; bilinear resize, flip, colour jitter), made
-    on the training device from photos held there as uint8.
+    beyond the photo's edges; PIL's bilinear resize, flip, colour jitter),
+    made on the training device from photos held there as uint8.
 
     On a GPU the per-photo PIL work of DataLoader workers, not the GPU,
     bounded the steps (about 440 crops/s from 12 workers on an H100 box):
-    here one batch is one grid_sample. The photos sit zero-padded in one
-    (N, 3, Hmax, Wmax) tensor; each sample's grid reads only its own
-    photo's pixels.
+    here one batch is two batched matrix products. The photos sit
+    zero-padded in one (N, 3, Hmax, Wmax) tensor; each sample's weights
+    read only its own photo's pixels.
     """
 
     def __init__(self, images, size, batch, device, scale=(0.4, 1.0), jitter=0.2, seed=0, of_long=False):
@@ -264,24 +264,20 @@ class DeviceCrops:
         return idx, left, top, side, flip, jit
 
     def crops(self, idx, left, top, side, flip):
-        """Bilinear crops: output pixel j samples the photo at
-        left + (j + 0.5) * side / size - 0.5 (pixel centres, as PIL's resize)."""
-        n, size = len(idx), self.size
-        hmax, wmax = self.photos.shape[2], self.photos.shape[3]
-        j = (torch.arange(size, dtype=torch.float32) + 0.5) / size  # (size,)
-        xs = left[:, None] + j[None, :] * side[:, None] - 0.5  # (n, size) source pixel coordinates
-        xs = torch.where(flip[:, None], xs.flip(1), xs)
-        ys = top[:, None] + j[None, :] * side[:, None] - 0.5
-        # Mirrored about the photo's edges (mirror_crop), then clamped to its
-        # own pixels: its edge repeats, its padding is never read.
+        """The windows resized to size x size as PIL's BILINEAR resize of
+        mirror_crop's window does it: a triangle filter stretched by the
+        downscale factor (antialiased, so a crop shrunk 2x is what
+        `stylize -size` feeds the network from a photo twice the size, not
+        an aliased point sample), taps clipped to the window and
+        renormalised. Separable: each output row and column is a weighted
+        sum of the photo's, weights folded onto the pixels the mirrored
+        window reads (resample_weights)."""
         h, w = self.hw[idx, 0], self.hw[idx, 1]
-        xs = torch.minimum(mirror(xs, w[:, None]).clamp(min=0), (w - 1)[:, None])
-        ys = torch.minimum(mirror(ys, h[:, None]).clamp(min=0), (h - 1)[:, None])
-        gx = (2 * xs + 1) / wmax - 1  # grid_sample, align_corners=False
-        gy = (2 * ys + 1) / hmax - 1
-        grid = torch.stack([gx[:, None, :].expand(n, size, size), gy[:, :, None].expand(n, size, size)], dim=-1)
+        wy = resample_weights(top, side, h, self.size, self.photos.shape[2]).to(self.device)
+        wx = resample_weights(left, side, w, self.size, self.photos.shape[3])
+        wx = torch.where(flip[:, None, None], wx.flip(1), wx).to(self.device)
         src = self.photos[idx.to(self.device)].float() / 255
-        return F.grid_sample(src, grid.to(self.device), mode="bilinear", padding_mode="border", align_corners=False)
+        return wy[:, None] @ src @ wx.transpose(1, 2)[:, None]
 
     def __next__(self):
         idx, left, top, side, flip, (b, c, s) = self.params()
@@ -291,12 +287,30 @@ class DeviceCrops:
         return apply_jitter(x, *(v.to(self.device).view(-1, 1, 1, 1) for v in (b, c, s)))
 
 
-def mirror(x, n):
-    """Pixel coordinates x reflected into a row of n pixels (centres 0 to
-    n-1, edges at -0.5 and n-0.5), as numpy's "symmetric" padding of
-    the row: it repeats with period 2n."""
-    m = torch.remainder(x + 0.5, 2 * n)
-    return torch.where(m < n, m, 2 * n - m) - 0.5
+def resample_weights(start, side, extent, size, dim):
+    """Per sample, the (size, dim) matrix that resizes the window
+    [start, start + side) of a row of extent pixels (mirrored beyond its
+    ends, as mirror_crop) to size pixels as PIL's BILINEAR resample does
+    (libImaging/Resample.c): output j is centred at start + (j + 0.5) *
+    side / size, each pixel i weighted by the triangle 1 - |i + 0.5 -
+    centre| / s with s = max(side / size, 1), pixels outside the window
+    dropped and the weights renormalised. start, side, extent: (n,)
+    whole numbers as floats; dim >= every extent."""
+    n = len(start)
+    f = side / size
+    s = f.clamp(min=1)[:, None, None]
+    centre = start[:, None] + (torch.arange(size, dtype=torch.float32)[None, :] + 0.5) * f[:, None]
+    k = int(torch.ceil(2 * s.max())) + 2  # taps that can fall inside the triangle
+    taps = torch.floor(centre - s[:, :, 0])[..., None] + torch.arange(k, dtype=torch.float32)
+    wts = (1 - (taps + 0.5 - centre[..., None]).abs() / s).clamp(min=0)
+    wts = wts * ((taps >= start[:, None, None]) & (taps < (start + side)[:, None, None]))
+    wts = wts / wts.sum(-1, keepdim=True)
+    # Integer form of mirror(): numpy's "symmetric" padding, period 2 * extent.
+    e = extent[:, None, None]
+    m = torch.remainder(taps, 2 * e)
+    src = torch.where(m < e, m, 2 * e - 1 - m).long()
+    return torch.zeros(n, size, dim).scatter_add_(2, src, wts)
+
 
 
 def eval_images(size, root=IMAGES, limit=None):

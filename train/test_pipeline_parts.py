@@ -51,16 +51,15 @@ class PackTest(unittest.TestCase):
                 Image.fromarray(arr).save(os.path.join(src, n), quality=95)
             with open(os.path.join(src, "eval.txt"), "w") as f:
                 f.write("faces/b.jpg\n")
-            mib = pack_data.main(["--src", src, "--dst", dst, "--short", "64"])
+            mib = pack_data.main(["--src", src, "--dst", dst, "--long", "100"])
             self.assertGreater(mib, 0)
             self.assertTrue(data.is_pack(dst))
             self.assertFalse(data.is_pack(src))
             self.assertEqual(data.list_images(dst, "eval"), ["faces/b.jpg"])
             self.assertEqual(data.list_images(dst, "train"), ["faces/a.jpg", "scenes/c.jpg", "scenes/d.jpg"])
-            # Shorter side 64, aspect kept.
-            img = Image.open(os.path.join(dst, "train", "scenes", "d.jpg"))
-            self.assertEqual(min(img.size), 64)
-            self.assertEqual(img.size, (64, 77))  # 500x600 -> 64x77
+            # Longer side 100, aspect kept.
+            self.assertEqual(Image.open(os.path.join(dst, "train", "scenes", "d.jpg")).size, (83, 100))  # 500x600
+            self.assertEqual(Image.open(os.path.join(dst, "train", "faces", "a.jpg")).size, (100, 60))  # 500x300
             xs, paths = data.eval_images(32, root=dst)
             self.assertEqual(tuple(xs.shape), (1, 3, 32, 32))
             ds = data.PhotoDataset(data.list_images(dst, "train"), 32, root=data.split_root(dst, "train"),

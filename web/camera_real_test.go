@@ -123,7 +123,13 @@ const minClipPSNR = 33
 // real times as captureJS measured them (from the call to the moment the
 // canvas could be read, which waits for the GPU). stylize itself returns
 // in a few milliseconds, long before the frame is done: that is what the
-// readout showed before it measured the real time.
+// readout showed before it measured the real time, and what the lower
+// bound (0.3x the median frame) catches. The meter averages the time
+// between finished frames, which also holds the default layout's compile
+// after the quick first frames (wasm/warmup.go) and, on a loaded machine,
+// the page's waits for a turn: the upper bound is 3x the slowest frame,
+// not the median (a CI run beside other browser tests read 3,822 ms
+// against a 1,133 ms median).
 func checkReadoutMs(t *testing.T, readout string, frames []frame) {
 	t.Helper()
 	var ms float64
@@ -135,10 +141,11 @@ func checkReadoutMs(t *testing.T, readout string, frames []frame) {
 		real = append(real, f.Done-f.Start)
 	}
 	slices.Sort(real)
-	med := real[len(real)/2]
-	t.Logf("readout %q: %.1f ms/frame; frames finished %.1f ms after the call (median of %d)", readout, ms, med, len(real))
-	if ms < 0.3*med || ms > 3*med {
-		t.Errorf("readout %.1f ms/frame, the frames took %.1f ms (median)", ms, med)
+	med, slowest := real[len(real)/2], real[len(real)-1]
+	t.Logf("readout %q: %.1f ms/frame; frames finished %.1f ms after the call (median of %d, slowest %.1f)",
+		readout, ms, med, len(real), slowest)
+	if ms < 0.3*med || ms > 3*slowest {
+		t.Errorf("readout %.1f ms/frame, the frames took %.1f ms (median), %.1f (slowest)", ms, med, slowest)
 	}
 }
 
