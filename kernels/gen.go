@@ -23,6 +23,10 @@ var (
 	fetchColumnsSrc string
 	//go:embed fetch_image.glsl
 	fetchImageSrc string
+	// footprint.glsl: the picture's filtered sample (fetch_image.glsl and
+	// the post stage's shaders).
+	//go:embed footprint.glsl
+	footprintSrc string
 )
 
 // VertexShader draws one triangle covering the viewport; every pass uses it.
@@ -249,6 +253,7 @@ func (g *gen) source(outputs, pixels int, epi, put, main string) (src string, sa
 	}
 	if g.image {
 		sb.WriteString("uniform highp sampler2D timg;\n")
+		sb.WriteString(footprintSrc)
 		samplers = append(samplers, "timg")
 	}
 	if g.weights {

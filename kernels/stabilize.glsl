@@ -13,9 +13,12 @@ uniform vec4 u_p;
 layout(location = 0) out vec4 o_out;
 layout(location = 1) out vec4 o_in;
 
-// inputAt samples the source at output pixel q's centre (q in GL rows).
+#include footprint
+
+// inputAt samples the source as the network's input is, at output pixel
+// q (q in GL rows).
 vec3 inputAt(ivec2 q, vec2 size) {
-	return texture(u_image, vec2(float(q.x) + 0.5, size.y - float(q.y) - 0.5) / size).rgb;
+	return footprint(u_image, vec2(float(q.x), size.y - 1.0 - float(q.y)), 1.0 / size).rgb;
 }
 
 void main() {

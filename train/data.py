@@ -237,7 +237,8 @@ class DeviceCrops:
         wmax = max(a.shape[1] for a in images)
         self.photos = torch.zeros((len(images), 3, hmax, wmax), dtype=torch.uint8, device=device)
         for i, a in enumerate(images):
-            self.photos[i, :, :a.shape[0], :a.shape[1]] = torch.from_numpy(a).to(device).permute(2, 0, 1)
+            # np.array: a writable copy (arrays of PIL images are read-only).
+            self.photos[i, :, :a.shape[0], :a.shape[1]] = torch.from_numpy(np.array(a)).to(device).permute(2, 0, 1)
         self.hw = torch.tensor([[a.shape[0], a.shape[1]] for a in images], dtype=torch.float32)
         self.size, self.batch, self.device = size, batch, device
         self.scale, self.jitter, self.of_long = scale, jitter, of_long
@@ -310,7 +311,6 @@ def resample_weights(start, side, extent, size, dim):
     m = torch.remainder(taps, 2 * e)
     src = torch.where(m < e, m, 2 * e - 1 - m).long()
     return torch.zeros(n, size, dim).scatter_add_(2, src, wts)
-
 
 
 def eval_images(size, root=IMAGES, limit=None):

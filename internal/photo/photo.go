@@ -12,6 +12,7 @@ import (
 	_ "image/jpeg" // decoders for Decode
 	_ "image/png"
 	"io"
+	"math"
 
 	"golang.org/x/image/draw"
 
@@ -104,29 +105,52 @@ func FromTensor(t *model.Tensor, w, h int, denorm model.Affine) *image.NRGBA {
 }
 
 // Sample resizes img to w x h the way the GPU engine's shader reads its
-// input: a LINEAR sampler at output pixel centres, source coordinate
-// (x+0.5)*W/w - 0.5 clamped to the edge. It returns RGB in [0,1], HWC:
-// the reference input for comparing the engine with the CPU engine.
+// input (kernels/fetch_image.glsl): per axis, n = ceil(source pixels per
+// output pixel) taps (1 to 8) spread evenly over the output pixel, at
+// (x + (i+0.5)/n) * W/w - 0.5 in source pixels, each a LINEAR sample
+// clamped to the edge, and their mean. At or below one source pixel per
+// output pixel that is one tap at the pixel's centre (plain bilinear);
+// a larger source is filtered over each output pixel's footprint rather
+// than point-sampled, so that a shrunk camera frame does not alias. It
+// returns RGB in [0,1], HWC: the reference input for comparing the
+// engine with the CPU engine.
 func Sample(img image.Image, w, h int) *model.Tensor {
 	b := img.Bounds()
 	px := func(x, y int) [3]float64 {
 		r, g, bl, _ := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
 		return [3]float64{float64(r) / 65535, float64(g) / 65535, float64(bl) / 65535}
 	}
+	// taps returns the source coordinates (each with its lower pixel,
+	// upper pixel and weight of the upper) an output coordinate reads.
+	taps := func(out, src, size int) [][3]float64 {
+		n := min(max(int(math.Ceil(float64(src)/float64(size)-0.001)), 1), 8)
+		var ts [][3]float64
+		for i := range n {
+			f := max((float64(out)+(float64(i)+0.5)/float64(n))*float64(src)/float64(size)-0.5, 0)
+			lo := int(f)
+			ts = append(ts, [3]float64{float64(lo), float64(min(lo+1, src-1)), f - float64(lo)})
+		}
+		return ts
+	}
 	out := model.NewTensor(h, w, 3)
 	for y := range h {
-		fy := max((float64(y)+0.5)*float64(b.Dy())/float64(h)-0.5, 0)
-		y0 := int(fy)
-		y1, ty := min(y0+1, b.Dy()-1), fy-float64(y0)
+		ty := taps(y, b.Dy(), h)
 		for x := range w {
-			fx := max((float64(x)+0.5)*float64(b.Dx())/float64(w)-0.5, 0)
-			x0 := int(fx)
-			x1, tx := min(x0+1, b.Dx()-1), fx-float64(x0)
-			p00, p10, p01, p11 := px(x0, y0), px(x1, y0), px(x0, y1), px(x1, y1)
+			tx := taps(x, b.Dx(), w)
+			var sum [3]float64
+			for _, v := range ty {
+				for _, u := range tx {
+					p00, p10 := px(int(u[0]), int(v[0])), px(int(u[1]), int(v[0]))
+					p01, p11 := px(int(u[0]), int(v[1])), px(int(u[1]), int(v[1]))
+					for k := range 3 {
+						top := p00[k] + (p10[k]-p00[k])*u[2]
+						bot := p01[k] + (p11[k]-p01[k])*u[2]
+						sum[k] += top + (bot-top)*v[2]
+					}
+				}
+			}
 			for k := range 3 {
-				top := p00[k] + (p10[k]-p00[k])*tx
-				bot := p01[k] + (p11[k]-p01[k])*tx
-				out.Data[(y*w+x)*3+k] = float32(top + (bot-top)*ty)
+				out.Data[(y*w+x)*3+k] = float32(sum[k] / float64(len(tx)*len(ty)))
 			}
 		}
 	}

@@ -184,3 +184,37 @@ func TestSample(t *testing.T) {
 		}
 	}
 }
+
+func TestSampleShrinks(t *testing.T) {
+	// A 6x2 image sampled to 2x2: 3 source pixels per output pixel across,
+	// so 3 taps, at source x = 0, 1, 2 and 3, 4, 5 (exact pixels); 1 down,
+	// so one tap at the row's centre. Row 0 is white, black, black, black,
+	// black, white: each output pixel is the mean of its three, 1/3 (one
+	// bilinear tap at the centre would read 0). Row 1 is all grey 102.
+	img := image.NewNRGBA(image.Rect(0, 0, 6, 2))
+	for x := range 6 {
+		v := uint8(0)
+		if x == 0 || x == 5 {
+			v = 255
+		}
+		img.SetNRGBA(x, 0, color.NRGBA{v, v, v, 255})
+		img.SetNRGBA(x, 1, color.NRGBA{102, 102, 102, 255})
+	}
+	got := Sample(img, 2, 2)
+	for i, want := range []float32{1.0 / 3, 1.0 / 3, 0.4, 0.4} {
+		if d := got.Data[3*i] - want; d > 1e-6 || d < -1e-6 {
+			t.Errorf("pixel %d: %v, want %v", i, got.Data[3*i], want)
+		}
+	}
+	// 2.5 source pixels per output pixel (a 640-wide frame at 256): 3 taps
+	// at x = 0.5/3*2.5-0.5 ... : a 5x1 ramp 0, 1, 2, 3, 4 (x 51) to 2x1 reads
+	// source x -0.0833 (clamped to 0), 0.75, 1.5833 for pixel 0: mean of
+	// 0, 0.75, 1.5833 = 0.7778 (x 51/255).
+	ramp := image.NewNRGBA(image.Rect(0, 0, 5, 1))
+	for x := range 5 {
+		ramp.SetNRGBA(x, 0, color.NRGBA{uint8(51 * x), 0, 0, 255})
+	}
+	if got, want := Sample(ramp, 2, 1).Data[0], float32((0+0.75+19.0/12)/3*0.2); got-want > 1e-6 || want-got > 1e-6 {
+		t.Errorf("ramp pixel 0: %v, want %v", got, want)
+	}
+}

@@ -4,11 +4,13 @@ package browsertest
 
 import (
 	"fmt"
+	"image"
 	"path/filepath"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/edgetoon/edgetoon/internal/photo"
 	"github.com/edgetoon/edgetoon/model"
 	"github.com/edgetoon/edgetoon/model/cpu"
 )
@@ -83,5 +85,60 @@ func TestImageInput(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestShrunkInput: a picture larger than the plan (a camera frame: 320x240
+// and 400x300 at 128x96, 2.5 and 3.125 of its pixels per output pixel) is
+// filtered over each output pixel's footprint as photo.Sample does it, not
+// point-sampled: the canvas shows what the CPU engine computes from
+// photo.Sample's pixels, in fp32, with the input pass and inlined.
+func TestShrunkInput(t *testing.T) {
+	student, err := model.ReadFile(filepath.Join(repoRoot(), "web", "models", "student.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := model.Encode(student, "F32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPage(t)
+	if _, err := eval[chromedp.Void](p.ctx, engineJS+`
+async function stylizeShrunk(model, px, sw, sh, w, h, out) {
+  const eng = await edgetoon.create({canvas: document.getElementById("out"), model, precision: "fp32"});
+  eng.stylize(await rgbaCanvas(px, sw, sh), w, h);
+  await readCanvas(document.getElementById("out"), out);
+  eng.dispose();
+  return "ok";
+}`); err != nil {
+		t.Fatal(err)
+	}
+	mu := p.srv.put(data)
+	const w, h = 128, 96
+	for _, src := range [][2]int{{320, 240}, {400, 300}} {
+		_, rgba := opaqueFixtureSized(t, "obama.jpg", src[0], src[1])
+		img := &image.NRGBA{Pix: rgba, Stride: 4 * src[0], Rect: image.Rect(0, 0, src[0], src[1])}
+		y, err := cpu.Run(student, normalize(student, photo.Sample(img, w, h)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := denormalize(student, y)
+		for _, global := range []string{"", "edgetoonInlineInput"} {
+			pin, unpin := "", ""
+			if global != "" {
+				pin, unpin = "globalThis."+global+" = true;", "delete globalThis."+global
+			}
+			post, id := p.srv.slot()
+			js := fmt.Sprintf("%s stylizeShrunk(%q, %q, %d, %d, %d, %d, %q).finally(() => { %s })",
+				pin, mu, p.srv.put(rgba), src[0], src[1], w, h, post, unpin)
+			if _, err := eval[string](p.ctx, js); err != nil {
+				t.Fatal(err)
+			}
+			db := psnr(canvasRGB(p.srv.get(id)), want)
+			t.Logf("%dx%d at %dx%d %s: canvas vs CPU: PSNR %.2f dB", src[0], src[1], w, h, global, db)
+			if db < 40 {
+				t.Errorf("%dx%d at %dx%d %s: canvas vs CPU: PSNR %.2f dB < 40 dB", src[0], src[1], w, h, global, db)
+			}
+		}
 	}
 }

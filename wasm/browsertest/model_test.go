@@ -64,9 +64,15 @@ func fixture(t testing.TB, name string, h, w int) *model.Tensor {
 // hold, rounding included (the CPU engine's input for the same picture).
 func opaqueFixture(tb testing.TB, name string, size int) (*model.Tensor, []byte) {
 	tb.Helper()
-	px := fixture(tb, name, size, size)
-	rgba := make([]byte, size*size*4)
-	for i := range size * size {
+	return opaqueFixtureSized(tb, name, size, size)
+}
+
+// opaqueFixtureSized is opaqueFixture at w x h.
+func opaqueFixtureSized(tb testing.TB, name string, w, h int) (*model.Tensor, []byte) {
+	tb.Helper()
+	px := fixture(tb, name, h, w)
+	rgba := make([]byte, w*h*4)
+	for i := range w * h {
 		for k := range 3 {
 			rgba[4*i+k] = byte(math.Round(float64(px.Data[3*i+k]) * 255))
 			px.Data[3*i+k] = float32(rgba[4*i+k]) / 255
