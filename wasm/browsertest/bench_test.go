@@ -24,13 +24,14 @@ import (
 const benchJS = peakJS + `
 globalThis.edgetoonNoWarmup = true;
 const benches = {};
-async function benchCreate(key, model, precision, px, w, h) {
+// sw x sh: the source picture's size, when it differs from the output's.
+async function benchCreate(key, model, precision, px, w, h, sw, sh) {
   const canvas = document.createElement("canvas");
   document.body.appendChild(canvas);
   const t0 = performance.now();
   const eng = await edgetoon.create({canvas, model, precision});
   const createMs = performance.now() - t0;
-  benches[key] = {eng, canvas, gl: canvas.getContext("webgl2"), src: await rgbaCanvas(px, w, h), w, h};
+  benches[key] = {eng, canvas, gl: canvas.getContext("webgl2"), src: await rgbaCanvas(px, sw || w, sh || h), w, h};
   return JSON.stringify({createMs, info: eng.info()});
 }
 function benchFrame(key) {

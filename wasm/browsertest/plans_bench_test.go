@@ -3,6 +3,7 @@
 package browsertest
 
 import (
+	"cmp"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -14,11 +15,17 @@ import (
 
 // planVariants are the planner's choices BenchmarkPlans compares: the
 // engine's default, and each with the page global that pins it otherwise
-// (wasm/engine.go reads them when it opens its context).
-var planVariants = []struct{ name, global string }{
-	{"default", ""},
-	{"six-pass guided filter", "edgetoonSplitGuided"},
-	{"input inlined in every fetch", "edgetoonInlineInput"},
+// (wasm/engine.go reads them when it opens its context); and the default
+// given a source 2.5x the output's side, as a camera frame is, which the
+// input pass filters over each pixel's footprint (kernels/footprint.glsl).
+var planVariants = []struct {
+	name, global string
+	src          int // the source's side; 0: the output's
+}{
+	{"default", "", 0},
+	{"six-pass guided filter", "edgetoonSplitGuided", 0},
+	{"input inlined in every fetch", "edgetoonInlineInput", 0},
+	{"a 640x640 source", "", 640},
 }
 
 // BenchmarkPlans times the shipped student and White-box at 256x256 fp32
@@ -43,14 +50,17 @@ func benchPlans(b *testing.B, g *model.Graph) {
 		b.Fatal(err)
 	}
 	const size = 256
-	mu, pu := p.srv.put(data), p.srv.put(fixtureRGBA(b, size))
+	mu := p.srv.put(data)
 	for i, v := range planVariants {
+		src := cmp.Or(v.src, size)
+		pu := p.srv.put(fixtureRGBA(b, src))
 		// No warm-up: every variant's frames run its own layout from the first.
 		pin, unpin := "globalThis.edgetoonNoWarmup = true;", "delete globalThis.edgetoonNoWarmup;"
 		if v.global != "" {
 			pin, unpin = pin+"globalThis."+v.global+" = true;", unpin+"delete globalThis."+v.global
 		}
-		js := fmt.Sprintf("%s benchCreate('plan%d', %q, 'fp32', %q, %d, %d).finally(() => { %s })", pin, i, mu, pu, size, size, unpin)
+		js := fmt.Sprintf("%s benchCreate('plan%d', %q, 'fp32', %q, %d, %d, %d, %d).finally(() => { %s })",
+			pin, i, mu, pu, size, size, src, src, unpin)
 		if _, err := eval[string](p.ctx, js); err != nil {
 			b.Fatal(err)
 		}
