@@ -242,14 +242,21 @@ student-v6: model
 STUDENT_V7_OUT ?= $(HOME)/.cache/edgetoon/student-v7
 STUDENT_V7_TUNE := --preset gpu --data .trainpack --crop-min 0.6 --crop-of long --subsets faces,scenes \
                    --w-ssim 1 --w-edge 2 --w-gan 0 --w-sharp 20 --ema 0.999
-student-v7: model
+
+# gpu_tune OUT,INIT,STEPS_A,STEPS_B: fine-tune INIT with STUDENT_V7_TUNE
+# in two resumable pieces, STEPS_A at lr 1e-4 into OUT/a (skipped once it
+# has exported), then STEPS_B at 5e-5 from its export into OUT/b.
+define gpu_tune
 	test -d .trainpack || $(PY) train/pack_data.py
-	mkdir -p $(STUDENT_V7_OUT)/a $(STUDENT_V7_OUT)/b
-	test -f $(STUDENT_V7_OUT)/a/student.safetensors || EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all \
-	  --init train/init/student-v6.safetensors --resume --finetune-steps 2006 --lr 1e-4 $(STUDENT_V7_TUNE) \
-	  --minutes $(STUDENT_MINUTES) --out $(STUDENT_V7_OUT)/a $(ARGS)
-	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(STUDENT_V7_OUT)/a/student.safetensors \
-	  --resume --finetune-steps 2916 --lr 5e-5 $(STUDENT_V7_TUNE) --minutes $(STUDENT_MINUTES) --out $(STUDENT_V7_OUT)/b $(ARGS)
+	mkdir -p $(1)/a $(1)/b
+	test -f $(1)/a/student.safetensors || EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all \
+	  --init $(2) --resume --finetune-steps $(3) --lr 1e-4 $(STUDENT_V7_TUNE) \
+	  --minutes $(STUDENT_MINUTES) --out $(1)/a $(ARGS)
+	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(1)/a/student.safetensors \
+	  --resume --finetune-steps $(4) --lr 5e-5 $(STUDENT_V7_TUNE) --minutes $(STUDENT_MINUTES) --out $(1)/b $(ARGS)
+endef
+student-v7: model
+	$(call gpu_tune,$(STUDENT_V7_OUT),train/init/student-v6.safetensors,2006,2916)
 
 # v8, the shipped default (web/models/MODEL_CARD.md): v7 (train/init/)
 # fine-tuned as v7 was, on photos packed at the scale of use (longer side
@@ -257,13 +264,7 @@ student-v7: model
 # A GPU recipe (one H200: 10 minutes of steps); run as student-v7 above.
 STUDENT_V8_OUT ?= $(HOME)/.cache/edgetoon/student-v8
 student-v8: model
-	test -d .trainpack || $(PY) train/pack_data.py
-	mkdir -p $(STUDENT_V8_OUT)/a $(STUDENT_V8_OUT)/b
-	test -f $(STUDENT_V8_OUT)/a/student.safetensors || EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all \
-	  --init train/init/student-v7.safetensors --resume --finetune-steps 3461 --lr 1e-4 $(STUDENT_V7_TUNE) \
-	  --minutes $(STUDENT_MINUTES) --out $(STUDENT_V8_OUT)/a $(ARGS)
-	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(STUDENT_V8_OUT)/a/student.safetensors \
-	  --resume --finetune-steps 2890 --lr 5e-5 $(STUDENT_V7_TUNE) --minutes $(STUDENT_MINUTES) --out $(STUDENT_V8_OUT)/b $(ARGS)
+	$(call gpu_tune,$(STUDENT_V8_OUT),train/init/student-v7.safetensors,3461,2890)
 
 # The larger student, retired from the page (train/init/student-plus.md):
 # v2 grown to a 40-channel trunk, fine-tuned on faces and scenes.

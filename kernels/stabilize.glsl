@@ -34,7 +34,7 @@ void main() {
 	for (int dy = -1; dy <= 1; dy++) {
 		for (int dx = -1; dx <= 1; dx++) {
 			ivec2 q = clamp(p + ivec2(dx, dy), ivec2(0), size - 1);
-			now += inputAt(q, fsize);
+			now += dx == 0 && dy == 0 ? centre : inputAt(q, fsize);
 			before += texelFetch(u_prevIn, q, 0).rgb;
 		}
 	}

@@ -120,32 +120,22 @@ func Sample(img image.Image, w, h int) *model.Tensor {
 		r, g, bl, _ := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
 		return [3]float64{float64(r) / 65535, float64(g) / 65535, float64(bl) / 65535}
 	}
-	// taps returns the source coordinates (each with its lower pixel,
-	// upper pixel and weight of the upper) an output coordinate reads.
-	taps := func(out, src, size int) [][3]float64 {
-		n := min(max(int(math.Ceil(float64(src)/float64(size)-0.001)), 1), 8)
-		var ts [][3]float64
-		for i := range n {
-			f := max((float64(out)+(float64(i)+0.5)/float64(n))*float64(src)/float64(size)-0.5, 0)
-			lo := int(f)
-			ts = append(ts, [3]float64{float64(lo), float64(min(lo+1, src-1)), f - float64(lo)})
-		}
-		return ts
-	}
 	out := model.NewTensor(h, w, 3)
+	cols := make([][]tap, w)
+	for x := range w {
+		cols[x] = taps(x, b.Dx(), w)
+	}
 	for y := range h {
 		ty := taps(y, b.Dy(), h)
-		for x := range w {
-			tx := taps(x, b.Dx(), w)
+		for x, tx := range cols {
 			var sum [3]float64
 			for _, v := range ty {
 				for _, u := range tx {
-					p00, p10 := px(int(u[0]), int(v[0])), px(int(u[1]), int(v[0]))
-					p01, p11 := px(int(u[0]), int(v[1])), px(int(u[1]), int(v[1]))
+					p00, p10, p01, p11 := px(u.lo, v.lo), px(u.hi, v.lo), px(u.lo, v.hi), px(u.hi, v.hi)
 					for k := range 3 {
-						top := p00[k] + (p10[k]-p00[k])*u[2]
-						bot := p01[k] + (p11[k]-p01[k])*u[2]
-						sum[k] += top + (bot-top)*v[2]
+						top := p00[k] + (p10[k]-p00[k])*u.t
+						bot := p01[k] + (p11[k]-p01[k])*u.t
+						sum[k] += top + (bot-top)*v.t
 					}
 				}
 			}
@@ -155,4 +145,24 @@ func Sample(img image.Image, w, h int) *model.Tensor {
 		}
 	}
 	return out
+}
+
+// A tap is one LINEAR sample along an axis: the pixels below and above
+// the coordinate and the weight of the one above.
+type tap struct {
+	lo, hi int
+	t      float64
+}
+
+// taps returns the taps output coordinate out reads along an axis of src
+// source pixels resampled to size (Sample).
+func taps(out, src, size int) []tap {
+	n := min(max(int(math.Ceil(float64(src)/float64(size)-0.001)), 1), 8)
+	ts := make([]tap, n)
+	for i := range n {
+		f := max((float64(out)+(float64(i)+0.5)/float64(n))*float64(src)/float64(size)-0.5, 0)
+		lo := int(f)
+		ts[i] = tap{lo, min(lo+1, src-1), f - float64(lo)}
+	}
+	return ts
 }

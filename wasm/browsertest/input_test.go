@@ -59,10 +59,7 @@ func TestImageInput(t *testing.T) {
 					{"input pass", ""},
 					{"input inlined", "edgetoonInlineInput"},
 				} {
-					pin, unpin := "", ""
-					if v.global != "" {
-						pin, unpin = "globalThis."+v.global+" = true;", "delete globalThis."+v.global
-					}
+					pin, unpin := pinGlobals(v.global)
 					post, id := p.srv.slot()
 					js := fmt.Sprintf("%s stylizeTwice(%q, %q, %d, %d, %q, '', %q, false).finally(() => { %s })",
 						pin, mu, pu, size, size, post, prec, unpin)
@@ -124,10 +121,7 @@ async function stylizeShrunk(model, px, sw, sh, w, h, out) {
 		}
 		want := denormalize(student, y)
 		for _, global := range []string{"", "edgetoonInlineInput"} {
-			pin, unpin := "", ""
-			if global != "" {
-				pin, unpin = "globalThis."+global+" = true;", "delete globalThis."+global
-			}
+			pin, unpin := pinGlobals(global)
 			post, id := p.srv.slot()
 			js := fmt.Sprintf("%s stylizeShrunk(%q, %q, %d, %d, %d, %d, %q).finally(() => { %s })",
 				pin, mu, p.srv.put(rgba), src[0], src[1], w, h, post, unpin)
@@ -141,4 +135,17 @@ async function stylizeShrunk(model, px, sw, sh, w, h, out) {
 			}
 		}
 	}
+}
+
+// pinGlobals is the JS that sets each named page global to true before an
+// engine opens its context (wasm/engine.go reads them there) and the JS
+// that deletes them after; empty names are skipped.
+func pinGlobals(names ...string) (pin, unpin string) {
+	for _, n := range names {
+		if n != "" {
+			pin += "globalThis." + n + " = true;"
+			unpin += "delete globalThis." + n + ";"
+		}
+	}
+	return pin, unpin
 }

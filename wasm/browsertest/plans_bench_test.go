@@ -55,10 +55,7 @@ func benchPlans(b *testing.B, g *model.Graph) {
 		src := cmp.Or(v.src, size)
 		pu := p.srv.put(fixtureRGBA(b, src))
 		// No warm-up: every variant's frames run its own layout from the first.
-		pin, unpin := "globalThis.edgetoonNoWarmup = true;", "delete globalThis.edgetoonNoWarmup;"
-		if v.global != "" {
-			pin, unpin = pin+"globalThis."+v.global+" = true;", unpin+"delete globalThis."+v.global
-		}
+		pin, unpin := pinGlobals("edgetoonNoWarmup", v.global)
 		js := fmt.Sprintf("%s benchCreate('plan%d', %q, 'fp32', %q, %d, %d, %d, %d).finally(() => { %s })",
 			pin, i, mu, pu, size, size, src, src, unpin)
 		if _, err := eval[string](p.ctx, js); err != nil {
