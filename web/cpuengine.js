@@ -135,18 +135,24 @@ class CPUEngine {
     this.onstatechange = null;
   }
 
-  // read draws source at w x h and returns its RGBA bytes.
+  // read returns source's RGBA (bytes, or floats in [0,255]) at w x h,
+  // resampled as the WebGL engine's kernels/footprint.glsl does.
   read(source, w, h) {
     if (!this.scratch) {
       const c = document.createElement("canvas");
       this.scratch = c.getContext("2d", { willReadFrequently: true });
     }
+    const [sw, sh] = sourceSize(source);
+    // At its own size, or at most 8 of its pixels to one of ours (the
+    // footprint's most taps: beyond, the browser's best filter shrinks it
+    // to 8 first).
+    const rw = sw > 0 ? Math.min(sw, 8 * w) : w, rh = sh > 0 ? Math.min(sh, 8 * h) : h;
     const c = this.scratch.canvas;
-    if (c.width !== w || c.height !== h) { c.width = w; c.height = h; }
-    // Bilinear, as the WebGL engine samples a source of another size.
-    this.scratch.imageSmoothingQuality = "low";
-    this.scratch.drawImage(source, 0, 0, w, h);
-    return this.scratch.getImageData(0, 0, w, h).data;
+    if (c.width !== rw || c.height !== rh) { c.width = rw; c.height = rh; }
+    this.scratch.imageSmoothingQuality = "high";
+    this.scratch.drawImage(source, 0, 0, rw, rh);
+    const px = this.scratch.getImageData(0, 0, rw, rh).data;
+    return rw === w && rh === h ? px : footprint(px, rw, rh, w, h);
   }
 
   stylize(source, w, h) {
@@ -343,6 +349,67 @@ class CPUEngine {
     pending.set(this.ctx.canvas, () => this.running);
     return api;
   }
+}
+
+// sourceSize is a drawImage source's own size in pixels ([0, 0] if it
+// has none yet).
+function sourceSize(s) {
+  if (s.videoWidth !== undefined) return [s.videoWidth, s.videoHeight];
+  if (s.naturalWidth !== undefined) return [s.naturalWidth, s.naturalHeight];
+  if (s.displayWidth !== undefined) return [s.displayWidth, s.displayHeight]; // VideoFrame
+  return [s.width | 0, s.height | 0];
+}
+
+/**
+ * footprint resamples RGBA bytes of sw x sh to w x h as
+ * kernels/footprint.glsl samples a texture (and internal/photo.Sample in
+ * Go): per axis, the mean of n LINEAR taps spread evenly over the output
+ * pixel, n = ceil(source pixels per output pixel) up to 8, one tap at the
+ * centre where the source is not larger. A mean of bilinear taps on a
+ * grid is separable: rows first, then columns. Returns RGBA floats in
+ * [0, 255].
+ */
+export function footprint(px, sw, sh, w, h) {
+  const tx = axisTaps(sw, w), ty = axisTaps(sh, h);
+  const rows = new Float32Array(3 * w * sh);
+  for (let y = 0; y < sh; y++) {
+    for (let x = 0; x < w; x++) {
+      const taps = tx[x], o = 3 * (y * w + x);
+      for (const [lo, hi, t] of taps) {
+        const a = 4 * (y * sw + lo), b = 4 * (y * sw + hi);
+        for (let c = 0; c < 3; c++) rows[o + c] += (px[a + c] + t * (px[b + c] - px[a + c])) / taps.length;
+      }
+    }
+  }
+  const out = new Float32Array(4 * w * h);
+  for (let y = 0; y < h; y++) {
+    const taps = ty[y];
+    for (let x = 0; x < w; x++) {
+      const o = 4 * (y * w + x);
+      for (const [lo, hi, t] of taps) {
+        const a = 3 * (lo * w + x), b = 3 * (hi * w + x);
+        for (let c = 0; c < 3; c++) out[o + c] += (rows[a + c] + t * (rows[b + c] - rows[a + c])) / taps.length;
+      }
+      out[o + 3] = 255;
+    }
+  }
+  return out;
+}
+
+// axisTaps lists, for each of size output coordinates, the LINEAR taps
+// [lower pixel, upper pixel, upper's weight] it reads of src pixels
+// (internal/photo's taps).
+function axisTaps(src, size) {
+  const n = Math.min(Math.max(Math.ceil(src / size - 0.001), 1), 8), all = [];
+  for (let o = 0; o < size; o++) {
+    const taps = [];
+    for (let i = 0; i < n; i++) {
+      const f = Math.max((o + (i + 0.5) / n) * src / size - 0.5, 0), lo = Math.floor(f);
+      taps.push([lo, Math.min(lo + 1, src - 1), f - lo]);
+    }
+    all.push(taps);
+  }
+  return all;
 }
 
 // pending maps a CPU engine's canvas to its frame in progress.

@@ -8,6 +8,7 @@ package web_test
 import (
 	"encoding/base64"
 	"fmt"
+	"image"
 	"math"
 	"net/http"
 	"net/url"
@@ -22,7 +23,6 @@ import (
 
 	"github.com/edgetoon/edgetoon/internal/isolated"
 	"github.com/edgetoon/edgetoon/internal/photo"
-	"github.com/edgetoon/edgetoon/model"
 	"github.com/edgetoon/edgetoon/model/cpu"
 )
 
@@ -70,16 +70,17 @@ func await[T any](t testing.TB, s *session, expr string) T {
 
 // cpuFrameJS opens the default model with the page's engine API
 // (core.js), as the page does, on a detached canvas, stylizes the
-// w x h RGBA picture given in base64 and returns what the engine says
-// about itself and the network's output (NCHW float32, base64).
-const cpuFrameJS = `(async (b64, w, h) => {
+// sw x sh RGBA picture given in base64 at w x h and returns what the
+// engine says about itself and the network's output (NCHW float32,
+// base64).
+const cpuFrameJS = `(async (b64, sw, sh, w, h) => {
   const core = await import("/core.js");
   const [m] = await core.listModels();
   const api = await core.loadRuntime();
   const canvas = document.createElement("canvas"), src = document.createElement("canvas");
-  src.width = w; src.height = h;
+  src.width = sw; src.height = sh;
   const px = Uint8ClampedArray.from(atob(b64), (c) => c.charCodeAt(0));
-  src.getContext("2d").putImageData(new ImageData(px, w, h), 0, 0);
+  src.getContext("2d").putImageData(new ImageData(px, sw, sh), 0, 0);
   const engine = await api.create({canvas, model: m.url});
   engine.stylize(src, w, h);
   const png = await core.canvasPNG(canvas);
@@ -108,76 +109,78 @@ type cpuFrame struct {
 // TestCPUPathReal: the page's CPU engine, forced by the engine setting,
 // stylizes a portrait; the network's output agrees with the CPU
 // reference engine run on the same pixels to 1e-4, and the canvas shows
-// it denormalized.
+// it denormalized. Sources larger than the frame (a camera's) are
+// resampled over each pixel's footprint as the WebGL engine does, so the
+// reference is photo.Sample of the source (as for TestShrunkInput in
+// wasm/browsertest); the browser's bilinear drawImage before it was up to
+// 0.42 off in the output (which spans about 2.2).
 func TestCPUPathReal(t *testing.T) {
 	rs, s := startCPUPath(t)
 	s.script(t, `localStorage.setItem("edgetoon-engine", "cpu")`)
-	const w, h = 128, 96
-	in := photo.Sample(fixture(t, "obama.jpg"), w, h) // HWC in [0,1]
-	rgba := make([]byte, 4*w*h)
-	for i := range w * h {
-		for c := range 3 {
-			rgba[4*i+c] = byte(math.Round(float64(in.Data[3*i+c]) * 255))
-		}
-		rgba[4*i+3] = 255
-	}
 	s.do(t, chromedp.Navigate(rs.ts.URL+"/healthz"))
-	f := await[cpuFrame](t, s, fmt.Sprintf("%s(%q, %d, %d)", cpuFrameJS, base64.StdEncoding.EncodeToString(rgba), w, h))
-	t.Logf("engine: %v; cross-origin isolated: %v", f.Info, f.Isolated)
-	if f.Info["engine"] != "cpu" || f.Info["choice"] != "setting" {
-		t.Errorf("engine %v chosen by %v, want cpu by the setting", f.Info["engine"], f.Info["choice"])
-	}
-	if want := float64(max(1, min(f.Cores/2, 4))); !f.Isolated || f.Info["threads"] != want {
-		t.Errorf("cross-origin isolated %v, %v threads on %d cores: want isolation and %v threads", f.Isolated, f.Info["threads"], f.Cores, want)
-	}
-
 	g, err := defaultModel()
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := model.NewTensor(h, w, 3)
-	for i := range w * h {
+	const w, h = 128, 96
+	for _, src := range [][2]int{{w, h}, {320, 240}, {400, 300}, {96, 72}} {
+		sw, sh := src[0], src[1]
+		img := image.NewNRGBA(image.Rect(0, 0, sw, sh))
+		in := photo.Sample(fixture(t, "obama.jpg"), sw, sh) // HWC in [0,1]
+		for i := range sw * sh {
+			for c := range 3 {
+				img.Pix[4*i+c] = byte(math.Round(float64(in.Data[3*i+c]) * 255))
+			}
+			img.Pix[4*i+3] = 255
+		}
+		f := await[cpuFrame](t, s, fmt.Sprintf("%s(%q, %d, %d, %d, %d)", cpuFrameJS, base64.StdEncoding.EncodeToString(img.Pix), sw, sh, w, h))
+		if sw == w {
+			t.Logf("engine: %v; cross-origin isolated: %v", f.Info, f.Isolated)
+			if f.Info["engine"] != "cpu" || f.Info["choice"] != "setting" {
+				t.Errorf("engine %v chosen by %v, want cpu by the setting", f.Info["engine"], f.Info["choice"])
+			}
+			if want := float64(max(1, min(f.Cores/2, 4))); !f.Isolated || f.Info["threads"] != want {
+				t.Errorf("cross-origin isolated %v, %v threads on %d cores: want isolation and %v threads", f.Isolated, f.Info["threads"], f.Cores, want)
+			}
+			if f.PNG == 0 {
+				t.Error("no PNG from the CPU canvas")
+			}
+		}
+		want, err := cpu.Run(g, g.Norm.Apply(photo.Sample(img, w, h)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := base64.StdEncoding.DecodeString(f.Output)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := isolated.DecodeF32(raw)
+		if f.Width != w || f.Height != h || f.Channels != 3 || len(got) != 3*w*h {
+			t.Fatalf("%dx%d source: output %dx%dx%d (%d values), want %dx%dx3", sw, sh, f.Width, f.Height, f.Channels, len(got), w, h)
+		}
+		var worst, lo, hi float64
+		lo, hi = math.Inf(1), math.Inf(-1)
+		for i := range w * h {
+			for c := range 3 {
+				v, r := float64(got[c*w*h+i]), float64(want.Data[3*i+c])
+				worst = max(worst, math.Abs(v-r))
+				lo, hi = min(lo, r), max(hi, r)
+			}
+		}
+		t.Logf("%dx%d source: max |ORT - cpu.Run| = %.3g over %d values (the network's output spans %.3f..%.3f)", sw, sh, worst, len(got), lo, hi)
+		if worst > 1e-4 || math.IsNaN(worst) {
+			t.Errorf("%dx%d source: max |ORT - cpu.Run| = %g, want <= 1e-4", sw, sh, worst)
+		}
+		if hi-lo < 0.5 {
+			t.Errorf("%dx%d source: the reference output spans only %.3f..%.3f: not a picture", sw, sh, lo, hi)
+		}
+		// The canvas: the top-left pixel, denormalized by hand.
 		for c := range 3 {
-			x.Data[3*i+c] = float32(rgba[4*i+c]) / 255
+			p := float64(want.Data[c]*g.Denorm.Scale[c]+g.Denorm.Bias[c]) * 255
+			if d := math.Abs(float64(f.Corner[c]) - math.Min(math.Max(p, 0), 255)); d > 1 {
+				t.Errorf("%dx%d source: canvas pixel (0,0) channel %d is %d, want %.1f", sw, sh, c, f.Corner[c], p)
+			}
 		}
-	}
-	want, err := cpu.Run(g, g.Norm.Apply(x))
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := base64.StdEncoding.DecodeString(f.Output)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := isolated.DecodeF32(raw)
-	if f.Width != w || f.Height != h || f.Channels != 3 || len(got) != 3*w*h {
-		t.Fatalf("output %dx%dx%d (%d values), want %dx%dx3", f.Width, f.Height, f.Channels, len(got), w, h)
-	}
-	var worst, lo, hi float64
-	lo, hi = math.Inf(1), math.Inf(-1)
-	for i := range w * h {
-		for c := range 3 {
-			v, r := float64(got[c*w*h+i]), float64(want.Data[3*i+c])
-			worst = max(worst, math.Abs(v-r))
-			lo, hi = min(lo, r), max(hi, r)
-		}
-	}
-	t.Logf("max |ORT - cpu.Run| = %.3g over %d values (the network's output spans %.3f..%.3f)", worst, len(got), lo, hi)
-	if worst > 1e-4 || math.IsNaN(worst) {
-		t.Errorf("max |ORT - cpu.Run| = %g, want <= 1e-4", worst)
-	}
-	if hi-lo < 0.5 {
-		t.Errorf("the reference output spans only %.3f..%.3f: not a picture", lo, hi)
-	}
-	// The canvas: the top-left pixel, denormalized by hand.
-	for c := range 3 {
-		p := float64(want.Data[c]*g.Denorm.Scale[c]+g.Denorm.Bias[c]) * 255
-		if d := math.Abs(float64(f.Corner[c]) - math.Min(math.Max(p, 0), 255)); d > 1 {
-			t.Errorf("canvas pixel (0,0) channel %d is %d, want %.1f", c, f.Corner[c], p)
-		}
-	}
-	if f.PNG == 0 {
-		t.Error("no PNG from the CPU canvas")
 	}
 	checkNoBodies(t, rs)
 }

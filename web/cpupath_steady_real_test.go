@@ -40,21 +40,21 @@ func TestCPUPathGateMatchesKernels(t *testing.T) {
 	}
 }
 
-// cpuClipJS runs the CPU path's engine on frames (base64 RGBA, w x h)
-// one after another with the stabilizer on or off, and returns the
-// canvas after each (base64 RGBA).
-const cpuClipJS = `(async (frames, w, h, steady) => {
+// cpuClipJS runs the CPU path's engine at w x h on frames (base64 RGBA,
+// sw x sh) one after another with the stabilizer on or off, and returns
+// the canvas after each (base64 RGBA).
+const cpuClipJS = `(async (frames, sw, sh, w, h, steady) => {
   const core = await import("/core.js");
   const [m] = await core.listModels();
   const api = await core.loadRuntime();
   const canvas = document.createElement("canvas"), src = document.createElement("canvas");
-  src.width = w; src.height = h;
+  src.width = sw; src.height = sh;
   const engine = await api.create({canvas, model: m.url});
   engine.setOptions({stabilize: steady});
   const out = [];
   for (const b64 of frames) {
     const px = Uint8ClampedArray.from(atob(b64), (c) => c.charCodeAt(0));
-    src.getContext("2d").putImageData(new ImageData(px, w, h), 0, 0);
+    src.getContext("2d").putImageData(new ImageData(px, sw, sh), 0, 0);
     const done = engine.framesDone();
     engine.stylize(src, w, h);
     while (engine.framesDone() === done) await new Promise((r) => setTimeout(r, 5));
@@ -69,7 +69,9 @@ const cpuClipJS = `(async (frames, w, h, steady) => {
 // TestCPUPathStabilizeReal: on the noisy still clip, the CPU path's
 // cartoon with the stabilizer on changes from frame to frame at most half
 // as much as with it off, and at most 0.2x as much as the camera image;
-// the first frame, with no history, is the cartoon as is.
+// the first frame, with no history, is the cartoon as is. The engine
+// shrinks the clip's 320x240 frames to 128x96 itself, as it does a
+// camera's.
 func TestCPUPathStabilizeReal(t *testing.T) {
 	rs, s := startCPUPath(t)
 	s.script(t, `localStorage.setItem("edgetoon-engine", "cpu")`)
@@ -77,12 +79,12 @@ func TestCPUPathStabilizeReal(t *testing.T) {
 	clip := noisyStillClip(sharedImage(t, "faces/webmorphcc0_60cm.jpg"), 10, 4.0/255, 1)
 	var frames []string
 	var ins [][]float32
+	sw, sh := clip[0].Bounds().Dx(), clip[0].Bounds().Dy()
 	for _, f := range clip {
-		small := imageOf(photo.Sample(f, w, h))
-		rgba := image.NewRGBA(image.Rect(0, 0, w, h))
-		draw.Draw(rgba, rgba.Rect, small, small.Bounds().Min, draw.Src)
+		rgba := image.NewRGBA(image.Rect(0, 0, sw, sh))
+		draw.Draw(rgba, rgba.Rect, f, f.Bounds().Min, draw.Src)
 		frames = append(frames, base64.StdEncoding.EncodeToString(rgba.Pix))
-		ins = append(ins, rgb(rgba))
+		ins = append(ins, photo.Sample(f, w, h).Data) // what the engine reads
 	}
 	s.do(t, chromedp.Navigate(rs.ts.URL+"/healthz"))
 	list := `["` + strings.Join(frames, `","`) + `"]`
@@ -92,7 +94,7 @@ func TestCPUPathStabilizeReal(t *testing.T) {
 	}
 	outs := map[bool][][]float32{}
 	for _, steady := range []bool{false, true} {
-		r := await[run](t, s, fmt.Sprintf("%s(%s, %d, %d, %v)", cpuClipJS, list, w, h, steady))
+		r := await[run](t, s, fmt.Sprintf("%s(%s, %d, %d, %d, %d, %v)", cpuClipJS, list, sw, sh, w, h, steady))
 		if r.Info["engine"] != "cpu" || r.Info["stabilize"] != steady {
 			t.Fatalf("engine %v, stabilize %v: want the CPU path with stabilize %v", r.Info["engine"], r.Info["stabilize"], steady)
 		}
@@ -131,8 +133,8 @@ func TestCPUPathStabilizeReal(t *testing.T) {
 	}
 	fOff, cOff := flicker(outs[false], 0)
 	fOn, cOn := flicker(outs[true], 3) // the history fills up over a few frames
-	t.Logf("CPU path, noisy still clip 128x96: off: flicker %.5f (%.2fx the camera's change); on: %.5f (%.2fx); on/off %.2f",
-		fOff, fOff/cOff, fOn, fOn/cOn, fOn/fOff)
+	t.Logf("CPU path, noisy still clip %dx%d at 128x96: off: flicker %.5f (%.2fx the camera's change); on: %.5f (%.2fx); on/off %.2f",
+		sw, sh, fOff, fOff/cOff, fOn, fOn/cOn, fOn/fOff)
 	if fOn > 0.5*fOff || fOn > 0.2*cOn {
 		t.Errorf("stabilized flicker %.5f: want <= 0.5x unstabilized (%.5f) and <= 0.2x the camera's change (%.5f)", fOn, fOff, cOn)
 	}
