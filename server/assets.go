@@ -67,6 +67,7 @@ var corsPaths = map[string]bool{
 	"/live.js":      true,
 	"/cpupath.js":   true,
 	"/cpuengine.js": true,
+	"/resample.js":  true,
 	wasmPath:        true,
 	wasmExecPath:    true,
 	indexPath:       true,

@@ -20,6 +20,7 @@ const PRECACHE = [
   "/offline.js?v=dev",
   "/cpupath.js?v=dev",
   "/cpuengine.js?v=dev",
+  "/resample.js?v=dev",
   "/style.css?v=dev",
   "/manifest.webmanifest?v=dev",
   "/icons/icon.svg?v=dev",
