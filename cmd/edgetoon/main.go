@@ -24,7 +24,7 @@ const usage = `usage: edgetoon <command> [flags]
 
 commands:
   serve          serve the page, the WASM engine and the models (HTTPS with -tls)
-  import         convert a TFLite model into an edgetoon model file
+  import         convert a TFLite or ONNX model into an edgetoon model file
   inspect        print a model's layers, parameters and MACs
   stylize        stylize a photo on the CPU reference engine
   fetch-teacher  make the default White-box model (from ../shared or its public source)
