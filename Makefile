@@ -245,17 +245,22 @@ STUDENT_V7_OUT ?= $(HOME)/.cache/edgetoon/student-v7
 STUDENT_V7_TUNE := --preset gpu --data .trainpack --crop-min 0.6 --crop-of long --subsets faces,scenes \
                    --w-ssim 1 --w-edge 2 --w-gan 0 --w-sharp 20 --ema 0.999
 
-# gpu_tune OUT,INIT,STEPS_A,STEPS_B: fine-tune INIT with STUDENT_V7_TUNE
-# in two resumable pieces, STEPS_A at lr 1e-4 into OUT/a (skipped once it
-# has exported), then STEPS_B at 5e-5 from its export into OUT/b.
-define gpu_tune
-	test -d .trainpack || $(PY) train/pack_data.py
+# two_pieces OUT,INIT,TUNE_A,TUNE_B: fine-tune INIT with main.py's TUNE_A
+# into OUT/a (skipped once it has exported), then its export with TUNE_B
+# into OUT/b, each piece resumable, STUDENT_MINUTES at a time.
+define two_pieces
 	mkdir -p $(1)/a $(1)/b
 	test -f $(1)/a/student.safetensors || EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all \
-	  --init $(2) --resume --finetune-steps $(3) --lr 1e-4 $(STUDENT_V7_TUNE) \
-	  --minutes $(STUDENT_MINUTES) --out $(1)/a $(ARGS)
+	  --init $(2) --resume $(3) --minutes $(STUDENT_MINUTES) --out $(1)/a $(ARGS)
 	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(1)/a/student.safetensors \
-	  --resume --finetune-steps $(4) --lr 5e-5 $(STUDENT_V7_TUNE) --minutes $(STUDENT_MINUTES) --out $(1)/b $(ARGS)
+	  --resume $(4) --minutes $(STUDENT_MINUTES) --out $(1)/b $(ARGS)
+endef
+
+# gpu_tune OUT,INIT,STEPS_A,STEPS_B: fine-tune INIT with STUDENT_V7_TUNE
+# in two pieces, STEPS_A at lr 1e-4, then STEPS_B at 5e-5.
+define gpu_tune
+	test -d .trainpack || $(PY) train/pack_data.py
+	$(call two_pieces,$(1),$(2),--finetune-steps $(3) --lr 1e-4 $(STUDENT_V7_TUNE),--finetune-steps $(4) --lr 5e-5 $(STUDENT_V7_TUNE))
 endef
 student-v7: model
 	$(call gpu_tune,$(STUDENT_V7_OUT),train/init/student-v6.safetensors,2006,2916)
@@ -275,15 +280,10 @@ student-v8: model
 # weights' moving average exported; 2,400 steps, then 900 more from that
 # export. About 16 minutes of cache and 1.75 s a step (train/README.md).
 STUDENT_V9_OUT ?= $(HOME)/.cache/edgetoon/student-v9
-STUDENT_V9_TUNE := --resume --cache-targets 2304 --size 256 --batch 8 --crop-min 0.8 --crop-of long \
-                   --subsets faces,scenes --w-ssim 1 --w-edge 2 --w-gan 0 --w-sharp 15 --ema 0.999 --lr 5e-5 \
-                   --minutes $(STUDENT_MINUTES) $(ARGS)
+STUDENT_V9_TUNE := --cache-targets 2304 --size 256 --batch 8 --crop-min 0.8 --crop-of long \
+                   --subsets faces,scenes --w-ssim 1 --w-edge 2 --w-gan 0 --w-sharp 15 --ema 0.999 --lr 5e-5
 student-v9: model
-	mkdir -p $(STUDENT_V9_OUT)/a $(STUDENT_V9_OUT)/b
-	test -f $(STUDENT_V9_OUT)/a/student.safetensors || EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all \
-	  --init train/init/student-v8.safetensors --finetune-steps 2400 $(STUDENT_V9_TUNE) --out $(STUDENT_V9_OUT)/a
-	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(STUDENT_V9_OUT)/a/student.safetensors \
-	  --finetune-steps 900 $(STUDENT_V9_TUNE) --out $(STUDENT_V9_OUT)/b
+	$(call two_pieces,$(STUDENT_V9_OUT),train/init/student-v8.safetensors,--finetune-steps 2400 $(STUDENT_V9_TUNE),--finetune-steps 900 $(STUDENT_V9_TUNE))
 
 # The larger student, retired from the page (train/init/student-plus.md):
 # v2 grown to a 40-channel trunk, fine-tuned on faces and scenes.

@@ -123,16 +123,10 @@ func TestCPUPathReal(t *testing.T) {
 		t.Fatal(err)
 	}
 	const w, h = 128, 96
+	portrait := fixture(t, "obama.jpg")
 	for _, src := range [][2]int{{w, h}, {320, 240}, {400, 300}, {96, 72}} {
 		sw, sh := src[0], src[1]
-		img := image.NewNRGBA(image.Rect(0, 0, sw, sh))
-		in := photo.Sample(fixture(t, "obama.jpg"), sw, sh) // HWC in [0,1]
-		for i := range sw * sh {
-			for c := range 3 {
-				img.Pix[4*i+c] = byte(math.Round(float64(in.Data[3*i+c]) * 255))
-			}
-			img.Pix[4*i+3] = 255
-		}
+		img := imageOf(photo.Sample(portrait, sw, sh)).(*image.NRGBA)
 		f := await[cpuFrame](t, s, fmt.Sprintf("%s(%q, %d, %d, %d, %d)", cpuFrameJS, base64.StdEncoding.EncodeToString(img.Pix), sw, sh, w, h))
 		if sw == w {
 			t.Logf("engine: %v; cross-origin isolated: %v", f.Info, f.Isolated)
