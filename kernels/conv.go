@@ -92,16 +92,29 @@ func (b *builder) conv(g *gen, n *model.Node) (string, int64, error) {
 		return bias[oc]
 	}
 	g.define("INL", fmt.Sprint(inL))
-	// Weights in the texture: row tap*inL+s, texel 4*ol+j holds output
+	sh := tapShape{in: 4, out: 4}
+	if inL == 1 {
+		sh.in = x[2]
+	}
+	if outL == 1 {
+		sh.out = o
+	}
+	// Weights in the texture, row tap*inL+s: texel 4*ol+j holds output
 	// channels 4ol..4ol+3 of input channel 4s+j, i.e. column j of the
-	// mat4 for (ol, s).
+	// matrix for (ol, s); or, for an output of fewer than 4 channels
+	// (tapShape), texel j holds input channels 4s..4s+3 of output channel
+	// j. The bias row holds output channels 4ol..4ol+3 in texel 4*ol.
 	g.weights = true
 	w := outL * 4
 	data := make([]float32, w*(taps*inL+1)*4)
 	for oc := range o {
 		for t := range taps {
 			for ic := range x[2] {
-				data[((t*inL+ic/4)*w+(oc/4)*4+ic%4)*4+oc%4] = weight(oc, t, ic)
+				i := ((t*inL+ic/4)*w+(oc/4)*4+ic%4)*4 + oc%4
+				if sh.out < 4 {
+					i = ((t*inL+ic/4)*w+oc)*4 + ic%4
+				}
+				data[i] = weight(oc, t, ic)
 			}
 		}
 		data[((taps*inL)*w+(oc/4)*4)*4+oc%4] = biasOf(oc)
@@ -112,7 +125,7 @@ func (b *builder) conv(g *gen, n *model.Node) (string, int64, error) {
 	}
 	g.define("WX", g.int(wx))
 	g.define("WY", g.int(wy))
-	return fill(convSrc, "ROW", bodyOf(convRow(g.pixels, kw, n.StrideX(), n.DilationX()))), macs, nil
+	return fill(convSrc, "ROW", bodyOf(convRow(g.pixels, kw, n.StrideX(), n.DilationX(), sh))), macs, nil
 }
 
 // convRow generates the loop body for one input row and input layer s:
@@ -123,7 +136,7 @@ func (b *builder) conv(g *gen, n *model.Node) (string, int64, error) {
 // indexed by the tap (instead of named variables) lost to that loop:
 // BenchmarkConvPixels in wasm/browsertest times the layouts, and
 // docs/performance.md keeps the comparison.
-func convRow(pixels, kw, stride, dil int) string {
+func convRow(pixels, kw, stride, dil int, sh tapShape) string {
 	var sb strings.Builder
 	used := map[int]bool{}
 	for i := range pixels {
@@ -139,9 +152,81 @@ func convRow(pixels, kw, stride, dil int) string {
 	for kx := range kw {
 		var px strings.Builder
 		for i := range pixels {
-			px.WriteString(fill(convTapPixelSrc, "P", fmt.Sprint(i), "U", fmt.Sprint(i*stride+kx*dil)))
+			px.WriteString(fill(convTapPixelSrc, "P", fmt.Sprint(i), "DST", sh.dst(), "PRODUCT", sh.product(i*stride+kx*dil)))
 		}
-		sb.WriteString(fill(convTapSrc, "KX", fmt.Sprint(kx), "PIXELS", bodyOf(px.String())))
+		sb.WriteString(fill(convTapSrc, "KX", fmt.Sprint(kx), "MAT", sh.mat(), "COLS", sh.cols(), "PIXELS", bodyOf(px.String())))
 	}
 	return sb.String()
+}
+
+// tapShape is what one tap of one input layer multiplies: in input
+// channels (fewer than 4 only when the whole input is one layer) by out
+// output channels (fewer than 4 only when the whole output is). A model's
+// RGB input and output are 3 channels held in 4 lanes: a full 4x4 matrix
+// would fetch a texel of zeros and multiply by it, a quarter of the work
+// of the layers next to the image. An output of fewer than 4 channels
+// takes its weights transposed, one texel per output channel, so that
+// its taps fetch out texels, not 4.
+type tapShape struct{ in, out int }
+
+const lanes = "xyzw"
+
+// mat is the GLSL type of a tap's weights: a matrix of in rows and out
+// columns for a transposed tap (out < 4), else of out (4) rows and in
+// columns; a vector or a float where one side is 1.
+func (sh tapShape) mat() string {
+	rows, cols := 4, sh.in
+	if sh.out < 4 {
+		rows, cols = sh.in, sh.out
+	}
+	switch {
+	case rows == 1 && cols == 1:
+		return "float"
+	case rows == 1:
+		return fmt.Sprintf("vec%d", cols)
+	case cols == 1:
+		return fmt.Sprintf("vec%d", rows)
+	case rows == cols:
+		return fmt.Sprintf("mat%d", rows)
+	}
+	return fmt.Sprintf("mat%dx%d", cols, rows)
+}
+
+// cols lists the texels (or their lanes) that make the tap's weights.
+func (sh tapShape) cols() string {
+	n, sw := sh.in, ""
+	if sh.out < 4 {
+		n = sh.out
+		if sh.in < 4 {
+			sw = "." + lanes[:sh.in]
+		}
+	}
+	parts := make([]string, n)
+	for j := range n {
+		parts[j] = fmt.Sprintf("W(w$k + ivec2(%d, 0))%s", j, sw)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// product is the tap's contribution from input column u<d>.
+func (sh tapShape) product(d int) string {
+	u := fmt.Sprintf("u%d", d)
+	if sh.in < 4 {
+		u += "." + lanes[:sh.in]
+	}
+	switch {
+	case sh.out == 4:
+		return "m$k * " + u
+	case sh.out == 1 && sh.in > 1:
+		return fmt.Sprintf("dot(%s, m$k)", u)
+	}
+	return u + " * m$k"
+}
+
+// dst is the lanes of the accumulator the tap adds to.
+func (sh tapShape) dst() string {
+	if sh.out == 4 {
+		return ""
+	}
+	return "." + lanes[:sh.out]
 }

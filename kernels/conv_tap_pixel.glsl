@@ -1,1 +1,1 @@
-				acc$k_$P += m$k * u$U;
+				acc$k_$P$DST += $PRODUCT;

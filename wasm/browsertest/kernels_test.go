@@ -26,6 +26,12 @@ var opCases = []opCase{
 	{"conv3x3_stride2_8to12", 17, 16, 8, func(b *testgraph.Builder, x string) { b.Conv(x, 8, 12, 3, 2, 1, "relu") }},
 	{"conv7x7_3to32", 16, 16, 3, func(b *testgraph.Builder, x string) { b.Conv(x, 3, 32, 7, 1, 1, "") }},
 	{"conv5x5_20to3", 16, 16, 20, func(b *testgraph.Builder, x string) { b.Conv(x, 20, 3, 5, 1, 1, "") }},
+	// Inputs and outputs of fewer than 4 channels: taps of 1-3 lanes
+	// (kernels/conv.go's tapShape), outputs transposed.
+	{"conv3x3_1to2_relu", 9, 10, 1, func(b *testgraph.Builder, x string) { b.Conv(x, 1, 2, 3, 1, 1, "relu") }},
+	{"conv3x3_2to1_stride2", 11, 9, 2, func(b *testgraph.Builder, x string) { b.Conv(x, 2, 1, 3, 2, 1, "") }},
+	{"conv5x5_3to3_tanh", 12, 12, 3, func(b *testgraph.Builder, x string) { b.Conv(x, 3, 3, 5, 1, 1, "tanh") }},
+	{"conv3x3_6to2_leaky", 10, 10, 6, func(b *testgraph.Builder, x string) { b.Conv(x, 6, 2, 3, 1, 1, "leaky_relu") }},
 	{"conv1x1_16to20_relu6", 9, 9, 16, func(b *testgraph.Builder, x string) { b.Conv(x, 16, 20, 1, 1, 1, "relu6") }},
 	{"conv_dilated_valid", 15, 14, 4, func(b *testgraph.Builder, x string) {
 		w := b.Const(-0.5, 0.5, 6, 3, 3, 4)
