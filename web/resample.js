@@ -15,7 +15,7 @@
  */
 export function footprint(px, sw, sh, w, h) {
   const tx = axisTaps(sw, w), ty = axisTaps(sh, h);
-  const rows = new Float32Array(3 * w * sh);
+  const rows = scratch(3 * w * sh);
   for (let y = 0; y < sh; y++) {
     for (let x = 0; x < w; x++) {
       const taps = tx[x], o = 3 * (y * w + x);
@@ -40,10 +40,32 @@ export function footprint(px, sw, sh, w, h) {
   return out;
 }
 
+// A camera sends frames of one size: the taps and the row buffer of the
+// last sizes are kept for the next frame.
+const tapsOf = new Map();
+let rowsBuf = new Float32Array(0);
+
+// scratch returns n zeros, in the buffer of the previous frame if it fits.
+function scratch(n) {
+  if (rowsBuf.length < n) rowsBuf = new Float32Array(n);
+  return rowsBuf.fill(0, 0, n);
+}
+
 // axisTaps lists, for each of size output coordinates, the LINEAR taps
 // [lower pixel, upper pixel, upper's weight] it reads of src pixels
 // (internal/photo's taps).
 function axisTaps(src, size) {
+  const key = src + "/" + size;
+  let all = tapsOf.get(key);
+  if (!all) {
+    if (tapsOf.size >= 8) tapsOf.clear();
+    all = makeTaps(src, size);
+    tapsOf.set(key, all);
+  }
+  return all;
+}
+
+function makeTaps(src, size) {
   const n = Math.min(Math.max(Math.ceil(src / size - 0.001), 1), 8), all = [];
   for (let o = 0; o < size; o++) {
     const taps = [];
