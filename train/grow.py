@@ -21,7 +21,11 @@ wide. grow moves budget from the first to the second:
 
 Groups of the White-box family (tensor names as in our model files): R,
 the residual stream (Conv_4 and each block's conv2 write it; each block's
-conv1 and Conv_5 read it); inner, the blocks' hidden channels.
+conv1 and Conv_5 read it); inner, the blocks' hidden channels; and the
+outputs of the convs that only the next conv reads (CHAINS: Conv_1,
+Conv_3, Conv_6 and Conv_8, whose reader is Conv_2, Conv_4, Conv_7 and
+Conv_9). A kernel named larger than it is grows by a ring of zeros, which
+keeps the function exactly.
 """
 
 import argparse
@@ -148,11 +152,34 @@ def grow(tensors, widths=None, kernels=None, seed=0, graph=None):
         elif group == "inner":
             for b in blocks(tensors):
                 tensors = widen(tensors, [b + "conv1/Conv2D"], [b + "conv2/Conv2D"], n, rng)
+        elif group in CHAINS:
+            tensors = widen(tensors, ["generator/%s/Conv2D" % group], ["generator/%s/Conv2D" % CHAINS[group]], n, rng)
         else:
-            raise ValueError("group %r: want R or inner" % group)
+            raise ValueError("group %r: want R, inner or one of %s" % (group, ", ".join(sorted(CHAINS))))
     for name, k in (kernels or {}).items():
-        tensors = shrink_kernel(tensors, name, k)
+        if k > np.asarray(tensors[name]).shape[1]:
+            tensors = pad_kernel(tensors, name, k)
+        else:
+            tensors = shrink_kernel(tensors, name, k)
     return tensors
+
+
+# CHAINS maps each conv of the White-box family whose output only the next
+# conv reads (no skip add, not the residual stream) to that reader.
+CHAINS = {"Conv_1": "Conv_2", "Conv_3": "Conv_4", "Conv_6": "Conv_7", "Conv_8": "Conv_9"}
+
+
+def pad_kernel(tensors, name, k):
+    """A square kernel (OHWI) grown to k x k by a ring of zeros: the same
+    conv (its padding is SAME, so the output keeps its place)."""
+    w = np.asarray(tensors[name], np.float32)
+    kh = w.shape[1]
+    if w.shape[2] != kh or (k - kh) % 2:
+        raise ValueError("%s: kernel %dx%d cannot become %dx%d" % (name, kh, w.shape[2], k, k))
+    c = (k - kh) // 2
+    out = dict(tensors)
+    out[name] = np.pad(w, ((0, 0), (c, c), (c, c), (0, 0)))
+    return out
 
 
 def add_context(graph, tensors, at, width, convs=3, seed=0, scale=1e-3):
@@ -234,9 +261,10 @@ def main(argv=None):
     before = em.macs(graph, old)
     kernels = parse_pairs(a.kernel, int)
     tensors = grow(old, parse_pairs(a.width, int), kernels, a.seed, graph)
-    if a.refit and kernels:
+    shrunk = [name for name, k in kernels.items() if k < np.asarray(old[name]).shape[1]]
+    if a.refit and shrunk:
         photos = training_crops(a.refit)
-        for name in kernels:
+        for name in shrunk:
             tensors = refit_kernel(graph, old, tensors, name, photos)
     if a.context:
         node, width = next(iter(parse_pairs([a.context], int).items()))

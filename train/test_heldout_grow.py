@@ -195,6 +195,30 @@ class GrowTest(unittest.TestCase):
         self.assertLess(float((a - b).abs().max()), 2e-2)
         self.assertGreater(float((a - b).abs().max()), 0)
 
+    def test_widen_chains_and_pad_kernels(self):
+        # The outputs only the next conv reads, widened, and kernels
+        # grown by a ring of zeros: the function as before, up to the new
+        # weights' second-order term (the padded kernels exactly).
+        head, tail = "generator/Conv/Conv2D", "generator/Conv_9/Conv2D"
+        kh = np.asarray(self.tensors[tail]).shape[1]
+        grown = grow.grow(self.tensors, {"Conv_6": 28, "Conv_8": 32}, {head: kh + 2, tail: kh + 2})
+        self.assertEqual(grown["generator/Conv_6/Conv2D"].shape[0], 28)
+        self.assertEqual(grown["generator/Conv_7/Conv2D"].shape[3], 28)
+        self.assertEqual(grown["generator/Conv_8/Conv2D"].shape[0], 32)
+        self.assertEqual(grown[tail].shape, (3, kh + 2, kh + 2, 32))
+        np.testing.assert_array_equal(grown[head][:, 1:-1, 1:-1, :], self.tensors[head])
+        self.assertEqual(float(np.abs(grown[head][:, 0]).max()), 0)
+        x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(1)) * 2 - 1
+        with torch.no_grad():
+            a = em.GraphModule(self.graph, self.tensors)(x)
+            b = em.GraphModule(self.graph, grown)(x)
+            c = em.GraphModule(self.graph, grow.grow(self.tensors, kernels={head: kh + 2, tail: kh + 2}))(x)
+        self.assertLess(float((a - b).abs().max()), 2e-2)
+        self.assertGreater(float((a - b).abs().max()), 0)
+        self.assertLess(float((a - c).abs().max()), 1e-5)
+        with self.assertRaises(ValueError):
+            grow.grow(self.tensors, {"Conv_5": 32})  # writes a skip add: not a chain
+
     def test_shrink_kernel(self):
         k = "generator/Conv_9/Conv2D"
         out = grow.grow(self.tensors, kernels={k: 5})
