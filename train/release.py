@@ -39,8 +39,20 @@ def fidelity(student, teacher, size, limit=None, dev="cpu", root=None):
             x = x.to(dev)
             t = metrics.to_255(em.denormalize(teacher(data.pad_to(x, m_t)), teacher.graph))[..., :fh, :fw]
             s = metrics.to_255(em.denormalize(student(teacher.normalize(data.pad_to(x, m_s))), teacher.graph))[..., :fh, :fw]
-            rows.setdefault(split, []).append((p, float(metrics.psnr(s, t)), float(metrics.ssim(s, t)),
-                                               float(metrics.sharpness(s)), float(metrics.sharpness(t))))
+            rows.setdefault(split, []).append(compare(p, s, t))
+    return summarize(rows, size)
+
+
+def compare(photo, s, t):
+    """One photo's row for summarize: student and teacher NCHW in [0,255]."""
+    return (photo, float(metrics.psnr(s, t)), float(metrics.ssim(s, t)),
+            float(metrics.sharpness(s)), float(metrics.sharpness(t)))
+
+
+def summarize(rows, size):
+    """fidelity's result from its rows per split ("eval", "heldout"): the
+    eval split, its portraits (faces/) and the held-out sources, each the
+    mean PSNR and SSIM and the ratio of summed sharpness."""
     out = dict(size=size, sets={})
     for name, split, keep in (("eval", "eval", None), ("eval portraits", "eval", "faces/"),
                               ("held-out sources", "heldout", None)):

@@ -1,0 +1,91 @@
+"""Fidelity through the product: the student and the teacher each run by
+the CLI (`edgetoon stylize -size N`, the Go CPU engine) on every photo of
+the eval split and of the held-out sources, their 8-bit PNGs compared with
+release.fidelity's metrics and sets. It checks the PyTorch evaluation
+(`main.py eval`) with another engine, and it is the stricter figure: both
+cartoons are rounded to 8 bits, as a user's download is.
+
+    /usr/bin/python3 train/cli_fidelity.py [--model web/models/student.safetensors] [--size 256] [--limit N]
+
+The teacher's PNGs are kept (--cache, keyed by the teacher file's size and
+time) so that the next student costs only its own runs.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+from PIL import Image
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import data  # noqa: E402
+import gotools  # noqa: E402
+import release  # noqa: E402
+
+
+def stylize(exe, model, photo, size, out):
+    """The CLI's cartoon of photo as NCHW float64 in [0,255], via out (kept)."""
+    if not os.path.exists(out):
+        tmp = out + ".part.png"
+        subprocess.run([exe, "stylize", "-size", str(size), "-model", model, "-o", tmp, photo],
+                       check=True, capture_output=True, cwd=gotools.REPO)
+        os.replace(tmp, out)
+    a = np.asarray(Image.open(out).convert("RGB"), np.float64)
+    return torch.from_numpy(a).permute(2, 0, 1)[None]
+
+
+def fidelity(model, teacher, size, cache, limit=None, root=None, workers=2):
+    """release.fidelity's result for the CLI's PNGs of model and teacher."""
+    exe, root = gotools.edgetoon_cli(), root or data.IMAGES
+    st = os.stat(teacher)
+    tdir = os.path.join(cache, "teacher-" + hashlib.sha1(
+        json.dumps([os.path.abspath(teacher), st.st_size, st.st_mtime, size]).encode()).hexdigest()[:16])
+    sdir = os.path.join(cache, "student-%d" % os.getpid())
+    os.makedirs(tdir, exist_ok=True)
+    os.makedirs(sdir, exist_ok=True)
+    jobs = []
+    for split in ("eval", "heldout"):
+        base = data.split_root(root, split)
+        for i, p in enumerate(data.list_images(root, split)[:limit or None]):
+            name = "%s-%04d.png" % (split, i)
+            jobs.append((split, p, os.path.join(base, p), os.path.join(sdir, name), os.path.join(tdir, name)))
+
+    def row(job):
+        split, p, photo, s_png, t_png = job
+        s = stylize(exe, os.path.abspath(model), photo, size, s_png)
+        t = stylize(exe, os.path.abspath(teacher), photo, size, t_png)
+        os.remove(s_png)
+        return split, release.compare(p, s, t)
+
+    rows = {}
+    with ThreadPoolExecutor(workers) as ex:
+        for split, r in ex.map(row, jobs):
+            rows.setdefault(split, []).append(r)
+    os.rmdir(sdir)
+    return release.summarize(rows, size)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default=os.path.join(gotools.REPO, "web", "models", "student.safetensors"))
+    p.add_argument("--teacher", help="default: gotools.teacher_path()")
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--limit", type=int, help="first N photos of each split")
+    p.add_argument("--cache", default=os.path.join(os.path.expanduser("~"), ".cache", "edgetoon", "cli-fidelity"))
+    p.add_argument("--workers", type=int, default=2)
+    a = p.parse_args(argv)
+    fid = fidelity(a.model, a.teacher or gotools.teacher_path(), a.size, a.cache, a.limit, workers=a.workers)
+    print("%s through `edgetoon stylize -size %d`:" % (a.model, a.size))
+    print(release.fidelity_text(fid))
+    print(json.dumps(fid["sets"]))
+    return fid
+
+
+if __name__ == "__main__":
+    main()
