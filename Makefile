@@ -280,8 +280,9 @@ student-v8: model
 # weights' moving average exported; 2,400 steps, then 900 more from that
 # export. About 16 minutes of cache and 1.75 s a step (train/README.md).
 STUDENT_V9_OUT ?= $(HOME)/.cache/edgetoon/student-v9
-STUDENT_V9_TUNE := --cache-targets 2304 --size 256 --batch 8 --crop-min 0.8 --crop-of long \
-                   --subsets faces,scenes --w-ssim 1 --w-edge 2 --w-gan 0 --w-sharp 15 --ema 0.999 --lr 5e-5
+CPU_TUNE := --size 256 --batch 8 --crop-min 0.8 --crop-of long \
+            --subsets faces,scenes --w-ssim 1 --w-edge 2 --w-gan 0 --w-sharp 15 --ema 0.999 --lr 5e-5
+STUDENT_V9_TUNE := --cache-targets 2304 $(CPU_TUNE)
 student-v9: model
 	$(call two_pieces,$(STUDENT_V9_OUT),train/init/student-v8.safetensors,--finetune-steps 2400 $(STUDENT_V9_TUNE),--finetune-steps 900 $(STUDENT_V9_TUNE))
 
@@ -292,7 +293,7 @@ STUDENT_V10_OUT ?= $(HOME)/.cache/edgetoon/student-v10
 student-v10: model
 	mkdir -p $(STUDENT_V10_OUT)
 	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init train/init/student-v9.safetensors \
-	  --resume --finetune-steps 1200 $(subst --cache-targets 2304,--cache-targets 4608,$(STUDENT_V9_TUNE)) \
+	  --resume --finetune-steps 1200 --cache-targets 4608 $(CPU_TUNE) \
 	  --minutes $(STUDENT_MINUTES) --out $(STUDENT_V10_OUT) $(ARGS)
 
 # The larger student, retired from the page (train/init/student-plus.md):

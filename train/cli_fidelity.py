@@ -15,7 +15,6 @@ import argparse
 import hashlib
 import json
 import os
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
@@ -29,12 +28,11 @@ import gotools  # noqa: E402
 import release  # noqa: E402
 
 
-def stylize(exe, model, photo, size, out):
+def stylize(model, photo, size, out):
     """The CLI's cartoon of photo as NCHW float64 in [0,255], via out (kept)."""
     if not os.path.exists(out):
         tmp = out + ".part.png"
-        subprocess.run([exe, "stylize", "-size", str(size), "-model", model, "-o", tmp, photo],
-                       check=True, capture_output=True, cwd=gotools.REPO)
+        gotools.stylize(model, photo, size, tmp)
         os.replace(tmp, out)
     a = np.asarray(Image.open(out).convert("RGB"), np.float64)
     return torch.from_numpy(a).permute(2, 0, 1)[None]
@@ -42,7 +40,7 @@ def stylize(exe, model, photo, size, out):
 
 def fidelity(model, teacher, size, cache, limit=None, root=None, workers=2):
     """release.fidelity's result for the CLI's PNGs of model and teacher."""
-    exe, root = gotools.edgetoon_cli(), root or data.IMAGES
+    root = root or data.IMAGES
     st = os.stat(teacher)
     tdir = os.path.join(cache, "teacher-" + hashlib.sha1(
         json.dumps([os.path.abspath(teacher), st.st_size, st.st_mtime, size]).encode()).hexdigest()[:16])
@@ -52,14 +50,16 @@ def fidelity(model, teacher, size, cache, limit=None, root=None, workers=2):
     jobs = []
     for split in ("eval", "heldout"):
         base = data.split_root(root, split)
-        for i, p in enumerate(data.list_images(root, split)[:limit or None]):
-            name = "%s-%04d.png" % (split, i)
+        for p in data.list_images(root, split)[:limit or None]:
+            # Named by the photo, so that another data root or order never
+            # reads another photo's cached cartoon.
+            name = "%s-%s.png" % (split, p.replace("/", "_"))
             jobs.append((split, p, os.path.join(base, p), os.path.join(sdir, name), os.path.join(tdir, name)))
 
     def row(job):
         split, p, photo, s_png, t_png = job
-        s = stylize(exe, os.path.abspath(model), photo, size, s_png)
-        t = stylize(exe, os.path.abspath(teacher), photo, size, t_png)
+        s = stylize(model, photo, size, s_png)
+        t = stylize(teacher, photo, size, t_png)
         os.remove(s_png)
         return split, release.compare(p, s, t)
 

@@ -60,6 +60,13 @@ def go_inspect(model_path):
     return r.stdout
 
 
+def stylize(model_path, photo, size, out):
+    """Write the cartoon `edgetoon stylize -size size` makes of photo with
+    the model file to out (PNG)."""
+    subprocess.run([edgetoon_cli(), "stylize", "-size", str(size), "-model", os.path.abspath(model_path),
+                    "-o", out, photo], check=True, stdout=subprocess.DEVNULL, cwd=REPO)
+
+
 def teacher_path():
     """Path of the teacher model file.
 

@@ -11,7 +11,6 @@ and a group photo from White-box Cartoonization's test images in
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 
@@ -23,20 +22,15 @@ PHOTOS = [os.path.join(gotools.REPO, "testdata", n) for n in ("obama.jpg", "bide
 TILE, GAP = 256, 4
 
 
-def stylize(exe, model, photo, out):
-    subprocess.run([exe, "stylize", "-size", str(TILE), "-model", model, "-o", out, photo], check=True, cwd=gotools.REPO)
-
-
 def grid(model, teacher, out, photos=PHOTOS):
     """Writes the grid of photos to out (JPEG)."""
     from PIL import Image, ImageOps
-    exe = gotools.edgetoon_cli()
     rows = []
     with tempfile.TemporaryDirectory(prefix="edgetoon-grid-") as d:
         for i, p in enumerate(photos):
             s, t = os.path.join(d, "s%d.png" % i), os.path.join(d, "t%d.png" % i)
-            stylize(exe, model, p, s)
-            stylize(exe, teacher, p, t)
+            gotools.stylize(model, p, TILE, s)
+            gotools.stylize(teacher, p, TILE, t)
             s, t = Image.open(s).convert("RGB"), Image.open(t).convert("RGB")
             # The CLI applies the EXIF orientation, so the photo is shown upright too.
             x = ImageOps.exif_transpose(Image.open(p)).convert("RGB").resize(s.size, Image.LANCZOS)
