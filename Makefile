@@ -171,7 +171,7 @@ STUDENT_STEPS   ?= 899
 STUDENT_GROW    := --width R=24 --width inner=24 --kernel generator/Conv_9/Conv2D=5 --refit 24
 STUDENT_TUNE    := --cache-targets 768 --size 256 --batch 8 --crop-min 0.6 --subsets faces \
                    --lr 1e-4 --w-ssim 1 --w-edge 1 --w-gan 0
-.PHONY: student student-polish student-v3 student-v4 student-v5 student-v6 student-v7 student-v8 student-v9 student-v10 student-plus student-plus-polish student-search train-test train-deps trainpack
+.PHONY: student student-polish student-v3 student-v4 student-v5 student-v6 student-v7 student-v8 student-v9 student-v10 student-v11 student-plus student-plus-polish student-search train-test train-deps trainpack
 
 # grow_tune OUT,INIT,GROW,TUNE: grow INIT by train/grow.py GROW into
 # OUT/grown.safetensors (once), then fine-tune that with main.py's TUNE in
@@ -280,13 +280,14 @@ student-v8: model
 # weights' moving average exported; 2,400 steps, then 900 more from that
 # export. About 16 minutes of cache and 1.75 s a step (train/README.md).
 STUDENT_V9_OUT ?= $(HOME)/.cache/edgetoon/student-v9
-CPU_TUNE := --size 256 --batch 8 --crop-min 0.8 --crop-of long \
-            --subsets faces,scenes --w-ssim 1 --w-edge 2 --w-gan 0 --w-sharp 15 --ema 0.999 --lr 5e-5
+CPU_BASE := --size 256 --batch 8 --crop-min 0.8 --crop-of long \
+            --subsets faces,scenes --w-ssim 1 --w-edge 2 --w-gan 0 --ema 0.999 --lr 5e-5
+CPU_TUNE := $(CPU_BASE) --w-sharp 15
 STUDENT_V9_TUNE := --cache-targets 2304 $(CPU_TUNE)
 student-v9: model
 	$(call two_pieces,$(STUDENT_V9_OUT),train/init/student-v8.safetensors,--finetune-steps 2400 $(STUDENT_V9_TUNE),--finetune-steps 900 $(STUDENT_V9_TUNE))
 
-# v10, the shipped default (web/models/MODEL_CARD.md): v9 (train/init/)
+# v10 (train/init/student-v10.md): v9 (train/init/)
 # fine-tuned one piece more with v9's recipe, 1,200 steps, on the same
 # cache continued to 4,608 targets (2,304 new crops: 16 minutes more).
 STUDENT_V10_OUT ?= $(HOME)/.cache/edgetoon/student-v10
@@ -295,6 +296,16 @@ student-v10: model
 	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init train/init/student-v9.safetensors \
 	  --resume --finetune-steps 1200 --cache-targets 4608 $(CPU_TUNE) \
 	  --minutes $(STUDENT_MINUTES) --out $(STUDENT_V10_OUT) $(ARGS)
+
+# v11, the shipped default (web/models/MODEL_CARD.md): v10 (train/init/)
+# fine-tuned 1,200 steps on the same 4,608 targets with a squared-error
+# term (what PSNR measures) and the sharpness weight at 10.
+STUDENT_V11_OUT ?= $(HOME)/.cache/edgetoon/student-v11
+student-v11: model
+	mkdir -p $(STUDENT_V11_OUT)
+	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init train/init/student-v10.safetensors \
+	  --resume --finetune-steps 1200 --cache-targets 4608 $(CPU_BASE) --w-sharp 10 --w-mse 10 \
+	  --minutes $(STUDENT_MINUTES) --out $(STUDENT_V11_OUT) $(ARGS)
 
 # The larger student, retired from the page (train/init/student-plus.md):
 # v2 grown to a 40-channel trunk, fine-tuned on faces and scenes.

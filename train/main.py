@@ -155,6 +155,9 @@ def parse(argv):
     p.add_argument("--w-sharp", type=float, default=0.0,
                    help="weight of an L1 between the student's and the teacher's edge energy (luma gradient "
                         "magnitude) in 16x16 tiles: keeps the output as sharp as the teacher's")
+    p.add_argument("--w-mse", type=float, default=0.0,
+                   help="adds W x the mean squared error to the teacher (on [-1,1] pixels): what PSNR measures, "
+                        "where L1's optimum is a median")
     p.add_argument("--w-ssim", type=float, default=0.0,
                    help="adds W x (1 - SSIM) to the L1 to the teacher (the eval's SSIM, on [0,1] pixels)")
     p.add_argument("--w-feat", type=float, default=0.0,

@@ -264,6 +264,12 @@ class GateTest(unittest.TestCase):
         _, fit = stage.distill_loss(s, t, args, graph)
         self.assertAlmostEqual(float(fit), l1 + 3.0 * float(sn.edge_energy_l1(s, t)), places=5)
         self.assertIn("3 x L1 of 16x16-tile edge energy", stage.loss_text(args))
+        # The squared error by hand: mean of the squared differences.
+        args = types.SimpleNamespace(w_edge=0.0, w_ssim=0.0, w_mse=10.0, w_gan=0.0)
+        _, fit = stage.distill_loss(s, t, args, graph)
+        d = (s - t).double().numpy().ravel()
+        self.assertAlmostEqual(float(fit), l1 + 10.0 * float((d * d).sum() / d.size), places=5)
+        self.assertIn("10 x MSE", stage.loss_text(args))
         self.assertIn("2 x (1 - SSIM)", stage.loss_text(types.SimpleNamespace(w_edge=0, w_ssim=2.0, w_gan=0.05)))
 
     def test_load_pt_reads_numpy2_pickles(self):
