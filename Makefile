@@ -173,14 +173,20 @@ STUDENT_TUNE    := --cache-targets 768 --size 256 --batch 8 --crop-min 0.6 --sub
                    --lr 1e-4 --w-ssim 1 --w-edge 1 --w-gan 0
 .PHONY: student student-polish student-v3 student-v4 student-v5 student-v6 student-v7 student-v8 student-v9 student-v10 student-v11 student-plus student-plus-polish student-search train-test train-deps trainpack
 
+# fine_tune OUT,INIT,TUNE: the command of one resumable piece: INIT
+# fine-tuned with main.py's TUNE into OUT (checkpointed there), for at
+# most STUDENT_MINUTES; run again, it goes on where it stopped. A comma
+# splits call's arguments, so a TUNE with one (--subsets a,b) is a variable.
+fine_tune = EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(2) --resume $(3) \
+	--minutes $(STUDENT_MINUTES) --out $(1) $(ARGS)
+
 # grow_tune OUT,INIT,GROW,TUNE: grow INIT by train/grow.py GROW into
 # OUT/grown.safetensors (once), then fine-tune that with main.py's TUNE in
 # resumable pieces; the piece that reaches the steps exports.
 define grow_tune
 	mkdir -p $(1)
 	test -f $(1)/grown.safetensors || $(PY) train/grow.py $(2) $(1)/grown.safetensors $(3)
-	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(1)/grown.safetensors \
-	  --resume $(4) --minutes $(STUDENT_MINUTES) --out $(1) $(ARGS)
+	$(call fine_tune,$(1),$(1)/grown.safetensors,$(4))
 endef
 
 student: model
@@ -203,8 +209,7 @@ SCENES_TUNE := --cache-targets 1280 --size 256 --batch 8 --crop-min 0.6 --subset
 STUDENT_V3_OUT ?= $(HOME)/.cache/edgetoon/student-v3
 student-v3: model
 	mkdir -p $(STUDENT_V3_OUT)
-	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init train/init/student-v2.safetensors \
-	  --resume --finetune-steps 900 $(SCENES_TUNE) --lr 2e-4 --w-sharp 10 --minutes $(STUDENT_MINUTES) --out $(STUDENT_V3_OUT) $(ARGS)
+	$(call fine_tune,$(STUDENT_V3_OUT),train/init/student-v2.safetensors,--finetune-steps 900 $(SCENES_TUNE) --lr 2e-4 --w-sharp 10)
 
 # v4 (train/init/student-v4.md): v3 (train/init/) with a context branch at
 # 32x32 (train/grow.py --context) paid for by a 5x5 head, fine-tuned as v3
@@ -227,12 +232,11 @@ student-v5: model
 # (--crop-of long: a crop's side is 0.6-1 of the photo's long side, the
 # photo mirrored beyond its edges), a cache of its own, in resumable pieces.
 STUDENT_V6_OUT ?= $(HOME)/.cache/edgetoon/student-v6
+STUDENT_V6_TUNE := --finetune-steps 1500 --cache-targets 2304 --size 256 --batch 8 --crop-min 0.6 --crop-of long \
+                   --subsets faces,scenes --w-ssim 1 --w-edge 2 --w-gan 0 --lr 1e-4 --w-sharp 20
 student-v6: model
 	mkdir -p $(STUDENT_V6_OUT)
-	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init train/init/student-v5.safetensors \
-	  --resume --finetune-steps 1500 --cache-targets 2304 --size 256 --batch 8 --crop-min 0.6 --crop-of long \
-	  --subsets faces,scenes --w-ssim 1 --w-edge 2 --w-gan 0 --lr 1e-4 --w-sharp 20 \
-	  --minutes $(STUDENT_MINUTES) --out $(STUDENT_V6_OUT) $(ARGS)
+	$(call fine_tune,$(STUDENT_V6_OUT),train/init/student-v5.safetensors,$(STUDENT_V6_TUNE))
 
 # v7 (train/init/student-v7.md): v6 (train/init/) fine-tuned in two
 # resumable pieces with v6's loss, the teacher on the fly (preset gpu: 256
@@ -250,10 +254,8 @@ STUDENT_V7_TUNE := --preset gpu --data .trainpack --crop-min 0.6 --crop-of long 
 # into OUT/b, each piece resumable, STUDENT_MINUTES at a time.
 define two_pieces
 	mkdir -p $(1)/a $(1)/b
-	test -f $(1)/a/student.safetensors || EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all \
-	  --init $(2) --resume $(3) --minutes $(STUDENT_MINUTES) --out $(1)/a $(ARGS)
-	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(1)/a/student.safetensors \
-	  --resume $(4) --minutes $(STUDENT_MINUTES) --out $(1)/b $(ARGS)
+	test -f $(1)/a/student.safetensors || $(call fine_tune,$(1)/a,$(2),$(3))
+	$(call fine_tune,$(1)/b,$(1)/a/student.safetensors,$(4))
 endef
 
 # gpu_tune OUT,INIT,STEPS_A,STEPS_B: fine-tune INIT with STUDENT_V7_TUNE
@@ -293,9 +295,7 @@ student-v9: model
 STUDENT_V10_OUT ?= $(HOME)/.cache/edgetoon/student-v10
 student-v10: model
 	mkdir -p $(STUDENT_V10_OUT)
-	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init train/init/student-v9.safetensors \
-	  --resume --finetune-steps 1200 --cache-targets 4608 $(CPU_TUNE) \
-	  --minutes $(STUDENT_MINUTES) --out $(STUDENT_V10_OUT) $(ARGS)
+	$(call fine_tune,$(STUDENT_V10_OUT),train/init/student-v9.safetensors,--finetune-steps 1200 --cache-targets 4608 $(CPU_TUNE))
 
 # v11, the shipped default (web/models/MODEL_CARD.md): v10 (train/init/)
 # fine-tuned 1,200 steps on the same 4,608 targets with a squared-error
@@ -303,9 +303,8 @@ student-v10: model
 STUDENT_V11_OUT ?= $(HOME)/.cache/edgetoon/student-v11
 student-v11: model
 	mkdir -p $(STUDENT_V11_OUT)
-	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init train/init/student-v10.safetensors \
-	  --resume --finetune-steps 1200 --cache-targets 4608 $(CPU_BASE) --w-sharp 10 --w-mse 10 \
-	  --minutes $(STUDENT_MINUTES) --out $(STUDENT_V11_OUT) $(ARGS)
+	$(call fine_tune,$(STUDENT_V11_OUT),train/init/student-v10.safetensors,--finetune-steps 1200 --cache-targets 4608 \
+	  $(CPU_BASE) --w-sharp 10 --w-mse 10)
 
 # The larger student, retired from the page (train/init/student-plus.md):
 # v2 grown to a 40-channel trunk, fine-tuned on faces and scenes.
@@ -315,8 +314,7 @@ student-plus: model
 
 # The shipped student-plus had a polish with the sharpness loss (its card).
 student-plus-polish: model
-	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(STUDENT_PLUS_OUT)/student.safetensors \
-	  --resume --finetune-steps 300 $(SCENES_TUNE) --lr 1e-4 --w-sharp 10 --minutes $(STUDENT_MINUTES) --out $(STUDENT_PLUS_OUT)/polish $(ARGS)
+	$(call fine_tune,$(STUDENT_PLUS_OUT)/polish,$(STUDENT_PLUS_OUT)/student.safetensors,--finetune-steps 300 $(SCENES_TUNE) --lr 1e-4 --w-sharp 10)
 
 student-search: model
 	EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --out $(STUDENT_OUT)-search --minutes 105 $(ARGS)

@@ -255,16 +255,18 @@ def distill_loss(s, t, args, graph):
     """The student's fit to the teacher (outputs in the network's range):
     (plain L1 for the logs, the loss) where the loss is L1 + w_edge x the
     L1 of image differences (outlines) + w_sharp x the L1 of tile edge
-    energy (sharpness) + w_mse x the squared error + w_ssim x (1 - SSIM) on pixels in
-    [0,1], the eval's SSIM (Gaussian 11x11) in float32."""
-    l1 = (s - t).abs().mean()
+    energy (sharpness) + w_mse x the mean squared error + w_ssim x
+    (1 - SSIM) on pixels in [0,1], the eval's SSIM (Gaussian 11x11) in
+    float32."""
+    diff = s - t
+    l1 = diff.abs().mean()
     fit = l1
     if args.w_edge > 0:
         fit = fit + args.w_edge * sn.edge_l1(s, t)
     if getattr(args, "w_sharp", 0) > 0:
         fit = fit + args.w_sharp * sn.edge_energy_l1(s, t)
     if getattr(args, "w_mse", 0) > 0:
-        fit = fit + args.w_mse * (s - t).square().mean()
+        fit = fit + args.w_mse * diff.square().mean()
     if args.w_ssim > 0:
         s01, t01 = em.denormalize(s, graph), em.denormalize(t, graph)
         fit = fit + args.w_ssim * (1 - metrics.ssim(s01, t01, data_range=1.0, dtype=torch.float32).mean())
