@@ -8,7 +8,8 @@ cartoons are rounded to 8 bits, as a user's download is.
     /usr/bin/python3 train/cli_fidelity.py [--model web/models/student.safetensors] [--size 256] [--limit N]
 
 The teacher's PNGs are kept (--cache, keyed by the teacher file's size and
-time) so that the next student costs only its own runs.
+time and by the CLI binary's contents, since a change to the engine changes
+them) so that the next student costs only its own runs.
 """
 
 import argparse
@@ -38,12 +39,20 @@ def stylize(model, photo, size, out):
     return torch.from_numpy(a).permute(2, 0, 1)[None]
 
 
+def teacher_dir(cache, teacher, size, cli):
+    """The folder in cache for the teacher's PNGs: named by the teacher
+    file's path, size and time, the size, and the CLI binary's contents."""
+    st = os.stat(teacher)
+    with open(cli, "rb") as f:
+        bin_sum = hashlib.sha1(f.read()).hexdigest()
+    key = json.dumps([os.path.abspath(teacher), st.st_size, st.st_mtime, size, bin_sum])
+    return os.path.join(cache, "teacher-" + hashlib.sha1(key.encode()).hexdigest()[:16])
+
+
 def fidelity(model, teacher, size, cache, limit=None, root=None, workers=2):
     """release.fidelity's result for the CLI's PNGs of model and teacher."""
     root = root or data.IMAGES
-    st = os.stat(teacher)
-    tdir = os.path.join(cache, "teacher-" + hashlib.sha1(
-        json.dumps([os.path.abspath(teacher), st.st_size, st.st_mtime, size]).encode()).hexdigest()[:16])
+    tdir = teacher_dir(cache, teacher, size, gotools.edgetoon_cli())
     sdir = os.path.join(cache, "student-%d" % os.getpid())
     os.makedirs(tdir, exist_ok=True)
     os.makedirs(sdir, exist_ok=True)
