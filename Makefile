@@ -171,7 +171,7 @@ STUDENT_STEPS   ?= 899
 STUDENT_GROW    := --width R=24 --width inner=24 --kernel generator/Conv_9/Conv2D=5 --refit 24
 STUDENT_TUNE    := --cache-targets 768 --size 256 --batch 8 --crop-min 0.6 --subsets faces \
                    --lr 1e-4 --w-ssim 1 --w-edge 1 --w-gan 0
-.PHONY: student student-polish student-v3 student-v4 student-v5 student-v6 student-v7 student-v8 student-v9 student-v10 student-v11 student-plus student-plus-polish student-search train-test train-deps trainpack
+.PHONY: student student-polish student-v3 student-v4 student-v5 student-v6 student-v7 student-v8 student-v9 student-v10 student-v11 student-v12 student-plus student-plus-polish student-search train-test train-deps trainpack
 
 # fine_tune OUT,INIT,TUNE: the command of one resumable piece: INIT
 # fine-tuned with main.py's TUNE into OUT (checkpointed there), for at
@@ -242,7 +242,7 @@ student-v6: model
 # resumable pieces with v6's loss, the teacher on the fly (preset gpu: 256
 # px, batch 32) and the weights' moving average exported. A GPU recipe: one
 # H200 ran its steps in 6.5 minutes; on 2 CPU cores they would take about
-# 27 hours (train/README.md). On a GPU machine without Go, run the two
+# 27 hours (docs/students.md). On a GPU machine without Go, run the two
 # main.py lines by hand with python3 (train/gpu.sh's header). v7 itself
 # was made from the pack and crops before v8's (its card).
 STUDENT_V7_OUT ?= $(HOME)/.cache/edgetoon/student-v7
@@ -280,7 +280,7 @@ student-v8: model
 # teacher targets: crops nearer the scale of use (a square of 0.8-1 of the
 # photo's long side), v8's loss with the sharpness weight at 15, the
 # weights' moving average exported; 2,400 steps, then 900 more from that
-# export. About 16 minutes of cache and 1.75 s a step (train/README.md).
+# export. About 16 minutes of cache and 1.75 s a step (docs/students.md).
 STUDENT_V9_OUT ?= $(HOME)/.cache/edgetoon/student-v9
 CPU_BASE := --size 256 --batch 8 --crop-min 0.8 --crop-of long \
             --subsets faces,scenes --w-ssim 1 --w-edge 2 --w-gan 0 --ema 0.999 --lr 5e-5
@@ -297,7 +297,7 @@ student-v10: model
 	mkdir -p $(STUDENT_V10_OUT)
 	$(call fine_tune,$(STUDENT_V10_OUT),train/init/student-v9.safetensors,--finetune-steps 1200 --cache-targets 4608 $(CPU_TUNE))
 
-# v11, the shipped default (web/models/MODEL_CARD.md): v10 (train/init/)
+# v11 (train/init/student-v11.md): v10 (train/init/)
 # fine-tuned 1,200 steps on the same 4,608 targets with a squared-error
 # term (what PSNR measures) and the sharpness weight at 10.
 STUDENT_V11_OUT ?= $(HOME)/.cache/edgetoon/student-v11
@@ -305,6 +305,14 @@ student-v11: model
 	mkdir -p $(STUDENT_V11_OUT)
 	$(call fine_tune,$(STUDENT_V11_OUT),train/init/student-v10.safetensors,--finetune-steps 1200 --cache-targets 4608 \
 	  $(CPU_BASE) --w-sharp 10 --w-mse 10)
+
+# v12, the shipped default (web/models/MODEL_CARD.md): v11 (train/init/)
+# fine-tuned 1,200 steps more with the squared-error weight at 30.
+STUDENT_V12_OUT ?= $(HOME)/.cache/edgetoon/student-v12
+student-v12: model
+	mkdir -p $(STUDENT_V12_OUT)
+	$(call fine_tune,$(STUDENT_V12_OUT),train/init/student-v11.safetensors,--finetune-steps 1200 --cache-targets 4608 \
+	  $(CPU_BASE) --w-sharp 10 --w-mse 30)
 
 # The larger student, retired from the page (train/init/student-plus.md):
 # v2 grown to a 40-channel trunk, fine-tuned on faces and scenes.
