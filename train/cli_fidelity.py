@@ -8,8 +8,8 @@ cartoons are rounded to 8 bits, as a user's download is.
     /usr/bin/python3 train/cli_fidelity.py [--model web/models/student.safetensors] [--size 256] [--limit N]
 
 The teacher's PNGs are kept (--cache, keyed by the teacher file's size and
-time and by the CLI binary's contents, since a change to the engine changes
-them) so that the next student costs only its own runs.
+time and by the CLI's cartoon of one photo, so that an engine that draws
+differently starts afresh) and the next student costs only its own runs.
 """
 
 import argparse
@@ -39,20 +39,33 @@ def stylize(model, photo, size, out):
     return torch.from_numpy(a).permute(2, 0, 1)[None]
 
 
-def teacher_dir(cache, teacher, size, cli):
+def teacher_dir(cache, teacher, size, probe):
     """The folder in cache for the teacher's PNGs: named by the teacher
-    file's path, size and time, the size, and the CLI binary's contents."""
+    file's path, size and time, the size, and probe, the bytes of the CLI's
+    cartoon of one photo. The CLI binary itself is no key: it embeds the
+    default student, so it changes with every student."""
     st = os.stat(teacher)
-    with open(cli, "rb") as f:
-        bin_sum = hashlib.sha1(f.read()).hexdigest()
-    key = json.dumps([os.path.abspath(teacher), st.st_size, st.st_mtime, size, bin_sum])
+    key = json.dumps([os.path.abspath(teacher), st.st_size, st.st_mtime, size,
+                      hashlib.sha1(probe).hexdigest()])
     return os.path.join(cache, "teacher-" + hashlib.sha1(key.encode()).hexdigest()[:16])
+
+
+def probe(teacher, root, size, cache):
+    """The bytes of the CLI's cartoon, by teacher, of the first eval photo."""
+    photo = os.path.join(data.split_root(root, "eval"), data.list_images(root, "eval")[0])
+    os.makedirs(cache, exist_ok=True)
+    out = os.path.join(cache, "probe-%d.png" % os.getpid())
+    gotools.stylize(teacher, photo, size, out)
+    with open(out, "rb") as f:
+        b = f.read()
+    os.remove(out)
+    return b
 
 
 def fidelity(model, teacher, size, cache, limit=None, root=None, workers=2):
     """release.fidelity's result for the CLI's PNGs of model and teacher."""
     root = root or data.IMAGES
-    tdir = teacher_dir(cache, teacher, size, gotools.edgetoon_cli())
+    tdir = teacher_dir(cache, teacher, size, probe(teacher, root, size, cache))
     sdir = os.path.join(cache, "student-%d" % os.getpid())
     os.makedirs(tdir, exist_ok=True)
     os.makedirs(sdir, exist_ok=True)

@@ -28,9 +28,7 @@ def _build(pkg, name):
         _BIN_DIR = tempfile.mkdtemp(prefix="edgetoon-train-go-")
     out = os.path.join(_BIN_DIR, name)
     if not os.path.exists(out):
-        # No VCS stamp: the binary then changes with the code, not with each
-        # commit, and cli_fidelity keys its teacher cache by its contents.
-        subprocess.run(["go", "build", "-buildvcs=false", "-o", out, pkg], cwd=REPO, check=True)
+        subprocess.run(["go", "build", "-o", out, pkg], cwd=REPO, check=True)
     return out
 
 

@@ -18,18 +18,16 @@ STUDENT = os.path.join(gotools.REPO, "web", "models", "student.safetensors")
 
 class TeacherDirTest(unittest.TestCase):
     def test_key(self):
-        # Another CLI build or output size gets other PNGs; the same
-        # inputs find the same folder.
+        # Another engine's cartoon (the probe) or output size gets other
+        # PNGs; the same inputs find the same folder.
         with tempfile.TemporaryDirectory() as d:
-            paths = {}
-            for name, text in (("teacher", b"w"), ("cli-a", b"a"), ("cli-b", b"b")):
-                paths[name] = os.path.join(d, name)
-                with open(paths[name], "wb") as f:
-                    f.write(text)
-            a = cli_fidelity.teacher_dir(d, paths["teacher"], 256, paths["cli-a"])
-            self.assertEqual(a, cli_fidelity.teacher_dir(d, paths["teacher"], 256, paths["cli-a"]))
-            self.assertNotEqual(a, cli_fidelity.teacher_dir(d, paths["teacher"], 256, paths["cli-b"]))
-            self.assertNotEqual(a, cli_fidelity.teacher_dir(d, paths["teacher"], 128, paths["cli-a"]))
+            teacher = os.path.join(d, "teacher")
+            with open(teacher, "wb") as f:
+                f.write(b"w")
+            a = cli_fidelity.teacher_dir(d, teacher, 256, b"png a")
+            self.assertEqual(a, cli_fidelity.teacher_dir(d, teacher, 256, b"png a"))
+            self.assertNotEqual(a, cli_fidelity.teacher_dir(d, teacher, 256, b"png b"))
+            self.assertNotEqual(a, cli_fidelity.teacher_dir(d, teacher, 128, b"png a"))
             self.assertEqual(os.path.dirname(a), d)
 
 
