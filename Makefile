@@ -289,38 +289,39 @@ STUDENT_V9_TUNE := --cache-targets 2304 $(CPU_TUNE)
 student-v9: model
 	$(call two_pieces,$(STUDENT_V9_OUT),train/init/student-v8.safetensors,--finetune-steps 2400 $(STUDENT_V9_TUNE),--finetune-steps 900 $(STUDENT_V9_TUNE))
 
+# cpu_piece OUT,INIT,STEPS,WEIGHTS: one piece of the 2-core recipe from v10
+# on: INIT fine-tuned STEPS steps on the 4,608 cached targets with CPU_BASE
+# and the loss weights WEIGHTS, resumable as fine_tune.
+define cpu_piece
+	mkdir -p $(1)
+	$(call fine_tune,$(1),$(2),--finetune-steps $(3) --cache-targets 4608 $(CPU_BASE) $(4))
+endef
+
 # v10 (train/init/student-v10.md): v9 (train/init/)
 # fine-tuned one piece more with v9's recipe, 1,200 steps, on the same
 # cache continued to 4,608 targets (2,304 new crops: 16 minutes more).
 STUDENT_V10_OUT ?= $(HOME)/.cache/edgetoon/student-v10
 student-v10: model
-	mkdir -p $(STUDENT_V10_OUT)
-	$(call fine_tune,$(STUDENT_V10_OUT),train/init/student-v9.safetensors,--finetune-steps 1200 --cache-targets 4608 $(CPU_TUNE))
+	$(call cpu_piece,$(STUDENT_V10_OUT),train/init/student-v9.safetensors,1200,--w-sharp 15)
 
 # v11 (train/init/student-v11.md): v10 (train/init/)
 # fine-tuned 1,200 steps on the same 4,608 targets with a squared-error
 # term (what PSNR measures) and the sharpness weight at 10.
 STUDENT_V11_OUT ?= $(HOME)/.cache/edgetoon/student-v11
 student-v11: model
-	mkdir -p $(STUDENT_V11_OUT)
-	$(call fine_tune,$(STUDENT_V11_OUT),train/init/student-v10.safetensors,--finetune-steps 1200 --cache-targets 4608 \
-	  $(CPU_BASE) --w-sharp 10 --w-mse 10)
+	$(call cpu_piece,$(STUDENT_V11_OUT),train/init/student-v10.safetensors,1200,--w-sharp 10 --w-mse 10)
 
 # v12 (train/init/student-v12.md): v11 (train/init/) fine-tuned 1,200
 # steps more with the squared-error weight at 30.
 STUDENT_V12_OUT ?= $(HOME)/.cache/edgetoon/student-v12
 student-v12: model
-	mkdir -p $(STUDENT_V12_OUT)
-	$(call fine_tune,$(STUDENT_V12_OUT),train/init/student-v11.safetensors,--finetune-steps 1200 --cache-targets 4608 \
-	  $(CPU_BASE) --w-sharp 10 --w-mse 30)
+	$(call cpu_piece,$(STUDENT_V12_OUT),train/init/student-v11.safetensors,1200,--w-sharp 10 --w-mse 30)
 
 # v13, the shipped default (web/models/MODEL_CARD.md): v12 (train/init/)
 # fine-tuned 400 steps more, the squared error at 100 and the sharpness at 20.
 STUDENT_V13_OUT ?= $(HOME)/.cache/edgetoon/student-v13
 student-v13: model
-	mkdir -p $(STUDENT_V13_OUT)
-	$(call fine_tune,$(STUDENT_V13_OUT),train/init/student-v12.safetensors,--finetune-steps 400 --cache-targets 4608 \
-	  $(CPU_BASE) --w-sharp 20 --w-mse 100)
+	$(call cpu_piece,$(STUDENT_V13_OUT),train/init/student-v12.safetensors,400,--w-sharp 20 --w-mse 100)
 
 # The larger student, retired from the page (train/init/student-plus.md):
 # v2 grown to a 40-channel trunk, fine-tuned on faces and scenes.
