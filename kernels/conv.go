@@ -104,7 +104,6 @@ func (b *builder) conv(g *gen, n *model.Node) (string, int64, error) {
 	// matrix for (ol, s); or, for an output of fewer than 4 channels
 	// (tapShape), texel j holds input channels 4s..4s+3 of output channel
 	// j. The bias row holds output channels 4ol..4ol+3 in texel 4*ol.
-	g.weights = true
 	w := outL * 4
 	data := make([]float32, w*(taps*inL+1)*4)
 	for oc := range o {
@@ -119,10 +118,16 @@ func (b *builder) conv(g *gen, n *model.Node) (string, int64, error) {
 		}
 		data[((taps*inL)*w+(oc/4)*4)*4+oc%4] = biasOf(oc)
 	}
+	// Placed even when baked: every plan of a model, baked or not (the
+	// engine's first frames), lays out and uploads the weights alike.
 	wx, wy, err := b.weights.place(w, taps*inL+1, data)
 	if err != nil {
 		return "", 0, fmt.Errorf("weights: %w", err)
 	}
+	if g.bake {
+		return g.bakedConv(kh, kw, n.StrideX(), n.DilationX(), inL, outL, sh, weight, biasOf), macs, nil
+	}
+	g.weights = true
 	g.define("WX", g.int(wx))
 	g.define("WY", g.int(wy))
 	return fill(convSrc, "ROW", bodyOf(convRow(g.pixels, kw, n.StrideX(), n.DilationX(), sh))), macs, nil
@@ -138,6 +143,21 @@ func (b *builder) conv(g *gen, n *model.Node) (string, int64, error) {
 // docs/performance.md keeps the comparison.
 func convRow(pixels, kw, stride, dil int, sh tapShape) string {
 	var sb strings.Builder
+	sb.WriteString(columns(pixels, kw, stride, dil))
+	for kx := range kw {
+		var px strings.Builder
+		for i := range pixels {
+			px.WriteString(fill(convTapPixelSrc, "P", fmt.Sprint(i), "DST", sh.dst(), "PRODUCT", sh.product(i*stride+kx*dil)))
+		}
+		sb.WriteString(fill(convTapSrc, "KX", fmt.Sprint(kx), "MAT", sh.mat(), "COLS", sh.cols(), "PIXELS", bodyOf(px.String())))
+	}
+	return sb.String()
+}
+
+// columns fetches each input column that the taps of a row read for the
+// fragment's pixels once, into u<d> for column b.x + d.
+func columns(pixels, kw, stride, dil int) string {
+	var sb strings.Builder
 	used := map[int]bool{}
 	for i := range pixels {
 		for kx := range kw {
@@ -148,13 +168,6 @@ func convRow(pixels, kw, stride, dil int, sh tapShape) string {
 		if used[d] {
 			sb.WriteString(fill(convColumnSrc, "D", fmt.Sprint(d)))
 		}
-	}
-	for kx := range kw {
-		var px strings.Builder
-		for i := range pixels {
-			px.WriteString(fill(convTapPixelSrc, "P", fmt.Sprint(i), "DST", sh.dst(), "PRODUCT", sh.product(i*stride+kx*dil)))
-		}
-		sb.WriteString(fill(convTapSrc, "KX", fmt.Sprint(kx), "MAT", sh.mat(), "COLS", sh.cols(), "PIXELS", bodyOf(px.String())))
 	}
 	return sb.String()
 }

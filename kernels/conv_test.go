@@ -1,10 +1,14 @@
 package kernels
 
 import (
+	"math/rand/v2"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/edgetoon/edgetoon/kernels/testgraph"
 )
 
 // TestConvRow checks the unrolled row of conv.glsl: one fetch per
@@ -91,5 +95,56 @@ func TestTapShape(t *testing.T) {
 		if got := c.sh.dst(); got != c.dst {
 			t.Errorf("%+v: dst %q, want %q", c.sh, got, c.dst)
 		}
+	}
+}
+
+// TestBakedConvs checks which convs take their weights as constants: a
+// dense conv of at most maxBaked weights and maxBakedTerms terms whose
+// layers fit one draw, at the widest fragment whose render targets and
+// terms allow; its program samples no weight texture and spells its bias; the others keep the layout of
+// Options.ConvPixels. Unbaked bakes none.
+func TestBakedConvs(t *testing.T) {
+	b := testgraph.New(rand.New(rand.NewPCG(3, 4)), 3)
+	x := b.Conv("input", 3, 8, 7, 1, 1, "leaky_relu")  // 98 terms a pixel, 2 layers
+	y := b.Conv(x, 8, 20, 3, 1, 1, "leaky_relu")       // 5 layers
+	z := b.Conv(y, 20, 24, 3, 1, 1, "")                // 270 terms
+	z = b.Conv(z, 24, 40, 3, 1, 1, "")                 // 8,640 weights
+	d := b.Conv(z, 40, 40, 3, 1, 40, "")               // depthwise
+	b.Conv(d, 40, 3, 1, 1, 1, "")                      // 1 layer
+	baked := map[string]int{x: 2, y: 1, b.G.Output: 8} // the pixels of each
+	var weights []Weights
+	for _, unbaked := range []bool{false, true} {
+		p, err := Build(b.G, Options{H: 20, W: 24, Input: InputRaw, MaxOutputs: 8, Unbaked: unbaked})
+		if err != nil {
+			t.Fatal(err)
+		}
+		weights = append(weights, p.Weights)
+		for _, pass := range p.Passes {
+			prog := p.Programs[pass.Program]
+			px, bake := baked[pass.Value]
+			bake = bake && !unbaked
+			if !bake {
+				px = DefaultConvPixels
+			}
+			if pass.Pixels != px || bake && len(pass.Bases) != 1 {
+				t.Errorf("unbaked %v: %s: %d pixels, draws at %v; want %d pixels", unbaked, pass.Value, pass.Pixels, pass.Bases, px)
+			}
+			samples := slices.Contains(pass.Inputs, TexWeights)
+			if samples == bake {
+				t.Errorf("unbaked %v: %s samples the weight texture: %v", unbaked, pass.Value, samples)
+			}
+			if bake {
+				n := b.G.Node(pass.Value)
+				bias := b.G.Tensors[n.Inputs[2]].Data[0]
+				if !strings.Contains(prog.Source, "vec4("+glslFloat(bias)+", ") {
+					t.Errorf("%s: bias %v not in the program", pass.Value, bias)
+				}
+			}
+		}
+	}
+	// The engine uploads a model's weights once, for the quick layout's
+	// plan (unbaked) and the default one's alike.
+	if weights[0].W != weights[1].W || weights[0].H != weights[1].H || !slices.Equal(weights[0].Data, weights[1].Data) {
+		t.Errorf("baked and unbaked plans lay out the weights differently: %dx%d, %dx%d", weights[0].W, weights[0].H, weights[1].W, weights[1].H)
 	}
 }

@@ -49,8 +49,10 @@ type gen struct {
 	// Options.InlineInput), sampling the image for it.
 	storesInput bool
 	weights     bool // samples the weight texture as tw
-	pixels      int  // output pixels per fragment
-	memo        map[string]string
+	// bake: the pass's conv takes its weights as constants (conv_baked.go).
+	bake   bool
+	pixels int // output pixels per fragment
+	memo   map[string]string
 }
 
 func newGen(b *builder) *gen { return &gen{b: b, memo: map[string]string{}} }

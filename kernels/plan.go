@@ -18,6 +18,13 @@
 // texture ceil(W/P) wide. Readers see no difference: every value is read
 // through a fetch function that knows its layout.
 //
+// A small dense conv whose output layers fit one draw takes its weights
+// into its program as constants instead (conv_baked.go): every tap and
+// input layer unrolled, all its layers computed by each fragment, so that
+// no weight is fetched and each input texel feeds every layer. Its
+// weights stay in the weight texture too, where unbaked plans (the
+// engine's first frames) read them.
+//
 // Fusion. Elementwise nodes (add, sub, mul, div, activations, clip) whose
 // producer has no other consumer are folded into the producer's epilogue
 // (conv + bias + activation + residual add in one pass). Elementwise, resize,
@@ -89,6 +96,12 @@ type Options struct {
 	// of its own that every reader fetches: kept for the benchmark that
 	// compares them (BenchmarkPlans).
 	InlineInput bool
+	// Unbaked reads every conv's weights from the weight texture, even
+	// those small enough to go into its program as constants
+	// (conv_baked.go): kept for the benchmark that compares them
+	// (BenchmarkPlans) and for plans that must compile fast (the
+	// engine's first frames).
+	Unbaked bool
 }
 
 // DefaultConvPixels is the conv fragment width the plans use by default:
@@ -124,7 +137,8 @@ type Plan struct {
 }
 
 // Program is one fragment shader. Several passes may share it: sizes and
-// offsets are uniforms, only the structure is in the source.
+// offsets are uniforms, only the structure is in the source (and a baked
+// conv's weights).
 type Program struct {
 	Source string
 	// Op names the op (and first node) it was generated for, for errors.

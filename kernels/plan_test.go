@@ -198,7 +198,8 @@ func TestExpand(t *testing.T) {
 }
 
 // TestConvPixels checks the column-split conv passes: every conv stored in
-// a texture computes ConvPixels pixels per fragment (fewer where the
+// a texture, its weights in the weight texture, computes ConvPixels pixels
+// per fragment (fewer where the
 // layers would exceed MaxLayers), its viewport and draws cover the split
 // texture, and the rest of the plan does not change.
 func TestConvPixels(t *testing.T) {
@@ -209,7 +210,8 @@ func TestConvPixels(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ pixels, maxLayers int }{{2, 0}, {4, 0}, {4, 64}, {8, 0}} {
-		p, err := Build(g, Options{H: h, W: w, Input: InputRaw, ConvPixels: tc.pixels, MaxLayers: tc.maxLayers, MaxOutputs: 8})
+		// Unbaked: a baked conv takes its own width (TestBakedConvs).
+		p, err := Build(g, Options{H: h, W: w, Input: InputRaw, ConvPixels: tc.pixels, MaxLayers: tc.maxLayers, MaxOutputs: 8, Unbaked: true})
 		if err != nil {
 			t.Fatal(err)
 		}

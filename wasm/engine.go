@@ -21,7 +21,7 @@ type engine struct {
 	limits   kernels.Options
 	renderer string
 	request  string // precision asked for
-	pinned   bool   // a benchmark pinned the plan's layout (edgetoonConvPixels, edgetoonMaxOutputs, edgetoonSplitGuided, edgetoonInlineInput)
+	pinned   bool   // a benchmark pinned the plan's layout (edgetoonConvPixels, edgetoonMaxOutputs, edgetoonSplitGuided, edgetoonInlineInput, edgetoonUnbaked)
 	warm     bool   // first frames in the quick layout, warmed in the background (warmup.go); read once, at open
 
 	graph     *model.Graph
@@ -135,6 +135,11 @@ func (e *engine) probe() error {
 	}
 	if js.Global().Get("edgetoonInlineInput").Truthy() {
 		e.limits.InlineInput = true
+		e.pinned = true
+	}
+	// And every conv's weights in the weight texture (kernels.Options.Unbaked).
+	if js.Global().Get("edgetoonUnbaked").Truthy() {
+		e.limits.Unbaked = true
 		e.pinned = true
 	}
 	e.renderer = c.Call("getParameter", gl.RENDERER).String()

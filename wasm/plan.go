@@ -37,7 +37,7 @@ func (e *engine) build(h, w int, quick bool) (*kernels.Plan, error) {
 	opts := e.limits
 	opts.H, opts.W, opts.Half, opts.Input, opts.ToCanvas = h, w, e.half, e.input, e.toCanvas
 	if quick {
-		opts.ConvPixels, opts.MaxOutputs = quickLayout.ConvPixels, quickLayout.MaxOutputs
+		opts.ConvPixels, opts.MaxOutputs, opts.Unbaked = quickLayout.ConvPixels, quickLayout.MaxOutputs, quickLayout.Unbaked
 	}
 	plan, err := kernels.Build(e.graph, opts)
 	if err != nil {

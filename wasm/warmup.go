@@ -21,14 +21,16 @@ const (
 )
 
 // quickLayout is the conv layout of a new model's first frames: one pixel
-// and one render target per fragment. Its programs are far smaller than
-// the default layout's (kernels.DefaultConvPixels pixels side by side),
+// and one render target per fragment, every weight read from the weight
+// texture. Its programs are far smaller than the default layout's
+// (kernels.DefaultConvPixels pixels side by side, small convs unrolled
+// with their weights as constants),
 // and a driver that compiles a program's GPU code at its first draw
 // (SwiftShader) compiles them in a fraction of the time, for frames that
 // run slower: the first frame comes sooner, and the default layout takes
 // over once its programs are ready (warmUp). "Cold start" in
 // docs/performance.md has the measurements.
-var quickLayout = kernels.Options{ConvPixels: 1, MaxOutputs: 1}
+var quickLayout = kernels.Options{ConvPixels: 1, MaxOutputs: 1, Unbaked: true}
 
 // warmUpOff says whether the page turned the warm-up off
 // (globalThis.edgetoonNoWarmup, set before the engine is created): the

@@ -4,6 +4,7 @@ package browsertest
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -126,12 +127,26 @@ var opCases = []opCase{
 }
 
 // TestKernels runs every op (and the fusions) on random inputs and
-// weights, in fp32 and fp16, against the CPU engine.
+// weights, in fp32 and fp16, against the CPU engine; the convs also with
+// every weight in the weight texture (edgetoonUnbaked), where by default
+// the small ones take theirs as constants (kernels/conv_baked.go).
 func TestKernels(t *testing.T) {
 	p := newPage(t)
 	for _, tc := range opCases {
-		for _, prec := range []string{"fp32", "fp16"} {
-			t.Run(tc.name+"/"+prec, func(t *testing.T) {
+		variants := []string{"fp32", "fp16"}
+		if strings.Contains(tc.name, "conv") {
+			variants = append(variants, "fp32/unbaked", "fp16/unbaked")
+		}
+		for _, v := range variants {
+			t.Run(tc.name+"/"+v, func(t *testing.T) {
+				prec, unbaked := strings.CutSuffix(v, "/unbaked")
+				if unbaked {
+					pin, unpin := pinGlobals("edgetoonUnbaked")
+					if _, err := eval[chromedp.Void](p.ctx, pin); err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { eval[chromedp.Void](p.ctx, unpin) })
+				}
 				rng := newRand(t)
 				// Model inputs have at most 4 channels; wider cases start
 				// with a 1x1 conv.

@@ -140,11 +140,13 @@ func bestPeak(rs []peakResult) (peakResult, error) {
 }
 
 // peakJS compiles and draws the probe's shaders on one WebGL2 context,
-// reused by every variant (a page may hold only a few contexts).
+// reused by every variant (a page may hold only a few contexts), and made
+// afresh where the browser took it back for a newer one (Chromium keeps
+// 16: BenchmarkStudents opens one per model after the first sweep).
 const peakJS = `
 let peakCtx;
 function peakProgram(src, size, m, k) {
-  if (!peakCtx) {
+  if (!peakCtx || peakCtx.isContextLost()) {
     peakCtx = document.createElement("canvas").getContext("webgl2");
     if (!peakCtx.getExtension("EXT_color_buffer_float")) throw new Error("peak probe: no EXT_color_buffer_float");
   }
