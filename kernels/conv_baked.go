@@ -103,17 +103,14 @@ func (g *gen) bakedRow(kw, stride, dil, outL int, sh tapShape, w func(k, kx, j, 
 	sb.WriteString(columns(g.pixels, kw, stride, dil))
 	for kx := range kw {
 		for k := range outL {
+			// Every matrix, zero or not: a program's structure is its
+			// shapes' alone (the latency profiler times blocks with
+			// weights of their own).
 			vals := make([]string, 0, rows*cols)
-			zero := true
 			for j := range cols {
 				for r := range rows {
-					v := w(k, kx, j, r)
-					zero = zero && v == 0
-					vals = append(vals, glslFloat(v))
+					vals = append(vals, glslFloat(w(k, kx, j, r)))
 				}
-			}
-			if zero {
-				continue // across the groups of a grouped conv: no term
 			}
 			fmt.Fprintf(&sb, "\t\t{\n\t\t\tconst %s m = %s(%s);\n", sh.mat(), sh.mat(), strings.Join(vals, ", "))
 			for i := range g.pixels {

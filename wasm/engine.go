@@ -224,7 +224,15 @@ func (e *engine) setupGL(h, w int, async bool) error {
 	}
 	if e.warm {
 		if err := e.finish(fresh, async); err != nil {
-			return err
+			if !e.unbake(err) {
+				return err
+			}
+			if plan, err = e.build(h, w, e.quick); err != nil {
+				return err
+			}
+			if err := e.finish(e.submit(plan), async); err != nil {
+				return err
+			}
 		}
 		if err := e.setPlan(plan, e.quick); err != nil {
 			return err

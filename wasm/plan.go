@@ -26,10 +26,32 @@ func (e *engine) ensurePlan(h, w int, async bool) error {
 		return err
 	}
 	if err := e.finish(e.submit(plan), async); err != nil {
-		return err
+		if !e.unbake(err) {
+			return err
+		}
+		return e.ensurePlan(h, w, async)
 	}
 	return e.setPlan(plan, quick)
 }
+
+// unbake says whether a plan that failed with err is worth building again
+// with every conv's weights in the weight texture, and makes the engine's
+// plans so from now on: a driver may refuse the unrolled programs of the
+// baked convs (their length, their constants) where it compiles the
+// texture-reading ones that every plan used before them.
+func (e *engine) unbake(err error) bool {
+	var ce *codedError
+	if e.limits.Unbaked || e.lost || !errors.As(err, &ce) || ce.Code != codeShader {
+		return false
+	}
+	e.limits.Unbaked = true
+	return true
+}
+
+// labSource rewrites a program's source before it is compiled: nil in
+// the shipped engine; the lab build's tests use it to make a driver
+// refuse the baked convs' programs (profiledebug.go).
+var labSource func(string) string
 
 // build plans the current model at h x w for this device, in the quick
 // layout or the default one.
@@ -111,7 +133,11 @@ func (e *engine) submit(plan *kernels.Plan) []*program {
 			}
 			continue
 		}
-		fs := c.Shader(gl.FRAGMENT_SHADER, pr.Source)
+		src := pr.Source
+		if labSource != nil {
+			src = labSource(src)
+		}
+		fs := c.Shader(gl.FRAGMENT_SHADER, src)
 		p := &program{p: c.Program(e.vs, fs), fs: fs, op: pr.Op, samplers: pr.Samplers}
 		e.progs[pr.Source] = p
 		fresh = append(fresh, p)

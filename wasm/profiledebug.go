@@ -14,6 +14,7 @@ package main
 
 import (
 	"runtime"
+	"strings"
 	"syscall/js"
 
 	"github.com/edgetoon/edgetoon/kernels"
@@ -32,7 +33,20 @@ func registerLab(api js.Value) {
 		return float64(m.Mallocs)
 	}))
 	registerProfile(api)
+	// globalThis.edgetoonRejectBaked makes every baked conv's program
+	// fail to compile, as a driver that refused its length would (tests
+	// of the engine's fallback to unbaked plans).
+	labSource = func(src string) string {
+		if js.Global().Get("edgetoonRejectBaked").Truthy() && strings.Contains(src, bakedMarker) {
+			return src + "#error refused by edgetoonRejectBaked\n"
+		}
+		return src
+	}
 }
+
+// bakedMarker is in the source of every baked conv's program (the first
+// line of kernels/conv_baked.glsl).
+const bakedMarker = "conv2d with its weights in the program"
 
 // debugRun runs a model on a raw normalized HWC input and reads the
 // output back (tests only: the page never reads pixels back).
@@ -66,6 +80,7 @@ func debugRun(args []js.Value) (any, error) {
 	out := e.run.readOutput(e.gl)
 	res := float32Array(out)
 	res.Set("passes", len(e.run.plan.Passes))
+	res.Set("unbaked", e.run.plan.Opts.Unbaked)
 	res.Set("precision", e.precision())
 	return res, nil
 }

@@ -3,6 +3,7 @@
 package browsertest
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -217,5 +218,45 @@ func checkGraph(t *testing.T, p *page, g *model.Graph, rng *rand.Rand, h, w int,
 	t.Logf("%d passes, max relative error %.2g", passes, e)
 	if e > tol {
 		t.Errorf("max relative error %.3g > %g at %d: got %g, want %g", e, tol, at, got.Data[at], want.Data[at])
+	}
+}
+
+// TestBakedFallback: where the driver refuses the baked convs' programs
+// (edgetoonRejectBaked, a lab hook that makes them fail to compile), the
+// engine plans again with every weight in the weight texture, and its
+// output still agrees with the CPU engine; without the hook it bakes.
+func TestBakedFallback(t *testing.T) {
+	p := newPage(t)
+	const unbakedJS = `(async () => {
+  const y = await edgetoon.debugRun(await bytes(%q), new Float32Array((await bytes(%q)).buffer), %d, %d, "fp32");
+  return y.unbaked;
+})()`
+	for _, reject := range []bool{false, true} {
+		t.Run(fmt.Sprintf("reject=%v", reject), func(t *testing.T) {
+			if reject {
+				pin, unpin := pinGlobals("edgetoonRejectBaked")
+				if _, err := eval[chromedp.Void](p.ctx, pin); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { eval[chromedp.Void](p.ctx, unpin) })
+			}
+			rng := newRand(t)
+			b := testgraph.New(rng, 3)
+			b.Conv(b.Conv("input", 3, 16, 5, 1, 1, "leaky_relu"), 16, 3, 3, 1, 1, "")
+			const h, w = 12, 14
+			checkGraph(t, p, b.G, rng, h, w, "fp32")
+			data, err := model.Encode(b.G, "F32")
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := randomInput(rng, h, w, 3)
+			unbaked, err := eval[bool](p.ctx, fmt.Sprintf(unbakedJS, p.srv.put(data), p.srv.put(f32bytes(x.Data)), h, w))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if unbaked != reject {
+				t.Errorf("the engine's plan unbaked: %v, want %v", unbaked, reject)
+			}
+		})
 	}
 }
