@@ -54,7 +54,7 @@ func (b *builder) conv(g *gen, n *model.Node) (string, int64, error) {
 	macs := int64(out[0]) * int64(out[1]) * int64(o) * int64(kh*kw*ig)
 
 	taps := kh * kw
-	if groups := n.GroupCount(); groups == x[2] && o == x[2] && ig == 1 {
+	if depthwise(n, x[2], wt) {
 		// Depthwise: texel (l, tap) holds the 4 channels of layer l.
 		l := layers(o)
 		data := make([]float32, l*(taps+1)*4)
@@ -131,6 +131,12 @@ func (b *builder) conv(g *gen, n *model.Node) (string, int64, error) {
 	g.define("WX", g.int(wx))
 	g.define("WY", g.int(wy))
 	return fill(convSrc, "ROW", bodyOf(convRow(g.pixels, kw, n.StrideX(), n.DilationX(), sh))), macs, nil
+}
+
+// depthwise says whether conv n, on an input of c channels with weights
+// wt, is depthwise: one group per channel, one output per group.
+func depthwise(n *model.Node, c int, wt *model.Tensor) bool {
+	return n.GroupCount() == c && wt.Shape[0] == c && wt.Shape[3] == 1
 }
 
 // convRow generates the loop body for one input row and input layer s:

@@ -40,8 +40,8 @@ func (b *builder) bakedPixels(n *model.Node) int {
 	}
 	x, out := b.shapes[n.Inputs[0]], b.shapes[n.Name]
 	wt := b.g.Tensors[n.Inputs[1]]
-	if n.GroupCount() == x[2] && wt.Shape[0] == x[2] && wt.Shape[3] == 1 {
-		return 0 // depthwise: conv's own kernel
+	if depthwise(n, x[2], wt) {
+		return 0 // conv's own kernel
 	}
 	outL := layers(out[2])
 	if len(wt.Data) > maxBaked || outL > b.opts.MaxOutputs {
