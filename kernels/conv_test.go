@@ -101,8 +101,9 @@ func TestTapShape(t *testing.T) {
 // TestBakedConvs checks which convs take their weights as constants: a
 // dense conv of at most maxBaked weights and maxBakedTerms terms whose
 // layers fit one draw, at the widest fragment whose render targets and
-// terms allow; its program samples no weight texture and spells its bias; the others keep the layout of
-// Options.ConvPixels. Unbaked bakes none.
+// terms allow; its program samples no weight texture and spells its
+// bias; the others keep the layout of Options.ConvPixels. Unbaked bakes
+// none.
 func TestBakedConvs(t *testing.T) {
 	b := testgraph.New(rand.New(rand.NewPCG(3, 4)), 3)
 	x := b.Conv("input", 3, 8, 7, 1, 1, "leaky_relu")  // 98 terms a pixel, 2 layers

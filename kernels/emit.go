@@ -49,10 +49,11 @@ func (b *builder) emitGroup(gr *group, canvas bool) (*Pass, []string, error) {
 	// pixels per fragment; the others (norm statistics, box means, the
 	// canvas) one.
 	pixels := 1
+	baked := b.bakedPixels(gr.root)
 	if !canvas && gr.stage == stageNone && gr.guided == nil && gr.root != nil && kernelTable[gr.root.Op].wide {
 		pixels = b.opts.ConvPixels
-		if px := b.bakedPixels(gr.root); px > 0 {
-			pixels = px
+		if baked > 0 {
+			pixels = baked
 		}
 		// Fewer pixels where P layers per channel layer exceed the
 		// device's layers.
@@ -67,7 +68,7 @@ func (b *builder) emitGroup(gr *group, canvas bool) (*Pass, []string, error) {
 		outputs = pixels * min(b.opts.MaxOutputs/pixels, outL)
 	}
 	// A baked conv's constants are those of its layers: one draw for all.
-	g.bake = b.bakedPixels(gr.root) > 0 && outputs == pixels*outL
+	g.bake = baked > 0 && outputs == pixels*outL
 	pass := &Pass{Nodes: gr.names(), Value: tail, W: ceilDiv(out[1], pixels), H: out[0], Out: TexCanvas, Pixels: pixels}
 	// OUTPOS is the fragment's first output pixel, LAYER0 its first
 	// output layer.

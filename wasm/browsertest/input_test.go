@@ -149,3 +149,13 @@ func pinGlobals(names ...string) (pin, unpin string) {
 	}
 	return pin, unpin
 }
+
+// pin sets the page globals names to true for the rest of test t.
+func (p *page) pin(t *testing.T, names ...string) {
+	t.Helper()
+	pin, unpin := pinGlobals(names...)
+	if _, err := eval[chromedp.Void](p.ctx, pin); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eval[chromedp.Void](p.ctx, unpin) })
+}

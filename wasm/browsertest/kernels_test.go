@@ -142,11 +142,7 @@ func TestKernels(t *testing.T) {
 			t.Run(tc.name+"/"+v, func(t *testing.T) {
 				prec, unbaked := strings.CutSuffix(v, "/unbaked")
 				if unbaked {
-					pin, unpin := pinGlobals("edgetoonUnbaked")
-					if _, err := eval[chromedp.Void](p.ctx, pin); err != nil {
-						t.Fatal(err)
-					}
-					t.Cleanup(func() { eval[chromedp.Void](p.ctx, unpin) })
+					p.pin(t, "edgetoonUnbaked")
 				}
 				rng := newRand(t)
 				// Model inputs have at most 4 channels; wider cases start
@@ -234,11 +230,7 @@ func TestBakedFallback(t *testing.T) {
 	for _, reject := range []bool{false, true} {
 		t.Run(fmt.Sprintf("reject=%v", reject), func(t *testing.T) {
 			if reject {
-				pin, unpin := pinGlobals("edgetoonRejectBaked")
-				if _, err := eval[chromedp.Void](p.ctx, pin); err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { eval[chromedp.Void](p.ctx, unpin) })
+				p.pin(t, "edgetoonRejectBaked")
 			}
 			rng := newRand(t)
 			b := testgraph.New(rng, 3)
