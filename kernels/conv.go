@@ -43,10 +43,10 @@ func (b *builder) conv(g *gen, n *model.Node) (string, int64, error) {
 		return "", 0, err
 	}
 	g.define("X", fn)
-	g.define("STRIDE", fmt.Sprintf("ivec2(%d, %d)", n.StrideX(), n.StrideY()))
-	g.define("DY", fmt.Sprint(n.DilationY()))
+	g.define("STRIDE", fmt.Sprintf("ivec2(%s, %s)", g.shape(n.StrideX()), g.shape(n.StrideY())))
+	g.define("DY", g.shape(n.DilationY()))
 	g.define("DX", fmt.Sprint(n.DilationX()))
-	g.define("KH", fmt.Sprint(kh))
+	g.define("KH", g.shape(kh))
 	g.define("KW", fmt.Sprint(kw))
 	g.define("PAD", g.ivec2(left, top))
 	g.define("INSIZE", g.ivec2(x[1], x[0]))
@@ -91,7 +91,7 @@ func (b *builder) conv(g *gen, n *model.Node) (string, int64, error) {
 		}
 		return bias[oc]
 	}
-	g.define("INL", fmt.Sprint(inL))
+	g.define("INL", g.shape(inL))
 	sh := tapShape{in: 4, out: 4}
 	if inL == 1 {
 		sh.in = x[2]

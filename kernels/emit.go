@@ -114,7 +114,7 @@ func (b *builder) emitGroup(gr *group, canvas bool) (*Pass, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	src, samplers := g.source(outputs, pixels, epi, b.put(out[2], canvas), main)
+	src, samplers := g.source(outputs, pixels, epi, b.put(g, out[2], canvas), main)
 	if len(g.vecs)/4 > b.opts.MaxUniformVecs-16 {
 		return nil, nil, fmt.Errorf("node %q (%s): needs %d uniform vectors, device has %d", pass.Nodes[0], op, len(g.vecs)/4, b.opts.MaxUniformVecs)
 	}
@@ -199,12 +199,12 @@ func (b *builder) epilogue(g *gen, gr *group, canvas bool) (string, error) {
 // lanes past the channel count are zeroed (a select, so even a NaN from
 // padding lanes cannot leak into a later conv); the canvas gets opaque
 // RGB.
-func (b *builder) put(c int, canvas bool) string {
+func (b *builder) put(g *gen, c int, canvas bool) string {
 	if canvas {
 		swizzle := map[int]string{1: "vec4(v.xxx, 1.0)", 2: "vec4(v.xy, 0.0, 1.0)", 3: "vec4(v.xyz, 1.0)", 4: "v"}[c]
 		return "vec4 put(vec4 v, int l) { return " + swizzle + "; }\n"
 	}
-	return fmt.Sprintf("vec4 put(vec4 v, int l) { return mix(vec4(0.0), v, lessThan(ivec4(l * 4) + ivec4(0, 1, 2, 3), ivec4(%d))); }\n", c)
+	return fmt.Sprintf("vec4 put(vec4 v, int l) { return mix(vec4(0.0), v, lessThan(ivec4(l * 4) + ivec4(0, 1, 2, 3), ivec4(%s))); }\n", g.shape(c))
 }
 
 // actMacro defines ACT(v) as node n's own activation.

@@ -63,6 +63,16 @@ func (g *gen) int(v int) string {
 	return fmt.Sprintf("u_i[%d]", len(g.ints)-1)
 }
 
+// shape returns an expression for v, a number that shapes a loop or a
+// store: a literal, or a uniform where the plan shares programs across
+// shapes (Options.ShapeUniforms).
+func (g *gen) shape(v int) string {
+	if g.b.opts.ShapeUniforms {
+		return g.int(v)
+	}
+	return fmt.Sprint(v)
+}
+
 // ivec2 returns an expression for the pair (x, y) held in uniforms.
 func (g *gen) ivec2(x, y int) string {
 	return fmt.Sprintf("ivec2(%s, %s)", g.int(x), g.int(y))

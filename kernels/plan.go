@@ -102,6 +102,13 @@ type Options struct {
 	// (BenchmarkPlans) and for plans that must compile fast (the
 	// engine's first frames).
 	Unbaked bool
+	// ShapeUniforms reads the numbers that shape a conv's loops and its
+	// stores (stride, kernel height, input layers, output channels) from
+	// uniforms instead of spelling them in the program, so that the convs
+	// that differ only in those share one program: fewer programs to
+	// compile, for plans that must compile fast (the engine's first
+	// frames). The default spells them, so the compiler knows its loops.
+	ShapeUniforms bool
 }
 
 // DefaultConvPixels is the conv fragment width the plans use by default:

@@ -284,3 +284,34 @@ func TestInputPass(t *testing.T) {
 		}
 	}
 }
+
+// TestShapeUniforms: convs of one kernel size and activation that differ
+// in stride, input and output channels get a program each, and one
+// program between them with their shapes in uniforms; the passes are
+// the same either way.
+func TestShapeUniforms(t *testing.T) {
+	b := testgraph.New(newRand(), 8)
+	x := b.Conv(b.G.Input, 8, 8, 3, 1, 1, "leaky_relu")
+	x = b.Conv(x, 8, 16, 3, 2, 1, "leaky_relu")
+	x = b.Conv(x, 16, 24, 3, 1, 1, "leaky_relu")
+	b.Conv(x, 24, 4, 3, 1, 1, "leaky_relu")
+	opts := Options{H: 32, W: 32, Input: InputRaw, ConvPixels: 1, MaxOutputs: 1, Unbaked: true}
+	for _, tc := range []struct {
+		shapes   bool
+		programs int
+	}{{false, 4}, {true, 1}} {
+		opts.ShapeUniforms = tc.shapes
+		p, err := Build(b.G, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Passes) != 4 || len(p.Programs) != tc.programs {
+			t.Errorf("shape uniforms %v: %d passes, %d programs, want 4 and %d", tc.shapes, len(p.Passes), len(p.Programs), tc.programs)
+		}
+		for _, pr := range p.Programs {
+			if uni := strings.Contains(pr.Source, "#define INL u_i["); uni != tc.shapes {
+				t.Errorf("shape uniforms %v: input layers read from a uniform: %v", tc.shapes, uni)
+			}
+		}
+	}
+}

@@ -23,6 +23,9 @@ type engine struct {
 	request  string // precision asked for
 	pinned   bool   // a benchmark pinned the plan's layout (edgetoonConvPixels, edgetoonMaxOutputs, edgetoonSplitGuided, edgetoonInlineInput, edgetoonUnbaked)
 	warm     bool   // first frames in the quick layout, warmed in the background (warmup.go); read once, at open
+	// quickLiterals: a benchmark turned the quick layout's shape
+	// uniforms off (edgetoonQuickLiterals; BenchmarkColdStart in web/).
+	quickLiterals bool
 
 	graph     *model.Graph
 	modelName string
@@ -142,6 +145,7 @@ func (e *engine) probe() error {
 		e.limits.Unbaked = true
 		e.pinned = true
 	}
+	e.quickLiterals = js.Global().Get("edgetoonQuickLiterals").Truthy()
 	e.renderer = c.Call("getParameter", gl.RENDERER).String()
 	if !c.Extension("WEBGL_debug_renderer_info").IsNull() {
 		e.renderer = c.Call("getParameter", gl.UNMASKED_RENDERER_WEBGL).String()

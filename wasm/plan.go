@@ -60,6 +60,7 @@ func (e *engine) build(h, w int, quick bool) (*kernels.Plan, error) {
 	opts.H, opts.W, opts.Half, opts.Input, opts.ToCanvas = h, w, e.half, e.input, e.toCanvas
 	if quick {
 		opts.ConvPixels, opts.MaxOutputs, opts.Unbaked = quickLayout.ConvPixels, quickLayout.MaxOutputs, quickLayout.Unbaked
+		opts.ShapeUniforms = quickLayout.ShapeUniforms && !e.quickLiterals
 	}
 	plan, err := kernels.Build(e.graph, opts)
 	if err != nil {

@@ -22,15 +22,17 @@ const (
 
 // quickLayout is the conv layout of a new model's first frames: one pixel
 // and one render target per fragment, every weight read from the weight
-// texture. Its programs are far smaller than the default layout's
-// (kernels.DefaultConvPixels pixels side by side, small convs unrolled
-// with their weights as constants),
-// and a driver that compiles a program's GPU code at its first draw
-// (SwiftShader) compiles them in a fraction of the time, for frames that
-// run slower: the first frame comes sooner, and the default layout takes
-// over once its programs are ready (warmUp). "Cold start" in
-// docs/performance.md has the measurements.
-var quickLayout = kernels.Options{ConvPixels: 1, MaxOutputs: 1, Unbaked: true}
+// texture, and the convs' strides, kernel heights and channel counts
+// read from uniforms, so that the convs of one kernel width and one
+// epilogue share a program. Its programs are fewer and far smaller than
+// the default layout's (kernels.DefaultConvPixels pixels side by side,
+// small convs unrolled with their weights as constants), and a driver
+// that compiles a program's GPU code at its first draw (SwiftShader)
+// compiles them in a fraction of the time, for frames that run slower:
+// the first frame comes sooner, and the default layout takes over once
+// its programs are ready (warmUp). "Cold start" in docs/performance.md
+// has the measurements.
+var quickLayout = kernels.Options{ConvPixels: 1, MaxOutputs: 1, Unbaked: true, ShapeUniforms: true}
 
 // warmUpOff says whether the page turned the warm-up off
 // (globalThis.edgetoonNoWarmup, set before the engine is created): the

@@ -32,18 +32,26 @@ import (
 // SwiftShader the page would pick the CPU path, cpupath.js, which
 // BenchmarkCPUPath measures).
 //
-// The WebGL arm runs each round twice, in alternating order: as shipped
-// ("warm-up on") and with globalThis.edgetoonNoWarmup set ("warm-up
-// off": the start as it was before: the engine set up in its default
-// conv layout at the model's nominal size, without the quick layout and
-// the background warm-up of wasm/warmup.go, started after the model list
-// rather than at once (core.js prestart), its first frame drawn at the
-// camera's next frame rather than as soon as both are ready). It reports
-// the medians of both (the "-off" metrics) and their ratio
-// (first-frame-ratio, on/off). Every round logs where its time went: the
-// page's and the engine's performance marks (edgetoon:*), the downloads
-// of the engine and the model, and the first stylize call; each arm
-// logs the medians.
+// The WebGL arm runs each round once per arm of coldArms, in turn, the
+// order reversed every other round: as shipped ("warm-up on"); with
+// globalThis.edgetoonNoWarmup set ("warm-up off": the start as it was
+// before: the engine set up in its default conv layout at the model's
+// nominal size, without the quick layout and the background warm-up of
+// wasm/warmup.go, started after the model list rather than at once
+// (core.js prestart), its first frame drawn at the camera's next frame
+// rather than as soon as both are ready); with globalThis.edgetoonUnbaked
+// as well ("warm-up off, unbaked": the start as it was before small
+// convs were baked into their programs, whose compile the first frame
+// pays without the warm-up); and with globalThis.edgetoonQuickLiterals
+// set ("quick literals": the quick layout with its shapes spelled in its
+// programs, one program per conv shape, as before
+// kernels.Options.ShapeUniforms). It reports the medians of each (the
+// metrics suffixed "-off", "-off-unbaked" and "-literals") and the
+// first's ratios to each (first-frame-ratio, on/off; off-unbaked-ratio;
+// literals-ratio). Every round logs where its time went: the page's and
+// the engine's performance marks (edgetoon:*), the downloads of the
+// engine and the model, and the first stylize call; each arm logs the
+// medians.
 //
 // Run: go test -run '^$' -bench ColdStart ./web
 func BenchmarkColdStart(b *testing.B) {
@@ -56,28 +64,40 @@ func BenchmarkColdStart(b *testing.B) {
 				query += "&model=" + m.Name
 			}
 			b.Run("engine=webgl", func(b *testing.B) {
-				on, off := &coldStats{}, &coldStats{}
+				stats := make([]coldStats, len(coldArms))
 				for i := range b.N {
-					arms := []bool{true, false}
-					if i%2 == 1 {
-						slices.Reverse(arms)
+					order := make([]int, len(coldArms))
+					for a := range order {
+						order[a] = a
 					}
-					for _, warm := range arms {
-						if warm {
-							on.add(coldStart(b, rs, flags, query+"&engine=webgl", "warm-up on", ""))
-						} else {
-							off.add(coldStart(b, rs, flags, query+"&engine=webgl", "warm-up off", "globalThis.edgetoonNoWarmup = true;"))
-						}
+					if i%2 == 1 {
+						slices.Reverse(order)
+					}
+					for _, a := range order {
+						stats[a].add(coldStart(b, rs, flags, query+"&engine=webgl", coldArms[a].name, coldArms[a].script))
 					}
 				}
-				on.report(b, "")
-				off.report(b, "-off")
-				b.ReportMetric(median(on.firstFrame)/median(off.firstFrame), "first-frame-ratio")
-				on.logBreakdown(b, "warm-up on")
-				off.logBreakdown(b, "warm-up off")
+				for a, arm := range coldArms {
+					stats[a].report(b, arm.suffix)
+				}
+				b.ReportMetric(median(stats[0].firstFrame)/median(stats[1].firstFrame), "first-frame-ratio")
+				b.ReportMetric(median(stats[0].firstFrame)/median(stats[2].firstFrame), "off-unbaked-ratio")
+				b.ReportMetric(median(stats[0].firstFrame)/median(stats[3].firstFrame), "literals-ratio")
+				for a, arm := range coldArms {
+					stats[a].logBreakdown(b, arm.name)
+				}
 			})
 		})
 	}
+}
+
+// coldArms are BenchmarkColdStart's arms: a name, the script run before
+// the page's own, and the suffix of the arm's metrics.
+var coldArms = []struct{ name, script, suffix string }{
+	{"warm-up on", "", ""},
+	{"warm-up off", "globalThis.edgetoonNoWarmup = true;", "-off"},
+	{"warm-up off, unbaked", "globalThis.edgetoonNoWarmup = true; globalThis.edgetoonUnbaked = true;", "-off-unbaked"},
+	{"quick literals", "globalThis.edgetoonQuickLiterals = true;", "-literals"},
 }
 
 // coldRound is one cold start.
