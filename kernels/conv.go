@@ -14,8 +14,11 @@ var convSrc string
 //go:embed depthwise.glsl
 var depthwiseSrc string
 
-// The pieces of conv.glsl's unrolled row (convRow).
+// The pieces of conv.glsl's taps read from the weight texture: the loops
+// over rows and input layers, and a row unrolled (convRow).
 var (
+	//go:embed conv_rows.glsl
+	convRowsSrc string
 	//go:embed conv_column.glsl
 	convColumnSrc string
 	//go:embed conv_tap.glsl
@@ -127,10 +130,14 @@ func (b *builder) conv(g *gen, n *model.Node) (string, int64, error) {
 	if g.bake {
 		return g.bakedConv(kh, kw, n.StrideX(), n.DilationX(), inL, outL, sh, weight, biasOf), macs, nil
 	}
+	// Weights: one mat4 per (tap, input layer, output layer), as 4 texels
+	// along a row of tw; the bias is the row after the taps.
 	g.weights = true
 	g.define("WX", g.int(wx))
 	g.define("WY", g.int(wy))
-	return fill(convSrc, "ROW", bodyOf(convRow(g.pixels, kw, n.StrideX(), n.DilationX(), sh))), macs, nil
+	g.define("BIAS(l, k)", "W(ivec2(WX + (l) * 4, WY + KH * KW * INL))")
+	rows := fill(convRowsSrc, "ROW", bodyOf(convRow(g.pixels, kw, n.StrideX(), n.DilationX(), sh)))
+	return fill(convSrc, "TAPS", bodyOf(rows)), macs, nil
 }
 
 // depthwise says whether conv n, on an input of c channels with weights

@@ -1,16 +1,12 @@
 package kernels
 
 import (
-	_ "embed"
 	"fmt"
 	"math"
 	"strings"
 
 	"github.com/edgetoon/edgetoon/model"
 )
-
-//go:embed conv_baked.glsl
-var convBakedSrc string
 
 // maxBaked is the most weights a conv takes into its program as
 // constants, and maxBakedTerms the most products (a tap's matrix for one
@@ -24,6 +20,11 @@ const (
 	maxBaked      = 4800
 	maxBakedTerms = 256
 )
+
+// BakedMarker is a line in the source of every baked conv's program and
+// of no other: the lab build's tests make such programs fail to compile,
+// as a driver refusing their length would (wasm's edgetoonRejectBaked).
+const BakedMarker = "// conv2d with its weights in the program"
 
 // bakedPixels is the fragment width of the conv root if its weights go
 // into its program as constants instead of the weight texture, else 0: a
@@ -65,14 +66,18 @@ func (b *builder) bakedPixels(n *model.Node) int {
 	return p
 }
 
-// bakedConv generates the main of a baked conv (conv_baked.glsl) with
-// outL output layers: weight(oc, tap, ic) and bias(oc) are the dense
-// weights, sh what one tap of one input layer multiplies.
+// bakedConv generates the main of a baked conv (conv.glsl, its taps
+// unrolled) with outL output layers, all computed by each fragment:
+// weight(oc, tap, ic) and bias(oc) are the dense weights, sh what one tap
+// of one input layer multiplies.
 func (g *gen) bakedConv(kh, kw, stride, dil, inL, outL int, sh tapShape, weight func(oc, t, ic int) float32, bias func(oc int) float32) string {
+	biases := make([]string, outL)
 	for k := range outL {
-		g.define(fmt.Sprintf("BIAS%d", k), fmt.Sprintf("vec4(%s, %s, %s, %s)",
-			glslFloat(bias(4*k)), glslFloat(bias(4*k+1)), glslFloat(bias(4*k+2)), glslFloat(bias(4*k+3))))
+		biases[k] = fmt.Sprintf("vec4(%s, %s, %s, %s)", glslFloat(bias(4*k)), glslFloat(bias(4*k+1)), glslFloat(bias(4*k+2)), glslFloat(bias(4*k+3)))
 	}
+	// Indexed by the fragment's layer k, a literal once expanded.
+	fmt.Fprintf(&g.funcs, "%s\nconst vec4 biases[%d] = vec4[](%s);\n", BakedMarker, outL, strings.Join(biases, ", "))
+	g.define("BIAS(l, k)", "biases[k]")
 	var sb strings.Builder
 	for ky := range kh {
 		fmt.Fprintf(&sb, "\tif (uint(b.y + %d * DY) < uint(INSIZE.y)) {\n\t\tint iy = b.y + %d * DY;\n", ky, ky)
@@ -89,7 +94,7 @@ func (g *gen) bakedConv(kh, kw, stride, dil, inL, outL int, sh tapShape, weight 
 		}
 		sb.WriteString("\t}\n")
 	}
-	return fill(convBakedSrc, "ROWS", bodyOf(sb.String()))
+	return fill(convSrc, "TAPS", bodyOf(sb.String()))
 }
 
 // bakedRow is convRow with each tap's weights a literal: w(k, kx, j, r)

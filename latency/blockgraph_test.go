@@ -140,7 +140,7 @@ func TestBlockGraphPassesMatchNetwork(t *testing.T) {
 // address of a texel of a stored value, which depends on the column split
 // of the pass that stored it (kernels' package comment).
 var (
-	bakedWeights = regexp.MustCompile(`(const \w+ m = \w+\(|#define BIAS\d+ vec4\()[^)]*\)`)
+	bakedWeights = regexp.MustCompile(`(const \w+ m = \w+\(|const vec4 biases\[\d+\] = vec4\[\]\()[^;]*;`)
 	splitFetch   = regexp.MustCompile(`texelFetch\((t\d+), ivec3\((p, l|p\.x >> \d+, p\.y, l \* \d+ \+ \(p\.x & \d+\))\), 0\)`)
 )
 
@@ -150,7 +150,7 @@ var (
 // prologue, whose split differs from the network's where the network's
 // producer is a baked conv (a fetch's shift and mask).
 func structure(src string) string {
-	src = bakedWeights.ReplaceAllString(src, "${1}w)")
+	src = bakedWeights.ReplaceAllString(src, "${1}w);")
 	return splitFetch.ReplaceAllString(src, "texelFetch($1, split)")
 }
 

@@ -37,16 +37,12 @@ func registerLab(api js.Value) {
 	// fail to compile, as a driver that refused its length would (tests
 	// of the engine's fallback to unbaked plans).
 	labSource = func(src string) string {
-		if js.Global().Get("edgetoonRejectBaked").Truthy() && strings.Contains(src, bakedMarker) {
+		if js.Global().Get("edgetoonRejectBaked").Truthy() && strings.Contains(src, kernels.BakedMarker) {
 			return src + "#error refused by edgetoonRejectBaked\n"
 		}
 		return src
 	}
 }
-
-// bakedMarker is in the source of every baked conv's program (the first
-// line of kernels/conv_baked.glsl).
-const bakedMarker = "conv2d with its weights in the program"
 
 // debugRun runs a model on a raw normalized HWC input and reads the
 // output back (tests only: the page never reads pixels back).
