@@ -126,7 +126,7 @@ bench-cpu: model
 BENCH_OUT ?= bench/results
 BENCH := $(GO) run ./bench -rounds 3 -warmup 1 -reps 2
 NO_WEBGPU := ours-fp32,ours-fp16,ort-wasm,ort-webgl,tfjs-webgl,tfjs-wasm
-bench-peers: wasm model
+bench-peers: lab-wasm model
 	cd bench && npm ci
 	mkdir -p $(BENCH_OUT)
 	$(BENCH) -model web/models/student.safetensors -size 128 -o $(BENCH_OUT)/student-128.json

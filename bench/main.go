@@ -7,7 +7,7 @@
 // the engine, then run from the repository root:
 //
 //	(cd bench && npm ci)
-//	make wasm model
+//	make lab-wasm model
 //	go run ./bench -model web/models/student.safetensors -size 128 -reps 3
 //
 // Every runtime gets the same weights: ours reads the model file, ORT the
@@ -92,7 +92,7 @@ func main() {
 	flag.StringVar(&cfg.tflite, "tflite", "", "TFLite `file` of the same network for LiteRT.js (e.g. ../shared/models/whitebox_cartoon_fp16.tflite with the teacher at -size 224); empty skips LiteRT.js")
 	flag.StringVar(&cfg.photo, "photo", "testdata/obama.jpg", "input photo (centre square, resized)")
 	flag.StringVar(&cfg.node, "node", "bench/node_modules", "node_modules holding the peers (cd bench && npm ci)")
-	flag.StringVar(&cfg.dist, "dist", "web/dist", "directory holding edgetoon.wasm and wasm_exec.js (make wasm)")
+	flag.StringVar(&cfg.dist, "dist", "web/dist", "directory holding edgetoon-lab.wasm and wasm_exec.js (make lab-wasm)")
 	flag.StringVar(&cfg.out, "o", "bench/results/results.json", "result `file` (a PNG chart is written beside it)")
 	flag.IntVar(&cfg.size, "size", 128, "square input size")
 	flag.IntVar(&cfg.rounds, "rounds", 3, "fresh loads per backend (A/B rounds), each a cold start")
@@ -179,9 +179,11 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
-	for _, f := range []string{"edgetoon.wasm", "wasm_exec.js"} {
+	// The lab build: the engine as shipped, plus debugRun, through which
+	// the bench reads our output back for the agreement check.
+	for _, f := range []string{"edgetoon-lab.wasm", "wasm_exec.js"} {
 		if _, err := os.Stat(filepath.Join(cfg.dist, f)); err != nil {
-			return fmt.Errorf("our engine is not built (run: make wasm): %w", err)
+			return fmt.Errorf("our engine is not built (run: make lab-wasm): %w", err)
 		}
 	}
 	versions, err := peerVersions(cfg.node)
