@@ -294,10 +294,11 @@ func (e *engine) stylize(source js.Value, w, h int) error {
 		return err
 	}
 	now := e.now.Invoke().Float()
-	if e.quick && e.quickSince > 0 && now-e.quickSince > quickFor.Seconds()*1000 {
-		// The background warm-up has not finished: frames that keep the
-		// GPU busy starve it. The default layout compiles in this frame,
-		// as it did before the quick layout.
+	if e.quick && (e.quickSince > 0 && now-e.quickSince > quickFor.Seconds()*1000 || !quickServes(e.graph, h, w)) {
+		// The background warm-up has not finished (frames that keep the
+		// GPU busy starve it), or the frame is too large for the quick
+		// layout to pay. The default layout compiles in this frame, as
+		// it did before the quick layout.
 		e.quick = false
 	}
 	if err := e.ensurePlan(h, w, false); err != nil {

@@ -51,6 +51,19 @@ const firstFrameWait = 3 * time.Second
 // default layout's.
 const quickFor = 2 * time.Second
 
+// quickMaxMACs is the most multiply-adds a frame may cost for the quick
+// layout to draw it: its frames run several times slower than the default
+// layout's, and past this bound a quick frame costs more than the default
+// layout's compile saves (measured under SwiftShader: "Cold start" in
+// docs/performance.md).
+const quickMaxMACs = 2.5e9
+
+// quickServes says whether the quick layout draws a frame of h x w of g.
+func quickServes(g *model.Graph, h, w int) bool {
+	macs, err := g.MACs(h, w)
+	return err == nil && macs <= quickMaxMACs
+}
+
 // warmSize is the side of the plan a new model is set up and warmed
 // with: small, so that its textures cost little, and a multiple of the
 // model's size multiple m. The programs are the same at every size

@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/edgetoon/edgetoon/kernels/testgraph"
+	"github.com/edgetoon/edgetoon/model"
 )
 
 // quickJS stylizes one picture right after create (the quick layout),
@@ -71,6 +74,53 @@ func TestQuickLayout(t *testing.T) {
 		if frames[0][j] != frames[1][j] {
 			t.Errorf("the quick and the default layout's canvases differ first at byte %d: %d against %d", j, frames[0][j], frames[1][j])
 			break
+		}
+	}
+}
+
+// firstLayoutJS stylizes one picture right after create and says whether
+// the quick layout drew it.
+const firstLayoutJS = `
+async function firstLayout(model, px, w, h) {
+  const canvas = document.getElementById("out");
+  const eng = await edgetoon.create({canvas, model, precision: "fp32"});
+  const err = eng.stylize(await rgbaCanvas(px, w, h), w, h);
+  const quick = eng.info().quickLayout;
+  eng.dispose();
+  if (err) throw err;
+  return quick;
+}`
+
+// TestQuickLayoutSmallFramesOnly checks that the quick layout draws a new
+// engine's first frame only where the frame is cheap: White-box at 64x48
+// (0.4 GMACs) in the quick layout, at 256x256 (8.2 GMACs) in the default
+// one, whose compile costs less than a quick frame that large
+// (wasm/warmup.go, quickMaxMACs).
+func TestQuickLayoutSmallFramesOnly(t *testing.T) {
+	p := newPage(t)
+	if _, err := eval[chromedp.Void](p.ctx, engineJS+firstLayoutJS); err != nil {
+		t.Fatal(err)
+	}
+	g := testgraph.Whitebox(newRand(t))
+	data, err := model.Encode(g, "F16")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu := p.srv.put(data)
+	for _, c := range []struct {
+		w, h  int
+		quick bool
+	}{{64, 48, true}, {256, 256, false}} {
+		macs, err := g.MACs(c.h, c.w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		quick, err := eval[bool](p.ctx, fmt.Sprintf("firstLayout(%q, %q, %d, %d)", mu, p.srv.put(make([]byte, c.w*c.h*4)), c.w, c.h))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if quick != c.quick {
+			t.Errorf("%dx%d (%.2f GMACs): first frame in the quick layout %v, want %v", c.w, c.h, float64(macs)/1e9, quick, c.quick)
 		}
 	}
 }
