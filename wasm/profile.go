@@ -430,9 +430,9 @@ func (p *profiler) timedCalls(r *runner, keep func(*kernels.Pass) bool) (calls [
 			if pass.Out == kernels.TexCanvas {
 				return calls, fbos, passes, fmt.Errorf("pass %s renders to the canvas", pass)
 			}
-			fb, status := c.Framebuffer(r.textures[pass.Out], base, pr.Outputs)
+			fb := c.Framebuffer(r.textures[pass.Out], base, pr.Outputs)
 			fbos = append(fbos, fb)
-			if status != gl.FRAMEBUFFER_COMPLETE {
+			if status := c.Status(fb); status != gl.FRAMEBUFFER_COMPLETE {
 				return calls, fbos, passes, errorf(codeNoWebGL2, "This device cannot render to %s textures (framebuffer status 0x%x at %s).", e.precision(), status, pass)
 			}
 			prep("bindFramebuffer", gl.FRAMEBUFFER, fb)

@@ -47,6 +47,10 @@ func newRunner(e *engine, plan *kernels.Plan, keep *post) (*runner, error) {
 		r.textures = append(r.textures, c.Texture2DArray(e.textureFormat(), t.W, t.H, t.Layers))
 	}
 	prep := func(name string, args ...any) { r.calls = append(r.calls, c.Prepare(name, args...)) }
+	// Framebuffers of one attachment count, over textures of one format,
+	// are complete or not alike: one status check (a wait for the GPU
+	// process) per count, not per draw.
+	checked := map[int]bool{}
 	for i := range plan.Passes {
 		pass := &plan.Passes[i]
 		pr := plan.Programs[pass.Program]
@@ -58,15 +62,17 @@ func newRunner(e *engine, plan *kernels.Plan, keep *post) (*runner, error) {
 				fb = r.post.netFB
 			}
 			if pass.Out != kernels.TexCanvas {
-				var status int
-				fb, status = c.Framebuffer(r.textures[pass.Out], base, pr.Outputs)
+				fb = c.Framebuffer(r.textures[pass.Out], base, pr.Outputs)
 				r.fbos = append(r.fbos, fb)
-				if status != gl.FRAMEBUFFER_COMPLETE {
-					if keep != nil {
-						r.post = nil // the caller's still
+				if !checked[pr.Outputs] {
+					checked[pr.Outputs] = true
+					if status := c.Status(fb); status != gl.FRAMEBUFFER_COMPLETE {
+						if keep != nil {
+							r.post = nil // the caller's still
+						}
+						r.free(c)
+						return nil, errorf(codeNoWebGL2, "This device cannot render to %s textures (framebuffer status 0x%x at %s).", e.precision(), status, pass)
 					}
-					r.free(c)
-					return nil, errorf(codeNoWebGL2, "This device cannot render to %s textures (framebuffer status 0x%x at %s).", e.precision(), status, pass)
 				}
 			}
 			prep("bindFramebuffer", gl.FRAMEBUFFER, fb)
@@ -116,7 +122,7 @@ func (r *runner) readOutput(c *gl.Context) []float32 {
 	buf := js.Global().Get("Float32Array").New(tw * h * 4)
 	for t := range tl {
 		l, dx := t/n, t%n
-		fb, _ := c.Framebuffer(r.textures[p.Output], t, 1)
+		fb := c.Framebuffer(r.textures[p.Output], t, 1)
 		c.Call("bindFramebuffer", gl.FRAMEBUFFER, fb)
 		c.Call("readPixels", 0, 0, tw, h, gl.RGBA, gl.FLOAT, buf)
 		c.Call("bindFramebuffer", gl.FRAMEBUFFER, js.Null())

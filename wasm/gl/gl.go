@@ -117,9 +117,9 @@ func (c *Context) params(target, filter int) {
 	c.Call("texParameteri", target, TEXTURE_WRAP_T, CLAMP_TO_EDGE)
 }
 
-// Framebuffer creates a framebuffer drawing to layers first..first+n-1 of a
-// texture array, and returns its status.
-func (c *Context) Framebuffer(tex js.Value, first, n int) (js.Value, int) {
+// Framebuffer creates a framebuffer drawing to layers first..first+n-1 of
+// tex (its completeness: Status).
+func (c *Context) Framebuffer(tex js.Value, first, n int) js.Value {
 	fb := c.Call("createFramebuffer")
 	c.Call("bindFramebuffer", FRAMEBUFFER, fb)
 	bufs := make([]any, n)
@@ -128,9 +128,17 @@ func (c *Context) Framebuffer(tex js.Value, first, n int) (js.Value, int) {
 		bufs[k] = COLOR_ATTACHMENT0 + k
 	}
 	c.Call("drawBuffers", js.ValueOf(bufs))
-	status := c.Call("checkFramebufferStatus", FRAMEBUFFER).Int()
 	c.Call("bindFramebuffer", FRAMEBUFFER, js.Null())
-	return fb, status
+	return fb
+}
+
+// Status is framebuffer fb's completeness (checkFramebufferStatus). It
+// waits for the GPU process: check one framebuffer of a kind, not each.
+func (c *Context) Status(fb js.Value) int {
+	c.Call("bindFramebuffer", FRAMEBUFFER, fb)
+	s := c.Call("checkFramebufferStatus", FRAMEBUFFER).Int()
+	c.Call("bindFramebuffer", FRAMEBUFFER, js.Null())
+	return s
 }
 
 // Shader creates and compiles a shader; the status is checked later, so
