@@ -125,7 +125,7 @@ bench-cpu: model
 # Each writes a JSON and a PNG; about 30 minutes, nothing else running.
 BENCH_OUT ?= bench/results
 BENCH := $(GO) run ./bench -rounds 3 -warmup 1 -reps 2
-NO_WEBGPU := ours-fp32,ours-fp16,ort-wasm,ort-webgl,tfjs-webgl,tfjs-wasm
+NO_WEBGPU := ours-fp32,ours-fp16,ours-fp32-nowarmup,ort-wasm,ort-webgl,tfjs-webgl,tfjs-wasm
 bench-peers: lab-wasm model
 	cd bench && npm ci
 	mkdir -p $(BENCH_OUT)

@@ -22,7 +22,8 @@ type engine struct {
 	renderer string
 	request  string // precision asked for
 	pinned   bool   // a benchmark pinned the plan's layout (edgetoonConvPixels, edgetoonMaxOutputs, edgetoonSplitGuided, edgetoonInlineInput, edgetoonUnbaked)
-	warm     bool   // first frames in the quick layout, warmed in the background (warmup.go); read once, at open
+	warmOff  bool   // the page turned the warm-up off (edgetoonNoWarmup); read once, at open
+	warm     bool   // this model's first frames in the quick layout, warmed in the background (warmup.go; setGraph)
 	// quickLiterals: a benchmark turned the quick layout's shape
 	// uniforms off (edgetoonQuickLiterals; BenchmarkColdStart in web/).
 	quickLiterals bool
@@ -88,7 +89,7 @@ func newEngine(canvas js.Value, precision string) (*engine, error) {
 	if ctx.IsNull() || ctx.IsUndefined() {
 		return nil, errorf(codeNoWebGL2, "This browser or device does not support WebGL2.")
 	}
-	e := &engine{canvas: canvas, gl: gl.New(ctx), request: precision, toCanvas: true, strength: 1, warm: !warmUpOff()}
+	e := &engine{canvas: canvas, gl: gl.New(ctx), request: precision, toCanvas: true, strength: 1, warmOff: warmUpOff()}
 	perf := js.Global().Get("performance")
 	e.now = perf.Get("now").Call("bind", perf)
 	if err := e.probe(); err != nil {
@@ -164,8 +165,9 @@ func (e *engine) precision() string {
 // setGraph replaces the model and sets up its GL objects, building a
 // plan so that every program compiles now: a small one in the quick
 // layout, warmed and followed by the default layout in the background
-// (warmUp); with the warm-up off, one at the model's nominal size in the
-// default layout.
+// (warmUp); with the warm-up off, or for a model whose frames at its
+// nominal size are too heavy for the quick layout to pay (quickServes),
+// one at the model's nominal size in the default layout.
 func (e *engine) setGraph(g *model.Graph, name string, async bool) error {
 	mark("model-decoded")
 	e.freeGL()
@@ -175,6 +177,7 @@ func (e *engine) setGraph(g *model.Graph, name string, async bool) error {
 	if size%m != 0 || size <= 0 {
 		size = max(m, 8*m)
 	}
+	e.warm = !e.warmOff && quickServes(g, size, size)
 	if e.warm {
 		size = warmSize(m)
 	}

@@ -76,6 +76,9 @@ func canvasCase(t *testing.T, w, h int) (data, rgba []byte, want []float32) {
 	t.Helper()
 	rng := newRand(t)
 	g := testgraph.Whitebox(rng)
+	// Light at its nominal size, so that the engine starts it with the
+	// quick layout and the warm-up (wasm/warmup.go), as a student.
+	g.NominalSize = 64
 	rgba = make([]byte, w*h*4)
 	px := model.NewTensor(h, w, 3)
 	for i := range w * h {

@@ -92,35 +92,37 @@ async function firstLayout(model, px, w, h) {
 }`
 
 // TestQuickLayoutSmallFramesOnly checks that the quick layout draws a new
-// engine's first frame only where the frame is cheap: White-box at 64x48
-// (0.4 GMACs) in the quick layout, at 256x256 (8.2 GMACs) in the default
-// one, whose compile costs less than a quick frame that large
-// (wasm/warmup.go, quickMaxMACs).
+// engine's first frame only where the frame is cheap: White-box (nominal
+// size 64) at 64x48 (0.4 GMACs) in the quick layout, at 256x256 (8.2
+// GMACs) in the default one, whose compile costs less than a quick frame
+// that large (wasm/warmup.go, quickMaxMACs); and that a model too heavy
+// at its nominal size (White-box at 256) starts in the default layout
+// even for a small frame, as with the warm-up off.
 func TestQuickLayoutSmallFramesOnly(t *testing.T) {
 	p := newPage(t)
 	if _, err := eval[chromedp.Void](p.ctx, engineJS+firstLayoutJS); err != nil {
 		t.Fatal(err)
 	}
 	g := testgraph.Whitebox(newRand(t))
-	data, err := model.Encode(g, "F16")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mu := p.srv.put(data)
 	for _, c := range []struct {
-		w, h  int
-		quick bool
-	}{{64, 48, true}, {256, 256, false}} {
+		nominal, w, h int
+		quick         bool
+	}{{64, 64, 48, true}, {64, 256, 256, false}, {256, 64, 48, false}} {
+		g.NominalSize = c.nominal
+		data, err := model.Encode(g, "F16")
+		if err != nil {
+			t.Fatal(err)
+		}
 		macs, err := g.MACs(c.h, c.w)
 		if err != nil {
 			t.Fatal(err)
 		}
-		quick, err := eval[bool](p.ctx, fmt.Sprintf("firstLayout(%q, %q, %d, %d)", mu, p.srv.put(make([]byte, c.w*c.h*4)), c.w, c.h))
+		quick, err := eval[bool](p.ctx, fmt.Sprintf("firstLayout(%q, %q, %d, %d)", p.srv.put(data), p.srv.put(make([]byte, c.w*c.h*4)), c.w, c.h))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if quick != c.quick {
-			t.Errorf("%dx%d (%.2f GMACs): first frame in the quick layout %v, want %v", c.w, c.h, float64(macs)/1e9, quick, c.quick)
+			t.Errorf("nominal size %d, %dx%d (%.2f GMACs): first frame in the quick layout %v, want %v", c.nominal, c.w, c.h, float64(macs)/1e9, quick, c.quick)
 		}
 	}
 }
