@@ -14,17 +14,65 @@ import (
 	"github.com/edgetoon/edgetoon/model"
 )
 
-// probeJS times one 3x3 conv of 128 -> 16*OUT/4 channels at 64x64 in raw
-// WebGL2, with the weights read in different ways, to see what a conv
-// fragment spends its time on (benchmark-only: it tests nothing).
-const probeJS = `
-function convProbe(variant, outs) {
-  const W = 64, H = 64, L = 32, T = 9;
+// probeDrawJS holds what the raw-WebGL2 conv probes share (benchmark-only:
+// they test nothing). probeDraw compiles fragment shader src in a context
+// of its own, gives it an input texture array x of o.inW x o.inH x
+// o.layers random texels (unit 0) and a weight texture w of o.wW x o.wH
+// (unit 1), lets setup(gl, program, rand) bind anything else, renders to
+// o.outs layers of an o.outW x o.outH texture array through an o.viewW x
+// o.outH viewport, and times the draws, each waited for by a 1-pixel
+// readPixels: the first with the compile (firstMs, from before the
+// compile), then the median of o.runs. It drops the context before it
+// returns.
+const probeDrawJS = `
+function probeDraw(src, o, setup) {
   const c = document.createElement("canvas");
   const gl = c.getContext("webgl2");
   gl.getExtension("EXT_color_buffer_float");
+  const rand = n => new Float32Array(n).map(() => Math.random());
   const sh = (type, src) => { const s = gl.createShader(type); gl.shaderSource(s, src); gl.compileShader(s);
     if (!gl.getShaderParameter(s, gl.COMPILE_STATUS)) throw new Error(gl.getShaderInfoLog(s)); return s; };
+  const t0 = performance.now();
+  const p = gl.createProgram();
+  gl.attachShader(p, sh(gl.VERTEX_SHADER, "#version 300 es\nvoid main(){vec2 v=vec2(float((gl_VertexID&1)<<2)-1.0,float((gl_VertexID&2)<<1)-1.0);gl_Position=vec4(v,0.0,1.0);}"));
+  gl.attachShader(p, sh(gl.FRAGMENT_SHADER, src));
+  gl.linkProgram(p);
+  if (!gl.getProgramParameter(p, gl.LINK_STATUS)) throw new Error(gl.getProgramInfoLog(p));
+  gl.useProgram(p);
+  const xt = gl.createTexture(); gl.activeTexture(gl.TEXTURE0); gl.bindTexture(gl.TEXTURE_2D_ARRAY, xt);
+  gl.texStorage3D(gl.TEXTURE_2D_ARRAY, 1, gl.RGBA32F, o.inW, o.inH, o.layers);
+  gl.texSubImage3D(gl.TEXTURE_2D_ARRAY, 0, 0, 0, 0, o.inW, o.inH, o.layers, gl.RGBA, gl.FLOAT, rand(o.inW * o.inH * o.layers * 4));
+  const wt = gl.createTexture(); gl.activeTexture(gl.TEXTURE1); gl.bindTexture(gl.TEXTURE_2D, wt);
+  gl.texStorage2D(gl.TEXTURE_2D, 1, gl.RGBA32F, o.wW, o.wH);
+  gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, o.wW, o.wH, gl.RGBA, gl.FLOAT, rand(o.wW * o.wH * 4));
+  gl.uniform1i(gl.getUniformLocation(p, "x"), 0);
+  gl.uniform1i(gl.getUniformLocation(p, "w"), 1);
+  setup(gl, p, rand);
+  const ot = gl.createTexture(); gl.bindTexture(gl.TEXTURE_2D_ARRAY, ot);
+  gl.texStorage3D(gl.TEXTURE_2D_ARRAY, 1, gl.RGBA32F, o.outW, o.outH, o.outs);
+  const fb = gl.createFramebuffer(); gl.bindFramebuffer(gl.FRAMEBUFFER, fb);
+  const bufs = [];
+  for (let k = 0; k < o.outs; k++) { gl.framebufferTextureLayer(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0 + k, ot, 0, k); bufs.push(gl.COLOR_ATTACHMENT0 + k); }
+  gl.drawBuffers(bufs);
+  gl.viewport(0, 0, o.viewW, o.outH);
+  const out = new Float32Array(4);
+  const run = () => { const t = performance.now(); gl.drawArrays(gl.TRIANGLES, 0, 3); gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.FLOAT, out); return performance.now() - t; };
+  run();
+  const firstMs = performance.now() - t0;
+  const ms = Array.from({length: o.runs}, run).sort((a, b) => a - b)[o.runs >> 1];
+  const lost = gl.isContextLost();
+  const maxUBO = gl.getParameter(gl.MAX_UNIFORM_BLOCK_SIZE), drawBuffers = gl.getParameter(gl.MAX_DRAW_BUFFERS);
+  gl.getExtension("WEBGL_lose_context").loseContext();
+  if (lost) throw new Error("context lost");
+  return {firstMs, ms, maxUBO, drawBuffers};
+}`
+
+// probeJS times one 3x3 conv of 128 -> 16*OUT/4 channels at 64x64 in raw
+// WebGL2, with the weights read in different ways, to see what a conv
+// fragment spends its time on (benchmark-only: it tests nothing).
+const probeJS = probeDrawJS + `
+function convProbe(variant, outs) {
+  const W = 64, H = 64, L = 32, T = 9;
   let body = "";
   const px = variant === "tex2px" ? 2 : 1;
   for (let k = 0; k < outs; k++) body += "vec4 acc" + k + " = vec4(0.0), bcc" + k + " = vec4(0.0);\n";
@@ -45,40 +93,15 @@ function convProbe(variant, outs) {
   if (variant === "ubo") decl += "layout(std140) uniform WB { mat4 wb[" + 9*32*outs + "]; };\n";
   for (let k = 0; k < outs; k++) decl += "layout(location=" + k + ") out vec4 o" + k + ";\n";
   const src = decl + "void main() { ivec2 p = ivec2(gl_FragCoord.xy);\n" + body + "}";
-  const p = gl.createProgram();
-  gl.attachShader(p, sh(gl.VERTEX_SHADER, "#version 300 es\nvoid main(){vec2 v=vec2(float((gl_VertexID&1)<<2)-1.0,float((gl_VertexID&2)<<1)-1.0);gl_Position=vec4(v,0.0,1.0);}"));
-  gl.attachShader(p, sh(gl.FRAGMENT_SHADER, src));
-  gl.linkProgram(p);
-  if (!gl.getProgramParameter(p, gl.LINK_STATUS)) throw new Error(gl.getProgramInfoLog(p));
-  gl.useProgram(p);
-  const xt = gl.createTexture(); gl.activeTexture(gl.TEXTURE0); gl.bindTexture(gl.TEXTURE_2D_ARRAY, xt);
-  gl.texStorage3D(gl.TEXTURE_2D_ARRAY, 1, gl.RGBA32F, W + 2, H + 2, L);
-  const xd = new Float32Array((W + 2) * (H + 2) * L * 4).map(() => Math.random());
-  gl.texSubImage3D(gl.TEXTURE_2D_ARRAY, 0, 0, 0, 0, W + 2, H + 2, L, gl.RGBA, gl.FLOAT, xd);
-  const wt = gl.createTexture(); gl.activeTexture(gl.TEXTURE1); gl.bindTexture(gl.TEXTURE_2D, wt);
-  gl.texStorage2D(gl.TEXTURE_2D, 1, gl.RGBA32F, 16, 9 * 32);
-  gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, 16, 9 * 32, gl.RGBA, gl.FLOAT, new Float32Array(16 * 9 * 32 * 4).map(() => Math.random()));
-  gl.uniform1i(gl.getUniformLocation(p, "x"), 0);
-  gl.uniform1i(gl.getUniformLocation(p, "w"), 1);
-  if (variant === "ubo") {
+  const r = probeDraw(src, {inW: W + 2, inH: H + 2, layers: L, wW: 16, wH: 9 * 32, outW: W, outH: H, outs, viewW: W / px, runs: 3}, (gl, p, rand) => {
+    if (variant !== "ubo") return;
     const ub = gl.createBuffer(); gl.bindBuffer(gl.UNIFORM_BUFFER, ub);
-    gl.bufferData(gl.UNIFORM_BUFFER, new Float32Array(9 * 32 * outs * 16).map(() => Math.random()), gl.STATIC_DRAW);
+    gl.bufferData(gl.UNIFORM_BUFFER, rand(9 * 32 * outs * 16), gl.STATIC_DRAW);
     gl.uniformBlockBinding(p, gl.getUniformBlockIndex(p, "WB"), 0);
     gl.bindBufferBase(gl.UNIFORM_BUFFER, 0, ub);
-  }
-  const ot = gl.createTexture(); gl.bindTexture(gl.TEXTURE_2D_ARRAY, ot);
-  gl.texStorage3D(gl.TEXTURE_2D_ARRAY, 1, gl.RGBA32F, W, H, outs);
-  const fb = gl.createFramebuffer(); gl.bindFramebuffer(gl.FRAMEBUFFER, fb);
-  const bufs = [];
-  for (let k = 0; k < outs; k++) { gl.framebufferTextureLayer(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0 + k, ot, 0, k); bufs.push(gl.COLOR_ATTACHMENT0 + k); }
-  gl.drawBuffers(bufs);
-  gl.viewport(0, 0, W / px, H);
-  const out = new Float32Array(4);
-  const run = () => { const t0 = performance.now(); gl.drawArrays(gl.TRIANGLES, 0, 3); gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.FLOAT, out); return performance.now() - t0; };
-  run();
-  const ms = [run(), run(), run()].sort((a, b) => a - b)[1];
+  });
   const macs = W * H * 9 * 128 * 4 * outs;
-  return JSON.stringify({variant, outs, ms, gmacs: macs / ms / 1e6, maxUBO: gl.getParameter(gl.MAX_UNIFORM_BLOCK_SIZE), drawBuffers: gl.getParameter(gl.MAX_DRAW_BUFFERS)});
+  return JSON.stringify({variant, outs, ms: r.ms, gmacs: macs / r.ms / 1e6, maxUBO: r.maxUBO, drawBuffers: r.drawBuffers});
 }`
 
 // BenchmarkConvProbe times the conv probe's variants (one iteration is

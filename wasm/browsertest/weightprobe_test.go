@@ -19,14 +19,9 @@ import (
 // "uniform-unrolled" (a plain uniform array, constant indices). It asks
 // whether a weight read costs less from a buffer than from a texture
 // (benchmark-only: it tests nothing).
-const weightProbeJS = `
+const weightProbeJS = probeDrawJS + `
 function weightProbe(mode, N, P, CIN) {
   const W = 256, H = 128, L = CIN / 4, M = 9 * L * 4; // M vec4s a layer
-  const c = document.createElement("canvas");
-  const gl = c.getContext("webgl2");
-  gl.getExtension("EXT_color_buffer_float");
-  const sh = (type, src) => { const s = gl.createShader(type); gl.shaderSource(s, src); gl.compileShader(s);
-    if (!gl.getShaderParameter(s, gl.COMPILE_STATUS)) throw new Error(gl.getShaderInfoLog(s)); return s; };
   let decl = "#version 300 es\nprecision highp float; precision highp int; precision highp sampler2DArray;\nuniform highp sampler2DArray x; uniform highp sampler2D w;\n";
   for (let k = 0; k < N; k++) {
     if (mode === "uniform-unrolled") decl += "uniform vec4 wb" + k + "[" + M + "];\n";
@@ -39,8 +34,8 @@ function weightProbe(mode, N, P, CIN) {
     let t = "";
     for (let d = 0; d < P + 2; d++) t += "vec4 u" + d + " = texelFetch(x, ivec3(p.x + " + d + ", p.y + " + ky + ", " + s + "), 0);\n";
     for (let kx = 0; kx < 3; kx++) for (let k = 0; k < N; k++) {
-      const r = "((" + ky + ") * 3 + " + kx + ") * " + L + " + (" + s + ")";
-      const col = j => mode === "texture" ? "texelFetch(w, ivec2(" + (4 * k + j) + ", " + r + "), 0)" : "wb" + k + "[(" + r + ") * 4 + " + j + "]";
+      const wrow = "((" + ky + ") * 3 + " + kx + ") * " + L + " + (" + s + ")";
+      const col = j => mode === "texture" ? "texelFetch(w, ivec2(" + (4 * k + j) + ", " + wrow + "), 0)" : "wb" + k + "[(" + wrow + ") * 4 + " + j + "]";
       t += "{ mat4 m = mat4(" + [0, 1, 2, 3].map(col).join(", ") + ");\n";
       for (let i = 0; i < P; i++) t += " a" + k + "_" + i + " += m * u" + (i + kx) + ";\n";
       t += "}\n";
@@ -51,47 +46,18 @@ function weightProbe(mode, N, P, CIN) {
   else for (let ky = 0; ky < 3; ky++) for (let s = 0; s < L; s++) b += "{\n" + row(ky, s) + "}\n";
   for (let k = 0; k < N; k++) for (let i = 0; i < P; i++) b += "o" + (k * P + i) + " = a" + k + "_" + i + ";\n";
   const src = decl + "void main() {\n" + b + "}";
-  const t0 = performance.now();
-  const p = gl.createProgram();
-  gl.attachShader(p, sh(gl.VERTEX_SHADER, "#version 300 es\nvoid main(){vec2 v=vec2(float((gl_VertexID&1)<<2)-1.0,float((gl_VertexID&2)<<1)-1.0);gl_Position=vec4(v,0.0,1.0);}"));
-  gl.attachShader(p, sh(gl.FRAGMENT_SHADER, src));
-  gl.linkProgram(p);
-  if (!gl.getProgramParameter(p, gl.LINK_STATUS)) throw new Error(gl.getProgramInfoLog(p));
-  gl.useProgram(p);
-  const rand = n => new Float32Array(n).map(() => Math.random());
-  const xt = gl.createTexture(); gl.activeTexture(gl.TEXTURE0); gl.bindTexture(gl.TEXTURE_2D_ARRAY, xt);
-  gl.texStorage3D(gl.TEXTURE_2D_ARRAY, 1, gl.RGBA32F, W + 10, H + 2, L);
-  gl.texSubImage3D(gl.TEXTURE_2D_ARRAY, 0, 0, 0, 0, W + 10, H + 2, L, gl.RGBA, gl.FLOAT, rand((W + 10) * (H + 2) * L * 4));
-  const wt = gl.createTexture(); gl.activeTexture(gl.TEXTURE1); gl.bindTexture(gl.TEXTURE_2D, wt);
-  gl.texStorage2D(gl.TEXTURE_2D, 1, gl.RGBA32F, 4 * N, 9 * L);
-  gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, 4 * N, 9 * L, gl.RGBA, gl.FLOAT, rand(16 * N * 9 * L));
-  gl.uniform1i(gl.getUniformLocation(p, "x"), 0);
-  gl.uniform1i(gl.getUniformLocation(p, "w"), 1);
-  for (let k = 0; k < N; k++) {
-    if (mode === "uniform-unrolled") gl.uniform4fv(gl.getUniformLocation(p, "wb" + k), rand(4 * M));
-    else if (mode !== "texture") {
-      const ub = gl.createBuffer(); gl.bindBuffer(gl.UNIFORM_BUFFER, ub);
-      gl.bufferData(gl.UNIFORM_BUFFER, rand(4 * M), gl.STATIC_DRAW);
-      gl.uniformBlockBinding(p, gl.getUniformBlockIndex(p, "WB" + k), k);
-      gl.bindBufferBase(gl.UNIFORM_BUFFER, k, ub);
+  const r = probeDraw(src, {inW: W + 10, inH: H + 2, layers: L, wW: 4 * N, wH: 9 * L, outW: W, outH: H, outs: N * P, viewW: W / P, runs: 5}, (gl, p, rand) => {
+    for (let k = 0; k < N; k++) {
+      if (mode === "uniform-unrolled") gl.uniform4fv(gl.getUniformLocation(p, "wb" + k), rand(4 * M));
+      else if (mode !== "texture") {
+        const ub = gl.createBuffer(); gl.bindBuffer(gl.UNIFORM_BUFFER, ub);
+        gl.bufferData(gl.UNIFORM_BUFFER, rand(4 * M), gl.STATIC_DRAW);
+        gl.uniformBlockBinding(p, gl.getUniformBlockIndex(p, "WB" + k), k);
+        gl.bindBufferBase(gl.UNIFORM_BUFFER, k, ub);
+      }
     }
-  }
-  const ot = gl.createTexture(); gl.bindTexture(gl.TEXTURE_2D_ARRAY, ot);
-  gl.texStorage3D(gl.TEXTURE_2D_ARRAY, 1, gl.RGBA32F, W, H, N * P);
-  const fb = gl.createFramebuffer(); gl.bindFramebuffer(gl.FRAMEBUFFER, fb);
-  const bufs = [];
-  for (let k = 0; k < N * P; k++) { gl.framebufferTextureLayer(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0 + k, ot, 0, k); bufs.push(gl.COLOR_ATTACHMENT0 + k); }
-  gl.drawBuffers(bufs);
-  gl.viewport(0, 0, W / P, H);
-  const out = new Float32Array(4);
-  const run = () => { const t = performance.now(); gl.drawArrays(gl.TRIANGLES, 0, 3); gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.FLOAT, out); return performance.now() - t; };
-  run();
-  const first = performance.now() - t0;
-  const ms = [run(), run(), run(), run(), run()].sort((a, b) => a - b)[2];
-  const lost = gl.isContextLost();
-  gl.getExtension("WEBGL_lose_context").loseContext();
-  if (lost) throw new Error("context lost");
-  return JSON.stringify({mode, N, P, CIN, ms: +ms.toFixed(1), firstMs: Math.round(first), gmacs: +(W * H * 9 * CIN * 4 * N / ms / 1e6).toFixed(3), glsl: src.length});
+  });
+  return JSON.stringify({mode, N, P, CIN, ms: +r.ms.toFixed(1), firstMs: Math.round(r.firstMs), gmacs: +(W * H * 9 * CIN * 4 * N / r.ms / 1e6).toFixed(3), glsl: src.length});
 }`
 
 // BenchmarkWeightReads times the weight probe's variants at 32 and 64
