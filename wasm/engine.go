@@ -230,16 +230,9 @@ func (e *engine) setupGL(h, w int, async bool) error {
 		e.timer = newFrameTimer(c)
 	}
 	if e.warm {
-		if err := e.finish(fresh, async); err != nil {
-			if !e.unbake(err) {
-				return err
-			}
-			if plan, err = e.build(h, w, e.quick); err != nil {
-				return err
-			}
-			if err := e.finish(e.submit(plan), async); err != nil {
-				return err
-			}
+		plan, err := e.finishPlan(plan, fresh, e.quick, async)
+		if err != nil {
+			return err
 		}
 		if err := e.setPlan(plan, e.quick); err != nil {
 			return err

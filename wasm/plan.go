@@ -25,13 +25,24 @@ func (e *engine) ensurePlan(h, w int, async bool) error {
 	if err != nil {
 		return err
 	}
-	if err := e.finish(e.submit(plan), async); err != nil {
-		if !e.unbake(err) {
-			return err
-		}
-		return e.ensurePlan(h, w, async)
+	if plan, err = e.finishPlan(plan, e.submit(plan), quick, async); err != nil {
+		return err
 	}
 	return e.setPlan(plan, quick)
+}
+
+// finishPlan waits for plan's programs fresh (from submit) and returns
+// the plan whose programs compiled: plan itself, or, where a driver
+// refused its baked convs, the same plan built again unbaked (unbake).
+func (e *engine) finishPlan(plan *kernels.Plan, fresh []*program, quick, async bool) (*kernels.Plan, error) {
+	err := e.finish(fresh, async)
+	if err == nil || !e.unbake(err) {
+		return plan, err
+	}
+	if plan, err = e.build(plan.Opts.H, plan.Opts.W, quick); err != nil {
+		return nil, err
+	}
+	return plan, e.finish(e.submit(plan), async)
 }
 
 // unbake says whether a plan that failed with err is worth building again
