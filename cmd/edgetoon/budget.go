@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"runtime/debug"
@@ -103,15 +102,4 @@ func (b byteSize) check(task, advice string, parts ...part) error {
 // after baseBytes.
 func (b byteSize) fileLimit(factor int64) int64 {
 	return max(int64(b)-baseBytes, 0) / factor
-}
-
-// readModel reads a model file within the budget: decoding holds the
-// file and its weights as float32, up to three times the file for F16.
-func readModel(path string, b byteSize) (*model.Graph, error) {
-	limit := b.fileLimit(3)
-	g, err := model.ReadFileLimit(path, limit)
-	if errors.Is(err, model.ErrTooLarge) && limit < model.MaxFileBytes {
-		return nil, fmt.Errorf("%w (what the memory budget of %s leaves a model file; raise -max-memory)", err, b.String())
-	}
-	return g, err
 }

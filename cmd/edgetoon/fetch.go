@@ -20,13 +20,14 @@ import (
 // is one, else from its public source, checked against a known digest.
 const (
 	teacherFile   = "whitebox_cartoon_fp16.tflite"
+	teacherModel  = "web/dist/models/whitebox.safetensors" // where the build embeds it (builtinDirs)
 	teacherSHA256 = "7ebaaf2c3e83eb8332f19b333da507aa43752d2b418df9e67808a77d8432de02"
 	teacherURL    = "https://raw.githubusercontent.com/margaretmz/Cartoonizer-with-TFLite/b2cfa4a0547edaa63ba4e20dc555dc6fc79c22f9/android/app/src/main/ml/whitebox_cartoon_gan_fp16.tflite"
 )
 
 func runFetchTeacher(args []string) error {
 	fs := flag.NewFlagSet("fetch-teacher", flag.ContinueOnError)
-	out := fs.String("o", defaultModel, "output model file")
+	out := fs.String("o", teacherModel, "output model file")
 	shared := fs.String("shared", "../shared/models", "folder searched first for "+teacherFile)
 	url := fs.String("url", teacherURL, "public source used when the shared copy is absent")
 	if err := fs.Parse(args); err != nil {

@@ -6,7 +6,7 @@
 //	edgetoon serve [-addr :8080] [-tls] [-models DIR]
 //	edgetoon import model.tflite|model.onnx -o model.safetensors
 //	edgetoon inspect [-size 256] model.safetensors
-//	edgetoon stylize -model m.safetensors [-size N] in.jpg -o out.png
+//	edgetoon stylize [-model m.safetensors|NAME] [-size N] in.jpg -o out.png
 //	edgetoon fetch-teacher -o whitebox.safetensors
 //	edgetoon export-onnx -model m.safetensors [-size 256] -o m.onnx
 //

@@ -5,17 +5,16 @@ import (
 	"fmt"
 	"image/png"
 	"runtime"
+	"strings"
 
 	"github.com/edgetoon/edgetoon/internal/photo"
 	"github.com/edgetoon/edgetoon/model"
 	"github.com/edgetoon/edgetoon/model/cpu"
 )
 
-const defaultModel = "web/dist/models/whitebox.safetensors"
-
 func runStylize(args []string) error {
 	fs := flag.NewFlagSet("stylize", flag.ContinueOnError)
-	modelPath := fs.String("model", defaultModel, "model file")
+	modelPath := fs.String("model", defaultStyle, "model `file`, or the name of a model built into this binary ("+strings.Join(builtinModels(), ", ")+")")
 	size := fs.Int("size", 0, "longer side of the network input in pixels (0: the photo's own, at most 1024)")
 	out := fs.String("o", "", "output PNG file (required)")
 	budget := budgetFlag(fs)
@@ -23,7 +22,7 @@ func runStylize(args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 || *out == "" {
-		return fmt.Errorf("usage: edgetoon stylize -model m.safetensors [-size N] [-max-memory 1GiB] in.jpg -o out.png")
+		return fmt.Errorf("usage: edgetoon stylize [-model m.safetensors|NAME] [-size N] [-max-memory 1GiB] in.jpg -o out.png")
 	}
 	budget.apply()
 	w, err := createOutput(*out)
