@@ -136,15 +136,20 @@ bench-peers: lab-wasm model
 	  -only $(NO_WEBGPU),litert-wasm,litert-webgpu -o $(BENCH_OUT)/teacher-224.json
 
 # The measured SwiftShader latency data in testdata/latency (see its README):
-# the full block catalogue, seven whole networks, the predictor fitted on
-# the table and its check against the networks. About 85 minutes on 2
-# cores; run it with nothing else on the machine.
+# the full block catalogue (its rows under 5 ms timed again with more
+# samples), ten whole networks, the predictor fitted on the table and its
+# check against the networks. About 50 minutes on 2 cores; run it with
+# nothing else on the machine.
 LAT := testdata/latency
 latency-tables: lab
-	bin/edgetoon-lab profile -catalog full -precision fp32 -rounds 4 -warmup 1 -reps 2 -min-ms 150 -o $(LAT)/swiftshader_fp32.json
+	bin/edgetoon-lab profile -catalog full -precision fp32 -rounds 4 -warmup 1 -reps 2 -min-ms 150 -o /tmp/edgetoon-catalog.json
 	bin/edgetoon-lab profile -networks $(LAT)/archs.json -rounds 10 -size 256 -precision fp32 -warmup 1 -reps 2 -o $(LAT)/swiftshader_fp32_networks.json
+	$(PY) $(LAT)/small_rows.py /tmp/edgetoon-catalog.json > /tmp/edgetoon-small.json
+	bin/edgetoon-lab profile -blocks /tmp/edgetoon-small.json -precision fp32 -rounds 4 -warmup 1 -reps 10 -min-ms 150 -o /tmp/edgetoon-small-table.json
+	$(PY) $(LAT)/small_rows.py /tmp/edgetoon-catalog.json /tmp/edgetoon-small-table.json > $(LAT)/swiftshader_fp32.json
 	bin/edgetoon-lab fit-latency -table $(LAT)/swiftshader_fp32.json -o $(LAT)/swiftshader_fp32_predictor.json
 	bin/edgetoon-lab predict-latency -predictor $(LAT)/swiftshader_fp32_predictor.json -measured $(LAT)/swiftshader_fp32_networks.json
+	$(GO) generate ./latency
 
 bench-gpu: wasm model
 	$(GO) test -run '^$$' -bench GPU -benchtime 2x -timeout 60m ./wasm/browsertest

@@ -45,7 +45,7 @@ func (b *builder) bakedPixels(n *model.Node) int {
 		return 0 // conv's own kernel
 	}
 	outL := layers(out[2])
-	if len(wt.Data) > maxBaked || outL > b.opts.MaxOutputs {
+	if !bakes(len(wt.Data), wt.Shape[1], wt.Shape[2], layers(x[2]), outL, b.opts.MaxOutputs) {
 		return 0
 	}
 	for _, name := range n.Inputs[1:] {
@@ -60,10 +60,26 @@ func (b *builder) bakedPixels(n *model.Node) int {
 	for p > 1 && (p*outL > b.opts.MaxOutputs || p*terms > maxBakedTerms) {
 		p /= 2
 	}
-	if terms > maxBakedTerms {
-		return 0
-	}
 	return p
+}
+
+// Bakes says whether a dense conv with a kh x kw kernel from cin to cout
+// channels, its weights finite, takes its weights into its program in a
+// plan whose draws write up to maxOutputs render targets: the bounds of
+// bakedPixels, which the latency predictor's features restate through
+// this function.
+func Bakes(kh, kw, cin, cout, maxOutputs int) bool {
+	return bakes(kh*kw*cin*cout, kh, kw, layers(cin), layers(cout), maxOutputs)
+}
+
+// BakeBounds returns the bounds Bakes applies: the most weights, and the
+// most products its unrolled program spells.
+func BakeBounds() (weights, terms int) { return maxBaked, maxBakedTerms }
+
+// bakes is the rule for a conv of that many weights, input layers inL
+// and output layers outL.
+func bakes(weights, kh, kw, inL, outL, maxOutputs int) bool {
+	return weights <= maxBaked && outL <= maxOutputs && kh*kw*inL*outL <= maxBakedTerms
 }
 
 // bakedConv generates the main of a baked conv (conv.glsl, its taps

@@ -118,6 +118,11 @@ type Options struct {
 // wasm/browsertest compares the layouts (docs/performance.md).
 const DefaultConvPixels = 8
 
+// MostOutputs is the most render targets a draw writes, whatever the
+// device's MAX_DRAW_BUFFERS (WebGL2 guarantees 4; desktop and SwiftShader
+// give 8, some drivers more).
+const MostOutputs = 8
+
 // Special texture ids in Pass.Inputs.
 const (
 	TexImage   = -1 // the source image (InputImage)
@@ -235,7 +240,7 @@ func Build(g *model.Graph, opts Options) (*Plan, error) {
 		opts.MaxUniformVecs = 224
 	}
 
-	opts.MaxOutputs = min(opts.MaxOutputs, 8)
+	opts.MaxOutputs = min(opts.MaxOutputs, MostOutputs)
 	if opts.ConvPixels == 0 {
 		opts.ConvPixels = DefaultConvPixels
 	}

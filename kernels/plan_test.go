@@ -315,3 +315,30 @@ func TestShapeUniforms(t *testing.T) {
 		}
 	}
 }
+
+// Bakes, the rule the latency features restate, says of a dense conv
+// what the planner does with it: bakes its weights into its program or
+// not, at both render-target counts, on both sides of each bound (the
+// weights, the unrolled products, the output layers).
+func TestBakesIsThePlanners(t *testing.T) {
+	for _, c := range []struct{ k, in, out int }{
+		{3, 8, 16}, {3, 16, 32}, {3, 16, 36}, {3, 24, 24}, {5, 3, 32}, {5, 4, 32}, {5, 12, 16},
+		{7, 3, 16}, {7, 3, 32}, {7, 4, 24}, {1, 64, 32}, {1, 128, 36}, {3, 32, 16}, {5, 16, 3},
+	} {
+		for _, outputs := range []int{4, 8} {
+			b := testgraph.New(newRand(), c.in)
+			b.Conv(b.G.Input, c.in, c.out, c.k, 1, 1, "leaky_relu")
+			p, err := Build(b.G, Options{H: 16, W: 16, Input: InputRaw, MaxOutputs: outputs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			baked := false
+			for _, pr := range p.Programs {
+				baked = baked || strings.Contains(pr.Source, BakedMarker)
+			}
+			if want := Bakes(c.k, c.k, c.in, c.out, outputs); baked != want {
+				t.Errorf("conv %dx%d %d->%d, %d outputs: planned baked %v, Bakes says %v", c.k, c.k, c.in, c.out, outputs, baked, want)
+			}
+		}
+	}
+}

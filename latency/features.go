@@ -1,6 +1,10 @@
 package latency
 
-import "math"
+import (
+	"math"
+
+	"github.com/edgetoon/edgetoon/kernels"
+)
 
 // FeatureNames lists the predictor's inputs in order. With slices(c) =
 // ceil(c/4), the number of RGBA texels that hold c channels, and the
@@ -16,6 +20,12 @@ import "math"
 //	stride            stride (0 for upsample_add and guided_filter)
 //	act               1 if act is set, else 0
 //	residual          1 or 0
+//	baked             1 if the block's (first) conv takes its weights
+//	                  into its program (kernels.Bakes with up to
+//	                  kernels.MostOutputs render targets, its channels
+//	                  rounded up to whole texels), else 0
+//	baked2            the same of a resblock's second conv, 0 for the
+//	                  other kinds
 //	log2_texel_macs   log2 (1 + multiply-accumulates with channels
 //	                  rounded up to whole texels: out pixels * k*k *
 //	                  4*slices(cin) * 4*slices(cout); twice that through
@@ -34,6 +44,7 @@ var FeatureNames = []string{
 	"log2_cin_slices", "log2_cout_slices", "log2_mid_slices",
 	"log2_in_pixels", "log2_out_pixels",
 	"kernel", "stride", "act", "residual",
+	"baked", "baked2",
 	"log2_texel_macs", "log2_texel_io",
 }
 
@@ -50,7 +61,11 @@ const (
 //	feature i = Const[i], except
 //	feature LogSlices[role] = log2 s(role),
 //	log2_texel_macs = log2(1 + MACs * product of s(r) for r in MACsOf),
-//	log2_texel_io = log2(1 + sum of IO[j].Coef * s(IO[j].Role)).
+//	log2_texel_io = log2(1 + sum of IO[j].Coef * s(IO[j].Role)),
+//	feature Baked[j].Feature = 1 if kernels.Bakes(K, K, 4 s(In), 4 s(Out),
+//	MostOutputs), else 0: with W = K*K * 16 s(In) s(Out) (its weights)
+//	and T = K*K * s(In) s(Out) (its unrolled products), 1 exactly when
+//	W <= MaxWeights, T <= MaxTerms and s(Out) <= MostOutputs.
 //
 // Terms are evaluated left to right, in the order listed.
 type Terms struct {
@@ -59,6 +74,27 @@ type Terms struct {
 	MACs      float64           `json:"macs"`
 	MACsOf    []string          `json:"macs_of"`
 	IO        []Term            `json:"io"`
+	Baked     []BakeTerm        `json:"baked,omitempty"`
+}
+
+// BakeTerm is a baked feature: whether a K x K conv from role In to role
+// Out takes its weights into its program. The bounds are
+// kernels.Bakes's, spelled out for train/latency_mlp.py (its test checks
+// them against Go's features).
+type BakeTerm struct {
+	Feature     string `json:"feature"`
+	K           int    `json:"k"`
+	In          string `json:"in"`
+	Out         string `json:"out"`
+	MaxWeights  int    `json:"max_weights"`
+	MaxTerms    int    `json:"max_terms"`
+	MostOutputs int    `json:"most_outputs"`
+}
+
+// baked evaluates t for slices s: kernels.Bakes on whole texels.
+func (t BakeTerm) baked(s map[string]float64) bool {
+	in, out := int(math.Ceil(s[t.In])), int(math.Ceil(s[t.Out]))
+	return kernels.Bakes(t.K, t.K, 4*in, 4*out, t.MostOutputs)
 }
 
 // Term is one summand of a linear form: Coef * s(Role).
@@ -93,16 +129,19 @@ func FeatureTerms(b Block) Terms {
 		float64(b.K), float64(b.Stride),
 		boolFeature(b.Act != ""), boolFeature(b.Residual),
 		0, 0,
+		0, 0,
 	)
 	kk := float64(b.K) * float64(b.K)
 	switch b.Kind {
 	case KindConv:
+		t.Baked = []BakeTerm{bakeTerm("baked", b.K, RoleCin, RoleCout)}
 		t.MACs, t.MACsOf = outPix*kk*16, []string{RoleCin, RoleCout}
 		t.IO = []Term{{inPix, RoleCin}, {outPix, RoleCout}}
 		if b.Residual {
 			t.IO = append(t.IO, Term{outPix, RoleCout})
 		}
 	case KindResBlock:
+		t.Baked = []BakeTerm{bakeTerm("baked", b.K, RoleCin, RoleMid), bakeTerm("baked2", b.K, RoleMid, RoleCin)}
 		t.MACs, t.MACsOf = 2*outPix*kk*16, []string{RoleCin, RoleMid}
 		t.IO = []Term{{3 * inPix, RoleCin}, {2 * inPix, RoleMid}}
 	case KindUpsampleAdd:
@@ -111,6 +150,11 @@ func FeatureTerms(b Block) Terms {
 		t.IO = []Term{{3 * inPix, RoleCin}}
 	}
 	return t
+}
+
+func bakeTerm(feature string, k int, in, out string) BakeTerm {
+	w, terms := kernels.BakeBounds()
+	return BakeTerm{Feature: feature, K: k, In: in, Out: out, MaxWeights: w, MaxTerms: terms, MostOutputs: kernels.MostOutputs}
 }
 
 // Eval returns the features for the given slices of each role.
@@ -131,6 +175,13 @@ func (t Terms) Eval(slices map[string]float64) []float64 {
 	io := 0.0
 	for _, term := range t.IO {
 		io += term.Coef * slices[term.Role]
+	}
+	for _, bt := range t.Baked {
+		for i, name := range FeatureNames {
+			if name == bt.Feature {
+				f[i] = boolFeature(bt.baked(slices))
+			}
+		}
 	}
 	f[len(f)-2] = math.Log2(1 + macs)
 	f[len(f)-1] = math.Log2(1 + io)

@@ -8,7 +8,7 @@ import (
 )
 
 // FeatureTableFormat names the JSON [FeatureTable] writes.
-const FeatureTableFormat = "edgetoon-latency-features/2"
+const FeatureTableFormat = "edgetoon-latency-features/3"
 
 // FeatureTableSizes are the input sizes the table holds the family at:
 // the page's detail sizes and the search's smaller one.

@@ -3,6 +3,7 @@ package latency
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -110,7 +111,7 @@ func TestMLPEncodeDecode(t *testing.T) {
 		{"no layers", edit(func(v map[string]any) { v["layers"] = []any{} }), "0 layers"},
 		{"row width", edit(func(v map[string]any) {
 			layer(v, 0)["w"].([]any)[1] = []float64{1}
-		}), "layer 0 row 1: 1 weights, want 15"},
+		}), fmt.Sprintf("layer 0 row 1: 1 weights, want %d", len(FeatureNames))},
 		{"bias count", edit(func(v map[string]any) { layer(v, 1)["b"] = []float64{1, 2} }), "layer 1: 2 biases, 1 weight rows"},
 		{"two outputs", edit(func(v map[string]any) {
 			layer(v, 1)["w"] = [][]float64{{1, 1}, {1, 1}}

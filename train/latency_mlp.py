@@ -20,7 +20,7 @@ import superkernel as sk
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FEATURES_PATH = os.path.join(HERE, "latency_features.json")
-TABLE_FORMAT = "edgetoon-latency-features/2"
+TABLE_FORMAT = "edgetoon-latency-features/3"
 
 # The conv of supernet.CONVS whose output width is each width the table
 # names (latency.Arch's widths; mid<i> is residual block i's).
@@ -83,6 +83,13 @@ def eval_terms(names, terms, s):
     io = torch.zeros((), dtype=torch.float64)
     for t in terms["io"] or ():
         io = io + float(t["coef"]) * s[t["role"]]
+    for b in terms.get("baked") or ():
+        # Whether the conv takes its weights into its program: the bounds
+        # of Go's kernels.Bakes, on whole texels (a step: no gradient).
+        si, so = torch.ceil(s[b["in"]].detach()), torch.ceil(s[b["out"]].detach())
+        k2 = b["k"] * b["k"]
+        bakes = (k2 * 16 * si * so <= b["max_weights"]) & (k2 * si * so <= b["max_terms"]) & (so <= b["most_outputs"])
+        f[names.index(b["feature"])] = bakes.to(torch.float64)
     f[-2], f[-1] = torch.log2(1 + macs), torch.log2(1 + io)
     return torch.stack(f)
 
