@@ -1,5 +1,5 @@
-// conv2d, dense: each fragment computes output layers LAYER0 + $k (4
-// channels each) at the adjacent output pixels OUTPOS + ($i, 0), so that
+// conv2d, dense: each fragment computes output layers LAYER0 + k (4
+// channels each) at the adjacent output pixels OUTPOS + (i, 0), so that
 // every weight feeds all the pixels and every input texel all the
 // layers. TAPS adds every tap's products to the accumulators: loops over
 // the rows and input layers fetching the weights from tw (conv_rows.glsl),

@@ -1,7 +1,7 @@
 // conv2d with one group per channel (depthwise): output layer l reads only
 // input layer l, one vec4 of weights per tap (texel (WX + l, WY + tap)),
 // the bias in the row after the taps. Like the dense conv, a fragment
-// computes adjacent pixels ($i) that share each weight fetched.
+// computes adjacent pixels (i = 0, 1, ...) that share each weight fetched.
 void main() {
 	ivec2 p = OUTPOS;
 	int l$k = LAYER0 + $k;
