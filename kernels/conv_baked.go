@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"strings"
@@ -56,8 +57,8 @@ func (b *builder) bakedPixels(n *model.Node) int {
 		}
 	}
 	terms := wt.Shape[1] * wt.Shape[2] * layers(x[2]) * outL
-	p := b.opts.ConvPixels
-	for p > 1 && (p*outL > b.opts.MaxOutputs || p*terms > maxBakedTerms) {
+	p, most := b.opts.ConvPixels, cmp.Or(b.opts.BakedPixelTerms, maxBakedTerms)
+	for p > 1 && (p*outL > b.opts.MaxOutputs || p*terms > most) {
 		p /= 2
 	}
 	return p

@@ -109,6 +109,11 @@ type Options struct {
 	// compile, for plans that must compile fast (the engine's first
 	// frames). The default spells them, so the compiler knows its loops.
 	ShapeUniforms bool
+	// BakedPixelTerms bounds the products a baked conv's fragment spells
+	// over all its pixels, which sets how many pixels it computes (0:
+	// the bound whether to bake at all, maxBakedTerms): kept for the
+	// benchmark that compares the bounds (BenchmarkPlans).
+	BakedPixelTerms int
 }
 
 // DefaultConvPixels is the conv fragment width the plans use by default:

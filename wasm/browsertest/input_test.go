@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -143,7 +144,11 @@ async function stylizeShrunk(model, px, sw, sh, w, h, out) {
 func pinGlobals(names ...string) (pin, unpin string) {
 	for _, n := range names {
 		if n != "" {
-			pin += "globalThis." + n + " = true;"
+			n, v, ok := strings.Cut(n, "=")
+			if !ok {
+				v = "true"
+			}
+			pin += "globalThis." + n + " = " + v + ";"
 			unpin += "delete globalThis." + n + ";"
 		}
 	}
