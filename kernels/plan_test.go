@@ -342,3 +342,20 @@ func TestBakesIsThePlanners(t *testing.T) {
 		}
 	}
 }
+
+// BakedPixelTerms widens a baked conv's fragment and nothing else: a 5x5
+// conv from 20 channels to 3 (125 products a pixel) computes 2 pixels a
+// fragment under the default 256 products, 8 under 1,024, baked in both.
+func TestBakedPixelTerms(t *testing.T) {
+	for _, c := range []struct{ terms, pixels int }{{0, 2}, {512, 4}, {1024, 8}} {
+		b := testgraph.New(newRand(), 20)
+		b.Conv(b.G.Input, 20, 3, 5, 1, 1, "")
+		p, err := Build(b.G, Options{H: 16, W: 16, Input: InputRaw, MaxOutputs: 8, BakedPixelTerms: c.terms})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Passes) != 1 || p.Passes[0].Pixels != c.pixels || !strings.Contains(p.Programs[0].Source, BakedMarker) {
+			t.Errorf("bound %d: %d passes, %d pixels a fragment, want 1 baked pass of %d", c.terms, len(p.Passes), p.Passes[0].Pixels, c.pixels)
+		}
+	}
+}
