@@ -7,7 +7,7 @@ LABWASM := $(DIST)/edgetoon-lab.wasm
 MODEL   := $(DIST)/models/whitebox.safetensors
 PY      ?= /usr/bin/python3
 
-.PHONY: all build wasm lab-wasm lab model ort serve test test-go test-wasm fuzz deps bench bench-cpu bench-gpu bench-peers latency-tables vet clean
+.PHONY: all build wasm lab-wasm lab model ort serve test test-go test-wasm fuzz deps bench bench-cpu bench-gpu bench-peers bench-cold latency-tables vet clean
 
 all: build
 
@@ -152,6 +152,18 @@ latency-tables: lab
 	bin/edgetoon-lab fit-latency -table $(LAT)/swiftshader_fp32.json -o $(LAT)/swiftshader_fp32_predictor.json
 	bin/edgetoon-lab predict-latency -predictor $(LAT)/swiftshader_fp32_predictor.json -measured $(LAT)/swiftshader_fp32_networks.json
 	$(GO) generate ./latency
+
+# The page's cold start (BenchmarkColdStart) with the engine of an older
+# commit beside it, served from a worktree: BASELINE defaults to the tree
+# issue 19 measured (docs/performance.md#cold-start).
+BASELINE ?= 032595d
+COLD_ROUNDS ?= 4
+bench-cold: wasm model
+	rm -rf /tmp/edgetoon-baseline && git worktree prune && git worktree add -f --detach /tmp/edgetoon-baseline $(BASELINE)
+	cd /tmp/edgetoon-baseline && $(MAKE) --no-print-directory wasm && $(GO) build -o bin/edgetoon ./cmd/edgetoon
+	/tmp/edgetoon-baseline/bin/edgetoon serve -addr 127.0.0.1:8099 & pid=$$!; \
+	  $(GO) test -run '^$$' -bench 'ColdStart/student' -benchtime $(COLD_ROUNDS)x -v ./web -args -cold-baseline http://127.0.0.1:8099; rc=$$?; \
+	  kill $$pid; git worktree remove --force /tmp/edgetoon-baseline; exit $$rc
 
 bench-gpu: wasm model
 	$(GO) test -run '^$$' -bench GPU -benchtime 2x -timeout 60m ./wasm/browsertest
