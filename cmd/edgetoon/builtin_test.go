@@ -62,3 +62,23 @@ func TestModelNames(t *testing.T) {
 		}
 	}
 }
+
+// stylize reads WebP: a lossless WebP gives the picture its PNG gives.
+func TestStylizeWebP(t *testing.T) {
+	dir := t.TempDir()
+	var outs [][]byte
+	for _, in := range []string{"gradient.png", "gradient-lossless.webp"} {
+		out := filepath.Join(dir, in+".out.png")
+		if err := runStylize([]string{"-size", "64", filepath.Join("..", "..", "internal", "photo", "testdata", in), "-o", out}); err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs = append(outs, data)
+	}
+	if len(outs[0]) == 0 || !bytes.Equal(outs[0], outs[1]) {
+		t.Errorf("stylize of the lossless WebP differs from that of its PNG (%d and %d bytes)", len(outs[1]), len(outs[0]))
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"math"
 
 	"golang.org/x/image/draw"
+	_ "golang.org/x/image/webp" // phones and browsers save WebP
 
 	"github.com/edgetoon/edgetoon/model"
 )
@@ -26,7 +27,7 @@ const MaxPixels = 50_000_000
 // MaxBytes caps the encoded file size read into memory.
 const MaxBytes = 64 << 20
 
-// Decode reads a JPEG or PNG, refuses decompression bombs and broken
+// Decode reads a JPEG, PNG or WebP, refuses decompression bombs and broken
 // files with a clear error, and applies the EXIF orientation.
 func Decode(r io.Reader) (image.Image, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxBytes+1))
@@ -47,10 +48,53 @@ func DecodeData(data []byte) (image.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decode %s image: %w", format, err)
 	}
-	if format == "jpeg" {
+	switch format {
+	case "jpeg":
 		img = Orient(img, exifOrientation(data))
+	case "webp":
+		img = vp8RGB(img)
 	}
 	return img, nil
+}
+
+// vp8RGB converts a lossy WebP's picture to RGB. VP8 codes limited-range
+// BT.601 YCbCr (RFC 6386 section 9.2 refers to ITU-R BT.601; luma 16-235),
+// but golang.org/x/image/webp returns its planes as image.YCbCr, which
+// Go converts as JPEG's full range (golang/go#40173): blacks lifted,
+// whites dimmed. The integer conversion is libwebp's (src/dsp/yuv.h),
+// chroma taken from the nearest sample. A lossless picture (NRGBA)
+// passes unchanged.
+func vp8RGB(img image.Image) image.Image {
+	var ycc *image.YCbCr
+	var alpha []uint8
+	switch m := img.(type) {
+	case *image.YCbCr:
+		ycc = m
+	case *image.NYCbCrA:
+		ycc, alpha = &m.YCbCr, m.A
+	default:
+		return img
+	}
+	b := ycc.Rect
+	out := image.NewNRGBA(b)
+	hi := func(v, c int) int { return v * c >> 8 }
+	clip := func(v int) uint8 { return uint8(min(max(v>>6, 0), 255)) }
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			yy := int(ycc.Y[ycc.YOffset(x, y)])
+			ci := ycc.COffset(x, y)
+			u, v := int(ycc.Cb[ci]), int(ycc.Cr[ci])
+			i := out.PixOffset(x, y)
+			out.Pix[i+0] = clip(hi(yy, 19077) + hi(v, 26149) - 14234)
+			out.Pix[i+1] = clip(hi(yy, 19077) - hi(u, 6419) - hi(v, 13320) + 8708)
+			out.Pix[i+2] = clip(hi(yy, 19077) + hi(u, 33050) - 17685)
+			out.Pix[i+3] = 255
+			if alpha != nil {
+				out.Pix[i+3] = alpha[(y-b.Min.Y)*ycc.YStride+(x-b.Min.X)]
+			}
+		}
+	}
+	return out
 }
 
 // Fit computes the network input size for a w x h image whose longer side

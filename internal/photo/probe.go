@@ -40,7 +40,7 @@ func Probe(data []byte) (Info, error) {
 	}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
-		return Info{}, fmt.Errorf("not a readable JPEG or PNG image: %w", err)
+		return Info{}, fmt.Errorf("not a readable JPEG, PNG or WebP image: %w", err)
 	}
 	w, h := cfg.Width, cfg.Height
 	if w <= 0 || h <= 0 || int64(w)*int64(h) > MaxPixels {
@@ -59,8 +59,10 @@ func Probe(data []byte) (Info, error) {
 				info.Width, info.Height = h, w
 			}
 		}
+	case "webp":
+		info.DecodeBytes = webpBytes(w, h)
 	default:
-		return Info{}, fmt.Errorf("%s image: want JPEG or PNG", format)
+		return Info{}, fmt.Errorf("%s image: want JPEG, PNG or WebP", format)
 	}
 	return info, nil
 }
@@ -83,6 +85,18 @@ func pngBytes(w, h int, m color.Model) int64 {
 		}
 	}
 	return 2*bpp*int64(w)*int64(h) + 2*(8*int64(w)+1) + 1<<16
+}
+
+// webpBytes bounds golang.org/x/image/webp's allocations: a lossy image
+// is 4:2:0 YCbCr planes padded to 16-pixel macroblocks (1.5 bytes a
+// pixel) plus an alpha plane, whose chunk may itself be coded lossless,
+// decoded as a lossless image is: 4 bytes a pixel for its pixels and as
+// many for a transform's copy; then DecodeData's RGB copy of a lossy
+// picture (vp8RGB), 4 bytes a pixel. So at most 15.5 bytes a padded
+// pixel.
+func webpBytes(w, h int) int64 {
+	padded := int64(w+16) * int64(h+16)
+	return 16*padded + 1<<16
 }
 
 // jpegBytes bounds image/jpeg's allocations from the frame header: the

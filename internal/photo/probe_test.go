@@ -9,6 +9,9 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"math"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -160,6 +163,9 @@ func FuzzDecodeImage(f *testing.F) {
 	f.Add(buf.Bytes())
 	f.Add(withOrientation(buf.Bytes(), 6))
 	f.Add(flatPNG(f, 3, 70))
+	for _, name := range []string{"gradient-lossless.webp", "gradient-lossy.webp", "gradient-alpha.webp"} {
+		f.Add(readTestdata(f, name))
+	}
 	const budget = 64 << 20
 	f.Fuzz(func(t *testing.T, data []byte) {
 		info, err := Probe(data)
@@ -207,4 +213,73 @@ func TestJPEGFrame(t *testing.T) {
 	if d := jpegBytes(prog, 16, 16) - jpegBytes(colour, 16, 16); d != 12*48*48 {
 		t.Errorf("progressive minus baseline: %d bytes, want %d", d, 12*48*48)
 	}
+}
+
+// WebP files made by libwebp (Pillow: testdata/gradient*.webp, from
+// gradient.png; the alpha one's alpha is 255x/319): the lossless one
+// decodes to the PNG's pixels exactly, the lossy ones within what libwebp
+// itself reads back (Pillow: a mean of 1.02 and 1.10; converted as
+// full-range YCbCr, 7.9), and Probe bounds what decoding allocates.
+func TestWebP(t *testing.T) {
+	want, err := DecodeData(readTestdata(t, "gradient.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		file    string
+		maxMean float64 // mean absolute difference from the PNG, 0-255
+	}{{"gradient-lossless.webp", 0}, {"gradient-lossy.webp", 1.5}, {"gradient-alpha.webp", 1.5}} {
+		data := readTestdata(t, c.file)
+		info, err := Probe(data)
+		if err != nil {
+			t.Fatalf("%s: %v", c.file, err)
+		}
+		var img image.Image
+		got := allocated(func() { img, err = DecodeData(data) })
+		if err != nil {
+			t.Fatalf("%s: %v", c.file, err)
+		}
+		if info.Format != "webp" || img.Bounds() != want.Bounds() || info.Width != 320 || info.Height != 240 {
+			t.Fatalf("%s: %s %v, Probe %dx%d; want webp %v", c.file, info.Format, img.Bounds(), info.Width, info.Height, want.Bounds())
+		}
+		if got > uint64(info.DecodeBytes) {
+			t.Errorf("%s: decoding allocated %d bytes, Probe bounded it by %d", c.file, got, info.DecodeBytes)
+		}
+		var sum float64
+		b := want.Bounds()
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				w := color.NRGBAModel.Convert(want.At(x, y)).(color.NRGBA)
+				g := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
+				for _, d := range [3]int{int(w.R) - int(g.R), int(w.G) - int(g.G), int(w.B) - int(g.B)} {
+					sum += math.Abs(float64(d))
+				}
+			}
+		}
+		if c.file == "gradient-alpha.webp" {
+			var da float64
+			for y := b.Min.Y; y < b.Max.Y; y++ {
+				for x := b.Min.X; x < b.Max.X; x++ {
+					a := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA).A
+					da += math.Abs(float64(a) - float64(x*255/319))
+				}
+			}
+			if da /= float64(b.Dx() * b.Dy()); da > 1 {
+				t.Errorf("%s: alpha %.3f from 255x/319 on average", c.file, da)
+			}
+		}
+		if mean := sum / float64(3*b.Dx()*b.Dy()); mean > c.maxMean || (c.maxMean == 0 && sum != 0) {
+			t.Errorf("%s: mean absolute difference %.3f from the PNG, want at most %g", c.file, mean, c.maxMean)
+		}
+		t.Logf("%s: mean difference %.3f from the PNG; %d bytes allocated, bound %d", c.file, sum/float64(3*b.Dx()*b.Dy()), got, info.DecodeBytes)
+	}
+}
+
+func readTestdata(t testing.TB, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
