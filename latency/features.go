@@ -2,6 +2,7 @@ package latency
 
 import (
 	"math"
+	"slices"
 
 	"github.com/edgetoon/edgetoon/kernels"
 )
@@ -158,30 +159,26 @@ func bakeTerm(feature string, k int, in, out string) BakeTerm {
 }
 
 // Eval returns the features for the given slices of each role.
-func (t Terms) Eval(slices map[string]float64) []float64 {
+func (t Terms) Eval(s map[string]float64) []float64 {
 	f := append([]float64(nil), t.Const...)
 	for i, name := range FeatureNames {
 		if role, ok := t.LogSlices[name]; ok {
-			f[i] = math.Log2(slices[role])
+			f[i] = math.Log2(s[role])
 		}
 	}
 	macs := 0.0
 	if len(t.MACsOf) > 0 {
 		macs = t.MACs
 		for _, r := range t.MACsOf {
-			macs *= slices[r]
+			macs *= s[r]
 		}
 	}
 	io := 0.0
 	for _, term := range t.IO {
-		io += term.Coef * slices[term.Role]
+		io += term.Coef * s[term.Role]
 	}
 	for _, bt := range t.Baked {
-		for i, name := range FeatureNames {
-			if name == bt.Feature {
-				f[i] = boolFeature(bt.baked(slices))
-			}
-		}
+		f[slices.Index(FeatureNames, bt.Feature)] = boolFeature(bt.baked(s))
 	}
 	f[len(f)-2] = math.Log2(1 + macs)
 	f[len(f)-1] = math.Log2(1 + io)

@@ -75,10 +75,7 @@ func BenchmarkColdStart(b *testing.B) {
 			arms := coldArms
 			if *coldBaseline != "" && m.Default {
 				base, extra, _ := strings.Cut(*coldBaseline, "?")
-				if extra != "" {
-					extra = "?" + extra
-				}
-				arms = append(slices.Clip(arms), coldArm{"baseline", "", "-baseline", strings.TrimSuffix(base, "/") + extra})
+				arms = append(slices.Clip(arms), coldArm{"baseline", "", "-baseline", strings.TrimSuffix(base, "/"), extra})
 			}
 			b.Run("engine=webgl", func(b *testing.B) {
 				stats := make([]coldStats, len(arms))
@@ -91,10 +88,9 @@ func BenchmarkColdStart(b *testing.B) {
 						slices.Reverse(order)
 					}
 					for _, a := range order {
-						base, extra, _ := strings.Cut(cmp.Or(arms[a].base, rs.ts.URL), "?")
-						url := base + query + "&engine=webgl"
-						if extra != "" {
-							url += "&" + extra
+						url := cmp.Or(arms[a].base, rs.ts.URL) + query + "&engine=webgl"
+						if arms[a].extra != "" {
+							url += "&" + arms[a].extra
 						}
 						stats[a].add(coldStart(b, rs, flags, url, arms[a].name, arms[a].script))
 					}
@@ -119,16 +115,16 @@ func BenchmarkColdStart(b *testing.B) {
 var coldBaseline = flag.String("cold-baseline", "", "BenchmarkColdStart: also time the page served at this `URL` (an older tree's server; a query in it is added to the page's)")
 
 // coldArm is one of BenchmarkColdStart's arms: a name, the script run
-// before the page's own, the suffix of its metrics, and the server it
-// opens (empty: this tree's).
-type coldArm struct{ name, script, suffix, base string }
+// before the page's own, the suffix of its metrics, the server it opens
+// (empty: this tree's) and a query added to the page's.
+type coldArm struct{ name, script, suffix, base, extra string }
 
 // coldArms are the arms every model runs.
 var coldArms = []coldArm{
-	{"warm-up on", "", "", ""},
-	{"warm-up off", "globalThis.edgetoonNoWarmup = true;", "-off", ""},
-	{"warm-up off, unbaked", "globalThis.edgetoonNoWarmup = true; globalThis.edgetoonUnbaked = true;", "-off-unbaked", ""},
-	{"quick literals", "globalThis.edgetoonQuickLiterals = true;", "-literals", ""},
+	{"warm-up on", "", "", "", ""},
+	{"warm-up off", "globalThis.edgetoonNoWarmup = true;", "-off", "", ""},
+	{"warm-up off, unbaked", "globalThis.edgetoonNoWarmup = true; globalThis.edgetoonUnbaked = true;", "-off-unbaked", "", ""},
+	{"quick literals", "globalThis.edgetoonQuickLiterals = true;", "-literals", "", ""},
 }
 
 // coldRound is one cold start.

@@ -66,12 +66,12 @@ func DecodeData(data []byte) (image.Image, error) {
 // passes unchanged.
 func vp8RGB(img image.Image) image.Image {
 	var ycc *image.YCbCr
-	var alpha []uint8
+	var alpha *image.NYCbCrA
 	switch m := img.(type) {
 	case *image.YCbCr:
 		ycc = m
 	case *image.NYCbCrA:
-		ycc, alpha = &m.YCbCr, m.A
+		ycc, alpha = &m.YCbCr, m
 	default:
 		return img
 	}
@@ -90,7 +90,7 @@ func vp8RGB(img image.Image) image.Image {
 			out.Pix[i+2] = clip(hi(yy, 19077) + hi(u, 33050) - 17685)
 			out.Pix[i+3] = 255
 			if alpha != nil {
-				out.Pix[i+3] = alpha[(y-b.Min.Y)*ycc.YStride+(x-b.Min.X)]
+				out.Pix[i+3] = alpha.A[alpha.AOffset(x, y)]
 			}
 		}
 	}
