@@ -88,6 +88,7 @@ vet:
 	GOOS=js GOARCH=wasm $(GO) vet ./wasm/...
 	GOOS=js GOARCH=wasm $(GO) vet -tags lab ./wasm/
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || { echo "gofmt needed"; exit 1; }
+	$(GO) mod tidy -diff
 
 test-go:
 	$(GO) test -timeout 25m ./...

@@ -38,8 +38,10 @@ func Decode(r io.Reader) (image.Image, error) {
 }
 
 // DecodeData decodes an image file's bytes, refusing what Probe refuses,
-// and applies the EXIF orientation. A caller with a memory budget calls
-// Probe first and checks its DecodeBytes.
+// and applies a JPEG's EXIF orientation. A WebP's is not applied, as
+// Chromium does not apply it: the picture is the one the page shows. A
+// caller with a memory budget calls Probe first and checks its
+// DecodeBytes.
 func DecodeData(data []byte) (image.Image, error) {
 	if _, err := Probe(data); err != nil {
 		return nil, err

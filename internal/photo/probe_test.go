@@ -267,6 +267,35 @@ func TestWebP(t *testing.T) {
 	}
 }
 
+// TestWebPOrientationIgnored checks that a WebP's Exif orientation is
+// not applied, as Chromium does not apply it (checked with Chromium 156:
+// createImageBitmap of this file is 16x8 with or without imageOrientation
+// "from-image", where the same tag in a JPEG gives 8x16): the CLI's picture
+// is the page's. The fixture is 16x8, left half red, right half blue,
+// lossless, with an EXIF chunk holding orientation 6 (made by Pillow
+// through libwebp's muxer).
+func TestWebPOrientationIgnored(t *testing.T) {
+	data := readTestdata(t, "halves-orientation6.webp")
+	if !bytes.Contains(data, []byte("EXIF")) || !bytes.Contains(data, []byte{0x01, 0x12, 0x00, 0x03, 0, 0, 0, 1, 0, 6}) {
+		t.Fatal("fixture lost its EXIF chunk or its orientation 6")
+	}
+	info, err := Probe(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := DecodeData(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != 16 || b.Dy() != 8 || info.Width != 16 || info.Height != 8 {
+		t.Fatalf("decoded %v, Probe %dx%d; want 16x8 as stored", b, info.Width, info.Height)
+	}
+	red := func(c color.Color) bool { r, _, b, _ := c.RGBA(); return r > 0xc000 && b < 0x4000 }
+	if !red(img.At(2, 4)) || red(img.At(13, 4)) {
+		t.Error("the red half should stay on the left, as stored")
+	}
+}
+
 func readTestdata(t testing.TB, name string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", name))
