@@ -156,7 +156,9 @@ async function startCamera() {
   let stream;
   try {
     say("Starting the camera…");
+    performance.mark("edgetoon:camera-asked");
     stream = await core.openCamera(state.facing);
+    performance.mark("edgetoon:camera-stream");
   } catch (err) {
     if (ui.status.textContent === "Starting the camera…") say("");
     if (state.mode === "camera") setMode("photo", core.describe(err));

@@ -26,7 +26,13 @@ import (
 //   - page-B: the bytes the page's requests took on the wire until then
 //     (CDP's encodedDataLength: headers plus compressed bodies);
 //   - wire-B: every byte the server wrote once the service worker has
-//     installed, its precache included.
+//     installed, its precache included;
+//   - ms/longest-task: the longest task of the page's thread (the Long
+//     Tasks API) begun before the first frame was done: while one runs the
+//     page cannot take the camera's stream or answer a tap;
+//     ms/longest-task-after: the same from the first frame until the
+//     default layout took over (edgetoon:warm-up-done) or
+//     afterFirstWindow had passed.
 //
 // Each model on offer runs as a sub-benchmark (the default, the student,
 // as "student"; the teacher, when built, as "whitebox" via ?model=), in
@@ -130,19 +136,22 @@ var coldArms = []coldArm{
 // coldRound is one cold start.
 type coldRound struct {
 	firstFrame, pageBytes, wireBytes float64
+	longestTask, longestAfter        float64            // ms: the page thread's longest task begun before the first frame was done; and after it (afterFirstJS)
 	marks                            map[string]float64 // ms since navigation start
 }
 
 // coldStats gathers rounds of one arm.
 type coldStats struct {
-	firstFrame, pageBytes, wireBytes []float64
-	marks                            map[string][]float64
+	firstFrame, pageBytes, wireBytes, longestTask, longestAfter []float64
+	marks                                                       map[string][]float64
 }
 
 func (s *coldStats) add(r coldRound) {
 	s.firstFrame = append(s.firstFrame, r.firstFrame)
 	s.pageBytes = append(s.pageBytes, r.pageBytes)
 	s.wireBytes = append(s.wireBytes, r.wireBytes)
+	s.longestTask = append(s.longestTask, r.longestTask)
+	s.longestAfter = append(s.longestAfter, r.longestAfter)
 	if s.marks == nil {
 		s.marks = map[string][]float64{}
 	}
@@ -156,6 +165,8 @@ func (s *coldStats) report(b *testing.B, suffix string) {
 	b.ReportMetric(median(s.firstFrame), "ms/first-frame"+suffix)
 	b.ReportMetric(median(s.pageBytes), "page-B"+suffix)
 	b.ReportMetric(median(s.wireBytes), "wire-B"+suffix)
+	b.ReportMetric(median(s.longestTask), "ms/longest-task"+suffix)
+	b.ReportMetric(median(s.longestAfter), "ms/longest-task-after"+suffix)
 }
 
 // logBreakdown logs each mark's median time, in time order.
@@ -231,13 +242,34 @@ var firstFrameJS = onEngine("", `(engine, opts) => {
     return engine;
   }`)
 
+// longTasksJS, run before the page's scripts, records the page thread's
+// long tasks (the Long Tasks API: tasks over 50 ms) in
+// globalThis.__longTasks: while one runs, the page cannot take the
+// camera's stream, show its frames or answer a tap.
+const longTasksJS = `globalThis.__longTasks = [];
+new PerformanceObserver((l) => { for (const t of l.getEntries()) globalThis.__longTasks.push({start: t.startTime, ms: t.duration}); })
+  .observe({type: "longtask"});
+`
+
+// afterFirstWindow is how long after the first frame afterFirstJS waits
+// for the default layout to take over (edgetoon:warm-up-done).
+const afterFirstWindow = 5 * time.Second
+
+// afterFirstJS is true once the default layout has taken over from the
+// quick one, or afterFirstWindow after the first frame (%f: its time).
+const afterFirstJS = `performance.getEntriesByName("edgetoon:warm-up-done").length > 0 || performance.now() > %f + %d`
+
+// longestJS is the longest task recorded by longTasksJS that began in
+// [%f, %f).
+const longestJS = `Math.max(0, ...globalThis.__longTasks.filter((t) => t.start >= %f && t.start < %f).map((t) => t.ms))`
+
 // coldStart opens url once in a fresh browser, init run before the
 // page's scripts, and returns what it measured (wire bytes are rs's: 0
 // for a page another server serves).
 func coldStart(b *testing.B, rs *realServer, flags []chromedp.ExecAllocatorOption, url, arm, init string) coldRound {
 	rs.written.Store(0)
 	s := openFor(b, realLimit, flags...)
-	if _, err := chromedp.Call(s.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: init + firstFrameJS}); err != nil {
+	if _, err := chromedp.Call(s.ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: init + longTasksJS + firstFrameJS}); err != nil {
 		b.Fatal(err)
 	}
 	var mu sync.Mutex
@@ -284,10 +316,22 @@ func coldStart(b *testing.B, rs *realServer, flags []chromedp.ExecAllocatorOptio
 	marks["first frame done"] = first.Done
 	status := eval[string](b, s, `document.getElementById("status").textContent`)
 	mu.Lock()
-	r := coldRound{firstFrame: first.Done, pageBytes: bytes, marks: marks}
-	b.Logf("%s: first frame %dx%d at %.0f ms; %s\n\ttimeline: %s\n\tpage bytes %.0f: %s", arm, first.W, first.H, first.Done, status,
-		formatMarks(marks, func(v float64) float64 { return v }), bytes, strings.Join(sizes, ", "))
+	pageBytes, pageSizes := bytes, strings.Join(sizes, ", ") // until the first frame
 	mu.Unlock()
+	// The page thread after the first frame: while the default layout
+	// compiles in the background, live frames and taps must get through.
+	s.waitReal(b, "the default layout", fmt.Sprintf(afterFirstJS, first.Done, afterFirstWindow.Milliseconds()))
+	until := eval[float64](b, s, `performance.now()`)
+	if done, ok := eval[map[string]float64](b, s, marksJS)["warm-up-done"]; ok {
+		until = done
+	}
+	r := coldRound{firstFrame: first.Done, pageBytes: pageBytes, marks: marks,
+		longestTask:  eval[float64](b, s, fmt.Sprintf(longestJS, 0.0, first.Done)),
+		longestAfter: eval[float64](b, s, fmt.Sprintf(longestJS, first.Done, until)),
+	}
+	b.Logf("%s: first frame %dx%d at %.0f ms; %s\n\tlongest task of the page's thread: %.0f ms before the first frame, %.0f ms after it until %.0f ms\n\ttimeline: %s\n\tpage bytes %.0f: %s",
+		arm, first.W, first.H, first.Done, status, r.longestTask, r.longestAfter, until,
+		formatMarks(marks, func(v float64) float64 { return v }), pageBytes, pageSizes)
 	s.waitReal(b, "the service worker", `navigator.serviceWorker.controller !== null`)
 	// Let the connections go idle.
 	s.do(b, chromedp.Sleep(500*time.Millisecond))
