@@ -130,19 +130,22 @@ var opCases = []opCase{
 // TestKernels runs every op (and the fusions) on random inputs and
 // weights, in fp32 and fp16, against the CPU engine; the convs also with
 // every weight in the weight texture (edgetoonUnbaked), where by default
-// the small ones take theirs as constants (kernels/conv_baked.go).
+// the small ones take theirs as constants (kernels/conv_baked.go), and
+// with baked fragments up to 1,024 products (edgetoonBakedPixelTerms,
+// the widest BenchmarkPlans times).
 func TestKernels(t *testing.T) {
 	p := newPage(t)
+	pins := map[string]string{"unbaked": "edgetoonUnbaked", "wide": "edgetoonBakedPixelTerms=1024"}
 	for _, tc := range opCases {
 		variants := []string{"fp32", "fp16"}
 		if strings.Contains(tc.name, "conv") {
-			variants = append(variants, "fp32/unbaked", "fp16/unbaked")
+			variants = append(variants, "fp32/unbaked", "fp16/unbaked", "fp32/wide", "fp16/wide")
 		}
 		for _, v := range variants {
 			t.Run(tc.name+"/"+v, func(t *testing.T) {
-				prec, unbaked := strings.CutSuffix(v, "/unbaked")
-				if unbaked {
-					p.pin(t, "edgetoonUnbaked")
+				prec, layout, _ := strings.Cut(v, "/")
+				if layout != "" {
+					p.pin(t, pins[layout])
 				}
 				rng := newRand(t)
 				// Model inputs have at most 4 channels; wider cases start
