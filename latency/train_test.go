@@ -165,6 +165,52 @@ func TestFitLinearTarget(t *testing.T) {
 	}
 }
 
+// TestFitEnsembleIsMean checks the merged ensemble against its members
+// fitted one by one: its output is the mean of theirs, in ln ms, for
+// every block, and its hidden layers are theirs side by side; also with
+// no hidden layer, where the members share their inputs.
+func TestFitEnsembleIsMean(t *testing.T) {
+	tab := synthTable(ReducedCatalog(), 0.03, 3)
+	for _, c := range []struct {
+		hidden, widths []int
+	}{{[]int{8, 6}, []int{24, 18, 1}}, {[]int{}, []int{1}}} {
+		opts := FitOptions{Seed: 7, Epochs: 30, Hidden: c.hidden, Ensemble: 3}
+		m, _, err := Fit(tab, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var members []*MLP
+		for k := range uint64(3) {
+			o := opts
+			o.Seed, o.Ensemble = opts.Seed+k, 1
+			mk, _, err := Fit(tab, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			members = append(members, mk)
+		}
+		var widths []int
+		for _, l := range m.Layers {
+			widths = append(widths, len(l.W))
+		}
+		if !slices.Equal(widths, c.widths) {
+			t.Errorf("hidden %v: merged layer widths %v, want %v", c.hidden, widths, c.widths)
+		}
+		if err := m.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range tab.Rows {
+			var mean float64
+			for _, mk := range members {
+				mean += math.Log(mk.Predict(r.Block)) / 3
+			}
+			if got := math.Log(m.Predict(r.Block)); math.Abs(got-mean) > 1e-9 {
+				t.Fatalf("hidden %v, %s: ensemble ln ms %.12f, mean of its members %.12f", c.hidden, r.Block.Key(), got, mean)
+			}
+		}
+	}
+}
+
 func TestFitRejects(t *testing.T) {
 	tab := synthTable(ReducedCatalog(), 0.03, 3)
 	cases := []struct {
@@ -178,6 +224,8 @@ func TestFitRejects(t *testing.T) {
 		{FitOptions{LearningRate: math.NaN()}, "learning rate"},
 		{FitOptions{LearningRate: 2}, "learning rate"},
 		{FitOptions{HoldoutPercent: 95}, "holdout"},
+		{FitOptions{Ensemble: -1}, "ensemble"},
+		{FitOptions{Ensemble: 17}, "ensemble"}, // 17 x 32 units
 	}
 	for _, c := range cases {
 		if _, _, err := Fit(tab, c.opts); err == nil || !strings.Contains(err.Error(), c.want) {

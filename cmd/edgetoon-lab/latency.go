@@ -22,7 +22,8 @@ func runFitLatency(args []string) error {
 	out := fs.String("o", "", "write the predictor (JSON, for Go and train/ Python) to this `file`")
 	epochs := fs.Int("epochs", 0, "training epochs (0: the default)")
 	hidden := fs.String("hidden", "", "hidden layer widths, comma-separated (default 32,32)")
-	seed := fs.Uint64("seed", 1, "initialization and shuffling seed")
+	seed := fs.Uint64("seed", 1, "initialization and shuffling seed (of the first MLP of the ensemble)")
+	ensemble := fs.Int("ensemble", 0, "MLPs trained, with seeds seed, seed+1, ..., and merged into one predicting their mean (0: the default, 5)")
 	holdout := fs.Int("holdout", 0, "percent of configurations held out for the report (0: 20; -1: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -39,7 +40,7 @@ func runFitLatency(args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", *table, err)
 	}
-	opts := latency.FitOptions{Epochs: *epochs, Seed: *seed, HoldoutPercent: *holdout}
+	opts := latency.FitOptions{Epochs: *epochs, Seed: *seed, HoldoutPercent: *holdout, Ensemble: *ensemble}
 	if *hidden != "" {
 		for _, s := range strings.Split(*hidden, ",") {
 			var w int
