@@ -38,9 +38,13 @@ function benchFrame(key) {
   const b = benches[key];
   const px = new Uint8Array(4);
   const t0 = performance.now();
-  b.eng.stylize(b.src, b.w, b.h);
+  const r = b.eng.stylize(b.src, b.w, b.h);
+  if (r instanceof Error) throw r;
   const submit = performance.now() - t0;
   b.gl.readPixels(0, 0, 1, 1, b.gl.RGBA, b.gl.UNSIGNED_BYTE, px);
+  // A page keeps a limited number of WebGL contexts (maxEngines): past it
+  // the browser loses the oldest, whose frames then cost nothing.
+  if (b.gl.isContextLost()) throw new Error(key + ": its WebGL context was lost");
   return JSON.stringify({ms: performance.now() - t0, submit, info: b.eng.info()});
 }
 function benchDispose(key) { benches[key].eng.dispose(); benches[key].canvas.remove(); delete benches[key]; }

@@ -3,9 +3,12 @@
 package browsertest
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -14,9 +17,15 @@ import (
 	"github.com/edgetoon/edgetoon/model"
 )
 
+// maxEngines is the most engines a benchmark keeps in one page: Chromium
+// keeps 16 WebGL contexts a page and loses the oldest past that (its
+// frames then cost nothing: benchFrame fails on it), and the peak probe
+// holds one more.
+const maxEngines = 14
+
 // BenchmarkStudents times the teacher (White-box), the shipped students
-// (web/models) and the earlier students they were grown from (train/init) at
-// 256x256 fp32 in one page, one frame of each per round in turn, so that
+// (web/models) and the earlier students they were grown from (train/init,
+// the latest versions, up to maxEngines in all) at 256x256 fp32 in one page, one frame of each per round in turn, so that
 // the machine's drift hits them alike; it reports each one's median and
 // the teacher's time over each student's (-v prints every round), and
 // each one's fraction of the peak probe's rate (peak_test.go: swept once
@@ -35,6 +44,16 @@ func BenchmarkStudents(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// The latest versions first (student-vN by N; others after them).
+	version := func(path string) int {
+		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(path), "student-v"), ".safetensors"))
+		if err != nil {
+			return -1
+		}
+		return n
+	}
+	slices.SortStableFunc(earlier, func(a, b string) int { return cmp.Compare(version(b), version(a)) })
+	earlier = earlier[:max(0, min(len(earlier), maxEngines-1-len(shipped)))]
 	paths := append(shipped, earlier...)
 	for _, path := range paths {
 		m := struct{ name, path string }{strings.TrimSuffix(filepath.Base(path), ".safetensors"), path}
