@@ -125,15 +125,18 @@ func Fit(t *Table, opts FitOptions) (*MLP, Report, error) {
 		return nil, rep, fmt.Errorf("fit: %d training rows, want at least %d", len(train), MinTrainRows)
 	}
 	members := make([]*MLP, opts.Ensemble)
+	var xs [][]float64 // standardized by the scaling every member shares
+	var ys []float64
 	for k := range members {
 		o := opts
 		o.Seed += uint64(k)
 		m := newMLP(train, o)
-		xs := make([][]float64, len(train))
-		ys := make([]float64, len(train))
-		for i, r := range train {
-			xs[i] = m.standardize(Features(r.Block))
-			ys[i] = (math.Log(r.MedianMS) - m.OutMean) / m.OutStd
+		if xs == nil {
+			xs, ys = make([][]float64, len(train)), make([]float64, len(train))
+			for i, r := range train {
+				xs[i] = m.standardize(Features(r.Block))
+				ys[i] = (math.Log(r.MedianMS) - m.OutMean) / m.OutStd
+			}
 		}
 		rep.Loss += adam(m, xs, ys, o) / float64(len(members))
 		members[k] = m
