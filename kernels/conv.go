@@ -81,19 +81,7 @@ func (b *builder) conv(g *gen, n *model.Node) (string, int64, error) {
 
 	// Dense; grouped convs are expanded to block-diagonal dense weights.
 	inL, outL := layers(x[2]), layers(o)
-	og := o / n.GroupCount()
-	weight := func(oc, t, ic int) float32 {
-		if oc >= o || ic >= x[2] || ic/ig != oc/og {
-			return 0
-		}
-		return wt.Data[(oc*taps+t)*ig+ic%ig]
-	}
-	biasOf := func(oc int) float32 {
-		if bias == nil || oc >= o {
-			return 0
-		}
-		return bias[oc]
-	}
+	weight, biasOf := denseTaps(n, x[2], wt, bias)
 	g.define("INL", g.shape(inL))
 	sh := tapShape{in: 4, out: 4}
 	if inL == 1 {
@@ -102,31 +90,11 @@ func (b *builder) conv(g *gen, n *model.Node) (string, int64, error) {
 	if outL == 1 {
 		sh.out = o
 	}
-	// Weights in the texture, row tap*inL+s: texel 4*ol+j holds output
-	// channels 4ol..4ol+3 of input channel 4s+j, i.e. column j of the
-	// matrix for (ol, s); or, for an output of fewer than 4 channels
-	// (tapShape), texel j holds input channels 4s..4s+3 of output channel
-	// j. The bias row holds output channels 4ol..4ol+3 in texel 4*ol.
-	w := outL * 4
-	data := make([]float32, w*(taps*inL+1)*4)
-	for oc := range o {
-		for t := range taps {
-			for ic := range x[2] {
-				i := ((t*inL+ic/4)*w+(oc/4)*4+ic%4)*4 + oc%4
-				if sh.out < 4 {
-					i = ((t*inL+ic/4)*w+oc)*4 + ic%4
-				}
-				data[i] = weight(oc, t, ic)
-			}
-		}
-		data[((taps*inL)*w+(oc/4)*4)*4+oc%4] = biasOf(oc)
-	}
-	// Placed even when baked: every plan of a model, baked or not (the
-	// engine's first frames), lays out and uploads the weights alike.
-	wx, wy, err := b.weights.place(w, taps*inL+1, data)
+	w, _, err := b.denseWeights(n)
 	if err != nil {
-		return "", 0, fmt.Errorf("weights: %w", err)
+		return "", 0, err
 	}
+	wx, wy := w[0], w[1]
 	if g.bake {
 		return g.bakedConv(kh, kw, n.StrideX(), n.DilationX(), inL, outL, sh, weight, biasOf), macs, nil
 	}
@@ -138,6 +106,73 @@ func (b *builder) conv(g *gen, n *model.Node) (string, int64, error) {
 	g.define("BIAS(l, k)", "W(ivec2(WX + (l) * 4, WY + KH * KW * INL))")
 	rows := fill(convRowsSrc, "ROW", bodyOf(convRow(g.pixels, kw, n.StrideX(), n.DilationX(), sh)))
 	return fill(convSrc, "TAPS", bodyOf(rows)), macs, nil
+}
+
+// denseTaps returns the weight of dense (or grouped, expanded to
+// block-diagonal) conv n from input channel ic to output channel oc at
+// tap t, zero past the channels, and the bias of oc.
+func denseTaps(n *model.Node, c int, wt *model.Tensor, bias []float32) (weight func(oc, t, ic int) float32, biasOf func(oc int) float32) {
+	o, taps, ig := wt.Shape[0], wt.Shape[1]*wt.Shape[2], wt.Shape[3]
+	og := o / n.GroupCount()
+	weight = func(oc, t, ic int) float32 {
+		if oc >= o || ic >= c || ic/ig != oc/og {
+			return 0
+		}
+		return wt.Data[(oc*taps+t)*ig+ic%ig]
+	}
+	biasOf = func(oc int) float32 {
+		if bias == nil || oc >= o {
+			return 0
+		}
+		return bias[oc]
+	}
+	return weight, biasOf
+}
+
+// denseWeights places dense conv n's weights in the weight texture and
+// returns the corner of their block: in row tap*inL+s, texel 4*ol+j holds
+// output channels 4ol..4ol+3 of input channel 4s+j, i.e. column j of the
+// matrix for (ol, s); or, for an output of fewer than 4 channels
+// (tapShape), texel j holds input channels 4s..4s+3 of output channel j.
+// The bias row holds output channels 4ol..4ol+3 in texel 4*ol. A conv of
+// Winograd's shape (winogradShape) gets its transformed weights placed
+// after them, wino their corner. Placed even when baked or run direct:
+// every plan of a model, whatever its layout (the engine's first frames),
+// lays out and uploads the weights alike.
+func (b *builder) denseWeights(n *model.Node) (direct, wino [2]int, err error) {
+	x := b.shapes[n.Inputs[0]]
+	wt := b.g.Tensors[n.Inputs[1]]
+	o, taps := wt.Shape[0], wt.Shape[1]*wt.Shape[2]
+	var bias []float32
+	if len(n.Inputs) == 3 {
+		bias = b.g.Tensors[n.Inputs[2]].Data
+	}
+	weight, biasOf := denseTaps(n, x[2], wt, bias)
+	inL, outL := layers(x[2]), layers(o)
+	w := outL * 4
+	data := make([]float32, w*(taps*inL+1)*4)
+	for oc := range o {
+		for t := range taps {
+			for ic := range x[2] {
+				i := ((t*inL+ic/4)*w+(oc/4)*4+ic%4)*4 + oc%4
+				if outL == 1 && o < 4 {
+					i = ((t*inL+ic/4)*w+oc)*4 + ic%4
+				}
+				data[i] = weight(oc, t, ic)
+			}
+		}
+		data[((taps*inL)*w+(oc/4)*4)*4+oc%4] = biasOf(oc)
+	}
+	if direct[0], direct[1], err = b.weights.place(w, taps*inL+1, data); err != nil {
+		return direct, wino, fmt.Errorf("weights: %w", err)
+	}
+	if b.winogradShape(n) {
+		ww, wh, wdata := b.winogradWeights(n)
+		if wino[0], wino[1], err = b.weights.place(ww, wh, wdata); err != nil {
+			return direct, wino, fmt.Errorf("weights: %w", err)
+		}
+	}
+	return direct, wino, nil
 }
 
 // depthwise says whether conv n, on an input of c channels with weights

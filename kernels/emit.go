@@ -15,6 +15,7 @@ var mapSrc string
 func (b *builder) emit() error {
 	b.progs = map[string]int{}
 	b.pixels = map[string]int{}
+	b.winoBias = map[string][2]int{}
 	b.weights = packer{width: min(b.opts.MaxTextureSize, 4096)}
 	var leaves [][]string
 	for i, gr := range b.groups {
@@ -50,7 +51,7 @@ func (b *builder) emitGroup(gr *group, canvas bool) (*Pass, []string, error) {
 	// canvas) one.
 	pixels := 1
 	baked := b.bakedPixels(gr.root)
-	if !canvas && gr.stage == stageNone && gr.guided == nil && gr.root != nil && kernelTable[gr.root.Op].wide {
+	if !canvas && gr.stage == stageNone && gr.guided == nil && gr.root != nil && kernelTable[gr.root.Op].wide && gr.wstage != winoIn {
 		pixels = b.opts.ConvPixels
 		if baked > 0 {
 			pixels = baked
@@ -64,7 +65,10 @@ func (b *builder) emitGroup(gr *group, canvas bool) (*Pass, []string, error) {
 	b.pixels[tail] = pixels
 	g.pixels = pixels
 	outputs := 1
-	if !canvas {
+	switch {
+	case gr.wstage == winoIn:
+		outputs = winogradM + 2 // a row of components
+	case !canvas:
 		outputs = pixels * min(b.opts.MaxOutputs/pixels, outL)
 	}
 	// A baked conv's constants are those of its layers: one draw for all.
@@ -97,6 +101,9 @@ func (b *builder) emitGroup(gr *group, canvas bool) (*Pass, []string, error) {
 		main, err = b.normFinal(g, gr.root)
 	case gr.root == nil:
 		main, err = b.mapMain(g, gr.copyOf, nil)
+	case gr.wstage != winoNone:
+		op = "conv2d (Winograd)"
+		main, pass.MACs, err = b.winogradPass(g, gr, outputs)
 	case kernelTable[gr.root.Op].pass != nil:
 		op = gr.root.Op
 		main, pass.MACs, err = kernelTable[op].pass(b, g, gr.root)

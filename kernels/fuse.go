@@ -22,10 +22,26 @@ type group struct {
 	// which (see guided.go).
 	guided *guided
 	gstage int
+	// wstage is set for the passes of a conv run as Winograd
+	// (winograd.go).
+	wstage int
 }
+
+// The values a Winograd conv's first two passes write, named after the
+// conv (winograd.go).
+const (
+	winoVSuffix = "#winograd-v"
+	winoMSuffix = "#winograd-m"
+)
 
 // tail is the name of the value the group writes.
 func (gr *group) tail() string {
+	switch gr.wstage {
+	case winoIn:
+		return gr.root.Name + winoVSuffix
+	case winoMul:
+		return gr.root.Name + winoMSuffix
+	}
 	if gr.gstage == guidedStats {
 		return gr.guided.value
 	}
@@ -82,6 +98,9 @@ type builder struct {
 	groups  []*group
 	tails   map[string]*group // materialized values (group tails)
 	pixels  map[string]int    // pixels per fragment of the pass storing a value
+	// winoBias: the corner of the direct weights (and bias) of each conv
+	// run as Winograd, placed by its products' pass.
+	winoBias map[string][2]int
 
 	weights packer
 	progs   map[string]int // program source -> index
@@ -141,6 +160,13 @@ func (b *builder) fuse() error {
 		}
 		if inlinable(n.Op) && b.uses[n.Name] == 1 && n.Name != g.Output && !b.tooDear(n) {
 			b.inlined[n.Name] = true
+			continue
+		}
+		if b.winograd(n) {
+			for _, gr := range b.winogradGroups(n) {
+				b.groups = append(b.groups, gr)
+				b.tails[gr.tail()] = gr
+			}
 			continue
 		}
 		gr := &group{root: n}
@@ -211,9 +237,16 @@ func (b *builder) absorb(n *model.Node) bool {
 		delete(b.tails, in)
 		b.tails[n.Name] = gr
 		// n's other operands may come from passes created after gr's
-		// root; nothing else reads gr's value, so gr can move last.
+		// root; nothing else reads gr's value, so gr can move last, with
+		// the passes before it of a Winograd conv (weights are placed in
+		// pass order, which must not depend on the layout).
 		i := slices.Index(b.groups, gr)
-		b.groups = append(slices.Delete(b.groups, i, i+1), gr)
+		first := i
+		if gr.wstage == winoOut {
+			first = i - 2
+		}
+		moved := slices.Clone(b.groups[first : i+1])
+		b.groups = append(slices.Delete(b.groups, first, i+1), moved...)
 		return true
 	}
 	return false

@@ -25,6 +25,11 @@
 // weights stay in the weight texture too, where unbaked plans (the
 // engine's first frames) read them.
 //
+// A dense 3x3 conv of many channels runs as Winograd F(4x4, 3x3) in
+// fp32 (winograd.go): three passes, the input transform, the products
+// and the output transform, the last storing the conv's value as the
+// direct conv does.
+//
 // Fusion. Elementwise nodes (add, sub, mul, div, activations, clip) whose
 // producer has no other consumer are folded into the producer's epilogue
 // (conv + bias + activation + residual add in one pass). Elementwise, resize,
@@ -109,6 +114,9 @@ type Options struct {
 	// compile, for plans that must compile fast (the engine's first
 	// frames). The default spells them, so the compiler knows its loops.
 	ShapeUniforms bool
+	// Direct runs every conv directly, none as Winograd (winograd.go):
+	// kept for the benchmark that compares them (BenchmarkPlans).
+	Direct bool
 	// BakedPixelTerms bounds the products a baked conv's fragment spells
 	// over all its pixels, which sets how many pixels it computes (0:
 	// the bound whether to bake at all, maxBakedTerms): kept for the
@@ -284,13 +292,16 @@ func Passes(g *model.Graph, opts Options) ([][]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A conv run as Winograd adds two passes that compute no node, and
+	// its node is grouped as when run direct (its last pass's).
+	opts.Direct = true
 	b := &builder{g: g, opts: opts, shapes: shapes}
 	if err := b.fuse(); err != nil {
 		return nil, err
 	}
-	out := make([][]string, len(b.groups))
-	for i, gr := range b.groups {
-		out[i] = gr.names()
+	var out [][]string
+	for _, gr := range b.groups {
+		out = append(out, gr.names())
 	}
 	return out, nil
 }

@@ -210,8 +210,10 @@ func TestConvPixels(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ pixels, maxLayers int }{{2, 0}, {4, 0}, {4, 64}, {8, 0}} {
-		// Unbaked: a baked conv takes its own width (TestBakedConvs).
-		p, err := Build(g, Options{H: h, W: w, Input: InputRaw, ConvPixels: tc.pixels, MaxLayers: tc.maxLayers, MaxOutputs: 8, Unbaked: true})
+		// Unbaked: a baked conv takes its own width (TestBakedConvs);
+		// Direct: a Winograd conv's passes have their own
+		// (TestWinogradPlan).
+		p, err := Build(g, Options{H: h, W: w, Input: InputRaw, ConvPixels: tc.pixels, MaxLayers: tc.maxLayers, MaxOutputs: 8, Unbaked: true, Direct: true})
 		if err != nil {
 			t.Fatal(err)
 		}

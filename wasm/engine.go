@@ -21,7 +21,7 @@ type engine struct {
 	limits   kernels.Options
 	renderer string
 	request  string // precision asked for
-	pinned   bool   // a benchmark pinned the plan's layout (edgetoonConvPixels, edgetoonMaxOutputs, edgetoonSplitGuided, edgetoonInlineInput, edgetoonUnbaked, edgetoonBakedPixelTerms)
+	pinned   bool   // a benchmark pinned the plan's layout (edgetoonConvPixels, edgetoonMaxOutputs, edgetoonSplitGuided, edgetoonInlineInput, edgetoonUnbaked, edgetoonDirect, edgetoonBakedPixelTerms)
 	warmOff  bool   // the page turned the warm-up off (edgetoonNoWarmup); read once, at open
 	warm     bool   // this model's first frames in the quick layout, warmed in the background (warmup.go; setGraph)
 	// quickLiterals: a benchmark turned the quick layout's shape
@@ -144,6 +144,11 @@ func (e *engine) probe() error {
 	// And every conv's weights in the weight texture (kernels.Options.Unbaked).
 	if js.Global().Get("edgetoonUnbaked").Truthy() {
 		e.limits.Unbaked = true
+		e.pinned = true
+	}
+	// And every conv run directly, none as Winograd (kernels.Options.Direct).
+	if js.Global().Get("edgetoonDirect").Truthy() {
+		e.limits.Direct = true
 		e.pinned = true
 	}
 	// And the pixels of a baked conv's fragment (kernels.Options.BakedPixelTerms).

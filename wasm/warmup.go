@@ -88,7 +88,9 @@ func warmSize(m int) int { return 4 * m }
 //     small plan of its own, then clears quick: the page's next frame
 //     builds its plan in the default layout, its programs ready, and
 //     carries on the stabilizer's history (setPlan). Both layouts compute
-//     the same sums in the same order: the picture does not change.
+//     the same sums, in the same order but for the default layout's
+//     Winograd convs (kernels/winograd.go): the picture changes by at
+//     most one 8-bit step.
 //
 // Each pass is waited for (polled, between tasks) before the next is
 // queued, so that the GPU thread also serves the page (the camera's

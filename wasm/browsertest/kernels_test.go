@@ -55,6 +55,20 @@ var opCases = []opCase{
 		u := b.Resize(d, 2, "bilinear")
 		b.Conv(b.Op(model.OpAdd, u, x), 8, 6, 3, 1, 1, "leaky_relu")
 	}},
+	// Winograd F(4x4, 3x3) (kernels/winograd.go): 3x3 convs of at least
+	// 64 channels in and out, at sizes that are not whole tiles, with a
+	// fused input (a norm and a pad in the fetch) and epilogue (a
+	// residual add), and beside them the same direct (edgetoonDirect).
+	{"conv3x3_winograd_64to70_leaky", 13, 22, 64, func(b *testgraph.Builder, x string) { b.Conv(x, 64, 70, 3, 1, 1, "leaky_relu") }},
+	{"conv3x3_winograd_residual", 9, 17, 68, func(b *testgraph.Builder, x string) {
+		y := b.Conv(x, 68, 68, 3, 1, 1, "relu")
+		b.Op(model.OpAdd, x, b.Conv(y, 68, 68, 3, 1, 1, ""))
+	}},
+	{"conv3x3_winograd_norm_reflect", 16, 8, 64, func(b *testgraph.Builder, x string) {
+		y := b.Node(model.Node{Op: model.OpPad, Inputs: []string{b.Norm(model.OpInstanceNorm, x, 64)}, Pads: [4]int{1, 1, 1, 1}, Mode: "reflect"})
+		w, bias := b.Const(-0.1, 0.1, 65, 3, 3, 64), b.Const(-1, 1, 65)
+		b.Node(model.Node{Op: model.OpConv2D, Inputs: []string{y, w, bias}, Padding: model.PadValid})
+	}},
 	{"resize_nearest", 7, 9, 5, func(b *testgraph.Builder, x string) { b.Resize(x, 3, "nearest") }},
 	{"resize_bilinear_align", 6, 5, 3, func(b *testgraph.Builder, x string) {
 		b.Node(model.Node{Op: model.OpResize, Inputs: []string{x}, Mode: "bilinear", Scale: [2]int{2, 3}, AlignCorners: true})
@@ -135,11 +149,14 @@ var opCases = []opCase{
 // the widest BenchmarkPlans times).
 func TestKernels(t *testing.T) {
 	p := newPage(t)
-	pins := map[string]string{"unbaked": "edgetoonUnbaked", "wide": "edgetoonBakedPixelTerms=1024"}
+	pins := map[string]string{"unbaked": "edgetoonUnbaked", "wide": "edgetoonBakedPixelTerms=1024", "direct": "edgetoonDirect"}
 	for _, tc := range opCases {
 		variants := []string{"fp32", "fp16"}
 		if strings.Contains(tc.name, "conv") {
 			variants = append(variants, "fp32/unbaked", "fp16/unbaked", "fp32/wide", "fp16/wide")
+		}
+		if strings.Contains(tc.name, "winograd") {
+			variants = append(variants, "fp32/direct", "fp16/direct")
 		}
 		for _, v := range variants {
 			t.Run(tc.name+"/"+v, func(t *testing.T) {

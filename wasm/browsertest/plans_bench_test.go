@@ -26,6 +26,7 @@ var planVariants = []struct {
 	{"six-pass guided filter", "edgetoonSplitGuided", 0},
 	{"input inlined in every fetch", "edgetoonInlineInput", 0},
 	{"every weight in the texture", "edgetoonUnbaked", 0},
+	{"every conv direct (no Winograd)", "edgetoonDirect", 0},
 	{"baked convs' fragments up to 512 products", "edgetoonBakedPixelTerms=512", 0},
 	{"baked convs' fragments up to 1,024 products", "edgetoonBakedPixelTerms=1024", 0},
 	{"a 640x640 source", "", 640},

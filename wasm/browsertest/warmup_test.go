@@ -38,7 +38,7 @@ async function quickThenDefault(model, px, w, h, out1, out2) {
 
 // TestQuickLayout checks that a new engine's first frame runs the quick
 // layout and a later one, after the warm-up, the default layout, both
-// agreeing with the CPU engine, and with each other exactly.
+// agreeing with the CPU engine, and with each other to one 8-bit step.
 func TestQuickLayout(t *testing.T) {
 	p := newPage(t)
 	if _, err := eval[chromedp.Void](p.ctx, engineJS+quickJS); err != nil {
@@ -70,9 +70,12 @@ func TestQuickLayout(t *testing.T) {
 			t.Errorf("frame %d: canvas differs from the CPU by %.2f/255", i, worst)
 		}
 	}
+	// The default layout runs wide 3x3 convs as Winograd (kernels/
+	// winograd.go), whose float sums round differently: a byte may fall
+	// on the other side of a rounding step, never further.
 	for j := range frames[0] {
-		if frames[0][j] != frames[1][j] {
-			t.Errorf("the quick and the default layout's canvases differ first at byte %d: %d against %d", j, frames[0][j], frames[1][j])
+		if d := int(frames[0][j]) - int(frames[1][j]); d > 1 || d < -1 {
+			t.Errorf("the quick and the default layout's canvases differ by more than one step at byte %d: %d against %d", j, frames[0][j], frames[1][j])
 			break
 		}
 	}

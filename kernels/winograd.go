@@ -1,0 +1,216 @@
+package kernels
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/edgetoon/edgetoon/model"
+)
+
+// Winograd convolution (Lavin and Gray, "Fast Algorithms for
+// Convolutional Neural Networks", CVPR 2016): a 3x3 conv computes each
+// m x m tile of its output as Y = A^T [U ⊙ V] A, where V = B^T d B
+// transforms the tile's (m+2) x (m+2) input window d and U = G g G^T the
+// 3x3 kernel g, ⊙ multiplying component by component and summing over
+// the input channels. Each of the (m+2)² components is then a 1x1 conv
+// of its own weights, and a tile costs (m+2)² products per input and
+// output channel against the direct conv's 9 m².
+//
+// On the GPU that is three passes (winograd_*.glsl): the input
+// transform stores V (component k in layer k, a texel per tile, the
+// input layers' tiles stacked along y: one draw per row of components
+// covers them all), the products store M = U ⊙ V summed over the input
+// (each output layer's components side by side along x, tileCols tiles
+// apart, column-split as a conv's output), and the output transform
+// reads M and writes the conv's value as the direct conv does, with its
+// bias, activation and epilogue. The products fetch fewer texels per
+// direct-equivalent product than the direct conv (8 tiles share each
+// weight texel), which is what the direct conv spends its time on
+// (BenchmarkWinograd in wasm/browsertest; docs/performance.md).
+
+// winogradM is the output tile's side: F(4x4, 3x3), 36 components.
+const winogradM = 4
+
+// winogradMinChannels is the fewest input and output channels a conv
+// needs to run as Winograd: its transforms cost per channel, its
+// products per pair of channels, and its two passes more a fixed cost
+// that thinner convs do not pay back (BenchmarkPlans; the bound's
+// measurements are in docs/performance.md). It is the conv's own rule,
+// not its place in the network, so that a block profiled alone
+// (latency/) runs as it does in a network.
+const winogradMinChannels = 64
+
+// The transforms of F(4x4, 3x3) (Lavin and Gray, section 4.2).
+var (
+	winogradBT = [6][6]float64{
+		{4, 0, -5, 0, 1, 0},
+		{0, -4, -4, 1, 1, 0},
+		{0, 4, -4, -1, 1, 0},
+		{0, -2, -1, 2, 1, 0},
+		{0, 2, -1, -2, 1, 0},
+		{0, 4, 0, -5, 0, 1},
+	}
+	winogradG = [6][3]float64{
+		{1.0 / 4, 0, 0},
+		{-1.0 / 6, -1.0 / 6, -1.0 / 6},
+		{-1.0 / 6, 1.0 / 6, -1.0 / 6},
+		{1.0 / 24, 1.0 / 12, 1.0 / 6},
+		{1.0 / 24, -1.0 / 12, 1.0 / 6},
+		{0, 0, 1},
+	}
+	winogradAT = [4][6]float64{
+		{1, 1, 1, 1, 1, 0},
+		{0, 1, -1, 2, -2, 0},
+		{0, 1, 1, 4, 4, 0},
+		{0, 1, -1, 8, -8, 1},
+	}
+)
+
+// Stages of a Winograd conv's groups (group.wstage).
+const (
+	winoNone = iota
+	winoIn   // the input transform, writing V
+	winoMul  // the products, writing M
+	winoOut  // the output transform, writing the conv's value
+)
+
+// winogradShape says whether conv n has the shape Winograd computes: a
+// dense 3x3 conv, stride and dilation 1, of at least winogradMinChannels
+// in and out. Its transformed weights are placed in the weight texture
+// whether or not a plan runs it so (every plan of a model lays the
+// weights out alike).
+func (b *builder) winogradShape(n *model.Node) bool {
+	if n == nil || n.Op != model.OpConv2D || n.GroupCount() != 1 {
+		return false
+	}
+	wt := b.g.Tensors[n.Inputs[1]] // [O, KH, KW, I]
+	return wt.Shape[1] == 3 && wt.Shape[2] == 3 && n.StrideX() == 1 && n.StrideY() == 1 &&
+		n.DilationX() == 1 && n.DilationY() == 1 &&
+		wt.Shape[0] >= winogradMinChannels && wt.Shape[3] >= winogradMinChannels
+}
+
+// winograd says whether this plan runs conv n as Winograd: its shape,
+// a plan that spells its shapes (the quick layout compiles few programs),
+// not Options.Direct, not baked, fragments of whole tiles, and textures
+// and render targets the device has. Not in fp16: the transforms scale
+// values by up to 100 and cancel them again, and V and M stored in half
+// floats left errors of 6-8 % (TestKernels' Winograd cases, against 0.3 %
+// direct).
+func (b *builder) winograd(n *model.Node) bool {
+	if b.opts.Direct || b.opts.Half || b.opts.ShapeUniforms || !b.winogradShape(n) || b.bakedPixels(n) > 0 ||
+		b.opts.ConvPixels%winogradM != 0 || b.opts.ConvPixels*layers(b.shapes[n.Name][2]) > b.opts.MaxLayers {
+		return false
+	}
+	const c = (winogradM + 2) * (winogradM + 2)
+	x := b.shapes[n.Inputs[0]]
+	cols, rows := b.winogradTiles(n)
+	return b.opts.MaxOutputs >= winogradM+2 && c <= b.opts.MaxLayers &&
+		c*cols <= b.opts.MaxTextureSize*b.opts.ConvPixels && rows*layers(x[2]) <= b.opts.MaxTextureSize
+}
+
+// winogradTiles returns the tiles of conv n's output: tileCols a row (the
+// tiles covering every column a conv's column-split store writes, rounded
+// up to a whole number of fragments, so that a fragment of the products
+// stays within one component) and its rows.
+func (b *builder) winogradTiles(n *model.Node) (cols, rows int) {
+	out := b.shapes[n.Name]
+	p := b.opts.ConvPixels
+	stored := ceilDiv(out[1], p) * p
+	return ceilDiv(ceilDiv(stored, winogradM), p) * p, ceilDiv(out[0], winogradM)
+}
+
+// winogradGroups returns the three groups of conv n run as Winograd,
+// registering the shapes of the values V and M; the last writes n.
+func (b *builder) winogradGroups(n *model.Node) []*group {
+	const c = (winogradM + 2) * (winogradM + 2)
+	x, out := b.shapes[n.Inputs[0]], b.shapes[n.Name]
+	cols, rows := b.winogradTiles(n)
+	gin := &group{root: n, wstage: winoIn}
+	gmul := &group{root: n, wstage: winoMul}
+	b.shapes[gin.tail()] = []int{rows * layers(x[2]), cols, 4 * c}
+	b.shapes[gmul.tail()] = []int{rows, c * cols, out[2]}
+	return []*group{gin, gmul, {root: n, wstage: winoOut}}
+}
+
+// winogradWeights returns conv n's transformed weights as a block of the
+// weight texture, laid out as conv's taps: row k*inL + s holds component
+// k's 4x4 matrices for input layer s, texel 4*ol + j column j of output
+// layer ol's.
+func (b *builder) winogradWeights(n *model.Node) (w, h int, data []float32) {
+	const c = (winogradM + 2) * (winogradM + 2)
+	wt := b.g.Tensors[n.Inputs[1]]
+	o, in := wt.Shape[0], wt.Shape[3]
+	inL, outL := layers(in), layers(o)
+	w = outL * 4
+	data = make([]float32, w*c*inL*4)
+	for oc := range o {
+		for ic := range in {
+			var gk [3][3]float64
+			for ky := range 3 {
+				for kx := range 3 {
+					gk[ky][kx] = float64(wt.Data[((oc*3+ky)*3+kx)*in+ic])
+				}
+			}
+			for i := range winogradM + 2 {
+				for j := range winogradM + 2 {
+					var u float64
+					for ky := range 3 {
+						for kx := range 3 {
+							u += winogradG[i][ky] * gk[ky][kx] * winogradG[j][kx]
+						}
+					}
+					k := i*(winogradM+2) + j
+					data[(((k*inL+ic/4)*w)+(oc/4)*4+ic%4)*4+oc%4] = float32(u)
+				}
+			}
+		}
+	}
+	return w, c * inL, data
+}
+
+// constArray spells a GLSL const float array of the matrix's rows.
+func constArray(name string, rows [][]float64) string {
+	var vals []string
+	for _, r := range rows {
+		for _, v := range r {
+			vals = append(vals, glslFloat(float32(v)))
+		}
+	}
+	return fmt.Sprintf("const float %s[%d] = float[](%s);\n", name, len(vals), strings.Join(vals, ", "))
+}
+
+// combination spells sum_j coef[j] * fmt.Sprintf(term, j), skipping zeros.
+func combination(coef []float64, term string) string {
+	var parts []string
+	for j, v := range coef {
+		switch {
+		case v == 0:
+		case v == 1:
+			parts = append(parts, fmt.Sprintf(term, j))
+		case v == -1:
+			parts = append(parts, "-"+fmt.Sprintf(term, j))
+		default:
+			parts = append(parts, glslFloat(float32(v))+" * "+fmt.Sprintf(term, j))
+		}
+	}
+	if len(parts) == 0 {
+		return "vec4(0.0)"
+	}
+	return strings.ReplaceAll(strings.Join(parts, " + "), "+ -", "- ")
+}
+
+// winogradPass generates the main of one of a Winograd conv's passes and
+// counts its multiply-adds as the direct conv's, on the last.
+func (b *builder) winogradPass(g *gen, gr *group, outputs int) (string, int64, error) {
+	switch gr.wstage {
+	case winoIn:
+		main, err := b.winogradIn(g, gr.root, outputs)
+		return main, 0, err
+	case winoMul:
+		main, err := b.winogradMul(g, gr.root)
+		return main, 0, err
+	}
+	main, err := b.winogradOut(g, gr.root, outputs)
+	x, out := b.shapes[gr.root.Inputs[0]], b.shapes[gr.root.Name]
+	return main, int64(out[0]) * int64(out[1]) * int64(out[2]) * 9 * int64(x[2]), err
+}

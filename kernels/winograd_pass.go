@@ -1,0 +1,145 @@
+package kernels
+
+import (
+	_ "embed"
+	"fmt"
+	"strings"
+
+	"github.com/edgetoon/edgetoon/model"
+)
+
+// The GLSL of a Winograd conv's three passes (winograd.go).
+var (
+	//go:embed winograd_in.glsl
+	winogradInSrc string
+	//go:embed winograd_mul.glsl
+	winogradMulSrc string
+	//go:embed winograd_out.glsl
+	winogradOutSrc string
+)
+
+// winogradIn generates the input transform: a fragment per tile and
+// input layer, a draw per component row (outputs: its N components).
+func (b *builder) winogradIn(g *gen, n *model.Node, outputs int) (string, error) {
+	const nn = winogradM + 2
+	if outputs != nn {
+		return "", fmt.Errorf("winograd input transform: %d render targets a draw, want %d", outputs, nn)
+	}
+	x := b.shapes[n.Inputs[0]]
+	top, left, _, _, err := model.ConvPads(n, x[0], x[1], 3, 3)
+	if err != nil {
+		return "", err
+	}
+	fn, err := g.fetch(n.Inputs[0])
+	if err != nil {
+		return "", err
+	}
+	_, rows := b.winogradTiles(n)
+	g.define("X", fn)
+	g.define("ROWS", g.int(rows))
+	g.define("PAD", g.ivec2(left, top))
+	g.define("INSIZE", g.ivec2(x[1], x[0]))
+	var fetch, row strings.Builder
+	for r := range nn {
+		fmt.Fprintf(&fetch, "\tbool y%d = uint(b.y + %d) < uint(INSIZE.y);\n", r, r)
+	}
+	for c := range nn {
+		fmt.Fprintf(&fetch, "\tbool x%d = uint(b.x + %d) < uint(INSIZE.x);\n", c, c)
+	}
+	for r := range nn {
+		for c := range nn {
+			fmt.Fprintf(&fetch, "\tvec4 d%d_%d = y%d && x%d ? X(b + ivec2(%d, %d), s) : vec4(0.0);\n", r, c, r, c, c, r)
+		}
+	}
+	// Row i of B^T d (i varies by draw), then its columns by B.
+	for c := range nn {
+		var terms []string
+		for r := range nn {
+			terms = append(terms, fmt.Sprintf("BT[i * %d + %d] * d%d_%d", nn, r, r, c))
+		}
+		fmt.Fprintf(&row, "\tvec4 e%d = %s;\n", c, strings.Join(terms, " + "))
+	}
+	for j := range nn {
+		fmt.Fprintf(&row, "\to%d = %s;\n", j, combination(winogradBT[j][:], "e%d"))
+	}
+	bt := make([][]float64, nn)
+	for i := range bt {
+		bt[i] = winogradBT[i][:]
+	}
+	return fill(winogradInSrc, "BT", constArray("BT", bt), "N", fmt.Sprint(nn),
+		"M", fmt.Sprint(winogradM), "FETCH", bodyOf(fetch.String()), "ROW", bodyOf(row.String())), nil
+}
+
+// winogradMul generates the products, its weights placed (the direct
+// conv's block first, as conv places them, then the transformed one).
+func (b *builder) winogradMul(g *gen, n *model.Node) (string, error) {
+	const nn = winogradM + 2
+	x := b.shapes[n.Inputs[0]]
+	direct, wino, err := b.denseWeights(n)
+	if err != nil {
+		return "", err
+	}
+	b.winoBias[n.Name] = direct
+	fn, err := g.fetch(n.Name + winoVSuffix)
+	if err != nil {
+		return "", err
+	}
+	cols, rows := b.winogradTiles(n)
+	g.weights = true
+	g.define("V", fn)
+	g.define("ROWS", g.int(rows))
+	g.define("WX", g.int(wino[0]))
+	g.define("WY", g.int(wino[1]))
+	g.define("INL", fmt.Sprint(layers(x[2])))
+	// The tiles are a uniform, as every size: a plan of another size
+	// shares the program (the engine compiles them on a small plan).
+	g.define("TILES", g.int(cols))
+	return winogradMulSrc, nil
+}
+
+// winogradOut generates the output transform: outputs/pixels output
+// layers of pixels adjacent pixels a fragment, pixels a multiple of the
+// tile's side (winograd checks ConvPixels).
+func (b *builder) winogradOut(g *gen, n *model.Node, outputs int) (string, error) {
+	const nn = winogradM + 2
+	x := b.shapes[n.Inputs[0]]
+	fn, err := g.fetch(n.Name + winoMSuffix)
+	if err != nil {
+		return "", err
+	}
+	bias, ok := b.winoBias[n.Name]
+	if !ok {
+		return "", fmt.Errorf("winograd output transform before its products")
+	}
+	cols, _ := b.winogradTiles(n)
+	g.weights = true
+	g.define("MUL", fn)
+	g.define("TILES", g.int(cols))
+	g.define("BIAS(l)", fmt.Sprintf("W(ivec2(%s + (l) * 4, %s))", g.int(bias[0]), g.int(bias[1]+9*layers(x[2]))))
+	actMacro(g, n)
+	var rows strings.Builder
+	for k := range outputs / g.pixels {
+		for q := range g.pixels / winogradM {
+			for i := range nn {
+				for j := range nn {
+					fmt.Fprintf(&rows, "\tvec4 m%d_%d_%d_%d = MUL(ivec2(%d * TILES + tile.x + %d, tile.y), l%d);\n", k, q, i, j, i*nn+j, q, k)
+				}
+			}
+			for j := range nn {
+				var terms []string
+				for i := range nn {
+					terms = append(terms, fmt.Sprintf("AT[a * %d + %d] * m%d_%d_%d_%d", nn, i, k, q, i, j))
+				}
+				fmt.Fprintf(&rows, "\tvec4 r%d_%d_%d = %s;\n", k, q, j, strings.Join(terms, " + "))
+			}
+			for c := range winogradM {
+				fmt.Fprintf(&rows, "\tvec4 y%d_%d = %s;\n", k, q*winogradM+c, combination(winogradAT[c][:], fmt.Sprintf("r%d_%d_%%d", k, q)))
+			}
+		}
+	}
+	at := make([][]float64, winogradM)
+	for i := range at {
+		at[i] = winogradAT[i][:]
+	}
+	return fill(winogradOutSrc, "AT", constArray("AT", at), "M", fmt.Sprint(winogradM), "ROWS", bodyOf(rows.String())), nil
+}

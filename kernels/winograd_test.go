@@ -1,0 +1,149 @@
+package kernels
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/edgetoon/edgetoon/kernels/testgraph"
+	"github.com/edgetoon/edgetoon/model"
+)
+
+// The transforms compute a 3x3 correlation: A^T [(G g G^T) ⊙ (B^T d B)] A
+// equals the direct sum over the taps, for random tiles and kernels
+// (float64, so only the matrices can differ).
+func TestWinogradTransforms(t *testing.T) {
+	const n = winogradM + 2
+	rng := newRand()
+	for range 20 {
+		var d [n][n]float64
+		var g [3][3]float64
+		for r := range n {
+			for c := range n {
+				d[r][c] = rng.Float64()*2 - 1
+			}
+		}
+		for r := range 3 {
+			for c := range 3 {
+				g[r][c] = rng.Float64()*2 - 1
+			}
+		}
+		var m [n][n]float64 // U ⊙ V
+		for i := range n {
+			for j := range n {
+				var u, v float64
+				for ky := range 3 {
+					for kx := range 3 {
+						u += winogradG[i][ky] * g[ky][kx] * winogradG[j][kx]
+					}
+				}
+				for r := range n {
+					for c := range n {
+						v += winogradBT[i][r] * d[r][c] * winogradBT[j][c]
+					}
+				}
+				m[i][j] = u * v
+			}
+		}
+		for a := range winogradM {
+			for b := range winogradM {
+				var y, want float64
+				for i := range n {
+					for j := range n {
+						y += winogradAT[a][i] * m[i][j] * winogradAT[b][j]
+					}
+				}
+				for ky := range 3 {
+					for kx := range 3 {
+						want += d[a+ky][b+kx] * g[ky][kx]
+					}
+				}
+				if math.Abs(y-want) > 1e-9 {
+					t.Fatalf("output (%d, %d): %g, direct %g", a, b, y, want)
+				}
+			}
+		}
+	}
+}
+
+// A plan at the engine's limits runs White-box's wide 3x3 convs as
+// Winograd, three passes each counting the direct conv's multiply-adds
+// once, with the same programs at every size; fp16, Direct and the quick
+// layout's plans run them direct; and every plan lays the weight texture
+// out alike (the engine uploads it once per model).
+func TestWinogradPlan(t *testing.T) {
+	g := testgraph.Whitebox(newRand())
+	base := Options{H: 64, W: 64, ToCanvas: true, MaxOutputs: 8, MaxLayers: 2048}
+	shapes, err := g.Shapes(base.H, base.W)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wide []string
+	for i := range g.Nodes {
+		n := &g.Nodes[i]
+		if n.Op == model.OpConv2D && n.StrideX() == 1 && n.GroupCount() == 1 {
+			wt := g.Tensors[n.Inputs[1]]
+			if wt.Shape[1] == 3 && shapes[n.Inputs[0]][2] >= winogradMinChannels && wt.Shape[0] >= winogradMinChannels {
+				wide = append(wide, n.Name)
+			}
+		}
+	}
+	if len(wide) == 0 {
+		t.Fatal("White-box has no conv of Winograd's shape")
+	}
+	quick := base
+	quick.ConvPixels, quick.MaxOutputs, quick.Unbaked, quick.ShapeUniforms = 1, 1, true, true
+	half, direct := base, base
+	half.Half, direct.Direct = true, true
+	plans := map[string]*Plan{}
+	for name, o := range map[string]Options{"winograd": base, "fp16": half, "direct": direct, "quick": quick} {
+		if plans[name], err = Build(g, o); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	w := plans["winograd"]
+	// Sizes are uniforms: a plan of another size has the same programs
+	// (the engine compiles them on a small plan).
+	other := base
+	other.H, other.W = 96, 120
+	p, err := Build(g, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Programs) != len(w.Programs) {
+		t.Errorf("%d programs at %dx%d, %d at %dx%d", len(p.Programs), other.W, other.H, len(w.Programs), base.W, base.H)
+	}
+	for i := range min(len(p.Programs), len(w.Programs)) {
+		if p.Programs[i].Source != w.Programs[i].Source {
+			t.Errorf("program %d (%s) differs between sizes", i, w.Programs[i].Op)
+		}
+	}
+	for _, name := range wide {
+		var stages []string
+		for _, p := range w.Passes {
+			if p.Nodes[0] == name {
+				stages = append(stages, strings.TrimPrefix(p.Value, name))
+			}
+		}
+		if len(stages) != 3 || stages[0] != winoVSuffix || stages[1] != winoMSuffix {
+			t.Errorf("conv %s: passes %q, want V, M, then its value", name, stages)
+		}
+	}
+	for name, p := range plans {
+		if p.MACs() != plans["direct"].MACs() {
+			t.Errorf("%s plan counts %d multiply-adds, the direct one %d", name, p.MACs(), plans["direct"].MACs())
+		}
+		if p.Weights.W != w.Weights.W || p.Weights.H != w.Weights.H || !slices.Equal(p.Weights.Data, w.Weights.Data) {
+			t.Errorf("%s plan's weights differ from the Winograd plan's", name)
+		}
+		if name == "winograd" {
+			continue
+		}
+		for _, pass := range p.Passes {
+			if strings.HasSuffix(pass.Value, winoVSuffix) {
+				t.Errorf("%s plan runs %s as Winograd", name, pass.Nodes[0])
+			}
+		}
+	}
+}
