@@ -70,12 +70,13 @@ func (b *builder) conv(g *gen, n *model.Node) (string, int64, error) {
 			}
 		}
 		g.weights = true
-		wx, wy, err := b.weights.place(l, taps+1, data)
+		bl, err := b.weights.place(l, taps+1, data)
 		if err != nil {
 			return "", 0, fmt.Errorf("weights: %w", err)
 		}
-		g.define("WX", g.int(wx))
-		g.define("WY", g.int(wy))
+		wx, wy := g.corner(bl, 0, 0)
+		g.define("WX", wx)
+		g.define("WY", wy)
 		return depthwiseSrc, macs, nil
 	}
 
@@ -90,19 +91,19 @@ func (b *builder) conv(g *gen, n *model.Node) (string, int64, error) {
 	if outL == 1 {
 		sh.out = o
 	}
-	w, _, err := b.denseWeights(n)
+	bl, _, err := b.denseWeights(n)
 	if err != nil {
 		return "", 0, err
 	}
-	wx, wy := w[0], w[1]
 	if g.bake {
 		return g.bakedConv(kh, kw, n.StrideX(), n.DilationX(), inL, outL, sh, weight, biasOf), macs, nil
 	}
 	// Weights: one mat4 per (tap, input layer, output layer), as 4 texels
 	// along a row of tw; the bias is the row after the taps.
 	g.weights = true
-	g.define("WX", g.int(wx))
-	g.define("WY", g.int(wy))
+	wx, wy := g.corner(bl, 0, 0)
+	g.define("WX", wx)
+	g.define("WY", wy)
 	g.define("BIAS(l, k)", "W(ivec2(WX + (l) * 4, WY + KH * KW * INL))")
 	rows := fill(convRowsSrc, "ROW", bodyOf(convRow(g.pixels, kw, n.StrideX(), n.DilationX(), sh)))
 	return fill(convSrc, "TAPS", bodyOf(rows)), macs, nil
@@ -130,16 +131,16 @@ func denseTaps(n *model.Node, c int, wt *model.Tensor, bias []float32) (weight f
 }
 
 // denseWeights places dense conv n's weights in the weight texture and
-// returns the corner of their block: in row tap*inL+s, texel 4*ol+j holds
+// returns their block: in row tap*inL+s, texel 4*ol+j holds
 // output channels 4ol..4ol+3 of input channel 4s+j, i.e. column j of the
 // matrix for (ol, s); or, for an output of fewer than 4 channels
 // (tapShape), texel j holds input channels 4s..4s+3 of output channel j.
 // The bias row holds output channels 4ol..4ol+3 in texel 4*ol. A conv of
 // Winograd's shape (winogradShape) gets its transformed weights placed
-// after them, wino their corner. Placed even when baked or run direct:
-// every plan of a model, whatever its layout (the engine's first frames),
-// lays out and uploads the weights alike.
-func (b *builder) denseWeights(n *model.Node) (direct, wino [2]int, err error) {
+// after them, in block wino. Placed even when baked or run direct: every
+// plan of a model, whatever its layout (the engine's first frames), lays
+// out and uploads the weights alike.
+func (b *builder) denseWeights(n *model.Node) (direct, wino *block, err error) {
 	x := b.shapes[n.Inputs[0]]
 	wt := b.g.Tensors[n.Inputs[1]]
 	o, taps := wt.Shape[0], wt.Shape[1]*wt.Shape[2]
@@ -163,13 +164,13 @@ func (b *builder) denseWeights(n *model.Node) (direct, wino [2]int, err error) {
 		}
 		data[((taps*inL)*w+(oc/4)*4)*4+oc%4] = biasOf(oc)
 	}
-	if direct[0], direct[1], err = b.weights.place(w, taps*inL+1, data); err != nil {
-		return direct, wino, fmt.Errorf("weights: %w", err)
+	if direct, err = b.weights.place(w, taps*inL+1, data); err != nil {
+		return nil, nil, fmt.Errorf("weights: %w", err)
 	}
 	if b.winogradShape(n) {
 		ww, wh, wdata := b.winogradWeights(n)
-		if wino[0], wino[1], err = b.weights.place(ww, wh, wdata); err != nil {
-			return direct, wino, fmt.Errorf("weights: %w", err)
+		if wino, err = b.weights.place(ww, wh, wdata); err != nil {
+			return nil, nil, fmt.Errorf("weights: %w", err)
 		}
 	}
 	return direct, wino, nil

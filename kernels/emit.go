@@ -11,21 +11,31 @@ import (
 //go:embed map.glsl
 var mapSrc string
 
-// emit generates every group's pass, then allocates textures and weights.
+// emit generates every group's pass, then allocates textures and packs
+// the weights, filling in the passes' uniforms that hold their corners.
 func (b *builder) emit() error {
 	b.progs = map[string]int{}
 	b.pixels = map[string]int{}
-	b.winoBias = map[string][2]int{}
+	b.winoBias = map[string]*block{}
 	b.weights = packer{width: min(b.opts.MaxTextureSize, 4096)}
+	var corners [][]corner
 	var leaves [][]string
 	for i, gr := range b.groups {
 		canvas := b.opts.ToCanvas && i == len(b.groups)-1
-		pass, names, err := b.emitGroup(gr, canvas)
+		pass, names, cs, err := b.emitGroup(gr, canvas)
 		if err != nil {
 			return err
 		}
 		b.plan.Passes = append(b.plan.Passes, *pass)
 		leaves = append(leaves, names)
+		corners = append(corners, cs)
+	}
+	b.weights.pack(b.opts.MaxTextureSize)
+	for i, cs := range corners {
+		for _, c := range cs {
+			b.plan.Passes[i].Ints[c.slot] = int32(c.bl.x + c.dx)
+			b.plan.Passes[i].Ints[c.slot+1] = int32(c.bl.y + c.dy)
+		}
 	}
 	w, err := b.weights.build(b.opts.MaxTextureSize)
 	if err != nil {
@@ -36,8 +46,8 @@ func (b *builder) emit() error {
 }
 
 // emitGroup generates the pass of one group and returns the values it
-// samples, in sampler order.
-func (b *builder) emitGroup(gr *group, canvas bool) (*Pass, []string, error) {
+// samples, in sampler order, and its weight corners' uniform slots.
+func (b *builder) emitGroup(gr *group, canvas bool) (*Pass, []string, []corner, error) {
 	g := newGen(b)
 	g.storesInput = gr.input
 	tail := gr.tail()
@@ -115,15 +125,15 @@ func (b *builder) emitGroup(gr *group, canvas bool) (*Pass, []string, error) {
 		err = fmt.Errorf("op not supported by the GPU engine")
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("node %q (%s): %w", pass.Nodes[0], op, err)
+		return nil, nil, nil, fmt.Errorf("node %q (%s): %w", pass.Nodes[0], op, err)
 	}
 	epi, err := b.epilogue(g, gr, canvas)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	src, samplers := g.source(outputs, pixels, epi, b.put(g, out[2], canvas), main)
 	if len(g.vecs)/4 > b.opts.MaxUniformVecs-16 {
-		return nil, nil, fmt.Errorf("node %q (%s): needs %d uniform vectors, device has %d", pass.Nodes[0], op, len(g.vecs)/4, b.opts.MaxUniformVecs)
+		return nil, nil, nil, fmt.Errorf("node %q (%s): needs %d uniform vectors, device has %d", pass.Nodes[0], op, len(g.vecs)/4, b.opts.MaxUniformVecs)
 	}
 	idx, ok := b.progs[src]
 	if !ok {
@@ -144,7 +154,7 @@ func (b *builder) emitGroup(gr *group, canvas bool) (*Pass, []string, error) {
 	if g.weights {
 		names = append(names, "$weights")
 	}
-	return pass, names, nil
+	return pass, names, g.corners, nil
 }
 
 // mapMain is the main of a pass storing an inlinable value: the root node

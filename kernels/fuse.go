@@ -98,9 +98,9 @@ type builder struct {
 	groups  []*group
 	tails   map[string]*group // materialized values (group tails)
 	pixels  map[string]int    // pixels per fragment of the pass storing a value
-	// winoBias: the corner of the direct weights (and bias) of each conv
+	// winoBias: the block of the direct weights (and bias) of each conv
 	// run as Winograd, placed by its products' pass.
-	winoBias map[string][2]int
+	winoBias map[string]*block
 
 	weights packer
 	progs   map[string]int // program source -> index

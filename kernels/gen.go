@@ -53,6 +53,17 @@ type gen struct {
 	bake   bool
 	pixels int // output pixels per fragment
 	memo   map[string]string
+	// corners are the uniform slots holding weight blocks' corners,
+	// filled in once the weights are packed (emit).
+	corners []corner
+}
+
+// corner is a pair of uniform slots, slot and slot+1, holding block
+// bl's corner moved by (dx, dy).
+type corner struct {
+	slot   int
+	bl     *block
+	dx, dy int
 }
 
 func newGen(b *builder) *gen { return &gen{b: b, memo: map[string]string{}} }
@@ -61,6 +72,15 @@ func newGen(b *builder) *gen { return &gen{b: b, memo: map[string]string{}} }
 func (g *gen) int(v int) string {
 	g.ints = append(g.ints, int32(v))
 	return fmt.Sprintf("u_i[%d]", len(g.ints)-1)
+}
+
+// corner returns uniform slots holding weight block bl's corner moved by
+// (dx, dy), set once every block is placed (packer.pack).
+func (g *gen) corner(bl *block, dx, dy int) (x, y string) {
+	k := len(g.ints)
+	g.corners = append(g.corners, corner{k, bl, dx, dy})
+	g.ints = append(g.ints, 0, 0)
+	return fmt.Sprintf("u_i[%d]", k), fmt.Sprintf("u_i[%d]", k+1)
 }
 
 // shape returns an expression for v, a number that shapes a loop or a

@@ -135,12 +135,13 @@ func (b *builder) normFinal(g *gen, n *model.Node) (string, error) {
 	copy(data, gamma.Data[:c])
 	copy(data[l*4:], beta.Data[:c])
 	g.weights = true
-	wx, wy, err := b.weights.place(l, 2, data)
+	bl, err := b.weights.place(l, 2, data)
 	if err != nil {
 		return "", fmt.Errorf("weights: %w", err)
 	}
-	g.define("WX", g.int(wx))
-	g.define("WY", g.int(wy))
+	wx, wy := g.corner(bl, 0, 0)
+	g.define("WX", wx)
+	g.define("WY", wy)
 	return normFinalSrc, nil
 }
 

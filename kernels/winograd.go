@@ -133,39 +133,40 @@ func (b *builder) winogradGroups(n *model.Node) []*group {
 }
 
 // winogradWeights returns conv n's transformed weights as a block of the
-// weight texture, laid out as conv's taps: row k*inL + s holds component
-// k's 4x4 matrices for input layer s, texel 4*ol + j column j of output
-// layer ol's.
+// weight texture: component (i, j)'s 4x4 matrices for input layer s in
+// row i*inL + s, texel j*cw + 4*ol + jj column jj of output layer ol's
+// (cw = 4*outL, the width of a direct conv's block). A grid of 6 x 6
+// components, not a column of 36, keeps the block about as tall as the
+// direct conv's, so that the shelves of the weight texture do not
+// leave a tall block's height unused beside short ones.
 func (b *builder) winogradWeights(n *model.Node) (w, h int, data []float32) {
-	const c = (winogradM + 2) * (winogradM + 2)
+	const nn = winogradM + 2
 	wt := b.g.Tensors[n.Inputs[1]]
 	o, in := wt.Shape[0], wt.Shape[3]
 	inL, outL := layers(in), layers(o)
-	w = outL * 4
-	data = make([]float32, w*c*inL*4)
+	cw := outL * 4
+	w, h = nn*cw, nn*inL
+	data = make([]float32, w*h*4)
 	for oc := range o {
 		for ic := range in {
-			var gk [3][3]float64
-			for ky := range 3 {
+			// U = (G g) G^T, G g first: 6x3, then 6x6.
+			var gg [nn][3]float64
+			for i := range nn {
 				for kx := range 3 {
-					gk[ky][kx] = float64(wt.Data[((oc*3+ky)*3+kx)*in+ic])
+					for ky := range 3 {
+						gg[i][kx] += winogradG[i][ky] * float64(wt.Data[((oc*3+ky)*3+kx)*in+ic])
+					}
 				}
 			}
-			for i := range winogradM + 2 {
-				for j := range winogradM + 2 {
-					var u float64
-					for ky := range 3 {
-						for kx := range 3 {
-							u += winogradG[i][ky] * gk[ky][kx] * winogradG[j][kx]
-						}
-					}
-					k := i*(winogradM+2) + j
-					data[(((k*inL+ic/4)*w)+(oc/4)*4+ic%4)*4+oc%4] = float32(u)
+			for i := range nn {
+				for j := range nn {
+					u := gg[i][0]*winogradG[j][0] + gg[i][1]*winogradG[j][1] + gg[i][2]*winogradG[j][2]
+					data[((i*inL+ic/4)*w+j*cw+(oc/4)*4+ic%4)*4+oc%4] = float32(u)
 				}
 			}
 		}
 	}
-	return w, c * inL, data
+	return w, h, data
 }
 
 // constArray spells a GLSL const float array of the matrix's rows.

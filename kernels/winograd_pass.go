@@ -88,13 +88,15 @@ func (b *builder) winogradMul(g *gen, n *model.Node) (string, error) {
 	g.weights = true
 	g.define("V", fn)
 	g.define("ROWS", g.int(rows))
-	g.define("WX", g.int(wino[0]))
-	g.define("WY", g.int(wino[1]))
+	wx, wy := g.corner(wino, 0, 0)
+	g.define("WX", wx)
+	g.define("WY", wy)
 	g.define("INL", fmt.Sprint(layers(x[2])))
+	g.define("CW", fmt.Sprint(4*layers(b.shapes[n.Name][2])))
 	// The tiles are a uniform, as every size: a plan of another size
 	// shares the program (the engine compiles them on a small plan).
 	g.define("TILES", g.int(cols))
-	return winogradMulSrc, nil
+	return fill(winogradMulSrc, "N", fmt.Sprint(nn)), nil
 }
 
 // winogradOut generates the output transform: outputs/pixels output
@@ -115,7 +117,8 @@ func (b *builder) winogradOut(g *gen, n *model.Node, outputs int) (string, error
 	g.weights = true
 	g.define("MUL", fn)
 	g.define("TILES", g.int(cols))
-	g.define("BIAS(l)", fmt.Sprintf("W(ivec2(%s + (l) * 4, %s))", g.int(bias[0]), g.int(bias[1]+9*layers(x[2]))))
+	bx, by := g.corner(bias, 0, 9*layers(x[2]))
+	g.define("BIAS(l)", fmt.Sprintf("W(ivec2(%s + (l) * 4, %s))", bx, by))
 	actMacro(g, n)
 	var rows strings.Builder
 	for k := range outputs / g.pixels {
