@@ -117,6 +117,9 @@ type Options struct {
 	// Direct runs every conv directly, none as Winograd (winograd.go):
 	// kept for the benchmark that compares them (BenchmarkPlans).
 	Direct bool
+	// Memo, when set, keeps the graph's transformed weights between its
+	// plans (NewMemo).
+	Memo *Memo
 	// BakedPixelTerms bounds the products a baked conv's fragment spells
 	// over all its pixels, which sets how many pixels it computes (0:
 	// the bound whether to bake at all, maxBakedTerms): kept for the

@@ -132,6 +132,14 @@ func (b *builder) winogradGroups(n *model.Node) []*group {
 	return []*group{gin, gmul, {root: n, wstage: winoOut}}
 }
 
+// Memo keeps a graph's Winograd-transformed weights between the plans
+// built for it (one per size and layout), where the transform is most
+// of a plan's cost. A Memo serves one graph.
+type Memo struct{ wino map[*model.Tensor][]float32 }
+
+// NewMemo returns an empty Memo.
+func NewMemo() *Memo { return &Memo{wino: map[*model.Tensor][]float32{}} }
+
 // winogradWeights returns conv n's transformed weights as a block of the
 // weight texture: component (i, j)'s 4x4 matrices for input layer s in
 // row i*inL + s, texel j*cw + 4*ol + jj column jj of output layer ol's
@@ -146,6 +154,12 @@ func (b *builder) winogradWeights(n *model.Node) (w, h int, data []float32) {
 	inL, outL := layers(in), layers(o)
 	cw := outL * 4
 	w, h = nn*cw, nn*inL
+	if m := b.opts.Memo; m != nil {
+		if data, ok := m.wino[wt]; ok {
+			return w, h, data
+		}
+		defer func() { m.wino[wt] = data }()
+	}
 	data = make([]float32, w*h*4)
 	for oc := range o {
 		for ic := range in {

@@ -71,7 +71,7 @@ func TestWinogradTransforms(t *testing.T) {
 // Winograd, three passes each counting the direct conv's multiply-adds
 // once, with the same programs at every size; fp16, Direct and the quick
 // layout's plans run them direct; and every plan lays the weight texture
-// out alike (the engine uploads it once per model).
+// out alike (the engine uploads it once per model), a Memo's too.
 func TestWinogradPlan(t *testing.T) {
 	g := testgraph.Whitebox(newRand())
 	base := Options{H: 64, W: 64, ToCanvas: true, MaxOutputs: 8, MaxLayers: 2048}
@@ -94,10 +94,11 @@ func TestWinogradPlan(t *testing.T) {
 	}
 	quick := base
 	quick.ConvPixels, quick.MaxOutputs, quick.Unbaked, quick.ShapeUniforms = 1, 1, true, true
-	half, direct := base, base
-	half.Half, direct.Direct = true, true
+	half, direct, memo := base, base, base
+	half.Half, direct.Direct, memo.Memo = true, true, NewMemo()
 	plans := map[string]*Plan{}
-	for name, o := range map[string]Options{"winograd": base, "fp16": half, "direct": direct, "quick": quick} {
+	// "memo" is built twice: the second reads the first's transform.
+	for name, o := range map[string]Options{"winograd": base, "fp16": half, "direct": direct, "quick": quick, "memo": memo, "memo again": memo} {
 		if plans[name], err = Build(g, o); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -137,7 +138,7 @@ func TestWinogradPlan(t *testing.T) {
 		if p.Weights.W != w.Weights.W || p.Weights.H != w.Weights.H || !slices.Equal(p.Weights.Data, w.Weights.Data) {
 			t.Errorf("%s plan's weights differ from the Winograd plan's", name)
 		}
-		if name == "winograd" {
+		if strings.HasPrefix(name, "winograd") || strings.HasPrefix(name, "memo") {
 			continue
 		}
 		for _, pass := range p.Passes {

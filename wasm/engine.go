@@ -182,6 +182,7 @@ func (e *engine) setGraph(g *model.Graph, name string, async bool) error {
 	mark("model-decoded")
 	e.freeGL()
 	e.graph, e.modelName = g, name
+	e.limits.Memo = kernels.NewMemo() // this model's plans share their weight transforms
 	m := max(g.SizeMultiple, 1)
 	size := g.NominalSize
 	if size%m != 0 || size <= 0 {
