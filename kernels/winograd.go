@@ -42,7 +42,7 @@ const winogradMinChannels = 64
 
 // The transforms of F(4x4, 3x3) (Lavin and Gray, section 4.2).
 var (
-	winogradBT = [6][6]float64{
+	winogradBT = [][]float64{
 		{4, 0, -5, 0, 1, 0},
 		{0, -4, -4, 1, 1, 0},
 		{0, 4, -4, -1, 1, 0},
@@ -50,7 +50,7 @@ var (
 		{0, 2, -1, -2, 1, 0},
 		{0, 4, 0, -5, 0, 1},
 	}
-	winogradG = [6][3]float64{
+	winogradG = [][]float64{
 		{1.0 / 4, 0, 0},
 		{-1.0 / 6, -1.0 / 6, -1.0 / 6},
 		{-1.0 / 6, 1.0 / 6, -1.0 / 6},
@@ -58,7 +58,7 @@ var (
 		{1.0 / 24, -1.0 / 12, 1.0 / 6},
 		{0, 0, 1},
 	}
-	winogradAT = [4][6]float64{
+	winogradAT = [][]float64{
 		{1, 1, 1, 1, 1, 0},
 		{0, 1, -1, 2, -2, 0},
 		{0, 1, 1, 4, 4, 0},
@@ -219,7 +219,7 @@ func combination(coef []float64, term string) string {
 func (b *builder) winogradPass(g *gen, gr *group, outputs int) (string, int64, error) {
 	switch gr.wstage {
 	case winoIn:
-		main, err := b.winogradIn(g, gr.root, outputs)
+		main, err := b.winogradIn(g, gr.root)
 		return main, 0, err
 	case winoMul:
 		main, err := b.winogradMul(g, gr.root)

@@ -19,12 +19,10 @@ var (
 )
 
 // winogradIn generates the input transform: a fragment per tile and
-// input layer, a draw per component row (outputs: its N components).
-func (b *builder) winogradIn(g *gen, n *model.Node, outputs int) (string, error) {
+// input layer, a draw per component row (its N components, the render
+// targets emitGroup gives this pass).
+func (b *builder) winogradIn(g *gen, n *model.Node) (string, error) {
 	const nn = winogradM + 2
-	if outputs != nn {
-		return "", fmt.Errorf("winograd input transform: %d render targets a draw, want %d", outputs, nn)
-	}
 	x := b.shapes[n.Inputs[0]]
 	top, left, _, _, err := model.ConvPads(n, x[0], x[1], 3, 3)
 	if err != nil {
@@ -60,13 +58,9 @@ func (b *builder) winogradIn(g *gen, n *model.Node, outputs int) (string, error)
 		fmt.Fprintf(&row, "\tvec4 e%d = %s;\n", c, strings.Join(terms, " + "))
 	}
 	for j := range nn {
-		fmt.Fprintf(&row, "\to%d = %s;\n", j, combination(winogradBT[j][:], "e%d"))
+		fmt.Fprintf(&row, "\to%d = %s;\n", j, combination(winogradBT[j], "e%d"))
 	}
-	bt := make([][]float64, nn)
-	for i := range bt {
-		bt[i] = winogradBT[i][:]
-	}
-	return fill(winogradInSrc, "BT", constArray("BT", bt), "N", fmt.Sprint(nn),
+	return fill(winogradInSrc, "BT", constArray("BT", winogradBT), "N", fmt.Sprint(nn),
 		"M", fmt.Sprint(winogradM), "FETCH", bodyOf(fetch.String()), "ROW", bodyOf(row.String())), nil
 }
 
@@ -136,13 +130,9 @@ func (b *builder) winogradOut(g *gen, n *model.Node, outputs int) (string, error
 				fmt.Fprintf(&rows, "\tvec4 r%d_%d_%d = %s;\n", k, q, j, strings.Join(terms, " + "))
 			}
 			for c := range winogradM {
-				fmt.Fprintf(&rows, "\tvec4 y%d_%d = %s;\n", k, q*winogradM+c, combination(winogradAT[c][:], fmt.Sprintf("r%d_%d_%%d", k, q)))
+				fmt.Fprintf(&rows, "\tvec4 y%d_%d = %s;\n", k, q*winogradM+c, combination(winogradAT[c], fmt.Sprintf("r%d_%d_%%d", k, q)))
 			}
 		}
 	}
-	at := make([][]float64, winogradM)
-	for i := range at {
-		at[i] = winogradAT[i][:]
-	}
-	return fill(winogradOutSrc, "AT", constArray("AT", at), "M", fmt.Sprint(winogradM), "ROWS", bodyOf(rows.String())), nil
+	return fill(winogradOutSrc, "AT", constArray("AT", winogradAT), "M", fmt.Sprint(winogradM), "ROWS", bodyOf(rows.String())), nil
 }

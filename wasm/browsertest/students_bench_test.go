@@ -25,7 +25,8 @@ const maxEngines = 14
 
 // BenchmarkStudents times the teacher (White-box), the shipped students
 // (web/models) and the earlier students they were grown from (train/init,
-// the latest versions, up to maxEngines in all) at 256x256 fp32 in one page, one frame of each per round in turn, so that
+// the latest versions, up to maxEngines in all) at 256x256 fp32 in one
+// page, one frame of each per round in turn, so that
 // the machine's drift hits them alike; it reports each one's median and
 // the teacher's time over each student's (-v prints every round), and
 // each one's fraction of the peak probe's rate (peak_test.go: swept once
