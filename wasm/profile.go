@@ -8,6 +8,8 @@ package main
 //	                  rounds?, timer?, onProgress?(done, total, key), signal?}) -> Promise<string>
 //	edgetoon.profileNetworks({canvas?, archs, size?, precision?, warmup?,
 //	                  reps?, minMs?, onProgress?, signal?}) -> Promise<string>
+//	edgetoon.profileModel({canvas?, model, size?, precision?, warmup?, reps?,
+//	                  minMs?, rounds?, onProgress?, signal?}) -> Promise<string>
 //
 // minMs (default 0) keeps timing a block past reps until its timed runs
 // add up to minMs milliseconds (with the fence timer a sample may batch
@@ -28,6 +30,8 @@ package main
 // times whole networks of the searchable family (latency.Arch) the same
 // way, so that predicted and measured latencies can be compared in the
 // same browser; it resolves to a JSON array of networkResult.
+// profileModel times a real model (its file's bytes in a Uint8Array)
+// pass by pass, to show where a frame's time goes (profilemodel.go).
 //
 // timer "fence" uses the fence timer even where the GPU timer query
 // exists (to compare the two); "auto" (the default) prefers the query.
@@ -60,6 +64,9 @@ func registerProfile(api js.Value) {
 	}))
 	api.Set("profileNetworks", js.FuncOf(func(this js.Value, args []js.Value) any {
 		return promise(func() (any, error) { return profileNetworks(arg(args, 0)) })
+	}))
+	api.Set("profileModel", js.FuncOf(func(this js.Value, args []js.Value) any {
+		return promise(func() (any, error) { return profileModel(arg(args, 0)) })
 	}))
 }
 
@@ -270,22 +277,35 @@ type stats struct {
 	samples          []float64 // sorted, in ms
 }
 
-// measure plans g at h x w, fills its input with random values, runs it
-// once whole (so every texture the timed passes read holds its value),
-// then times the passes keep selects: warm-up runs first, then reps timed
-// samples.
+// measure plans and runs g at h x w (start), then times the passes keep
+// selects (timePasses).
 func (p *profiler) measure(g *model.Graph, h, w int, keep func(*kernels.Pass) bool) (stats, error) {
-	e := p.e
-	if err := p.load(g, h, w); err != nil {
+	if err := p.start(g, h, w); err != nil {
 		return stats{}, err
 	}
-	r := e.run
+	return p.timePasses(keep)
+}
+
+// start plans g at h x w, fills its input with random values and runs it
+// once whole, so that every texture a timed pass reads holds its value.
+func (p *profiler) start(g *model.Graph, h, w int) error {
+	e := p.e
+	if err := p.load(g, h, w); err != nil {
+		return err
+	}
 	x := make([]float32, h*w*g.InputChannels)
 	for i := range x {
 		x[i] = float32(2*p.rng.Float64() - 1)
 	}
-	r.writeInput(e.gl, x)
-	r.frame()
+	e.run.writeInput(e.gl, x)
+	e.run.frame()
+	return nil
+}
+
+// timePasses times the passes of the loaded plan that keep selects:
+// warm-up runs first, then reps timed runs (more while minMS asks).
+func (p *profiler) timePasses(keep func(*kernels.Pass) bool) (stats, error) {
+	e, r := p.e, p.e.run
 	calls, fbos, passes, err := p.timedCalls(r, keep)
 	defer func() {
 		for _, fb := range fbos {

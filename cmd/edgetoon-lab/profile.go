@@ -27,14 +27,19 @@ import (
 )
 
 const profileUsage = `usage: edgetoon-lab profile [flags] -o table.json
+       edgetoon-lab profile -model m.safetensors [-size 256] [-o profile.json]
 
 Times the latency-table blocks (or, with -networks, whole networks of the
-searchable family) in headless Chromium, through the same engine and page
+searchable family; or, with -model, a model's frame pass by pass, printed
+as a table of where its time goes) in headless Chromium, through the same engine and page
 (/profile) that a phone uses, served on 127.0.0.1 by this binary. Needs
 the lab engine built into it: run 'make lab-wasm' before building
 edgetoon-lab (or pass -web web to serve the source directory).
 
 `
+
+// modelPath is where profile serves -model's file to the page.
+const modelPath = "/lab/model"
 
 // labWasm is the engine with the profiler (go build -tags lab ./wasm), in
 // the web directory; the server serves it at /edgetoon-lab.wasm.
@@ -45,6 +50,7 @@ type profileConfig struct {
 	browser   string // "chromium" (found as internal/browser does) or a path
 	blocks    string // "full", "reduced" or a JSON array of latency.Block
 	networks  string // JSON array of latency.Arch; set: time networks instead
+	model     []byte // a model file; set: time its passes instead
 	rounds    int    // blocks: times over the list (networks repeat the list instead)
 	size      int    // networks' input side
 	precision string
@@ -67,7 +73,8 @@ func runProfile(args []string) error {
 	catalog := fs.String("catalog", "full", "block catalogue: full (1,098 blocks) or reduced (a handful, for CI)")
 	blocksFile := fs.String("blocks", "", "time the blocks listed in this JSON `file` (an array of blocks, or a latency table) instead of -catalog")
 	networks := fs.String("networks", "", "time whole networks: a JSON `file` holding an array of architectures ({c0,c1,c2,c3,r,mids,c6,c8}); writes their latencies instead of a table")
-	fs.IntVar(&cfg.size, "size", 256, "input side of -networks")
+	modelFile := fs.String("model", "", "time this model `file`'s frame pass by pass (at -size): prints where the time goes, and writes the profile with -o")
+	fs.IntVar(&cfg.size, "size", 256, "input side of -networks and -model")
 	rounds := fs.Int("rounds", 1, "time the whole list this many times over, each block or network loaded afresh, so that a machine's drift and a load's luck spread over every entry (a block's row pools its rounds' samples; predict-latency -measured takes the median of a network's rounds)")
 	fs.StringVar(&cfg.precision, "precision", "fp32", "storage precision: fp32 or fp16")
 	fs.StringVar(&cfg.timer, "timer", "auto", "auto (the GPU timer query where the browser has it) or fence (wall clock to a fence)")
@@ -82,7 +89,7 @@ func runProfile(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if *out == "" {
+	if *out == "" && *modelFile == "" {
 		return errors.New("-o is required")
 	}
 	if cfg.minMS < 0 {
@@ -96,6 +103,12 @@ func runProfile(args []string) error {
 	}
 	cfg.rounds = *rounds
 	switch {
+	case *modelFile != "":
+		data, err := os.ReadFile(*modelFile)
+		if err != nil {
+			return err
+		}
+		cfg.model = data
 	case *networks != "":
 		data, err := os.ReadFile(*networks)
 		if err != nil {
@@ -134,7 +147,16 @@ func runProfile(args []string) error {
 	if err != nil {
 		return err
 	}
-	if cfg.networks == "" {
+	if cfg.model != nil {
+		p, err := latency.ReadModelProfile(strings.NewReader(result))
+		if err != nil {
+			return fmt.Errorf("the browser's profile: %w", err)
+		}
+		printProfile(os.Stdout, p)
+		if *out == "" {
+			return nil
+		}
+	} else if cfg.networks == "" {
 		t, err := latency.Parse([]byte(result))
 		if err != nil {
 			return fmt.Errorf("the browser's table: %w", err)
@@ -192,7 +214,17 @@ func profile(ctx context.Context, cfg profileConfig) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	handler := http.Handler(srv)
+	if cfg.model != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/", srv)
+		mux.HandleFunc("GET "+modelPath, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Write(cfg.model)
+		})
+		handler = mux
+	}
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(ln)
 	defer hs.Close()
 
@@ -228,11 +260,15 @@ func profile(ctx context.Context, cfg profileConfig) (string, error) {
 		}
 	}
 	opts := map[string]any{"precision": cfg.precision, "warmup": cfg.warmup, "reps": cfg.reps, "minMs": cfg.minMS, "timer": cfg.timer}
-	fn := "profile"
-	if cfg.networks != "" {
+	fn, fetch := "profile", ""
+	switch {
+	case cfg.model != nil:
+		fn, fetch = "profileModel", modelPath
+		opts["size"], opts["rounds"] = cfg.size, cfg.rounds
+	case cfg.networks != "":
 		fn = "profileNetworks"
 		opts["archs"], opts["size"] = cfg.networks, cfg.size
-	} else {
+	default:
 		opts["blocks"], opts["rounds"] = cfg.blocks, cfg.rounds
 	}
 	optsJSON, err := json.Marshal(opts)
@@ -245,11 +281,13 @@ func profile(ctx context.Context, cfg profileConfig) (string, error) {
   const run = globalThis.__edgetoonRun = {done: 0, total: 0, key: "", result: null, error: null};
   const opts = %s;
   opts.onProgress = (done, total, key) => { run.done = done; run.total = total; run.key = key; };
-  import("/core.js")
+  const fetched = %q ? fetch(%q).then((r) => r.arrayBuffer()).then((b) => { opts.model = new Uint8Array(b); }) : Promise.resolve();
+  fetched
+    .then(() => import("/core.js"))
     .then((m) => m.loadRuntime("/edgetoon-lab.wasm"))
     .then((api) => api[%q](opts))
     .then((r) => { run.result = r; }, (e) => { run.error = (e && e.code ? e.code + ": " : "") + ((e && e.message) || String(e)); });
-})()`, optsJSON, fn)
+})()`, optsJSON, fetch, fetch, fn)
 	if err := chromedp.Do(bctx, chromedp.Evaluate[chromedp.Void](start)); err != nil {
 		return "", fmt.Errorf("starting the profiler: %w", err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -136,6 +137,91 @@ func TestProfileRounds(t *testing.T) {
 	}
 }
 
+// TestProfileModel profiles real plans pass by pass: the student, and a
+// residual block of 64 channels, whose convs run as Winograd's three
+// passes. The passes must account for the whole graph: every conv
+// computed by some pass, and the passes' multiply-adds adding up to the
+// graph's own count (model.Graph.MACs, arithmetic on the shapes).
+func TestProfileModel(t *testing.T) {
+	needProfiler(t)
+	dir := t.TempDir()
+	student := filepath.Join("..", "..", "web", "models", "student.safetensors")
+	block, err := latency.BlockGraph(latency.Block{Kind: latency.KindResBlock, K: 3, Stride: 1, Cin: 64, Cout: 64, Mid: 64, H: 32, W: 32, Act: "leaky_relu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	latency.RandomizeWeights(block, 1)
+	block.Norm, block.Denorm = identity(block.InputChannels), identity(64)
+	resblock := filepath.Join(dir, "resblock.safetensors")
+	if err := model.WriteFile(resblock, block, "F32"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		file     string
+		size     int
+		winograd bool
+	}{{student, 64, false}, {resblock, 32, true}} {
+		out := filepath.Join(dir, "profile.json")
+		if err := runProfile([]string{"-model", c.file, "-size", fmt.Sprint(c.size), "-warmup", "0", "-reps", "1", "-rounds", "2", "-o", out}); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := latency.ReadModelProfile(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := model.ReadFile(c.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := g.MACs(c.size, c.size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var macs int64
+		computed := map[string]bool{}
+		winograd := 0
+		for _, ps := range p.Passes {
+			macs += ps.MACs
+			for _, n := range ps.Nodes {
+				computed[n] = true
+			}
+			if strings.HasSuffix(ps.Value, "#winograd-m") {
+				winograd++
+			}
+			if ps.Reps != 2 || ps.Draws < 1 {
+				t.Errorf("%s: pass %s: %d samples, %d draws; want 2 (2 rounds of 1), >= 1", c.file, ps.Value, ps.Reps, ps.Draws)
+			}
+		}
+		if macs != want {
+			t.Errorf("%s: the passes count %d multiply-adds, the graph %d", c.file, macs, want)
+		}
+		for _, n := range g.Nodes {
+			if n.Op == model.OpConv2D && !computed[n.Name] {
+				t.Errorf("%s: conv %s in no pass", c.file, n.Name)
+			}
+		}
+		if (winograd == 2) != c.winograd || !c.winograd && winograd != 0 {
+			t.Errorf("%s: %d convs run as Winograd", c.file, winograd)
+		}
+		if p.Height != c.size || p.Width != c.size || p.Model != g.Name || p.Frame.Reps != 2 {
+			t.Errorf("%s: profile of %q at %dx%d, frame %d samples", c.file, p.Model, p.Width, p.Height, p.Frame.Reps)
+		}
+	}
+}
+
+func identity(c int) model.Affine {
+	a := model.Affine{Scale: make([]float32, c), Bias: make([]float32, c)}
+	for i := range a.Scale {
+		a.Scale[i] = 1
+	}
+	return a
+}
+
 func TestProfileFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-catalog", "reduced"}, // no -o
@@ -145,6 +231,7 @@ func TestProfileFlags(t *testing.T) {
 		{"-o", "x.json", "extra"},
 		{"-catalog", "reduced", "-min-ms", "-1", "-o", "x.json"},
 		{"-catalog", "reduced", "-rounds", "0", "-o", "x.json"},
+		{"-model", "/nonexistent.safetensors"},
 	} {
 		if err := runProfile(args); err == nil {
 			t.Errorf("%q: no error", args)
