@@ -84,9 +84,16 @@ func (b *builder) winogradShape(n *model.Node) bool {
 		return false
 	}
 	wt := b.g.Tensors[n.Inputs[1]] // [O, KH, KW, I]
-	return wt.Shape[1] == 3 && wt.Shape[2] == 3 && n.StrideX() == 1 && n.StrideY() == 1 &&
-		n.DilationX() == 1 && n.DilationY() == 1 &&
-		wt.Shape[0] >= winogradMinChannels && wt.Shape[3] >= winogradMinChannels
+	return n.StrideX() == 1 && n.StrideY() == 1 && n.DilationX() == 1 && n.DilationY() == 1 &&
+		WinogradShape(wt.Shape[1], wt.Shape[2], wt.Shape[3], wt.Shape[0])
+}
+
+// WinogradShape says whether a dense conv, strides and dilations 1, with
+// a kh x kw kernel from cin to cout channels has the shape that fp32
+// plans run as Winograd where the device allows (winograd): the rule the
+// latency predictor's features restate.
+func WinogradShape(kh, kw, cin, cout int) bool {
+	return kh == 3 && kw == 3 && cin >= winogradMinChannels && cout >= winogradMinChannels
 }
 
 // winograd says whether this plan runs conv n as Winograd: its shape,

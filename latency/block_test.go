@@ -153,7 +153,7 @@ func TestCatalog(t *testing.T) {
 
 // Features against hand-computed values.
 func TestFeatures(t *testing.T) {
-	if len(FeatureNames) != 17 {
+	if len(FeatureNames) != 19 {
 		t.Fatalf("%d feature names", len(FeatureNames))
 	}
 	// conv k3 s2 6->16 @16x16 with a residual: out 8x8; slices 2 and 4;
@@ -161,29 +161,48 @@ func TestFeatures(t *testing.T) {
 	// texel MACs 64*9*16*2*4 = 73728; texel io 256*2 + 64*4 + 64*4
 	// (residual) = 1024.
 	b := Block{Kind: KindConv, K: 3, Stride: 2, Cin: 6, Cout: 16, H: 16, W: 16, Act: "relu", Residual: true}
-	want := []float64{1, 0, 0, 0, 1, 2, 0, 8, 6, 3, 2, 1, 1, 1, 0, math.Log2(73729), math.Log2(1025)}
+	want := []float64{1, 0, 0, 0, 1, 2, 0, 8, 6, 3, 2, 1, 1, 1, 0, 0, 0, math.Log2(73729), math.Log2(1025)}
 	checkFeatures(t, b, want)
 	// conv k7 3->32 @8x8: slices 1 and 8; not baked (as 4->32: 6,272
 	// weights, 49*1*8 = 392 products); MACs 64*49*16*1*8 = 401408; io
 	// 64*1 + 64*8 = 576.
 	b = Block{Kind: KindConv, K: 7, Stride: 1, Cin: 3, Cout: 32, H: 8, W: 8, Act: leaky}
-	checkFeatures(t, b, []float64{1, 0, 0, 0, 0, 3, 0, 6, 6, 7, 1, 1, 0, 0, 0, math.Log2(401409), math.Log2(577)})
+	checkFeatures(t, b, []float64{1, 0, 0, 0, 0, 3, 0, 6, 6, 7, 1, 1, 0, 0, 0, 0, 0, math.Log2(401409), math.Log2(577)})
 	// resblock 32/8 @4x4: slices 8 and 2; both convs baked (2,304
 	// weights, 9*8*2 = 144 products, 2 and 8 layers); MACs
 	// 2*16*9*16*8*2 = 73728; io 3*16*8 + 2*16*2 = 448.
 	b = Block{Kind: KindResBlock, K: 3, Stride: 1, Cin: 32, Cout: 32, Mid: 8, H: 4, W: 4, Act: leaky}
-	checkFeatures(t, b, []float64{0, 1, 0, 0, 3, 3, 1, 4, 4, 3, 1, 1, 0, 1, 1, math.Log2(73729), math.Log2(449)})
+	checkFeatures(t, b, []float64{0, 1, 0, 0, 3, 3, 1, 4, 4, 3, 1, 1, 0, 1, 1, 0, 0, math.Log2(73729), math.Log2(449)})
 	// resblock 32/48: neither conv baked (13,824 weights each).
 	b = Block{Kind: KindResBlock, K: 3, Stride: 1, Cin: 32, Cout: 32, Mid: 48, H: 4, W: 4, Act: leaky}
-	if f := Features(b); f[13] != 0 || f[14] != 0 {
-		t.Errorf("%s: baked features %v, want 0 0", b.Key(), f[13:15])
+	if f := Features(b); f[13] != 0 || f[14] != 0 || f[15] != 0 || f[16] != 0 {
+		t.Errorf("%s: baked and Winograd features %v, want 0 0 0 0", b.Key(), f[13:17])
+	}
+	// Winograd (kernels.WinogradShape: 3x3, stride 1, 64 channels and
+	// more in and out): resblock 128/64 both convs; 128/60 neither
+	// (60 channels are 15 texels); conv k3 s1 64->128 yes, and not at
+	// stride 2, nor 5x5.
+	for _, c := range []struct {
+		b     Block
+		w, w2 float64
+	}{
+		{Block{Kind: KindResBlock, K: 3, Stride: 1, Cin: 128, Cout: 128, Mid: 64, H: 8, W: 8, Act: leaky}, 1, 1},
+		{Block{Kind: KindResBlock, K: 3, Stride: 1, Cin: 128, Cout: 128, Mid: 60, H: 8, W: 8, Act: leaky}, 0, 0},
+		{Block{Kind: KindConv, K: 3, Stride: 1, Cin: 64, Cout: 128, H: 8, W: 8, Act: leaky}, 1, 0},
+		{Block{Kind: KindConv, K: 3, Stride: 1, Cin: 60, Cout: 128, H: 8, W: 8, Act: leaky}, 0, 0},
+		{Block{Kind: KindConv, K: 3, Stride: 2, Cin: 64, Cout: 128, H: 8, W: 8, Act: leaky}, 0, 0},
+		{Block{Kind: KindConv, K: 5, Stride: 1, Cin: 64, Cout: 128, H: 8, W: 8, Act: leaky}, 0, 0},
+	} {
+		if f := Features(c.b); f[15] != c.w || f[16] != c.w2 {
+			t.Errorf("%s: Winograd features %v, want %v %v", c.b.Key(), f[15:17], c.w, c.w2)
+		}
 	}
 	// upsample_add 8 @4x4: io 16*2 + 8*16*2 = 288.
 	b = Block{Kind: KindUpsampleAdd, Cin: 8, Cout: 8, H: 4, W: 4}
-	checkFeatures(t, b, []float64{0, 0, 1, 0, 1, 1, 0, 4, 6, 0, 0, 0, 0, 0, 0, 0, math.Log2(289)})
+	checkFeatures(t, b, []float64{0, 0, 1, 0, 1, 1, 0, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, math.Log2(289)})
 	// guided_filter 3 @2x2: io 3*4*1 = 12.
 	b = Block{Kind: KindGuidedFilter, K: 3, Cin: 3, Cout: 3, H: 2, W: 2}
-	checkFeatures(t, b, []float64{0, 0, 0, 1, 0, 0, 0, 2, 2, 3, 0, 0, 0, 0, 0, 0, math.Log2(13)})
+	checkFeatures(t, b, []float64{0, 0, 0, 1, 0, 0, 0, 2, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, math.Log2(13)})
 }
 
 func checkFeatures(t *testing.T, b Block, want []float64) {

@@ -27,6 +27,11 @@ import (
 //	                  rounded up to whole texels), else 0
 //	baked2            the same of a resblock's second conv, 0 for the
 //	                  other kinds
+//	winograd          1 if the block's (first) conv has the shape fp32
+//	                  plans run as Winograd (kernels.WinogradShape,
+//	                  stride 1, its channels rounded up to whole
+//	                  texels), else 0
+//	winograd2         the same of a resblock's second conv
 //	log2_texel_macs   log2 (1 + multiply-accumulates with channels
 //	                  rounded up to whole texels: out pixels * k*k *
 //	                  4*slices(cin) * 4*slices(cout); twice that through
@@ -46,6 +51,7 @@ var FeatureNames = []string{
 	"log2_in_pixels", "log2_out_pixels",
 	"kernel", "stride", "act", "residual",
 	"baked", "baked2",
+	"winograd", "winograd2",
 	"log2_texel_macs", "log2_texel_io",
 }
 
@@ -66,7 +72,10 @@ const (
 //	feature Baked[j].Feature = 1 if kernels.Bakes(K, K, 4 s(In), 4 s(Out),
 //	MostOutputs), else 0: with W = K*K * 16 s(In) s(Out) (its weights)
 //	and T = K*K * s(In) s(Out) (its unrolled products), 1 exactly when
-//	W <= MaxWeights, T <= MaxTerms and s(Out) <= MostOutputs.
+//	W <= MaxWeights, T <= MaxTerms and s(Out) <= MostOutputs;
+//	feature Winograd[j].Feature = 1 if 4 s(In) >= MinChannels and
+//	4 s(Out) >= MinChannels, else 0 (a term is listed only for a 3x3
+//	conv of stride 1).
 //
 // Terms are evaluated left to right, in the order listed.
 type Terms struct {
@@ -76,6 +85,23 @@ type Terms struct {
 	MACsOf    []string          `json:"macs_of"`
 	IO        []Term            `json:"io"`
 	Baked     []BakeTerm        `json:"baked,omitempty"`
+	Winograd  []WinogradTerm    `json:"winograd,omitempty"`
+}
+
+// WinogradTerm is a Winograd feature: whether a 3x3 stride-1 conv from
+// role In to role Out has kernels.WinogradShape, on whole texels,
+// spelled out for train/latency_mlp.py as BakeTerm is.
+type WinogradTerm struct {
+	Feature     string `json:"feature"`
+	In          string `json:"in"`
+	Out         string `json:"out"`
+	MinChannels int    `json:"min_channels"`
+}
+
+// winograd evaluates t for slices s.
+func (t WinogradTerm) winograd(s map[string]float64) bool {
+	in, out := int(math.Ceil(s[t.In])), int(math.Ceil(s[t.Out]))
+	return 4*in >= t.MinChannels && 4*out >= t.MinChannels
 }
 
 // BakeTerm is a baked feature: whether a K x K conv from role In to role
@@ -131,11 +157,15 @@ func FeatureTerms(b Block) Terms {
 		boolFeature(b.Act != ""), boolFeature(b.Residual),
 		0, 0,
 		0, 0,
+		0, 0,
 	)
 	kk := float64(b.K) * float64(b.K)
 	switch b.Kind {
 	case KindConv:
 		t.Baked = []BakeTerm{bakeTerm("baked", b.K, RoleCin, RoleCout)}
+		if b.K == 3 && b.Stride == 1 {
+			t.Winograd = []WinogradTerm{winogradTerm("winograd", RoleCin, RoleCout)}
+		}
 		t.MACs, t.MACsOf = outPix*kk*16, []string{RoleCin, RoleCout}
 		t.IO = []Term{{inPix, RoleCin}, {outPix, RoleCout}}
 		if b.Residual {
@@ -143,6 +173,9 @@ func FeatureTerms(b Block) Terms {
 		}
 	case KindResBlock:
 		t.Baked = []BakeTerm{bakeTerm("baked", b.K, RoleCin, RoleMid), bakeTerm("baked2", b.K, RoleMid, RoleCin)}
+		if b.K == 3 && b.Stride == 1 {
+			t.Winograd = []WinogradTerm{winogradTerm("winograd", RoleCin, RoleMid), winogradTerm("winograd2", RoleMid, RoleCin)}
+		}
 		t.MACs, t.MACsOf = 2*outPix*kk*16, []string{RoleCin, RoleMid}
 		t.IO = []Term{{3 * inPix, RoleCin}, {2 * inPix, RoleMid}}
 	case KindUpsampleAdd:
@@ -156,6 +189,17 @@ func FeatureTerms(b Block) Terms {
 func bakeTerm(feature string, k int, in, out string) BakeTerm {
 	w, terms := kernels.BakeBounds()
 	return BakeTerm{Feature: feature, K: k, In: in, Out: out, MaxWeights: w, MaxTerms: terms, MostOutputs: kernels.MostOutputs}
+}
+
+// winogradTerm is the term of a 3x3 stride-1 conv from role in to out:
+// the least channels kernels.WinogradShape takes, found from the rule
+// itself so that it is stated once.
+func winogradTerm(feature, in, out string) WinogradTerm {
+	least := 1
+	for !kernels.WinogradShape(3, 3, least, least) && least < 1<<16 {
+		least++
+	}
+	return WinogradTerm{Feature: feature, In: in, Out: out, MinChannels: least}
 }
 
 // Eval returns the features for the given slices of each role.
@@ -179,6 +223,9 @@ func (t Terms) Eval(s map[string]float64) []float64 {
 	}
 	for _, bt := range t.Baked {
 		f[slices.Index(FeatureNames, bt.Feature)] = boolFeature(bt.baked(s))
+	}
+	for _, wt := range t.Winograd {
+		f[slices.Index(FeatureNames, wt.Feature)] = boolFeature(wt.winograd(s))
 	}
 	f[len(f)-2] = math.Log2(1 + macs)
 	f[len(f)-1] = math.Log2(1 + io)

@@ -90,6 +90,11 @@ def eval_terms(names, terms, s):
         k2 = b["k"] * b["k"]
         bakes = (k2 * 16 * si * so <= b["max_weights"]) & (k2 * si * so <= b["max_terms"]) & (so <= b["most_outputs"])
         f[names.index(b["feature"])] = bakes.to(torch.float64)
+    for w in terms.get("winograd") or ():
+        # Whether the conv runs as Winograd in fp32: Go's
+        # kernels.WinogradShape on whole texels (a step: no gradient).
+        si, so = torch.ceil(s[w["in"]].detach()), torch.ceil(s[w["out"]].detach())
+        f[names.index(w["feature"])] = ((4 * si >= w["min_channels"]) & (4 * so >= w["min_channels"])).to(torch.float64)
     f[-2], f[-1] = torch.log2(1 + macs), torch.log2(1 + io)
     return torch.stack(f)
 

@@ -37,7 +37,7 @@ func TestShippedWASM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the engine twice")
 	}
-	names := []string{"debugRun", "debugMallocs", "profileNetworks"}
+	names := []string{"debugRun", "debugMallocs", "profileNetworks", "profileModel"}
 	for _, tags := range []string{"", "lab"} {
 		out := filepath.Join(t.TempDir(), "edgetoon.wasm")
 		cmd := exec.Command("go", "build", "-tags", tags, "-trimpath", "-ldflags=-s -w", "-o", out, "github.com/edgetoon/edgetoon/wasm")

@@ -143,9 +143,12 @@ func bestPeak(rs []peakResult) (peakResult, error) {
 // reused by every variant (a page may hold only a few contexts), and made
 // afresh where the browser took it back for a newer one (Chromium keeps
 // 16: BenchmarkStudents opens one per model after the first sweep).
+// side, when not 0, gives the shader an RGBA32F input texture "t" of
+// side x side texels, texel (x, y) = (1 + x%16, 1 + y%16, 1 + (x+y)%16, 1)
+// (the fetch probe, fetchpeak_test.go).
 const peakJS = `
 let peakCtx;
-function peakProgram(src, size, m, k) {
+function peakProgram(src, size, m, k, side) {
   if (!peakCtx || peakCtx.isContextLost()) {
     peakCtx = document.createElement("canvas").getContext("webgl2");
     if (!peakCtx.getExtension("EXT_color_buffer_float")) throw new Error("peak probe: no EXT_color_buffer_float");
@@ -167,6 +170,18 @@ function peakProgram(src, size, m, k) {
   gl.useProgram(p);
   gl.uniform4fv(gl.getUniformLocation(p, "m"), m);
   gl.uniform4fv(gl.getUniformLocation(p, "k"), k);
+  let input = null;
+  if (side) {
+    const data = new Float32Array(side * side * 4);
+    for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) data.set([1 + x % 16, 1 + y % 16, 1 + (x + y) % 16, 1], (y * side + x) * 4);
+    input = gl.createTexture();
+    gl.activeTexture(gl.TEXTURE1);
+    gl.bindTexture(gl.TEXTURE_2D, input);
+    gl.texStorage2D(gl.TEXTURE_2D, 1, gl.RGBA32F, side, side);
+    gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, side, side, gl.RGBA, gl.FLOAT, data);
+    gl.uniform1i(gl.getUniformLocation(p, "t"), 1);
+    gl.activeTexture(gl.TEXTURE0);
+  }
   gl.viewport(0, 0, size, size);
   const nLoc = gl.getUniformLocation(p, "n");
   return {
@@ -179,13 +194,13 @@ function peakProgram(src, size, m, k) {
       gl.readPixels(0, 0, w, h, gl.RGBA, gl.FLOAT, px);
       return {ms: performance.now() - t0, px};
     },
-    dispose() { gl.deleteFramebuffer(fb); gl.deleteTexture(tex); gl.deleteProgram(p); gl.deleteShader(vs); gl.deleteShader(fs); },
+    dispose() { gl.deleteFramebuffer(fb); gl.deleteTexture(tex); if (input) gl.deleteTexture(input); gl.deleteProgram(p); gl.deleteShader(vs); gl.deleteShader(fs); },
   };
 }
 // peakTime times a variant: the median of 3 draws looping iters times and
 // the fastest of 2 draws that skip the loop (the draw's fixed cost).
-function peakTime(src, size, iters, m, k) {
-  const pr = peakProgram(src, size, m, k);
+function peakTime(src, size, iters, m, k, side) {
+  const pr = peakProgram(src, size, m, k, side);
   try {
     pr.draw(1, 1, 1); // SwiftShader compiles the shader at its first draw
     const ms = [1, 2, 3].map(() => pr.draw(iters, 1, 1).ms).sort((a, b) => a - b)[1];
@@ -194,8 +209,8 @@ function peakTime(src, size, iters, m, k) {
   } finally { pr.dispose(); }
 }
 // peakRead draws a variant looping n times and returns every pixel.
-function peakRead(src, size, n, m, k) {
-  const pr = peakProgram(src, size, m, k);
+function peakRead(src, size, n, m, k, side) {
+  const pr = peakProgram(src, size, m, k, side);
   try { return Array.from(pr.draw(n, size, size).px); } finally { pr.dispose(); }
 }`
 
