@@ -179,6 +179,9 @@ function peakProgram(src, size, m, k, side) {
     gl.bindTexture(gl.TEXTURE_2D, input);
     gl.texStorage2D(gl.TEXTURE_2D, 1, gl.RGBA32F, side, side);
     gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, side, side, gl.RGBA, gl.FLOAT, data);
+    // Float textures do not filter: NEAREST, or the texture is incomplete.
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
+    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
     gl.uniform1i(gl.getUniformLocation(p, "t"), 1);
     gl.activeTexture(gl.TEXTURE0);
   }
