@@ -24,9 +24,11 @@ import (
 // kept, as the peak probe does.
 
 // fetchVariant is one shape of the probe: Chains independent sums, the
-// loop body repeating every chain Unroll times.
+// loop body repeating every chain Unroll times. Packed reads an RGBA32UI
+// texture of two half floats a lane (unpackHalf2x16): 8 values a fetch
+// where RGBA32F gives 4, the storage an fp16 plan could use.
 type fetchVariant struct {
-	Shared         bool
+	Shared, Packed bool
 	Chains, Unroll int
 }
 
@@ -44,19 +46,32 @@ func (v fetchVariant) String() string {
 	if v.Shared {
 		p = "shared"
 	}
+	if v.Packed {
+		p += "-packed"
+	}
 	return fmt.Sprintf("%s-%dchains-x%d", p, v.Chains, v.Unroll)
 }
 
 func fetchVariants() []fetchVariant {
 	var vs []fetchVariant
-	for _, shared := range []bool{false, true} {
-		for _, chains := range []int{1, 4, 8} {
-			for _, unroll := range []int{1, 4, 8} {
-				vs = append(vs, fetchVariant{shared, chains, unroll})
+	for _, packed := range []bool{false, true} {
+		for _, shared := range []bool{false, true} {
+			for _, chains := range []int{1, 4, 8} {
+				for _, unroll := range []int{1, 4, 8} {
+					vs = append(vs, fetchVariant{shared, packed, chains, unroll})
+				}
 			}
 		}
 	}
 	return vs
+}
+
+// side is peakJS's argument for the variant's input texture.
+func (v fetchVariant) side() int {
+	if v.Packed {
+		return -fetchSide
+	}
+	return fetchSide
 }
 
 func (v fetchVariant) iters() int { return fetchWork / (v.Chains * v.Unroll) }
@@ -82,7 +97,15 @@ func (v fetchVariant) addr(x, y, i, u, j int) (int, int) {
 // and the output sums every chain, so that no fetch can be dropped.
 func (v fetchVariant) shader() string {
 	var b strings.Builder
-	b.WriteString("#version 300 es\nprecision highp float;\nprecision highp sampler2D;\nuniform sampler2D t;\nuniform int n;\nout vec4 o;\nvoid main() {\n  ivec2 p = ivec2(gl_FragCoord.xy);\n")
+	b.WriteString("#version 300 es\nprecision highp float;\nprecision highp sampler2D;\nprecision highp usampler2D;\n")
+	fetch := "texelFetch(t, %s, 0)"
+	if v.Packed {
+		b.WriteString("uniform usampler2D t;\nvec4 unpack(uvec4 u) { return vec4(unpackHalf2x16(u.x), unpackHalf2x16(u.y)) + vec4(unpackHalf2x16(u.z), unpackHalf2x16(u.w)); }\n")
+		fetch = "unpack(texelFetch(t, %s, 0))"
+	} else {
+		b.WriteString("uniform sampler2D t;\n")
+	}
+	b.WriteString("uniform int n;\nout vec4 o;\nvoid main() {\n  ivec2 p = ivec2(gl_FragCoord.xy);\n")
 	for j := range v.Chains {
 		fmt.Fprintf(&b, "  vec4 a%d = vec4(0.0);\n", j)
 	}
@@ -90,11 +113,11 @@ func (v fetchVariant) shader() string {
 	for u := range v.Unroll {
 		for j := range v.Chains {
 			o := u*v.Chains + j
+			addr := fmt.Sprintf("ivec2((p.x + %d) & M, (p.y + i) & M)", o)
 			if v.Shared {
-				fmt.Fprintf(&b, "    a%d += texelFetch(t, ivec2(%d, i & M), 0);\n", j, o&(fetchSide-1))
-			} else {
-				fmt.Fprintf(&b, "    a%d += texelFetch(t, ivec2((p.x + %d) & M, (p.y + i) & M), 0);\n", j, o)
+				addr = fmt.Sprintf("ivec2(%d, i & M)", o&(fetchSide-1))
 			}
+			fmt.Fprintf(&b, "    a%d += %s;\n", j, fmt.Sprintf(fetch, addr))
 		}
 	}
 	b.WriteString("  }\n  o = a0")
@@ -107,7 +130,8 @@ func (v fetchVariant) shader() string {
 
 // fetchWant computes by hand what the shader writes at pixel (x, y)
 // after n iterations, leaving out chain skip (-1: none). The texels are
-// small integers (peakJS), so every sum is exact in float32.
+// small integers (peakJS), so every sum is exact in float32; a packed
+// texel holds its values twice.
 func (v fetchVariant) fetchWant(x, y, n, skip int) [4]float64 {
 	var sum [4]float64
 	for i := range n {
@@ -117,10 +141,14 @@ func (v fetchVariant) fetchWant(x, y, n, skip int) [4]float64 {
 					continue
 				}
 				tx, ty := v.addr(x, y, i, u, j)
-				sum[0] += float64(1 + tx%16)
-				sum[1] += float64(1 + ty%16)
-				sum[2] += float64(1 + (tx+ty)%16)
-				sum[3]++
+				k := 1.0
+				if v.Packed {
+					k = 2
+				}
+				sum[0] += k * float64(1+tx%16)
+				sum[1] += k * float64(1+ty%16)
+				sum[2] += k * float64(1+(tx+ty)%16)
+				sum[3] += k
 			}
 		}
 	}
@@ -139,7 +167,7 @@ func TestFetchShaders(t *testing.T) {
 	const size = 4
 	for _, v := range fetchVariants() {
 		for _, n := range []int{0, 3} {
-			px, err := eval[[]float64](p.ctx, fmt.Sprintf("peakRead(%q, %d, %d, [0,0,0,0], [0,0,0,0], %d)", v.shader(), size, n, fetchSide))
+			px, err := eval[[]float64](p.ctx, fmt.Sprintf("peakRead(%q, %d, %d, [0,0,0,0], [0,0,0,0], %d)", v.shader(), size, n, v.side()))
 			if err != nil {
 				t.Fatalf("%s: %v", v, err)
 			}
@@ -177,9 +205,10 @@ func BenchmarkFetchPeak(b *testing.B) {
 		b.Fatal(err)
 	}
 	for range b.N {
-		best := map[bool]fetchResult{}
+		type kind struct{ shared, packed bool }
+		best := map[kind]fetchResult{}
 		for _, v := range fetchVariants() {
-			res, err := eval[string](p.ctx, fmt.Sprintf("peakTime(%q, %d, %d, [0,0,0,0], [0,0,0,0], %d)", v.shader(), fetchSize, v.iters(), fetchSide))
+			res, err := eval[string](p.ctx, fmt.Sprintf("peakTime(%q, %d, %d, [0,0,0,0], [0,0,0,0], %d)", v.shader(), fetchSize, v.iters(), v.side()))
 			if err != nil {
 				b.Fatalf("fetch probe %s: %v", v, err)
 			}
@@ -189,13 +218,20 @@ func BenchmarkFetchPeak(b *testing.B) {
 			}
 			rate := v.fetches(fetchSize, v.iters()) / ((t.Ms - t.Base) / 1000)
 			b.Logf("fetch probe %s: %.3f G fetches/s (%.1f ms a draw, %.1f ms without the loop)", v, rate/1e9, t.Ms, t.Base)
-			if !math.IsInf(rate, 0) && rate > best[v.Shared].Rate {
-				best[v.Shared] = fetchResult{v, rate}
+			k := kind{v.Shared, v.Packed}
+			if !math.IsInf(rate, 0) && rate > best[k].Rate {
+				best[k] = fetchResult{v, rate}
 			}
 		}
-		for _, shared := range []bool{false, true} {
-			r := best[shared]
-			b.Logf("fetch peak: %.3f G fetches/s, %s", r.Rate/1e9, r.Variant)
+		for _, packed := range []bool{false, true} {
+			for _, shared := range []bool{false, true} {
+				r := best[kind{shared, packed}]
+				values := 4.0
+				if packed {
+					values = 8
+				}
+				b.Logf("fetch peak: %.3f G fetches/s (%.2f G values/s), %s", r.Rate/1e9, values*r.Rate/1e9, r.Variant)
+			}
 		}
 		if _, _, err := p.peak(b); err != nil {
 			b.Fatal(err)

@@ -145,7 +145,9 @@ func bestPeak(rs []peakResult) (peakResult, error) {
 // 16: BenchmarkStudents opens one per model after the first sweep).
 // side, when not 0, gives the shader an RGBA32F input texture "t" of
 // side x side texels, texel (x, y) = (1 + x%16, 1 + y%16, 1 + (x+y)%16, 1)
-// (the fetch probe, fetchpeak_test.go).
+// (the fetch probe, fetchpeak_test.go); a negative side, an RGBA32UI one
+// holding those four values as half floats twice over (lanes x and z:
+// the first two, y and w: the last two, low half first).
 const peakJS = `
 let peakCtx;
 function peakProgram(src, size, m, k, side) {
@@ -172,13 +174,21 @@ function peakProgram(src, size, m, k, side) {
   gl.uniform4fv(gl.getUniformLocation(p, "k"), k);
   let input = null;
   if (side) {
-    const data = new Float32Array(side * side * 4);
-    for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) data.set([1 + x % 16, 1 + y % 16, 1 + (x + y) % 16, 1], (y * side + x) * 4);
+    const packed = side < 0;
+    side = Math.abs(side);
+    // half bits of a small positive integer
+    const half = (n) => { const e = Math.floor(Math.log2(n)); return ((e + 15) << 10) | Math.round((n / 2 ** e - 1) * 1024); };
+    const data = packed ? new Uint32Array(side * side * 4) : new Float32Array(side * side * 4);
+    for (let y = 0; y < side; y++) for (let x = 0; x < side; x++) {
+      const v = [1 + x % 16, 1 + y % 16, 1 + (x + y) % 16, 1];
+      const lo = (half(v[0]) | (half(v[1]) << 16)) >>> 0, hi = (half(v[2]) | (half(v[3]) << 16)) >>> 0;
+      data.set(packed ? [lo, hi, lo, hi] : v, (y * side + x) * 4);
+    }
     input = gl.createTexture();
     gl.activeTexture(gl.TEXTURE1);
     gl.bindTexture(gl.TEXTURE_2D, input);
-    gl.texStorage2D(gl.TEXTURE_2D, 1, gl.RGBA32F, side, side);
-    gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, side, side, gl.RGBA, gl.FLOAT, data);
+    gl.texStorage2D(gl.TEXTURE_2D, 1, packed ? gl.RGBA32UI : gl.RGBA32F, side, side);
+    gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, side, side, packed ? gl.RGBA_INTEGER : gl.RGBA, packed ? gl.UNSIGNED_INT : gl.FLOAT, data);
     // Float textures do not filter: NEAREST, or the texture is incomplete.
     gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
     gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
