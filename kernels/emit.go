@@ -77,7 +77,7 @@ func (b *builder) emitGroup(gr *group, canvas bool) (*Pass, []string, []corner, 
 	outputs := 1
 	switch {
 	case gr.wstage == winoIn:
-		outputs = winogradM + 2 // a row of components
+		outputs = winogradN // a row of components
 	case !canvas:
 		outputs = pixels * min(b.opts.MaxOutputs/pixels, outL)
 	}

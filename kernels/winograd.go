@@ -28,8 +28,12 @@ import (
 // weight texel), which is what the direct conv spends its time on
 // (BenchmarkWinograd in wasm/browsertest; docs/performance.md).
 
-// winogradM is the output tile's side: F(4x4, 3x3), 36 components.
-const winogradM = 4
+// winogradM is the output tile's side: F(4x4, 3x3); winogradN the input
+// window's and the transforms' side, winogradN² components.
+const (
+	winogradM = 4
+	winogradN = winogradM + 2
+)
 
 // winogradMinChannels is the fewest input and output channels a conv
 // needs to run as Winograd: its transforms cost per channel, its
@@ -96,6 +100,10 @@ func WinogradShape(kh, kw, cin, cout int) bool {
 	return kh == 3 && kw == 3 && cin >= winogradMinChannels && cout >= winogradMinChannels
 }
 
+// WinogradMinChannels returns the fewest channels, in and out, that
+// WinogradShape takes (for train/latency_mlp.py, which restates the rule).
+func WinogradMinChannels() int { return winogradMinChannels }
+
 // winograd says whether this plan runs conv n as Winograd: its shape,
 // a plan that spells its shapes (the quick layout compiles few programs),
 // not Options.Direct, not baked, fragments of whole tiles, and textures
@@ -108,10 +116,10 @@ func (b *builder) winograd(n *model.Node) bool {
 		b.opts.ConvPixels%winogradM != 0 || b.opts.ConvPixels*layers(b.shapes[n.Name][2]) > b.opts.MaxLayers {
 		return false
 	}
-	const c = (winogradM + 2) * (winogradM + 2)
+	const c = winogradN * winogradN
 	x := b.shapes[n.Inputs[0]]
 	cols, rows := b.winogradTiles(n)
-	return b.opts.MaxOutputs >= winogradM+2 && c <= b.opts.MaxLayers &&
+	return b.opts.MaxOutputs >= winogradN && c <= b.opts.MaxLayers &&
 		c*cols <= b.opts.MaxTextureSize*b.opts.ConvPixels && rows*layers(x[2]) <= b.opts.MaxTextureSize
 }
 
@@ -129,7 +137,7 @@ func (b *builder) winogradTiles(n *model.Node) (cols, rows int) {
 // winogradGroups returns the three groups of conv n run as Winograd,
 // registering the shapes of the values V and M; the last writes n.
 func (b *builder) winogradGroups(n *model.Node) []*group {
-	const c = (winogradM + 2) * (winogradM + 2)
+	const c = winogradN * winogradN
 	x, out := b.shapes[n.Inputs[0]], b.shapes[n.Name]
 	cols, rows := b.winogradTiles(n)
 	gin := &group{root: n, wstage: winoIn}
@@ -155,12 +163,11 @@ func NewMemo() *Memo { return &Memo{wino: map[*model.Tensor][]float32{}} }
 // direct conv's, so that the shelves of the weight texture do not
 // leave a tall block's height unused beside short ones.
 func (b *builder) winogradWeights(n *model.Node) (w, h int, data []float32) {
-	const nn = winogradM + 2
 	wt := b.g.Tensors[n.Inputs[1]]
 	o, in := wt.Shape[0], wt.Shape[3]
 	inL, outL := layers(in), layers(o)
 	cw := outL * 4
-	w, h = nn*cw, nn*inL
+	w, h = winogradN*cw, winogradN*inL
 	if m := b.opts.Memo; m != nil {
 		if data, ok := m.wino[wt]; ok {
 			return w, h, data
@@ -171,16 +178,16 @@ func (b *builder) winogradWeights(n *model.Node) (w, h int, data []float32) {
 	for oc := range o {
 		for ic := range in {
 			// U = (G g) G^T, G g first: 6x3, then 6x6.
-			var gg [nn][3]float64
-			for i := range nn {
+			var gg [winogradN][3]float64
+			for i := range winogradN {
 				for kx := range 3 {
 					for ky := range 3 {
 						gg[i][kx] += winogradG[i][ky] * float64(wt.Data[((oc*3+ky)*3+kx)*in+ic])
 					}
 				}
 			}
-			for i := range nn {
-				for j := range nn {
+			for i := range winogradN {
+				for j := range winogradN {
 					u := gg[i][0]*winogradG[j][0] + gg[i][1]*winogradG[j][1] + gg[i][2]*winogradG[j][2]
 					data[((i*inL+ic/4)*w+j*cw+(oc/4)*4+ic%4)*4+oc%4] = float32(u)
 				}

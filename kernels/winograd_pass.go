@@ -22,7 +22,6 @@ var (
 // input layer, a draw per component row (its N components, the render
 // targets emitGroup gives this pass).
 func (b *builder) winogradIn(g *gen, n *model.Node) (string, error) {
-	const nn = winogradM + 2
 	x := b.shapes[n.Inputs[0]]
 	top, left, _, _, err := model.ConvPads(n, x[0], x[1], 3, 3)
 	if err != nil {
@@ -38,36 +37,35 @@ func (b *builder) winogradIn(g *gen, n *model.Node) (string, error) {
 	g.define("PAD", g.ivec2(left, top))
 	g.define("INSIZE", g.ivec2(x[1], x[0]))
 	var fetch, row strings.Builder
-	for r := range nn {
+	for r := range winogradN {
 		fmt.Fprintf(&fetch, "\tbool y%d = uint(b.y + %d) < uint(INSIZE.y);\n", r, r)
 	}
-	for c := range nn {
+	for c := range winogradN {
 		fmt.Fprintf(&fetch, "\tbool x%d = uint(b.x + %d) < uint(INSIZE.x);\n", c, c)
 	}
-	for r := range nn {
-		for c := range nn {
+	for r := range winogradN {
+		for c := range winogradN {
 			fmt.Fprintf(&fetch, "\tvec4 d%d_%d = y%d && x%d ? X(b + ivec2(%d, %d), s) : vec4(0.0);\n", r, c, r, c, c, r)
 		}
 	}
 	// Row i of B^T d (i varies by draw), then its columns by B.
-	for c := range nn {
+	for c := range winogradN {
 		var terms []string
-		for r := range nn {
-			terms = append(terms, fmt.Sprintf("BT[i * %d + %d] * d%d_%d", nn, r, r, c))
+		for r := range winogradN {
+			terms = append(terms, fmt.Sprintf("BT[i * %d + %d] * d%d_%d", winogradN, r, r, c))
 		}
 		fmt.Fprintf(&row, "\tvec4 e%d = %s;\n", c, strings.Join(terms, " + "))
 	}
-	for j := range nn {
+	for j := range winogradN {
 		fmt.Fprintf(&row, "\to%d = %s;\n", j, combination(winogradBT[j], "e%d"))
 	}
-	return fill(winogradInSrc, "BT", constArray("BT", winogradBT), "N", fmt.Sprint(nn),
+	return fill(winogradInSrc, "BT", constArray("BT", winogradBT), "N", fmt.Sprint(winogradN),
 		"M", fmt.Sprint(winogradM), "FETCH", bodyOf(fetch.String()), "ROW", bodyOf(row.String())), nil
 }
 
 // winogradMul generates the products, its weights placed (the direct
 // conv's block first, as conv places them, then the transformed one).
 func (b *builder) winogradMul(g *gen, n *model.Node) (string, error) {
-	const nn = winogradM + 2
 	x := b.shapes[n.Inputs[0]]
 	direct, wino, err := b.denseWeights(n)
 	if err != nil {
@@ -90,14 +88,13 @@ func (b *builder) winogradMul(g *gen, n *model.Node) (string, error) {
 	// The tiles are a uniform, as every size: a plan of another size
 	// shares the program (the engine compiles them on a small plan).
 	g.define("TILES", g.int(cols))
-	return fill(winogradMulSrc, "N", fmt.Sprint(nn)), nil
+	return fill(winogradMulSrc, "N", fmt.Sprint(winogradN)), nil
 }
 
 // winogradOut generates the output transform: outputs/pixels output
 // layers of pixels adjacent pixels a fragment, pixels a multiple of the
 // tile's side (winograd checks ConvPixels).
 func (b *builder) winogradOut(g *gen, n *model.Node, outputs int) (string, error) {
-	const nn = winogradM + 2
 	x := b.shapes[n.Inputs[0]]
 	fn, err := g.fetch(n.Name + winoMSuffix)
 	if err != nil {
@@ -117,15 +114,15 @@ func (b *builder) winogradOut(g *gen, n *model.Node, outputs int) (string, error
 	var rows strings.Builder
 	for k := range outputs / g.pixels {
 		for q := range g.pixels / winogradM {
-			for i := range nn {
-				for j := range nn {
-					fmt.Fprintf(&rows, "\tvec4 m%d_%d_%d_%d = MUL(ivec2(%d * TILES + tile.x + %d, tile.y), l%d);\n", k, q, i, j, i*nn+j, q, k)
+			for i := range winogradN {
+				for j := range winogradN {
+					fmt.Fprintf(&rows, "\tvec4 m%d_%d_%d_%d = MUL(ivec2(%d * TILES + tile.x + %d, tile.y), l%d);\n", k, q, i, j, i*winogradN+j, q, k)
 				}
 			}
-			for j := range nn {
+			for j := range winogradN {
 				var terms []string
-				for i := range nn {
-					terms = append(terms, fmt.Sprintf("AT[a * %d + %d] * m%d_%d_%d_%d", nn, i, k, q, i, j))
+				for i := range winogradN {
+					terms = append(terms, fmt.Sprintf("AT[a * %d + %d] * m%d_%d_%d_%d", winogradN, i, k, q, i, j))
 				}
 				fmt.Fprintf(&rows, "\tvec4 r%d_%d_%d = %s;\n", k, q, j, strings.Join(terms, " + "))
 			}

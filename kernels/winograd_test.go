@@ -14,7 +14,7 @@ import (
 // equals the direct sum over the taps, for random tiles and kernels
 // (float64, so only the matrices can differ).
 func TestWinogradTransforms(t *testing.T) {
-	const n = winogradM + 2
+	const n = winogradN
 	rng := newRand()
 	for range 20 {
 		var d [n][n]float64

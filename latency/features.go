@@ -98,10 +98,11 @@ type WinogradTerm struct {
 	MinChannels int    `json:"min_channels"`
 }
 
-// winograd evaluates t for slices s.
+// winograd evaluates t for slices s: kernels.WinogradShape on whole
+// texels.
 func (t WinogradTerm) winograd(s map[string]float64) bool {
 	in, out := int(math.Ceil(s[t.In])), int(math.Ceil(s[t.Out]))
-	return 4*in >= t.MinChannels && 4*out >= t.MinChannels
+	return kernels.WinogradShape(3, 3, 4*in, 4*out)
 }
 
 // BakeTerm is a baked feature: whether a K x K conv from role In to role
@@ -191,15 +192,9 @@ func bakeTerm(feature string, k int, in, out string) BakeTerm {
 	return BakeTerm{Feature: feature, K: k, In: in, Out: out, MaxWeights: w, MaxTerms: terms, MostOutputs: kernels.MostOutputs}
 }
 
-// winogradTerm is the term of a 3x3 stride-1 conv from role in to out:
-// the least channels kernels.WinogradShape takes, found from the rule
-// itself so that it is stated once.
+// winogradTerm is the term of a 3x3 stride-1 conv from role in to out.
 func winogradTerm(feature, in, out string) WinogradTerm {
-	least := 1
-	for !kernels.WinogradShape(3, 3, least, least) && least < 1<<16 {
-		least++
-	}
-	return WinogradTerm{Feature: feature, In: in, Out: out, MinChannels: least}
+	return WinogradTerm{Feature: feature, In: in, Out: out, MinChannels: kernels.WinogradMinChannels()}
 }
 
 // Eval returns the features for the given slices of each role.

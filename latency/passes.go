@@ -73,18 +73,22 @@ func ReadModelProfile(r io.Reader) (*ModelProfile, error) {
 	if len(p.Passes) == 0 {
 		return nil, fmt.Errorf("model profile: no passes")
 	}
-	for _, t := range append([]Timing{p.Frame}, timings(p.Passes)...) {
-		if !(t.MedianMS > 0) || math.IsInf(t.MedianMS, 0) || t.Reps < 1 {
-			return nil, fmt.Errorf("model profile: a timing of %v ms over %d samples", t.MedianMS, t.Reps)
+	if err := p.Frame.check(); err != nil {
+		return nil, fmt.Errorf("model profile: frame: %w", err)
+	}
+	for _, ps := range p.Passes {
+		if err := ps.check(); err != nil {
+			return nil, fmt.Errorf("model profile: pass %s: %w", ps.Value, err)
 		}
 	}
 	return &p, nil
 }
 
-func timings(ps []PassTiming) []Timing {
-	var ts []Timing
-	for _, p := range ps {
-		ts = append(ts, p.Timing)
+// check says whether t is a measurement: a positive, finite median of
+// at least one sample.
+func (t Timing) check() error {
+	if !(t.MedianMS > 0) || math.IsInf(t.MedianMS, 0) || t.Reps < 1 {
+		return fmt.Errorf("a timing of %v ms over %d samples", t.MedianMS, t.Reps)
 	}
-	return ts
+	return nil
 }
