@@ -17,13 +17,13 @@ import (
 // output channel against the direct conv's 9 m².
 //
 // On the GPU that is three passes (winograd_*.glsl): the input
-// transform stores V (component k in layer k, a texel per tile, the
-// input layers' tiles stacked along y: one draw per row of components
-// covers them all), the products store M = U ⊙ V summed over the input
-// (each output layer's components side by side along x, tileCols tiles
-// apart, column-split as a conv's output), and the output transform
-// reads M and writes the conv's value as the direct conv does, with its
-// bias, activation and epilogue. The products fetch fewer texels per
+// transform stores V (component k in layer k, a texel per tile in a
+// grid of slots (winogradTiles), the input layers' grids stacked along
+// y: one draw per row of components covers them all), the products
+// store M = U ⊙ V summed over the input (each output layer's components
+// side by side along x, a grid apart, column-split as a conv's output),
+// and the output transform reads M and writes the conv's value as the
+// direct conv does, with its bias, activation and epilogue. The products fetch fewer texels per
 // direct-equivalent product than the direct conv (8 tiles share each
 // weight texel), which is what the direct conv spends its time on
 // (BenchmarkWinograd in wasm/browsertest; docs/performance.md).
@@ -117,21 +117,45 @@ func (b *builder) winograd(n *model.Node) bool {
 		return false
 	}
 	const c = winogradN * winogradN
-	x := b.shapes[n.Inputs[0]]
-	cols, rows := b.winogradTiles(n)
-	return b.opts.MaxOutputs >= winogradN && c <= b.opts.MaxLayers &&
-		c*cols <= b.opts.MaxTextureSize*b.opts.ConvPixels && rows*layers(x[2]) <= b.opts.MaxTextureSize
+	cols, rows, _ := b.winogradTiles(n)
+	return b.opts.MaxOutputs >= winogradN && c <= b.opts.MaxLayers && b.winogradFits(n, cols, rows)
 }
 
-// winogradTiles returns the tiles of conv n's output: tileCols a row (the
-// tiles covering every column a conv's column-split store writes, rounded
-// up to a whole number of fragments, so that a fragment of the products
-// stays within one component) and its rows.
-func (b *builder) winogradTiles(n *model.Node) (cols, rows int) {
+// winogradFits says whether V and M fit the device's textures with conv
+// n's tiles in a grid of cols x rows slots: M's components side by side,
+// column-split as a conv's output, and V's input layers stacked.
+func (b *builder) winogradFits(n *model.Node, cols, rows int) bool {
+	const c = winogradN * winogradN
+	return c*cols <= b.opts.MaxTextureSize*b.opts.ConvPixels &&
+		rows*layers(b.shapes[n.Inputs[0]][2]) <= b.opts.MaxTextureSize
+}
+
+// winogradTiles returns how conv n's tiles are laid out in V and M: a
+// grid of slots cols wide (a whole number of fragments, so that a
+// fragment of the products stays within one component) and rows tall,
+// and across, the tiles a row of the output holds (those covering every
+// column a conv's column-split store writes). Tile (x, y) takes slot
+// y*across + x, counted along the grid's rows: a row of tiles that is
+// not a whole number of fragments wide does not leave part of every
+// fragment row unused (56 columns are 14 tiles, which a grid of the
+// image's shape would round up to 16 slots a row). Of the widths within
+// the device's limits the one with the fewest slots: the image's own
+// where no other has fewer, else the widest.
+func (b *builder) winogradTiles(n *model.Node) (cols, rows, across int) {
 	out := b.shapes[n.Name]
 	p := b.opts.ConvPixels
-	stored := ceilDiv(out[1], p) * p
-	return ceilDiv(ceilDiv(stored, winogradM), p) * p, ceilDiv(out[0], winogradM)
+	across = ceilDiv(ceilDiv(out[1], p)*p, winogradM)
+	tiles := across * ceilDiv(out[0], winogradM)
+	// The image's own width first, then fewer slots, the widest first.
+	cols = ceilDiv(across, p) * p
+	rows = ceilDiv(tiles, cols)
+	found := b.winogradFits(n, cols, rows)
+	for w := 2 * cols; w >= p; w -= p {
+		if r := ceilDiv(tiles, w); b.winogradFits(n, w, r) && (!found || w*r < cols*rows) {
+			cols, rows, found = w, r, true
+		}
+	}
+	return cols, rows, across
 }
 
 // winogradGroups returns the three groups of conv n run as Winograd,
@@ -139,7 +163,7 @@ func (b *builder) winogradTiles(n *model.Node) (cols, rows int) {
 func (b *builder) winogradGroups(n *model.Node) []*group {
 	const c = winogradN * winogradN
 	x, out := b.shapes[n.Inputs[0]], b.shapes[n.Name]
-	cols, rows := b.winogradTiles(n)
+	cols, rows, _ := b.winogradTiles(n)
 	gin := &group{root: n, wstage: winoIn}
 	gmul := &group{root: n, wstage: winoMul}
 	b.shapes[gin.tail()] = []int{rows * layers(x[2]), cols, 4 * c}

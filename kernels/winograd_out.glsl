@@ -1,6 +1,7 @@
 // Winograd output transform (winograd.go): each fragment computes output
 // layers LAYER0 + k at the adjacent output pixels OUTPOS + (i, 0), row a
-// of the tiles they lie in, as row a of A^T M A; then the conv's bias,
+// of the tiles they lie in, as row a of A^T M A (tile (x, y) in M's slot
+// y*ACROSS + x counted along rows TILES wide); then the conv's bias,
 // activation and epilogue.
 $AT
 void main() {

@@ -31,9 +31,11 @@ func (b *builder) winogradIn(g *gen, n *model.Node) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	_, rows := b.winogradTiles(n)
+	cols, rows, across := b.winogradTiles(n)
 	g.define("X", fn)
 	g.define("ROWS", g.int(rows))
+	g.define("TILES", g.int(cols))
+	g.define("ACROSS", g.int(across))
 	g.define("PAD", g.ivec2(left, top))
 	g.define("INSIZE", g.ivec2(x[1], x[0]))
 	var fetch, row strings.Builder
@@ -76,7 +78,7 @@ func (b *builder) winogradMul(g *gen, n *model.Node) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cols, rows := b.winogradTiles(n)
+	cols, rows, _ := b.winogradTiles(n)
 	g.weights = true
 	g.define("V", fn)
 	g.define("ROWS", g.int(rows))
@@ -104,19 +106,23 @@ func (b *builder) winogradOut(g *gen, n *model.Node, outputs int) (string, error
 	if !ok {
 		return "", fmt.Errorf("winograd output transform before its products")
 	}
-	cols, _ := b.winogradTiles(n)
+	cols, _, across := b.winogradTiles(n)
 	g.weights = true
 	g.define("MUL", fn)
 	g.define("TILES", g.int(cols))
+	g.define("ACROSS", g.int(across))
 	bx, by := g.corner(bias, 0, 9*layers(x[2]))
 	g.define("BIAS(l)", fmt.Sprintf("W(ivec2(%s + (l) * 4, %s))", bx, by))
 	actMacro(g, n)
-	var rows strings.Builder
+	var slots, rows strings.Builder
 	for k := range outputs / g.pixels {
 		for q := range g.pixels / winogradM {
+			if k == 0 {
+				fmt.Fprintf(&slots, "\tint t%d = tile.y * ACROSS + tile.x + %d;\n\tivec2 s%d = ivec2(t%d %% TILES, t%d / TILES);\n", q, q, q, q, q)
+			}
 			for i := range winogradN {
 				for j := range winogradN {
-					fmt.Fprintf(&rows, "\tvec4 m%d_%d_%d_%d = MUL(ivec2(%d * TILES + tile.x + %d, tile.y), l%d);\n", k, q, i, j, i*winogradN+j, q, k)
+					fmt.Fprintf(&rows, "\tvec4 m%d_%d_%d_%d = MUL(ivec2(%d * TILES + s%d.x, s%d.y), l%d);\n", k, q, i, j, i*winogradN+j, q, q, k)
 				}
 			}
 			for j := range winogradN {
@@ -131,5 +137,6 @@ func (b *builder) winogradOut(g *gen, n *model.Node, outputs int) (string, error
 			}
 		}
 	}
-	return fill(winogradOutSrc, "AT", constArray("AT", winogradAT), "M", fmt.Sprint(winogradM), "ROWS", bodyOf(rows.String())), nil
+	return fill(winogradOutSrc, "AT", constArray("AT", winogradAT), "M", fmt.Sprint(winogradM),
+		"ROWS", bodyOf(slots.String()+rows.String())), nil
 }

@@ -148,3 +148,38 @@ func TestWinogradPlan(t *testing.T) {
 		}
 	}
 }
+
+// A conv's tiles fill V's and M's grid of slots along its rows, so that
+// an image whose row of tiles is not a whole number of 8-tile fragments
+// wastes at most the last row's slots, within the device's texture size;
+// widths counted by hand (8-pixel fragments, 64 input channels: 16
+// layers of V a slot row).
+func TestWinogradTiles(t *testing.T) {
+	for _, tc := range []struct{ h, w, maxTex, cols, rows int }{
+		{64, 64, 0, 16, 16},   // 16x16 tiles: the image's own grid, nothing to save
+		{56, 56, 0, 8, 25},    // 14x14 = 196 tiles: 200 slots, not 16x14 = 224
+		{56, 56, 399, 16, 13}, // 8x25 would stack V 400 texels tall: 208 slots
+		{112, 112, 0, 56, 14}, // 28x28 = 784: exactly, where 32x28 = 896
+		{64, 48, 0, 16, 12},   // 12x16 = 192 (a portrait frame): 192, not 16x16 = 256
+		{13, 22, 0, 8, 3},     // 22 columns store 24: 6x4 = 24 tiles
+	} {
+		b := testgraph.New(newRand(), 3)
+		b.Conv(b.Conv("input", 3, 64, 1, 1, 1, ""), 64, 64, 3, 1, 1, "relu")
+		p, err := Build(b.G, Options{H: tc.h, W: tc.w, MaxOutputs: 8, MaxLayers: 2048, MaxTextureSize: tc.maxTex})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v *Pass
+		for i := range p.Passes {
+			if strings.HasSuffix(p.Passes[i].Value, winoVSuffix) {
+				v = &p.Passes[i]
+			}
+		}
+		if v == nil {
+			t.Fatalf("%dx%d: no Winograd conv", tc.w, tc.h)
+		}
+		if v.W != tc.cols || v.H != tc.rows*16 {
+			t.Errorf("%dx%d, textures up to %d: V's grid %dx%d, want %dx%d slots by 16 layers", tc.w, tc.h, tc.maxTex, v.W, v.H, tc.cols, tc.rows*16)
+		}
+	}
+}
