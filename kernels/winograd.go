@@ -23,10 +23,11 @@ import (
 // store M = U ⊙ V summed over the input (each output layer's components
 // side by side along x, a grid apart, column-split as a conv's output),
 // and the output transform reads M and writes the conv's value as the
-// direct conv does, with its bias, activation and epilogue. The products fetch fewer texels per
-// direct-equivalent product than the direct conv (8 tiles share each
-// weight texel), which is what the direct conv spends its time on
-// (BenchmarkWinograd in wasm/browsertest; docs/performance.md).
+// direct conv does, with its bias, activation and epilogue. The products
+// fetch fewer texels per direct-equivalent product than the direct conv
+// (8 tiles share each weight texel), which is what the direct conv
+// spends its time on (BenchmarkWinograd in wasm/browsertest;
+// docs/performance.md).
 
 // winogradM is the output tile's side: F(4x4, 3x3); winogradN the input
 // window's and the transforms' side, winogradN² components.
