@@ -128,14 +128,19 @@ func checkModel(t *testing.T, p *page, g *model.Graph, x *model.Tensor, prec str
 	}
 }
 
-// TestWhitebox runs the real White-box model on the Obama portrait.
+// TestWhitebox runs the real White-box model on the Obama portrait, at
+// 256x256 in both precisions and in fp32 as a portrait frame, 192x256,
+// whose 48-column stage puts its Winograd convs' tiles in a grid of
+// slots that wraps (kernels/winograd.go).
 func TestWhitebox(t *testing.T) {
 	g := whiteboxModel(t)
 	p := newPage(t)
-	x := normalize(g, fixture(t, "obama.jpg", 256, 256))
+	square := normalize(g, fixture(t, "obama.jpg", 256, 256))
 	for _, prec := range []string{"fp32", "fp16"} {
-		t.Run(prec, func(t *testing.T) { checkModel(t, p, g, x, prec) })
+		t.Run(prec, func(t *testing.T) { checkModel(t, p, g, square, prec) })
 	}
+	portrait := normalize(g, fixture(t, "obama.jpg", 256, 192))
+	t.Run("192x256/fp32", func(t *testing.T) { checkModel(t, p, g, portrait, "fp32") })
 }
 
 // TestStudents runs every shipped model (web/models) on the Obama
