@@ -101,8 +101,8 @@ type WinogradTerm struct {
 // winograd evaluates t for slices s: kernels.WinogradShape on whole
 // texels.
 func (t WinogradTerm) winograd(s map[string]float64) bool {
-	in, out := int(math.Ceil(s[t.In])), int(math.Ceil(s[t.Out]))
-	return kernels.WinogradShape(3, 3, 4*in, 4*out)
+	in, out := texelChannels(s, t.In), texelChannels(s, t.Out)
+	return kernels.WinogradShape(3, 3, in, out)
 }
 
 // BakeTerm is a baked feature: whether a K x K conv from role In to role
@@ -121,8 +121,15 @@ type BakeTerm struct {
 
 // baked evaluates t for slices s: kernels.Bakes on whole texels.
 func (t BakeTerm) baked(s map[string]float64) bool {
-	in, out := int(math.Ceil(s[t.In])), int(math.Ceil(s[t.Out]))
-	return kernels.Bakes(t.K, t.K, 4*in, 4*out, t.MostOutputs)
+	in, out := texelChannels(s, t.In), texelChannels(s, t.Out)
+	return kernels.Bakes(t.K, t.K, in, out, t.MostOutputs)
+}
+
+// texelChannels is role's channel count for slices s on whole texels:
+// 4 channels a texel, a partial slice taking a whole one, as the
+// planner's textures hold them.
+func texelChannels(s map[string]float64, role string) int {
+	return 4 * int(math.Ceil(s[role]))
 }
 
 // Term is one summand of a linear form: Coef * s(Role).
