@@ -114,12 +114,13 @@ func (b *builder) winogradOut(g *gen, n *model.Node, outputs int) (string, error
 	bx, by := g.corner(bias, 0, 9*layers(x[2]))
 	g.define("BIAS(l)", fmt.Sprintf("W(ivec2(%s + (l) * 4, %s))", bx, by))
 	actMacro(g, n)
-	var slots, rows strings.Builder
+	var rows strings.Builder
+	// The M slot of each of the fragment's tiles, shared by its layers.
+	for q := range g.pixels / winogradM {
+		fmt.Fprintf(&rows, "\tint t%d = tile.y * ACROSS + tile.x + %d;\n\tivec2 s%d = ivec2(t%d %% TILES, t%d / TILES);\n", q, q, q, q, q)
+	}
 	for k := range outputs / g.pixels {
 		for q := range g.pixels / winogradM {
-			if k == 0 {
-				fmt.Fprintf(&slots, "\tint t%d = tile.y * ACROSS + tile.x + %d;\n\tivec2 s%d = ivec2(t%d %% TILES, t%d / TILES);\n", q, q, q, q, q)
-			}
 			for i := range winogradN {
 				for j := range winogradN {
 					fmt.Fprintf(&rows, "\tvec4 m%d_%d_%d_%d = MUL(ivec2(%d * TILES + s%d.x, s%d.y), l%d);\n", k, q, i, j, i*winogradN+j, q, q, k)
@@ -138,5 +139,5 @@ func (b *builder) winogradOut(g *gen, n *model.Node, outputs int) (string, error
 		}
 	}
 	return fill(winogradOutSrc, "AT", constArray("AT", winogradAT), "M", fmt.Sprint(winogradM),
-		"ROWS", bodyOf(slots.String()+rows.String())), nil
+		"ROWS", bodyOf(rows.String())), nil
 }
