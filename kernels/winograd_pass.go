@@ -38,31 +38,76 @@ func (b *builder) winogradIn(g *gen, n *model.Node) (string, error) {
 	g.define("ACROSS", g.int(across))
 	g.define("PAD", g.ivec2(left, top))
 	g.define("INSIZE", g.ivec2(x[1], x[0]))
+	// Row i of B^T weighs only some rows of the window (3 or 4 of 6):
+	// the fragment fetches those, their indices and weights looked up by
+	// i, the same count for every row, so no branch.
+	taps, weights := winogradRowTaps()
+	k := len(taps[0])
 	var fetch, row strings.Builder
-	for r := range winogradN {
-		fmt.Fprintf(&fetch, "\tbool y%d = uint(b.y + %d) < uint(INSIZE.y);\n", r, r)
+	for t := range k {
+		fmt.Fprintf(&fetch, "\tint r%d = b.y + RI[i * %d + %d];\n", t, k, t)
+		fmt.Fprintf(&fetch, "\tbool y%d = uint(r%d) < uint(INSIZE.y);\n", t, t)
 	}
 	for c := range winogradN {
 		fmt.Fprintf(&fetch, "\tbool x%d = uint(b.x + %d) < uint(INSIZE.x);\n", c, c)
 	}
-	for r := range winogradN {
+	for t := range k {
 		for c := range winogradN {
-			fmt.Fprintf(&fetch, "\tvec4 d%d_%d = y%d && x%d ? X(b + ivec2(%d, %d), s) : vec4(0.0);\n", r, c, r, c, c, r)
+			fmt.Fprintf(&fetch, "\tvec4 d%d_%d = y%d && x%d ? X(ivec2(b.x + %d, r%d), s) : vec4(0.0);\n", t, c, t, c, c, t)
 		}
 	}
 	// Row i of B^T d (i varies by draw), then its columns by B.
 	for c := range winogradN {
 		var terms []string
-		for r := range winogradN {
-			terms = append(terms, fmt.Sprintf("BT[i * %d + %d] * d%d_%d", winogradN, r, r, c))
+		for t := range k {
+			terms = append(terms, fmt.Sprintf("BT[i * %d + %d] * d%d_%d", k, t, t, c))
 		}
 		fmt.Fprintf(&row, "\tvec4 e%d = %s;\n", c, strings.Join(terms, " + "))
 	}
 	for j := range winogradN {
 		fmt.Fprintf(&row, "\to%d = %s;\n", j, combination(winogradBT[j], "e%d"))
 	}
-	return fill(winogradInSrc, "BT", constArray("BT", winogradBT), "N", fmt.Sprint(winogradN),
+	ri := make([]string, 0, winogradN*k)
+	for _, r := range taps {
+		for _, t := range r {
+			ri = append(ri, fmt.Sprint(t))
+		}
+	}
+	tables := constArray("BT", weights) + fmt.Sprintf("const int RI[%d] = int[](%s);\n", len(ri), strings.Join(ri, ", "))
+	return fill(winogradInSrc, "BT", tables, "N", fmt.Sprint(winogradN),
 		"M", fmt.Sprint(winogradM), "FETCH", bodyOf(fetch.String()), "ROW", bodyOf(row.String())), nil
+}
+
+// winogradRowTaps returns, for each row of B^T, the rows of the input
+// window it weighs and their weights, padded to the longest row's count
+// with rows it does not weigh (weight 0, still inside the window).
+func winogradRowTaps() (taps [][]int, weights [][]float64) {
+	k := 0
+	for _, r := range winogradBT {
+		n := 0
+		for _, v := range r {
+			if v != 0 {
+				n++
+			}
+		}
+		k = max(k, n)
+	}
+	for _, r := range winogradBT {
+		var t []int
+		var w []float64
+		for j, v := range r {
+			if v != 0 {
+				t, w = append(t, j), append(w, v)
+			}
+		}
+		for j := 0; len(t) < k; j++ {
+			if r[j] == 0 {
+				t, w = append(t, j), append(w, 0)
+			}
+		}
+		taps, weights = append(taps, t), append(weights, w)
+	}
+	return taps, weights
 }
 
 // winogradMul generates the products, its weights placed (the direct

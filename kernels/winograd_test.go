@@ -67,6 +67,44 @@ func TestWinogradTransforms(t *testing.T) {
 	}
 }
 
+// The input transform's rows (winogradRowTaps) weigh the same rows of
+// the window by the same weights as B^T: every row's taps distinct and
+// inside the window, as many for every row, every non-zero weight of
+// B^T among them, the padding weighted 0 (counted against B^T by hand:
+// rows 0 and 5 weigh 3 rows, rows 1-4 weigh 4).
+func TestWinogradRowTaps(t *testing.T) {
+	taps, weights := winogradRowTaps()
+	if len(taps) != winogradN || len(weights) != winogradN {
+		t.Fatalf("%d rows of taps, %d of weights, want %d", len(taps), len(weights), winogradN)
+	}
+	for i, row := range taps {
+		if len(row) != 4 || len(weights[i]) != 4 {
+			t.Fatalf("row %d: %d taps, %d weights, want 4", i, len(row), len(weights[i]))
+		}
+		var got [winogradN]float64
+		seen := map[int]bool{}
+		for k, r := range row {
+			if r < 0 || r >= winogradN || seen[r] {
+				t.Fatalf("row %d: tap %d is row %d (taps %v)", i, k, r, row)
+			}
+			seen[r] = true
+			got[r] = weights[i][k]
+		}
+		nonzero := 0
+		for r, v := range winogradBT[i] {
+			if got[r] != v {
+				t.Errorf("row %d: window row %d weighed %g, B^T has %g", i, r, got[r], v)
+			}
+			if got[r] != 0 {
+				nonzero++
+			}
+		}
+		if want := []int{3, 4, 4, 4, 4, 3}[i]; nonzero != want {
+			t.Errorf("row %d weighs %d rows, want %d", i, nonzero, want)
+		}
+	}
+}
+
 // A plan at the engine's limits runs White-box's wide 3x3 convs as
 // Winograd, three passes each counting the direct conv's multiply-adds
 // once, with the same programs at every size; fp16, Direct and the quick
