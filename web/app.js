@@ -199,8 +199,10 @@ function cameraFrame() {
   }
   if (inFlight >= core.maxInFlight) return; // the GPU is behind: drop this frame
   const long = state.auto ? holder.size : state.size.camera;
-  const [w, h] = core.fitSize(v.videoWidth, v.videoHeight, long, state.engine.sizeMultiple());
-  setAspect(w, h);
+  const [w, h] = core.liveSize(v.videoWidth, v.videoHeight, long, state.engine.sizeMultiple());
+  // The stage takes the frame's own aspect; the cartoon, near it, fills it
+  // (style.css), so that the two lie over each other exactly.
+  setAspect(v.videoWidth, v.videoHeight);
   try {
     state.engine.stylize(v, w, h);
   } catch (err) {

@@ -183,6 +183,40 @@ export function fitSize(w, h, long, m) {
 }
 
 /**
+ * maxAspectError is how far liveSize lets a camera frame's stylized size
+ * stray from the frame's aspect ratio (relative, on the short side over
+ * the long).
+ */
+export const maxAspectError = 0.04;
+
+/**
+ * liveSize is the size to stylize a w x h camera frame at, its long side
+ * at most long (never enlarging), both sides multiples of m. Rounding the
+ * short side alone stretches the picture by up to half a multiple (a
+ * 16:9 frame at 128 px: 128x80, 11 % taller than 128x72), and the saved
+ * PNG and the recording would keep the stretch; so it takes the long
+ * side one multiple shorter where that keeps the aspect within
+ * maxAspectError and the longest does not (16:9 at 128 px: 112x64), and
+ * of the two the one that keeps it best where neither does.
+ */
+export function liveSize(w, h, long, m) {
+  const native = Math.max(w, h);
+  const r = Math.min(w, h) / native;
+  const top = Math.max(m, Math.floor(Math.min(long, native) / m) * m);
+  let best;
+  for (let l = top; l >= Math.max(m, top - m); l -= m) {
+    const s = Math.max(m, Math.round((l * r) / m) * m);
+    const err = Math.abs(s / l - r) / r;
+    if (!best || err < best.err) best = { l, s, err };
+    if (err <= maxAspectError) {
+      best = { l, s, err };
+      break;
+    }
+  }
+  return w >= h ? [best.l, best.s] : [best.s, best.l];
+}
+
+/**
  * fitMultiple is the size to stylize a decoded photo (or canvas) at with
  * engine: its own, each side rounded to the multiple the engine's model
  * needs (a resize of at most half that multiple, only where needed).

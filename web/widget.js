@@ -35,6 +35,7 @@ sheet.replaceSync(`
   margin: 0 auto; background: #0a0f1c; --split: 50%; }
 .layer { position: absolute; inset: 0; width: 100%; height: 100%; object-fit: contain; display: block; }
 .after { position: absolute; inset: 0; clip-path: inset(0 0 0 var(--split)); }
+.out { object-fit: fill; } /* the cartoon's size is the stage's aspect rounded to the model's multiple */
 .mirror video, .mirror .out { transform: scaleX(-1); }
 .split { position: absolute; inset: 0; width: 100%; height: 100%; margin: 0; opacity: 0; cursor: ew-resize;
   touch-action: pan-y; z-index: 2; }
@@ -272,8 +273,9 @@ class EdgeToon extends HTMLElement {
     if (auto) this.#holder.frames(this.#meter.finished, this.#engine.gpuFrameMs());
     if (inFlight >= core.maxInFlight) return; // the GPU is behind: drop this frame
     const long = auto ? this.#holder.size : this.#size;
-    const [w, h] = core.fitSize(v.videoWidth, v.videoHeight, long, this.#engine.sizeMultiple());
-    this.#el.stage.style.setProperty("--aspect", `${w} / ${h}`);
+    const [w, h] = core.liveSize(v.videoWidth, v.videoHeight, long, this.#engine.sizeMultiple());
+    // The stage takes the frame's own aspect; the cartoon, near it, fills it.
+    this.#el.stage.style.setProperty("--aspect", `${v.videoWidth} / ${v.videoHeight}`);
     try {
       this.#engine.stylize(v, w, h);
     } catch (err) {
