@@ -29,6 +29,7 @@ const state = {
   size: { camera: 256, photo: 512 },
   switching: false, // a model download is in progress
   dims: "",
+  recSize: null, // [w, h] the recording in progress keeps
   lastReadout: 0,
   auto: true, // the camera's detail follows the frame rate (holder)
   strength: 100, // % of the cartoon over the picture
@@ -193,13 +194,22 @@ function cameraFrame() {
   const v = ui.video;
   if (!state.engine || state.switching || !v.videoWidth) return;
   const inFlight = meter.poll(state.engine);
-  if (state.auto) {
+  // A recording keeps the size it started at: a video whose frames change
+  // size mid-file is one some players and recorders (MP4) cannot handle.
+  // The rate holder waits for its end, then starts a fresh window.
+  const recording = keeper.recording;
+  if (!recording && state.recSize) {
+    state.recSize = null;
+    holder.restart();
+  }
+  if (state.auto && !recording) {
     holder.frames(meter.finished, state.engine.gpuFrameMs());
     if (holder.starved) fallBack();
   }
   if (inFlight >= core.maxInFlight) return; // the GPU is behind: drop this frame
   const long = state.auto ? holder.size : state.size.camera;
-  const [w, h] = core.liveSize(v.videoWidth, v.videoHeight, long, state.engine.sizeMultiple());
+  let [w, h] = core.liveSize(v.videoWidth, v.videoHeight, long, state.engine.sizeMultiple());
+  if (recording) [w, h] = state.recSize ??= [w, h];
   // The stage takes the frame's own aspect; the cartoon, near it, fills it
   // (style.css), so that the two lie over each other exactly.
   setAspect(v.videoWidth, v.videoHeight);

@@ -81,6 +81,11 @@ export class RateHolder {
     }
     return this.size;
   }
+  /**
+   * restart forgets the window in progress: frames it was not shown (the
+   * page holds the size while it records) must not count as a slow rate.
+   */
+  restart() { this.#step(0); }
   #step(d) {
     this.#i += d;
     this.#start = 0;
@@ -202,6 +207,8 @@ export class Keeper {
     this.#media = { blob, name };
     this.#el.share.hidden = !shareable(blob, name);
   }
+  /** recording says whether a recording is in progress. */
+  get recording() { return !!this.#rec; }
   /** stop ends a recording in progress (which is then saved). */
   stop() { this.#rec?.stop(); }
   async #toggle() {

@@ -174,3 +174,36 @@ func TestModelFallBack(t *testing.T) {
 		t.Errorf("console errors: %v", errs)
 	}
 }
+
+// TestRateHolderRestart: the page stops feeding the rate holder while it
+// records (the size is held), then restarts its window. Frames at 26 fps
+// hold 256 px (over 90 % of 24, under the 115 % that steps up); after a
+// 10 s pause and restart they must still hold it, where the window
+// spanning the pause would read a rate of about 3 fps.
+func TestRateHolderRestart(t *testing.T) {
+	_, url := serve(t, fakeFS(t), fakeInspect)
+	s := open(t, chromedp.Flag("deny-permission-prompts", true))
+	s.do(t, desktop(), chromedp.Navigate(url+"/?mode=photo"))
+	s.wait(t, "the page", `!!document.getElementById("size")`)
+	sizes, err := chromedp.Run(s.ctx, chromedp.Evaluate[[]int](`(async () => {
+  const live = await import("/live.js");
+  const run = (restart) => {
+    const h = new live.RateHolder(24, live.liveSizes, 256);
+    let now = 0;
+    const frames = (n) => { for (let i = 0; i < n; i++) { now += 1000 / 26; h.frame(0, now); } };
+    frames(52);
+    now += 10000;
+    if (restart) h.restart();
+    frames(52);
+    return h.size;
+  };
+  return [run(true), run(false)];
+})()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("after the pause: %d px with restart, %d without", sizes[0], sizes[1])
+	if sizes[0] != 256 {
+		t.Errorf("after a pause and restart, frames at 26 fps moved the detail to %d px, want 256", sizes[0])
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -170,4 +171,46 @@ func TestWidgetRecord(t *testing.T) {
 		t.Errorf("console errors: %v", errs)
 	}
 	s.checkRequests(t, edge, host.URL)
+}
+
+// TestRecordHoldsSize changes the detail in the middle of a recording: the
+// recording keeps the size it started at (a video whose frames change
+// size is one some players and MP4 recorders cannot handle), every frame
+// of it 256x192, and the new detail takes over once it ends.
+func TestRecordHoldsSize(t *testing.T) {
+	needFFmpeg(t)
+	_, url := serve(t, fakeFS(t), fakeInspect)
+	s := open(t, chromedp.Flag("use-fake-ui-for-media-stream", true), chromedp.Flag("use-fake-device-for-media-stream", true))
+	next := s.downloads(t)
+	s.do(t, desktop(), chromedp.Navigate(url+"/?size=256"))
+	s.wait(t, "the frame readout", `document.getElementById("readout").textContent.includes("256×192")`)
+	s.do(t, chromedp.Evaluate[chromedp.Void](`globalThis.edgetoonRecordLimitMs = 4000`), chromedp.Click(chromedp.CSS("#record")))
+	s.wait(t, "a second recorded", `document.getElementById("record").textContent.includes("0:01 / 0:04")`)
+	s.do(t, chromedp.SetValue(chromedp.CSS("#size"), "512"), chromedp.Evaluate[chromedp.Void](`document.getElementById("size").dispatchEvent(new Event("change"))`))
+	// Frames go on at the recording's size.
+	s.do(t, chromedp.Sleep(500*time.Millisecond))
+	if d := eval[[]int](t, s, `[out.width, out.height]`); d[0] != 256 || d[1] != 192 {
+		t.Errorf("canvas %dx%d while recording, want the recording's 256x192", d[0], d[1])
+	}
+	path := filepath.Join(t.TempDir(), "rec.webm")
+	if err := os.WriteFile(path, next(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0",
+		"-show_entries", "frame=width,height", "-of", "csv=p=0", path).Output()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v", path, err)
+	}
+	sizes := map[string]int{}
+	for _, l := range strings.Fields(string(out)) {
+		sizes[l]++
+	}
+	t.Logf("recorded frames by size: %v", sizes)
+	if len(sizes) != 1 || sizes["256,192"] == 0 {
+		t.Errorf("recorded frames by size %v, want all 256x192", sizes)
+	}
+	s.wait(t, "the new detail after the recording", `document.getElementById("readout").textContent.includes("512×384")`)
+	if errs := s.errors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
 }
