@@ -138,3 +138,32 @@ func checkAspect(t *testing.T, s *session, what string, w, h int, maxErr float64
 		t.Errorf("%s: the cartoon's bar at %.3f of the stage, want 0.9 (as in the frame)", what, right)
 	}
 }
+
+// TestLiveSize checks core.js's liveSize against sizes worked out by
+// hand: the longest long side whose rounded short side keeps the aspect
+// within 4 %, else one multiple shorter, else the better of the two.
+func TestLiveSize(t *testing.T) {
+	_, url := serve(t, fakeFS(t), fakeInspect)
+	s := open(t, chromedp.Flag("deny-permission-prompts", true))
+	s.do(t, desktop(), chromedp.Navigate(url+"/?mode=photo"))
+	s.wait(t, "the page", `!!document.getElementById("size")`)
+	for _, c := range []struct{ w, h, long, m, wantW, wantH int }{
+		{640, 480, 256, 16, 256, 192}, // 4:3 divides evenly
+		{640, 480, 160, 16, 144, 112}, // 160x120 would round to 160x128 (6.7 %); 144x108 to 144x112 (3.7 %)
+		{640, 360, 128, 16, 112, 64},  // 128x72 would round to 128x80 (11 %); 112x63 to 112x64 (1.6 %)
+		{640, 360, 192, 16, 192, 112}, // 192x108 rounds to 192x112 (3.7 %): kept
+		{360, 640, 128, 16, 64, 112},  // upright
+		{176, 144, 128, 16, 112, 96},  // 128x105 -> 112 (6.9 %), 112x92 -> 96 (4.8 %): the better
+		{176, 144, 512, 16, 176, 144}, // never enlarged
+		{300, 200, 512, 8, 296, 200},  // 300 is no multiple of 8: 296x197 rounds to 296x200 (1.4 %)
+		{8, 8, 128, 16, 16, 16},       // never under the multiple
+	} {
+		got, err := chromedp.Run(s.ctx, chromedp.Evaluate[[]int](fmt.Sprintf(`import("/core.js").then((m) => m.liveSize(%d, %d, %d, %d))`, c.w, c.h, c.long, c.m), chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[0] != c.wantW || got[1] != c.wantH {
+			t.Errorf("liveSize(%d, %d, %d, %d) = %dx%d, want %dx%d", c.w, c.h, c.long, c.m, got[0], got[1], c.wantW, c.wantH)
+		}
+	}
+}
