@@ -26,11 +26,17 @@ import (
 // fetchVariant is one shape of the probe: Chains independent sums, the
 // loop body repeating every chain Unroll times. Packed reads an RGBA32UI
 // texture of two half floats a lane (unpackHalf2x16): 8 values a fetch
-// where RGBA32F gives 4, the storage an fp16 plan could use.
+// where RGBA32F gives 4, the storage an fp16 plan could use. Array reads
+// an RGBA32F TEXTURE_2D_ARRAY, as the engine stores activations (every
+// layer the same texels; chain j reads layer j mod fetchLayers), where
+// the others read a TEXTURE_2D, as the engine stores weights.
 type fetchVariant struct {
-	Shared, Packed bool
-	Chains, Unroll int
+	Shared, Packed, Array bool
+	Chains, Unroll        int
 }
+
+// fetchLayers is the layers of an Array variant's texture.
+const fetchLayers = 4
 
 // fetchWork is the fetches each fragment does per timed draw, the same
 // for every variant; fetchSize the render size; fetchSide the input
@@ -49,16 +55,19 @@ func (v fetchVariant) String() string {
 	if v.Packed {
 		p += "-packed"
 	}
+	if v.Array {
+		p += "-array"
+	}
 	return fmt.Sprintf("%s-%dchains-x%d", p, v.Chains, v.Unroll)
 }
 
 func fetchVariants() []fetchVariant {
 	var vs []fetchVariant
-	for _, packed := range []bool{false, true} {
+	for _, kind := range []struct{ packed, array bool }{{false, false}, {true, false}, {false, true}} {
 		for _, shared := range []bool{false, true} {
 			for _, chains := range []int{1, 4, 8} {
 				for _, unroll := range []int{1, 4, 8} {
-					vs = append(vs, fetchVariant{shared, packed, chains, unroll})
+					vs = append(vs, fetchVariant{shared, kind.packed, kind.array, chains, unroll})
 				}
 			}
 		}
@@ -66,12 +75,16 @@ func fetchVariants() []fetchVariant {
 	return vs
 }
 
-// side is peakJS's argument for the variant's input texture.
-func (v fetchVariant) side() int {
-	if v.Packed {
-		return -fetchSide
+// textureArgs are peakJS's arguments for the variant's input texture:
+// its side (negative: packed) and its layers (0: a TEXTURE_2D).
+func (v fetchVariant) textureArgs() string {
+	switch {
+	case v.Packed:
+		return fmt.Sprintf("%d, 0", -fetchSide)
+	case v.Array:
+		return fmt.Sprintf("%d, %d", fetchSide, fetchLayers)
 	}
-	return fetchSide
+	return fmt.Sprintf("%d, 0", fetchSide)
 }
 
 func (v fetchVariant) iters() int { return fetchWork / (v.Chains * v.Unroll) }
@@ -97,12 +110,15 @@ func (v fetchVariant) addr(x, y, i, u, j int) (int, int) {
 // and the output sums every chain, so that no fetch can be dropped.
 func (v fetchVariant) shader() string {
 	var b strings.Builder
-	b.WriteString("#version 300 es\nprecision highp float;\nprecision highp sampler2D;\nprecision highp usampler2D;\n")
+	b.WriteString("#version 300 es\nprecision highp float;\nprecision highp sampler2D;\nprecision highp usampler2D;\nprecision highp sampler2DArray;\n")
 	fetch := "texelFetch(t, %s, 0)"
-	if v.Packed {
+	switch {
+	case v.Packed:
 		b.WriteString("uniform usampler2D t;\nvec4 unpack(uvec4 u) { return vec4(unpackHalf2x16(u.x), unpackHalf2x16(u.y)) + vec4(unpackHalf2x16(u.z), unpackHalf2x16(u.w)); }\n")
 		fetch = "unpack(texelFetch(t, %s, 0))"
-	} else {
+	case v.Array:
+		b.WriteString("uniform sampler2DArray t;\n")
+	default:
 		b.WriteString("uniform sampler2D t;\n")
 	}
 	b.WriteString("uniform int n;\nout vec4 o;\nvoid main() {\n  ivec2 p = ivec2(gl_FragCoord.xy);\n")
@@ -116,6 +132,9 @@ func (v fetchVariant) shader() string {
 			addr := fmt.Sprintf("ivec2((p.x + %d) & M, (p.y + i) & M)", o)
 			if v.Shared {
 				addr = fmt.Sprintf("ivec2(%d, i & M)", o&(fetchSide-1))
+			}
+			if v.Array {
+				addr = fmt.Sprintf("ivec3(%s, %d)", addr, j%fetchLayers)
 			}
 			fmt.Fprintf(&b, "    a%d += %s;\n", j, fmt.Sprintf(fetch, addr))
 		}
@@ -164,7 +183,7 @@ func TestFetchShaders(t *testing.T) {
 	const size = 4
 	for _, v := range fetchVariants() {
 		for _, n := range []int{0, 3} {
-			px, err := eval[[]float64](p.ctx, fmt.Sprintf("peakRead(%q, %d, %d, [0,0,0,0], [0,0,0,0], %d)", v.shader(), size, n, v.side()))
+			px, err := eval[[]float64](p.ctx, fmt.Sprintf("peakRead(%q, %d, %d, [0,0,0,0], [0,0,0,0], %s)", v.shader(), size, n, v.textureArgs()))
 			if err != nil {
 				t.Fatalf("%s: %v", v, err)
 			}
@@ -202,10 +221,10 @@ func BenchmarkFetchPeak(b *testing.B) {
 		b.Fatal(err)
 	}
 	for range b.N {
-		type kind struct{ shared, packed bool }
+		type kind struct{ shared, packed, array bool }
 		best := map[kind]fetchResult{}
 		for _, v := range fetchVariants() {
-			res, err := eval[string](p.ctx, fmt.Sprintf("peakTime(%q, %d, %d, [0,0,0,0], [0,0,0,0], %d)", v.shader(), fetchSize, v.iters(), v.side()))
+			res, err := eval[string](p.ctx, fmt.Sprintf("peakTime(%q, %d, %d, [0,0,0,0], [0,0,0,0], %s)", v.shader(), fetchSize, v.iters(), v.textureArgs()))
 			if err != nil {
 				b.Fatalf("fetch probe %s: %v", v, err)
 			}
@@ -215,20 +234,19 @@ func BenchmarkFetchPeak(b *testing.B) {
 			}
 			rate := v.fetches(fetchSize, v.iters()) / ((t.Ms - t.Base) / 1000)
 			b.Logf("fetch probe %s: %.3f G fetches/s (%.1f ms a draw, %.1f ms without the loop)", v, rate/1e9, t.Ms, t.Base)
-			k := kind{v.Shared, v.Packed}
+			k := kind{v.Shared, v.Packed, v.Array}
 			if !math.IsInf(rate, 0) && rate > best[k].Rate {
 				best[k] = fetchResult{v, rate}
 			}
 		}
-		for _, packed := range []bool{false, true} {
-			for _, shared := range []bool{false, true} {
-				r := best[kind{shared, packed}]
-				values := 4.0
-				if packed {
-					values = 8
-				}
-				b.Logf("fetch peak: %.3f G fetches/s (%.2f G values/s), %s", r.Rate/1e9, values*r.Rate/1e9, r.Variant)
+		// The best of each kind, 2D beside 2D array beside packed.
+		for _, k := range []kind{{false, false, false}, {false, false, true}, {true, false, false}, {true, false, true}, {false, true, false}, {true, true, false}} {
+			r := best[k]
+			values := 4.0
+			if k.packed {
+				values = 8
 			}
+			b.Logf("fetch peak: %.3f G fetches/s (%.2f G values/s), %s", r.Rate/1e9, values*r.Rate/1e9, r.Variant)
 		}
 		if _, _, err := p.peak(b); err != nil {
 			b.Fatal(err)

@@ -147,10 +147,11 @@ func bestPeak(rs []peakResult) (peakResult, error) {
 // side x side texels, texel (x, y) = (1 + x%16, 1 + y%16, 1 + (x+y)%16, 1)
 // (the fetch probe, fetchpeak_test.go); a negative side, an RGBA32UI one
 // holding those four values as half floats twice over (lanes x and z:
-// the first two, y and w: the last two, low half first).
+// the first two, y and w: the last two, low half first). With layers,
+// an RGBA32F TEXTURE_2D_ARRAY of that many layers, each those texels.
 const peakJS = `
 let peakCtx;
-function peakProgram(src, size, m, k, side) {
+function peakProgram(src, size, m, k, side, layers) {
   if (!peakCtx || peakCtx.isContextLost()) {
     peakCtx = document.createElement("canvas").getContext("webgl2");
     if (!peakCtx.getExtension("EXT_color_buffer_float")) throw new Error("peak probe: no EXT_color_buffer_float");
@@ -186,12 +187,18 @@ function peakProgram(src, size, m, k, side) {
     }
     input = gl.createTexture();
     gl.activeTexture(gl.TEXTURE1);
-    gl.bindTexture(gl.TEXTURE_2D, input);
-    gl.texStorage2D(gl.TEXTURE_2D, 1, packed ? gl.RGBA32UI : gl.RGBA32F, side, side);
-    gl.texSubImage2D(gl.TEXTURE_2D, 0, 0, 0, side, side, packed ? gl.RGBA_INTEGER : gl.RGBA, packed ? gl.UNSIGNED_INT : gl.FLOAT, data);
+    const target = layers ? gl.TEXTURE_2D_ARRAY : gl.TEXTURE_2D;
+    gl.bindTexture(target, input);
+    if (layers) {
+      gl.texStorage3D(target, 1, gl.RGBA32F, side, side, layers);
+      for (let l = 0; l < layers; l++) gl.texSubImage3D(target, 0, 0, 0, l, side, side, 1, gl.RGBA, gl.FLOAT, data);
+    } else {
+      gl.texStorage2D(target, 1, packed ? gl.RGBA32UI : gl.RGBA32F, side, side);
+      gl.texSubImage2D(target, 0, 0, 0, side, side, packed ? gl.RGBA_INTEGER : gl.RGBA, packed ? gl.UNSIGNED_INT : gl.FLOAT, data);
+    }
     // Float textures do not filter: NEAREST, or the texture is incomplete.
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
-    gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
+    gl.texParameteri(target, gl.TEXTURE_MIN_FILTER, gl.NEAREST);
+    gl.texParameteri(target, gl.TEXTURE_MAG_FILTER, gl.NEAREST);
     gl.uniform1i(gl.getUniformLocation(p, "t"), 1);
     gl.activeTexture(gl.TEXTURE0);
   }
@@ -212,8 +219,8 @@ function peakProgram(src, size, m, k, side) {
 }
 // peakTime times a variant: the median of 3 draws looping iters times and
 // the fastest of 2 draws that skip the loop (the draw's fixed cost).
-function peakTime(src, size, iters, m, k, side) {
-  const pr = peakProgram(src, size, m, k, side);
+function peakTime(src, size, iters, m, k, side, layers) {
+  const pr = peakProgram(src, size, m, k, side, layers);
   try {
     pr.draw(1, 1, 1); // SwiftShader compiles the shader at its first draw
     const ms = [1, 2, 3].map(() => pr.draw(iters, 1, 1).ms).sort((a, b) => a - b)[1];
@@ -222,8 +229,8 @@ function peakTime(src, size, iters, m, k, side) {
   } finally { pr.dispose(); }
 }
 // peakRead draws a variant looping n times and returns every pixel.
-function peakRead(src, size, n, m, k, side) {
-  const pr = peakProgram(src, size, m, k, side);
+function peakRead(src, size, n, m, k, side, layers) {
+  const pr = peakProgram(src, size, m, k, side, layers);
   try { return Array.from(pr.draw(n, size, size).px); } finally { pr.dispose(); }
 }`
 
