@@ -29,7 +29,6 @@ const state = {
   size: { camera: 256, photo: 512 },
   switching: false, // a model download is in progress
   dims: "",
-  recSize: null, // [w, h] the recording in progress keeps
   lastReadout: 0,
   auto: true, // the camera's detail follows the frame rate (holder)
   strength: 100, // % of the cartoon over the picture
@@ -41,6 +40,8 @@ const meter = new core.Meter();
 const keeper = new live.Keeper({
   record: ui.record, share: ui.share, canvas: ui.out, say: (t) => say(t),
   redraw: () => state.engine?.redraw(),
+  // The rate holder was not fed while the recording held the size.
+  onEnd: () => holder.restart(),
 });
 // The camera's detail holds 24 frames a second unless the user pins one.
 let holder = new live.RateHolder(24, live.liveSizes, 256);
@@ -194,22 +195,15 @@ function cameraFrame() {
   const v = ui.video;
   if (!state.engine || state.switching || !v.videoWidth) return;
   const inFlight = meter.poll(state.engine);
-  // A recording keeps the size it started at: a video whose frames change
-  // size mid-file is one some players and recorders (MP4) cannot handle.
-  // The rate holder waits for its end, then starts a fresh window.
-  const recording = keeper.recording;
-  if (!recording && state.recSize) {
-    state.recSize = null;
-    holder.restart();
-  }
-  if (state.auto && !recording) {
+  // A recording holds its size (keeper.hold): the rate holder waits for
+  // its end, then starts a fresh window (the keeper's onEnd).
+  if (state.auto && !keeper.recording) {
     holder.frames(meter.finished, state.engine.gpuFrameMs());
     if (holder.starved) fallBack();
   }
   if (inFlight >= core.maxInFlight) return; // the GPU is behind: drop this frame
   const long = state.auto ? holder.size : state.size.camera;
-  let [w, h] = core.liveSize(v.videoWidth, v.videoHeight, long, state.engine.sizeMultiple());
-  if (recording) [w, h] = state.recSize ??= [w, h];
+  const [w, h] = keeper.hold(core.liveSize(v.videoWidth, v.videoHeight, long, state.engine.sizeMultiple()));
   // The stage takes the frame's own aspect; the cartoon, near it, fills it
   // (style.css), so that the two lie over each other exactly.
   setAspect(v.videoWidth, v.videoHeight);

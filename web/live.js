@@ -192,8 +192,9 @@ export class Keeper {
   #el;
   #rec = null; // the recording in progress
   #media = null; // the last photo or video saved, {blob, name}
-  constructor({ record: button, share, canvas, say, redraw }) {
-    this.#el = { button, share, canvas, say, redraw };
+  #held = null; // [w, h] the recording in progress keeps (hold)
+  constructor({ record: button, share, canvas, say, redraw, onEnd }) {
+    this.#el = { button, share, canvas, say, redraw, onEnd };
     button.hidden = !recordType();
     button.onclick = () => this.#toggle();
     share.onclick = () => {
@@ -209,6 +210,14 @@ export class Keeper {
   }
   /** recording says whether a recording is in progress. */
   get recording() { return !!this.#rec; }
+  /**
+   * hold returns the size [w, h] to stylize a camera frame at, given the
+   * one it would take: while a recording runs, the size of its first
+   * frame, since a video whose frames change size mid-file is one some
+   * players and recorders (MP4) cannot handle. onEnd (the constructor's)
+   * is called when the recording ends.
+   */
+  hold(size) { return this.#rec ? (this.#held ??= size) : size; }
   /** stop ends a recording in progress (which is then saved). */
   stop() { this.#rec?.stop(); }
   async #toggle() {
@@ -232,6 +241,8 @@ export class Keeper {
       say(describe(err));
     } finally {
       this.#rec = null;
+      this.#held = null;
+      this.#el.onEnd?.();
       button.textContent = "● Rec";
       button.setAttribute("aria-pressed", "false");
     }

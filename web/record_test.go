@@ -106,17 +106,27 @@ func probeVideo(t *testing.T, path string) (w, h int, seconds float64, distinct 
 	return w, h, end - first, len(seen)
 }
 
-// TestRecord records the live (fake) cartoon for 5 s (a test hook
-// shortens the 30 s limit, which then stops the recording by itself):
-// the downloaded video decodes at the canvas's size, lasts 4.5-5.5 s and
-// shows the camera moving. Nothing is uploaded.
-func TestRecord(t *testing.T) {
+// recordPage opens the page (the stand-in engine) on the fake camera at
+// the 256 px detail and waits for its frames (256x192); it returns the
+// session, the function that waits for its next download and the
+// server's URL.
+func recordPage(t *testing.T) (*session, func() []byte, string) {
+	t.Helper()
 	needFFmpeg(t)
 	_, url := serve(t, fakeFS(t), fakeInspect)
 	s := open(t, chromedp.Flag("use-fake-ui-for-media-stream", true), chromedp.Flag("use-fake-device-for-media-stream", true))
 	next := s.downloads(t)
 	s.do(t, desktop(), chromedp.Navigate(url+"/?size=256"))
-	s.wait(t, "the frame readout", `document.getElementById("readout").textContent.includes("fps")`)
+	s.wait(t, "the frame readout", `document.getElementById("readout").textContent.includes("fps") && document.getElementById("readout").textContent.includes("256×192")`)
+	return s, next, url
+}
+
+// TestRecord records the live (fake) cartoon for 5 s (a test hook
+// shortens the 30 s limit, which then stops the recording by itself):
+// the downloaded video decodes at the canvas's size, lasts 4.5-5.5 s and
+// shows the camera moving. Nothing is uploaded.
+func TestRecord(t *testing.T) {
+	s, next, url := recordPage(t)
 	if eval[bool](t, s, `document.getElementById("record").hidden`) {
 		t.Fatal("no record button: this browser records no video?")
 	}
@@ -178,12 +188,7 @@ func TestWidgetRecord(t *testing.T) {
 // size is one some players and MP4 recorders cannot handle), every frame
 // of it 256x192, and the new detail takes over once it ends.
 func TestRecordHoldsSize(t *testing.T) {
-	needFFmpeg(t)
-	_, url := serve(t, fakeFS(t), fakeInspect)
-	s := open(t, chromedp.Flag("use-fake-ui-for-media-stream", true), chromedp.Flag("use-fake-device-for-media-stream", true))
-	next := s.downloads(t)
-	s.do(t, desktop(), chromedp.Navigate(url+"/?size=256"))
-	s.wait(t, "the frame readout", `document.getElementById("readout").textContent.includes("256×192")`)
+	s, next, _ := recordPage(t)
 	s.do(t, chromedp.Evaluate[chromedp.Void](`globalThis.edgetoonRecordLimitMs = 4000`), chromedp.Click(chromedp.CSS("#record")))
 	s.wait(t, "a second recorded", `document.getElementById("record").textContent.includes("0:01 / 0:04")`)
 	s.do(t, chromedp.SetValue(chromedp.CSS("#size"), "512"), chromedp.Evaluate[chromedp.Void](`document.getElementById("size").dispatchEvent(new Event("change"))`))

@@ -91,7 +91,6 @@ class EdgeToon extends HTMLElement {
   #shot = false;
   #meter = new core.Meter();
   #holder = null; // the camera's automatic detail (RateHolder), without a size attribute
-  #recSize = null; // [w, h] the recording in progress keeps
   #lastReadout = 0;
   #connected = false;
   #keeper; // the photos and videos saved, the record and share buttons (live.js)
@@ -113,6 +112,7 @@ class EdgeToon extends HTMLElement {
     this.#keeper = new Keeper({
       record: el.rec, share: el.share, canvas: el.out, say: (t) => { el.note.textContent = t; },
       redraw: () => this.#engine?.redraw(),
+      onEnd: () => this.#holder?.restart(), // not fed while the recording held the size
     });
     el.rec.hidden = true; // until the camera runs
     el.split.oninput = () => el.stage.style.setProperty("--split", `${el.split.value}%`);
@@ -271,17 +271,11 @@ class EdgeToon extends HTMLElement {
     if (!this.#engine || !v.videoWidth) return;
     const inFlight = this.#meter.poll(this.#engine);
     const auto = !this.hasAttribute("size");
-    // A recording keeps the size it started at (as the page's).
-    const recording = this.#keeper.recording;
-    if (!recording && this.#recSize) {
-      this.#recSize = null;
-      this.#holder?.restart();
-    }
-    if (auto && !recording) this.#holder.frames(this.#meter.finished, this.#engine.gpuFrameMs());
+    // A recording holds its size (Keeper.hold), and the rate holder waits.
+    if (auto && !this.#keeper.recording) this.#holder.frames(this.#meter.finished, this.#engine.gpuFrameMs());
     if (inFlight >= core.maxInFlight) return; // the GPU is behind: drop this frame
     const long = auto ? this.#holder.size : this.#size;
-    let [w, h] = core.liveSize(v.videoWidth, v.videoHeight, long, this.#engine.sizeMultiple());
-    if (recording) [w, h] = this.#recSize ??= [w, h];
+    const [w, h] = this.#keeper.hold(core.liveSize(v.videoWidth, v.videoHeight, long, this.#engine.sizeMultiple()));
     // The stage takes the frame's own aspect; the cartoon, near it, fills it.
     this.#el.stage.style.setProperty("--aspect", `${v.videoWidth} / ${v.videoHeight}`);
     try {
