@@ -84,11 +84,16 @@ func (b *builder) emitGroup(gr *group, canvas bool) (*Pass, []string, []corner, 
 	// A baked conv's constants are those of its layers: one draw for all.
 	g.bake = baked > 0 && outputs == pixels*outL
 	pass := &Pass{Nodes: gr.names(), Value: tail, W: ceilDiv(out[1], pixels), H: out[0], Out: TexCanvas, Pixels: pixels}
+	if canvas {
+		// The canvas shows the picture's corner only (Options.ContentW),
+		// flipped within it.
+		pass.W, pass.H = b.opts.ContentW, b.opts.ContentH
+	}
 	// OUTPOS is the fragment's first output pixel, LAYER0 its first
 	// output layer.
 	switch {
 	case canvas:
-		g.define("OUTPOS", fmt.Sprintf("ivec2(int(gl_FragCoord.x), %s - 1 - int(gl_FragCoord.y))", g.int(out[0])))
+		g.define("OUTPOS", fmt.Sprintf("ivec2(int(gl_FragCoord.x), %s - 1 - int(gl_FragCoord.y))", g.int(pass.H)))
 	case pixels > 1:
 		g.define("OUTPOS", fmt.Sprintf("ivec2(int(gl_FragCoord.x) * %d, int(gl_FragCoord.y))", pixels))
 	default:

@@ -124,7 +124,8 @@ func (g *gen) fetch(name string) (string, error) {
 		// The graph input is the picture itself, resampled to the plan's
 		// size by the sampler and normalized here: no pass of its own.
 		g.image = true
-		inv := g.vec([]float32{1 / float32(b.opts.W), 1 / float32(b.opts.H)}, 1)
+		cw, ch := b.opts.ContentW, b.opts.ContentH
+		inv := g.vec([]float32{1 / float32(cw), 1 / float32(ch), float32(cw - 1), float32(ch - 1)}, 1)
 		k := g.vec(padAffine(b.g.Norm.Scale, b.g.InputChannels, 1), 1)
 		g.vec(padAffine(b.g.Norm.Bias, b.g.InputChannels, 0), 1)
 		body = bodyOf(fill(fetchImageSrc, "INV", fmt.Sprint(inv), "K", fmt.Sprint(k), "K1", fmt.Sprint(k+1),

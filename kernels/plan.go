@@ -75,6 +75,14 @@ const (
 // Options choose how a plan is built.
 type Options struct {
 	H, W int
+	// ContentH and ContentW are the picture's size within the plan's H x
+	// W (0: all of it), for a picture whose sides are not multiples of
+	// the graph's SizeMultiple: the image input (InputImage) is sampled at
+	// that size into the top-left corner and repeats its last row and
+	// column beyond it, as internal/photo.ToTensor pads on the CPU (zeros
+	// would print a dark seam into the convolutions), and a canvas pass
+	// renders that corner only. They change uniforms, not programs.
+	ContentH, ContentW int
 	// Half stores activations and weights as RGBA16F instead of RGBA32F.
 	Half  bool
 	Input InputKind
@@ -272,6 +280,20 @@ func Build(g *model.Graph, opts Options) (*Plan, error) {
 	}
 	if opts.H > opts.MaxTextureSize || opts.W > opts.MaxTextureSize {
 		return nil, &SizeError{fmt.Sprintf("input %dx%d exceeds MAX_TEXTURE_SIZE %d", opts.W, opts.H, opts.MaxTextureSize)}
+	}
+	if opts.ContentH == 0 && opts.ContentW == 0 {
+		opts.ContentH, opts.ContentW = opts.H, opts.W
+	}
+	if opts.ContentH < 1 || opts.ContentH > opts.H || opts.ContentW < 1 || opts.ContentW > opts.W {
+		return nil, fmt.Errorf("content %dx%d: want 1x1 to the plan's %dx%d", opts.ContentW, opts.ContentH, opts.W, opts.H)
+	}
+	if cropped := opts.ContentH != opts.H || opts.ContentW != opts.W; cropped {
+		if opts.Input != InputImage {
+			return nil, fmt.Errorf("content %dx%d of %dx%d: only an image input is padded", opts.ContentW, opts.ContentH, opts.W, opts.H)
+		}
+		if s := shapes[g.Output]; opts.ToCanvas && (s[0] != opts.H || s[1] != opts.W) {
+			return nil, fmt.Errorf("content %dx%d of %dx%d: the output (%dx%d) must be the input's size to be cropped", opts.ContentW, opts.ContentH, opts.W, opts.H, s[1], s[0])
+		}
 	}
 	if g.InputChannels > 4 && opts.Input == InputImage {
 		return nil, fmt.Errorf("input has %d channels: an image gives at most 4", g.InputChannels)

@@ -287,6 +287,46 @@ func TestInputPass(t *testing.T) {
 	}
 }
 
+// TestContent: a picture smaller than the plan (its sides padded to the
+// graph's multiple) changes uniforms, not programs: the plan has the same
+// passes and programs as the full-size one, and its canvas pass draws the
+// picture's size. An input that is not an image cannot be padded.
+func TestContent(t *testing.T) {
+	g := testgraph.Whitebox(newRand())
+	base, err := Build(g, Options{H: 64, W: 64, ToCanvas: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Build(g, Options{H: 64, W: 64, ContentH: 50, ContentW: 61, ToCanvas: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Passes) != len(base.Passes) || len(p.Programs) != len(base.Programs) {
+		t.Fatalf("%d passes, %d programs; want %d, %d as at full size", len(p.Passes), len(p.Programs), len(base.Passes), len(base.Programs))
+	}
+	for i := range p.Programs {
+		if p.Programs[i].Source != base.Programs[i].Source {
+			t.Errorf("program %d (%s) differs from the full-size plan's", i, p.Programs[i].Op)
+		}
+	}
+	last := p.Passes[len(p.Passes)-1]
+	if last.Out != TexCanvas || last.W != 61 || last.H != 50 {
+		t.Errorf("canvas pass %dx%d to %d, want 61x50 to the canvas", last.W, last.H, last.Out)
+	}
+	if p.Opts.ContentW != 61 || p.Opts.ContentH != 50 || base.Opts.ContentW != 64 || base.Opts.ContentH != 64 {
+		t.Errorf("content %dx%d and %dx%d, want 61x50 and 64x64 (0 is the whole plan)", p.Opts.ContentW, p.Opts.ContentH, base.Opts.ContentW, base.Opts.ContentH)
+	}
+	for _, o := range []Options{
+		{H: 64, W: 64, ContentH: 50, ContentW: 61, Input: InputRaw},
+		{H: 64, W: 64, ContentH: 65, ContentW: 64, ToCanvas: true},
+		{H: 64, W: 64, ContentH: 64, ContentW: -1, ToCanvas: true},
+	} {
+		if _, err := Build(g, o); err == nil {
+			t.Errorf("content %dx%d of %dx%d, input %v: no error", o.ContentW, o.ContentH, o.W, o.H, o.Input)
+		}
+	}
+}
+
 // TestShapeUniforms: convs of one kernel size and activation that differ
 // in stride, input and output channels get a program each, and one
 // program between them with their shapes in uniforms; the passes are

@@ -297,11 +297,12 @@ func (e *engine) stylize(source js.Value, w, h int) error {
 	if e.graph == nil {
 		return errorf(codeModelLoad, "no model loaded")
 	}
-	if err := checkSize(w, h, e.graph.SizeMultiple); err != nil {
+	if err := checkSize(w, h); err != nil {
 		return err
 	}
 	now := e.now.Invoke().Float()
-	if e.quick && (e.quickSince > 0 && now-e.quickSince > quickFor.Seconds()*1000 || !quickServes(e.graph, h, w)) {
+	ph, pw := e.padded(h, w)
+	if e.quick && (e.quickSince > 0 && now-e.quickSince > quickFor.Seconds()*1000 || !quickServes(e.graph, ph, pw)) {
 		// The background warm-up has not finished (frames that keep the
 		// GPU busy starve it), or the frame is too large for the quick
 		// layout to pay. The default layout compiles in this frame, as
@@ -349,16 +350,16 @@ func (e *engine) info() map[string]any {
 	}
 	if r := e.run; r != nil {
 		m["passes"] = len(r.plan.Passes)
-		m["width"] = r.plan.Opts.W
-		m["height"] = r.plan.Opts.H
+		m["width"] = r.plan.Opts.ContentW
+		m["height"] = r.plan.Opts.ContentH
 		m["macs"] = float64(r.plan.MACs())
 		m["quickLayout"] = r.quick
 	}
 	return m
 }
 
-// sizeMultiple is what stylize's width and height must be multiples of
-// for the model loaded now (1 before one is).
+// sizeMultiple is the multiple of the model loaded now (1 before one is)
+// that the engine pads a picture's sides to (build).
 func (e *engine) sizeMultiple() int {
 	if e.graph == nil {
 		return 1

@@ -144,13 +144,11 @@ func parsePrecision(p js.Value) (string, error) {
 	return "", errorf(codeArgument, "precision %v: want \"auto\", \"fp32\" or \"fp16\"", p)
 }
 
-// checkSize validates stylize's output size against the model's multiple.
-func checkSize(w, h, multiple int) error {
+// checkSize validates stylize's output size. Any positive size will do:
+// the engine pads a side that is not a multiple of the model's (build).
+func checkSize(w, h int) error {
 	if w <= 0 || h <= 0 {
 		return errorf(codeArgument, "stylize: size %dx%d must be positive", w, h)
-	}
-	if multiple > 1 && (w%multiple != 0 || h%multiple != 0) {
-		return errorf(codeArgument, "stylize: size %dx%d must be a multiple of %d", w, h, multiple)
 	}
 	return nil
 }

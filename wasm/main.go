@@ -93,8 +93,9 @@ func (e *engine) jsObject() js.Value {
 		})
 	})
 	method("info", func(args []js.Value) any { return js.ValueOf(e.info()) })
-	// What stylize's width and height must be multiples of, for the model
-	// loaded now: the page rounds each frame's size with it.
+	// The multiple that the engine pads a picture's sides to, for the
+	// model loaded now: a camera frame's size is chosen with it, so that
+	// no pixels are computed to be cropped.
 	method("sizeMultiple", func(args []js.Value) any { return e.sizeMultiple() })
 	method("lastFrameMs", func(args []js.Value) any { return e.lastMs })
 	e.liveMethods(method) // setOptions, redraw, frame timing: see post.go

@@ -65,11 +65,11 @@ func TestParseOptions(t *testing.T) {
 
 func TestCheckSize(t *testing.T) {
 	for _, c := range []struct {
-		w, h, m int
-		ok      bool
-	}{{256, 256, 4, true}, {512, 384, 4, true}, {258, 256, 4, false}, {0, 256, 1, false}, {7, 9, 1, true}} {
-		if err := checkSize(c.w, c.h, c.m); (err == nil) != c.ok {
-			t.Errorf("checkSize(%d, %d, %d) = %v", c.w, c.h, c.m, err)
+		w, h int
+		ok   bool
+	}{{256, 256, true}, {258, 255, true}, {0, 256, false}, {256, -4, false}, {1, 1, true}} {
+		if err := checkSize(c.w, c.h); (err == nil) != c.ok {
+			t.Errorf("checkSize(%d, %d) = %v", c.w, c.h, err)
 		}
 	}
 }

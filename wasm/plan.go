@@ -15,7 +15,7 @@ import (
 // building (and compiling any new programs) only when the size or the
 // layout (quick) changed.
 func (e *engine) ensurePlan(h, w int, async bool) error {
-	if e.run != nil && e.run.plan.Opts.H == h && e.run.plan.Opts.W == w && e.run.quick == e.quick {
+	if e.run != nil && e.run.plan.Opts.ContentH == h && e.run.plan.Opts.ContentW == w && e.run.quick == e.quick {
 		return nil
 	}
 	mark("plan-start")
@@ -39,7 +39,7 @@ func (e *engine) finishPlan(plan *kernels.Plan, fresh []*program, quick, async b
 	if err == nil || !e.unbake(err) {
 		return plan, err
 	}
-	if plan, err = e.build(plan.Opts.H, plan.Opts.W, quick); err != nil {
+	if plan, err = e.build(plan.Opts.ContentH, plan.Opts.ContentW, quick); err != nil {
 		return nil, err
 	}
 	return plan, e.finish(e.submit(plan), async)
@@ -64,11 +64,15 @@ func (e *engine) unbake(err error) bool {
 // refuse the baked convs' programs (profiledebug.go).
 var labSource func(string) string
 
-// build plans the current model at h x w for this device, in the quick
-// layout or the default one.
+// build plans the current model for a picture of h x w on this device, in
+// the quick layout or the default one. A side that is not a multiple of
+// the model's is padded to the next (kernels.Options.ContentW), as the
+// CLI pads a photo (internal/photo.ToTensor).
 func (e *engine) build(h, w int, quick bool) (*kernels.Plan, error) {
 	opts := e.limits
-	opts.H, opts.W, opts.Half, opts.Input, opts.ToCanvas = h, w, e.half, e.input, e.toCanvas
+	opts.H, opts.W = e.padded(h, w)
+	opts.ContentH, opts.ContentW = h, w
+	opts.Half, opts.Input, opts.ToCanvas = e.half, e.input, e.toCanvas
 	if quick {
 		opts.ConvPixels, opts.MaxOutputs, opts.Unbaked = quickLayout.ConvPixels, quickLayout.MaxOutputs, quickLayout.Unbaked
 		opts.ShapeUniforms = quickLayout.ShapeUniforms && !e.quickLiterals
@@ -86,7 +90,7 @@ func (e *engine) build(h, w int, quick bool) (*kernels.Plan, error) {
 
 // setPlan makes plan (built quick or not), its programs compiled, the
 // current one: the weights are uploaded (once per model) and its GL
-// objects allocated. A plan of the same output size as the last (the
+// objects allocated. A plan of the same canvas size as the last (the
 // quick layout giving way to the default one) takes over the last one's
 // post stage, so that the stabilizer's history carries on.
 func (e *engine) setPlan(plan *kernels.Plan, quick bool) error {
@@ -94,7 +98,7 @@ func (e *engine) setPlan(plan *kernels.Plan, quick bool) error {
 		e.uploadWeights(plan)
 	}
 	var keep *post
-	if old := e.run; old != nil && old.plan.OutShape == plan.OutShape {
+	if old := e.run; old != nil && old.plan.OutShape == plan.OutShape && old.plan.Opts.ContentW == plan.Opts.ContentW && old.plan.Opts.ContentH == plan.Opts.ContentH {
 		keep = old.post
 	}
 	r, err := newRunner(e, plan, keep)
@@ -111,6 +115,13 @@ func (e *engine) setPlan(plan *kernels.Plan, quick bool) error {
 	e.run = r
 	e.drawn = false
 	return nil
+}
+
+// padded is the plan size for a picture of h x w: each side rounded up to
+// the model's multiple.
+func (e *engine) padded(h, w int) (ph, pw int) {
+	m := e.sizeMultiple()
+	return (h + m - 1) / m * m, (w + m - 1) / m * m
 }
 
 func (e *engine) textureFormat() int {

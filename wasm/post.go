@@ -22,7 +22,7 @@ const (
 // pass renders mix(input, cartoon, strength) to the canvas. Its calls are
 // prepared, like the plan's.
 type post struct {
-	net   js.Value // RGBA8, output size: what the canvas pass would have shown
+	net   js.Value // RGBA8, canvas size: what the canvas pass would have shown
 	netFB js.Value
 	// Two sets of state, read one, write the other: the stabilized
 	// cartoon and the input it was made from, both RGBA16F.

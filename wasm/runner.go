@@ -28,7 +28,7 @@ type runner struct {
 }
 
 // newRunner allocates the plan's textures and framebuffers and prepares
-// its calls. keep, if not nil, is a post stage of the plan's output size
+// its calls. keep, if not nil, is a post stage of the plan's canvas size
 // to render through instead of a new one.
 func newRunner(e *engine, plan *kernels.Plan, keep *post) (*runner, error) {
 	c := e.gl
@@ -36,7 +36,7 @@ func newRunner(e *engine, plan *kernels.Plan, keep *post) (*runner, error) {
 	if plan.Opts.ToCanvas && e.postProgs != nil {
 		r.post = keep
 		if keep == nil {
-			p, err := newPost(e, plan.OutShape[1], plan.OutShape[0])
+			p, err := newPost(e, plan.Opts.ContentW, plan.Opts.ContentH)
 			if err != nil {
 				return nil, err
 			}

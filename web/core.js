@@ -174,11 +174,11 @@ export function stopStream(stream) {
 
 /**
  * fitSize scales w x h so that the long side is at most long (never
- * enlarging), rounding both sides to multiples of m, as the engine needs.
+ * enlarging), each side rounded to whole pixels (at least one).
  */
-export function fitSize(w, h, long, m) {
+export function fitSize(w, h, long) {
   const s = Math.min(1, long / Math.max(w, h));
-  const round = (v) => Math.max(m, Math.round((v * s) / m) * m);
+  const round = (v) => Math.max(1, Math.round(v * s));
   return [round(w), round(h)];
 }
 
@@ -216,26 +216,13 @@ export function liveSize(w, h, long, m) {
   return w >= h ? [best.l, best.s] : [best.s, best.l];
 }
 
-/**
- * fitMultiple is the size to stylize a decoded photo (or canvas) at with
- * engine: its own, each side rounded to the multiple the engine's model
- * needs (a resize of at most half that multiple, only where needed).
- */
-export const fitMultiple = (b, engine) => fitSize(b.width, b.height, Math.max(b.width, b.height), engine.sizeMultiple());
-
-/**
- * photoMultiple is what readPhoto rounds a photo's sides to: a multiple
- * of every shipped model's size multiple (4, 8 or 16; checked by
- * TestPhotoMultiple), so that the photo is stylized at the size it was
- * read, with no second resize; fitMultiple rounds again for any other.
- */
-export const photoMultiple = 16;
-
 /** The largest photo accepted: 50 megapixels, a phone camera's worth. */
 export const maxPixels = 50e6;
 
 /**
  * readPhoto decodes an image file at a long side of at most long pixels,
+ * its aspect kept to the pixel (the engines pad a side that is not a
+ * multiple of their model's, so the photo is stylized at this size),
  * honouring its EXIF orientation. It reads the dimensions first and
  * refuses huge images before decoding them at full size.
  */
@@ -263,7 +250,7 @@ export async function readPhoto(blob, long) {
   if (w * h > maxPixels) {
     throw coded("photo", `This image is too large (${w}×${h}). Choose one under ${maxPixels / 1e6} megapixels.`);
   }
-  const [tw, th] = fitSize(w, h, long, photoMultiple);
+  const [tw, th] = fitSize(w, h, long);
   try {
     const bitmap = await createImageBitmap(blob, {
       imageOrientation: "from-image", resizeWidth: tw, resizeHeight: th, resizeQuality: "high",

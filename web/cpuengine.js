@@ -132,7 +132,7 @@ class CPUEngine {
     this.done = 0;
     this.running = null; // Promise of the frames in progress
     this.waiting = null; // the next frame: {pixels, w, h}
-    this.last = null; // the last frame: {input, output, w, h, ow, oh, c}
+    this.last = null; // the last frame: {output (the picture's part), w, h, ow, oh, c}
     this.scratch = null;
     this.disposed = false;
     this.onstatechange = null;
@@ -160,9 +160,8 @@ class CPUEngine {
 
   stylize(source, w, h) {
     if (this.disposed) throw coded("disposed", "The engine was closed.");
-    const k = this.m.multiple;
-    if (!(w > 0 && h > 0 && w % k === 0 && h % k === 0)) {
-      throw coded("argument", `stylize: the size must be a multiple of ${k} (got ${w}x${h})`);
+    if (!(Number.isInteger(w) && Number.isInteger(h) && w > 0 && h > 0)) {
+      throw coded("argument", `stylize: size ${w}x${h} must be positive`);
     }
     this.waiting = { pixels: this.read(source, w, h), w, h }; // replaces one not begun
     this.running ??= this.drain();
@@ -183,22 +182,32 @@ class CPUEngine {
     this.running = null;
   }
 
-  // frame runs the network on RGBA pixels and draws the result.
+  // frame runs the network on RGBA pixels of w x h and draws the result.
+  // A side that is not a multiple of the model's is padded to the next by
+  // repeating the last column and row, and the output cropped back, as
+  // the WebGL engine does (kernels.Options.ContentW).
   async frame(pixels, w, h) {
     const start = performance.now();
-    const { ort, session, norm, denorm } = this.m;
-    const n = w * h, x = new Float32Array(3 * n);
+    const { ort, session, norm, multiple: k } = this.m;
+    const pw = Math.ceil(w / k) * k, ph = Math.ceil(h / k) * k;
+    const n = pw * ph, x = new Float32Array(3 * n);
     for (let c = 0; c < 3; c++) {
       const s = norm.scale[c] / 255, b = norm.bias[c], o = c * n;
-      for (let i = 0; i < n; i++) x[o + i] = pixels[4 * i + c] * s + b;
+      for (let y = 0; y < ph; y++) {
+        const row = Math.min(y, h - 1) * w;
+        for (let i = 0; i < pw; i++) x[o + y * pw + i] = pixels[4 * (row + Math.min(i, w - 1)) + c] * s + b;
+      }
     }
-    const input = new ort.Tensor("float32", x, [1, 3, h, w]);
+    const input = new ort.Tensor("float32", x, [1, 3, ph, pw]);
     const outs = await session.run({ [session.inputNames[0]]: input });
     const y = outs[session.outputNames[0]];
     if (this.disposed) return;
-    const [, oc, oh, ow] = y.dims;
-    this.last = { input: x, output: y.data, w, h, ow, oh, c: oc };
-    this.last.cartoon = this.steady(pixels, this.cartoon(y.data, ow, oh, oc), w, h, ow, oh);
+    const [, oc, oph, opw] = y.dims;
+    // The picture's part of the output: all of it where nothing was padded.
+    const ow = pw === w ? opw : Math.round((w * opw) / pw), oh = ph === h ? oph : Math.round((h * oph) / ph);
+    const output = crop(y.data, opw, oph, oc, ow, oh);
+    this.last = { output, w, h, ow, oh, c: oc };
+    this.last.cartoon = this.steady(pixels, this.cartoon(output, ow, oh, oc), w, h, ow, oh);
     this.draw(pixels, w, h);
     this.lastMs = performance.now() - start;
     this.done++;
@@ -369,4 +378,17 @@ const pending = new WeakMap();
 /** pendingFrame: cpupath.js's, for this module's engines. */
 export function pendingFrame(canvas) {
   return pending.get(canvas)?.() ?? undefined;
+}
+
+// crop returns the top-left ow x oh of an NCHW tensor of c x oph x opw.
+function crop(data, opw, oph, c, ow, oh) {
+  if (ow === opw && oh === oph) return data;
+  const out = new Float32Array(c * ow * oh);
+  for (let ch = 0; ch < c; ch++) {
+    for (let y = 0; y < oh; y++) {
+      const from = (ch * oph + y) * opw;
+      out.set(data.subarray(from, from + ow), (ch * oh + y) * ow);
+    }
+  }
+  return out;
 }

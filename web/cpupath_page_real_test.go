@@ -82,7 +82,7 @@ func TestCPUPathOfflineReal(t *testing.T) {
 	s.waitReal(t, "the cartoon, offline", `!document.getElementById("download").disabled`)
 	c := eval[canvasPixels](t, s, canvasJS+`(document.getElementById("out"))`)
 	portrait := fixture(t, "biden.jpg")
-	if w, h := fitSize(portrait.Bounds().Dx(), portrait.Bounds().Dy(), 64, photoMultiple(t)); c.W != w || c.H != h {
+	if w, h := fitSize(portrait.Bounds().Dx(), portrait.Bounds().Dy(), 64); c.W != w || c.H != h {
 		t.Errorf("stylized at %dx%d, want %dx%d", c.W, c.H, w, h)
 	}
 	cartoonOf(t, "offline photo", c, eval[canvasPixels](t, s, canvasJS+`(document.getElementById("before"))`))

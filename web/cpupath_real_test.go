@@ -91,7 +91,8 @@ const cpuFrameJS = `(async (b64, sw, sh, w, h) => {
   const drawn = canvas.getContext("2d").getImageData(0, 0, out.width, out.height).data;
   return {info: engine.info(), isolated: crossOriginIsolated, cores: navigator.hardwareConcurrency, png: png.size,
     width: out.width, height: out.height, channels: out.channels, output: btoa(s),
-    corner: Array.from(drawn.subarray(0, 4))};
+    canvas: [canvas.width, canvas.height], corner: Array.from(drawn.subarray(0, 4)),
+    last: Array.from(drawn.subarray(drawn.length - 4))};
 })`
 
 type cpuFrame struct {
@@ -103,7 +104,9 @@ type cpuFrame struct {
 	Height   int
 	Channels int
 	Output   string
-	Corner   []int
+	Canvas   []int
+	Corner   []int // the canvas's top-left pixel, RGBA
+	Last     []int // and its bottom-right
 }
 
 // TestCPUPathReal: the page's CPU engine, forced by the engine setting,
@@ -113,7 +116,9 @@ type cpuFrame struct {
 // resampled over each pixel's footprint as the WebGL engine does, so the
 // reference is photo.Sample of the source (as for TestShrunkInput in
 // wasm/browsertest); the browser's bilinear drawImage before it was up to
-// 0.42 off in the output (which spans about 2.2).
+// 0.42 off in the output (which spans about 2.2). A size that is not a
+// multiple of the model's is padded (photo.Pad) and cropped back, as the
+// WebGL engine does (TestPaddedInput in wasm/browsertest).
 func TestCPUPathReal(t *testing.T) {
 	rs, s := startCPUPath(t)
 	s.script(t, `localStorage.setItem("edgetoon-engine", "cpu")`)
@@ -122,10 +127,11 @@ func TestCPUPathReal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const w, h = 128, 96
 	portrait := fixture(t, "obama.jpg")
-	for _, src := range [][2]int{{w, h}, {320, 240}, {400, 300}, {96, 72}} {
-		sw, sh := src[0], src[1]
+	m := g.SizeMultiple
+	for _, src := range [][4]int{{128, 96, 128, 96}, {320, 240, 128, 96}, {400, 300, 128, 96}, {96, 72, 128, 96}, {320, 240, 125, 94}} {
+		sw, sh, w, h := src[0], src[1], src[2], src[3]
+		pw, ph := (w+m-1)/m*m, (h+m-1)/m*m
 		img := imageOf(photo.Sample(portrait, sw, sh)).(*image.NRGBA)
 		f := await[cpuFrame](t, s, fmt.Sprintf("%s(%q, %d, %d, %d, %d)", cpuFrameJS, base64.StdEncoding.EncodeToString(img.Pix), sw, sh, w, h))
 		if sw == w {
@@ -140,17 +146,18 @@ func TestCPUPathReal(t *testing.T) {
 				t.Error("no PNG from the CPU canvas")
 			}
 		}
-		want, err := cpu.Run(g, g.Norm.Apply(photo.Sample(img, w, h)))
+		y, err := cpu.Run(g, g.Norm.Apply(photo.Pad(photo.Sample(img, w, h), pw, ph)))
 		if err != nil {
 			t.Fatal(err)
 		}
+		want := photo.Crop(y, w, h)
 		raw, err := base64.StdEncoding.DecodeString(f.Output)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got := isolated.DecodeF32(raw)
-		if f.Width != w || f.Height != h || f.Channels != 3 || len(got) != 3*w*h {
-			t.Fatalf("%dx%d source: output %dx%dx%d (%d values), want %dx%dx3", sw, sh, f.Width, f.Height, f.Channels, len(got), w, h)
+		if f.Width != w || f.Height != h || f.Channels != 3 || len(got) != 3*w*h || !slices.Equal(f.Canvas, []int{w, h}) {
+			t.Fatalf("%dx%d source at %dx%d: output %dx%dx%d (%d values), canvas %v, want %dx%dx3", sw, sh, w, h, f.Width, f.Height, f.Channels, len(got), f.Canvas, w, h)
 		}
 		var worst, lo, hi float64
 		lo, hi = math.Inf(1), math.Inf(-1)
@@ -161,18 +168,24 @@ func TestCPUPathReal(t *testing.T) {
 				lo, hi = min(lo, r), max(hi, r)
 			}
 		}
-		t.Logf("%dx%d source: max |ORT - cpu.Run| = %.3g over %d values (the network's output spans %.3f..%.3f)", sw, sh, worst, len(got), lo, hi)
+		t.Logf("%dx%d source at %dx%d: max |ORT - cpu.Run| = %.3g over %d values (the network's output spans %.3f..%.3f)", sw, sh, w, h, worst, len(got), lo, hi)
 		if worst > 1e-4 || math.IsNaN(worst) {
 			t.Errorf("%dx%d source: max |ORT - cpu.Run| = %g, want <= 1e-4", sw, sh, worst)
 		}
 		if hi-lo < 0.5 {
 			t.Errorf("%dx%d source: the reference output spans only %.3f..%.3f: not a picture", sw, sh, lo, hi)
 		}
-		// The canvas: the top-left pixel, denormalized by hand.
+		// The canvas: its first and last pixels, denormalized by hand.
 		for c := range 3 {
-			p := float64(want.Data[c]*g.Denorm.Scale[c]+g.Denorm.Bias[c]) * 255
-			if d := math.Abs(float64(f.Corner[c]) - math.Min(math.Max(p, 0), 255)); d > 1 {
-				t.Errorf("%dx%d source: canvas pixel (0,0) channel %d is %d, want %.1f", sw, sh, c, f.Corner[c], p)
+			for _, px := range []struct {
+				at  string
+				got int
+				i   int
+			}{{"(0,0)", f.Corner[c], c}, {"bottom-right", f.Last[c], 3*(w*h-1) + c}} {
+				p := float64(want.Data[px.i]*g.Denorm.Scale[c]+g.Denorm.Bias[c]) * 255
+				if d := math.Abs(float64(px.got) - math.Min(math.Max(p, 0), 255)); d > 1 {
+					t.Errorf("%dx%d source at %dx%d: canvas pixel %s channel %d is %d, want %.1f", sw, sh, w, h, px.at, c, px.got, p)
+				}
 			}
 		}
 	}

@@ -187,11 +187,12 @@ func TestPhoto(t *testing.T) {
 		t.Errorf("rotated photo: size %dx%d, top pixel %v, bottom pixel %v", px[0], px[1], px[2:6], px[6:10])
 	}
 
-	// A portrait: stylized at 512 on the long side, saved as that PNG.
+	// A portrait (410x512): stylized at its own size, 512 on the long
+	// side, saved as that PNG.
 	s.do(t, chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{portrait}))
 	s.wait(t, "the cartoon", `!document.getElementById("download").disabled && document.getElementById("before").width !== 160`)
 	dims := eval[[]int](t, s, `[before.width, before.height, out.width, out.height]`)
-	if max(dims[0], dims[1]) != 512 || dims[0]%4 != 0 || dims[1]%4 != 0 || dims[2] != dims[0] || dims[3] != dims[1] {
+	if dims[0] != 410 || dims[1] != 512 || dims[2] != dims[0] || dims[3] != dims[1] {
 		t.Errorf("before %dx%d, cartoon %dx%d", dims[0], dims[1], dims[2], dims[3])
 	}
 	s.do(t, chromedp.Click(chromedp.CSS("#download")))
@@ -273,10 +274,11 @@ func TestOffline(t *testing.T) {
 	}
 }
 
-// TestSizeMultiple: with a model whose sizes must be multiples of 16 (the
-// fake engine then refuses any other, as the real one does), the camera at
-// a detail of 180 (a 4:3 frame of 180x135) and a photo (obama.jpg, read at
-// 408x512) are stylized at multiples of 16, on the page and in the widget.
+// TestSizeMultiple: with a model whose size multiple is 16, the camera at
+// a detail of 180 (a 4:3 frame of 180x135) is stylized at multiples of 16
+// (liveSize: nothing computed to be cropped), on the page and in the
+// widget, and a photo (obama.jpg, 410x512) at its own size (the engine
+// pads it).
 func TestSizeMultiple(t *testing.T) {
 	_, url := serve(t, fakeFS(t), fakeInspect)
 	host := thirdPartyPage(t, fmt.Sprintf(`<script type="module" src="%s/widget.js"></script>
@@ -296,6 +298,12 @@ func TestSizeMultiple(t *testing.T) {
 			t.Errorf("%s: cartoon %dx%d, want multiples of 16, %d on the long side", what, d[0], d[1], long)
 		}
 	}
+	checkPhoto := func() {
+		t.Helper()
+		if d := eval[[]int](t, s, `[out.width, out.height]`); d[0] != 410 || d[1] != 512 {
+			t.Errorf("photo: cartoon %dx%d, want the photo's 410x512", d[0], d[1])
+		}
+	}
 	s.do(t, desktop(), chromedp.Navigate(url+"/?size=180"))
 	s.wait(t, "the frame readout", `document.getElementById("readout").textContent.includes("fps")`)
 	check("camera", "out", 176)
@@ -303,7 +311,7 @@ func TestSizeMultiple(t *testing.T) {
 	s.wait(t, "the engine", engineReady)
 	s.do(t, chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{portrait}))
 	s.wait(t, "the cartoon", `!document.getElementById("download").disabled`)
-	check("photo", "out", 512)
+	checkPhoto()
 	if n := eval[string](t, s, `document.getElementById("notice").hidden ? "" : document.getElementById("notice").textContent`); n != "" {
 		t.Errorf("notice %q", n)
 	}

@@ -70,7 +70,7 @@ export class Photo {
     if (!engine || !b || !this.page.active()) return;
     let png;
     const start = performance.now();
-    const [w, h] = core.fitMultiple(b, engine);
+    const [w, h] = [b.width, b.height];
     try {
       engine.stylize(b, w, h);
       png = this.keepPNG(); // same task as the draw

@@ -3,61 +3,20 @@ package web_test
 import (
 	"image"
 	"math"
-	"os"
-	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 	"golang.org/x/image/draw"
-
-	"github.com/edgetoon/edgetoon/model"
 )
 
-// fitSize is core.js's fitSize: the long side at most long, both sides
-// rounded to multiples of m.
-func fitSize(w, h, long, m int) (int, int) {
+// fitSize is core.js's fitSize: the long side at most long, each side
+// rounded to whole pixels. readPhoto keeps a photo's aspect so, whatever
+// the model's size multiple (the engines pad).
+func fitSize(w, h, long int) (int, int) {
 	s := math.Min(1, float64(long)/float64(max(w, h)))
-	round := func(v int) int { return max(m, int(math.Round(float64(v)*s/float64(m)))*m) }
+	round := func(v int) int { return max(1, int(math.Round(float64(v)*s))) }
 	return round(w), round(h)
-}
-
-// photoMultiple is what core.js's readPhoto rounds a photo's sides to
-// (its photoMultiple).
-func photoMultiple(t testing.TB) int {
-	t.Helper()
-	src, err := os.ReadFile("core.js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`export const photoMultiple = (\d+);`).FindSubmatch(src)
-	if m == nil {
-		t.Fatal("core.js has no photoMultiple")
-	}
-	n, _ := strconv.Atoi(string(m[1]))
-	return n
-}
-
-// TestPhotoMultiple: a photo read by readPhoto fits every shipped model
-// (web/models and the teacher built into dist) without a second resize.
-func TestPhotoMultiple(t *testing.T) {
-	pm := photoMultiple(t)
-	paths, _ := filepath.Glob("models/*.safetensors")
-	built, _ := filepath.Glob("dist/models/*.safetensors")
-	if len(paths) == 0 {
-		t.Fatal("no models in web/models")
-	}
-	for _, p := range append(paths, built...) {
-		g, err := model.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if pm%g.SizeMultiple != 0 {
-			t.Errorf("%s needs sides that are multiples of %d; readPhoto rounds to %d", p, g.SizeMultiple, pm)
-		}
-	}
 }
 
 // minJPEGPSNR bounds a photo's cartoon against the CPU reference run on
@@ -85,7 +44,7 @@ func TestCameraDeniedReal(t *testing.T) {
 	saved := decodePNG(t, data)
 
 	portrait := fixture(t, "obama.jpg")
-	w, h := fitSize(portrait.Bounds().Dx(), portrait.Bounds().Dy(), 128, photoMultiple(t))
+	w, h := fitSize(portrait.Bounds().Dx(), portrait.Bounds().Dy(), 128)
 	t.Logf("downloaded %d bytes: %v PNG", len(data), saved.Bounds().Size())
 	if saved.Bounds() != image.Rect(0, 0, w, h) {
 		t.Fatalf("the PNG is %v, want %dx%d (%v at 128 px)", saved.Bounds().Size(), w, h, portrait.Bounds().Size())
@@ -150,7 +109,7 @@ func TestOfflineReal(t *testing.T) {
 		t.Fatalf("%d frames recorded", len(fs))
 	}
 	portrait := fixture(t, "biden.jpg")
-	if w, h := fitSize(portrait.Bounds().Dx(), portrait.Bounds().Dy(), 64, photoMultiple(t)); fs[0].W != w || fs[0].H != h {
+	if w, h := fitSize(portrait.Bounds().Dx(), portrait.Bounds().Dy(), 64); fs[0].W != w || fs[0].H != h {
 		t.Errorf("stylized at %dx%d, want %dx%d", fs[0].W, fs[0].H, w, h)
 	}
 	checkFrame(t, "offline photo", fs[0].src, fs[0])

@@ -310,13 +310,17 @@ func reference(t testing.TB, img image.Image, w, h int) []float32 {
 }
 
 // runCPU runs g on the CPU engine on img sampled at w x h as the shader
-// samples it, and returns the picture as RGB in [0,1].
+// samples it, padded to the model's multiple as the engines pad it, and
+// returns the picture's part as RGB in [0,1].
 func runCPU(t testing.TB, g *model.Graph, img image.Image, w, h int) []float32 {
 	t.Helper()
-	y, err := cpu.Run(g, g.Norm.Apply(photo.Sample(img, w, h)))
+	m := max(g.SizeMultiple, 1)
+	x := photo.Pad(photo.Sample(img, w, h), (w+m-1)/m*m, (h+m-1)/m*m)
+	y, err := cpu.Run(g, g.Norm.Apply(x))
 	if err != nil {
 		t.Fatal(err)
 	}
+	y = photo.Crop(y, w, h)
 	out := make([]float32, len(y.Data))
 	for i, v := range y.Data {
 		out[i] = float32(math.Min(math.Max(float64(v*g.Denorm.Scale[i%3]+g.Denorm.Bias[i%3]), 0), 1))

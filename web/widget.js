@@ -35,7 +35,7 @@ sheet.replaceSync(`
   margin: 0 auto; background: #0a0f1c; --split: 50%; }
 .layer { position: absolute; inset: 0; width: 100%; height: 100%; object-fit: contain; display: block; }
 .after { position: absolute; inset: 0; clip-path: inset(0 0 0 var(--split)); }
-.out { object-fit: fill; } /* the cartoon's size is the stage's aspect rounded to the model's multiple */
+.out { object-fit: fill; } /* the cartoon may be a few pixels off the stage's aspect (a camera frame's size is rounded) */
 .mirror video, .mirror .out { transform: scaleX(-1); }
 .split { position: absolute; inset: 0; width: 100%; height: 100%; margin: 0; opacity: 0; cursor: ew-resize;
   touch-action: pan-y; z-index: 2; }
@@ -348,7 +348,7 @@ class EdgeToon extends HTMLElement {
     const start = performance.now();
     try {
       this.#applyOptions();
-      engine.stylize(b, ...core.fitMultiple(b, engine));
+      engine.stylize(b, b.width, b.height);
     } catch (err) {
       return this.#say(core.describe(err));
     }

@@ -118,17 +118,50 @@ func Fit(w, h, long, m int) (fw, fh, pw, ph int) {
 func ToTensor(img image.Image, fw, fh, pw, ph int, norm model.Affine) *model.Tensor {
 	dst := image.NewNRGBA(image.Rect(0, 0, fw, fh))
 	draw.CatmullRom.Scale(dst, dst.Bounds(), img, img.Bounds(), draw.Src, nil)
-	t := model.NewTensor(ph, pw, 3)
-	for y := range ph {
-		for x := range pw {
-			c := dst.NRGBAAt(min(x, fw-1), min(y, fh-1))
-			i := (y*pw + x) * 3
+	t := model.NewTensor(fh, fw, 3)
+	for y := range fh {
+		for x := range fw {
+			c := dst.NRGBAAt(x, y)
+			i := (y*fw + x) * 3
 			for ch, v := range [3]uint8{c.R, c.G, c.B} {
 				t.Data[i+ch] = float32(v)/255*norm.Scale[ch] + norm.Bias[ch]
 			}
 		}
 	}
-	return t
+	return Pad(t, pw, ph)
+}
+
+// Pad returns the [H,W,C] tensor t enlarged to w x h by repeating its last
+// column and row, as the GPU engine pads a picture whose sides are not
+// multiples of its model's (kernels.Options.ContentW). t itself is
+// returned where it is that size already.
+func Pad(t *model.Tensor, w, h int) *model.Tensor {
+	th, tw, c := t.Shape[0], t.Shape[1], t.Shape[2]
+	if tw == w && th == h {
+		return t
+	}
+	out := model.NewTensor(h, w, c)
+	for y := range h {
+		for x := range w {
+			src := (min(y, th-1)*tw + min(x, tw-1)) * c
+			copy(out.Data[(y*w+x)*c:(y*w+x+1)*c], t.Data[src:src+c])
+		}
+	}
+	return out
+}
+
+// Crop returns the top-left w x h of the [H,W,C] tensor t: the part of a
+// padded picture's output that stands for the picture.
+func Crop(t *model.Tensor, w, h int) *model.Tensor {
+	tw, c := t.Shape[1], t.Shape[2]
+	if tw == w && t.Shape[0] == h {
+		return t
+	}
+	out := model.NewTensor(h, w, c)
+	for y := range h {
+		copy(out.Data[y*w*c:(y+1)*w*c], t.Data[y*tw*c:(y*tw+w)*c])
+	}
+	return out
 }
 
 // FromTensor maps a [H,W,3] output back to pixels with denorm, clamps,

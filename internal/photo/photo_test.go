@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"slices"
 	"strings"
 	"testing"
 
@@ -168,6 +169,23 @@ func TestTensorRoundTrip(t *testing.T) {
 	back := FromTensor(tt, 6, 5, denorm)
 	if !bytes.Equal(back.Pix, img.Pix) {
 		t.Errorf("round trip changed pixels:\n%v\n%v", back.Pix[:12], img.Pix[:12])
+	}
+}
+
+func TestPadCrop(t *testing.T) {
+	// A 2x2 picture of one channel, 1 2 / 3 4, padded to 3x3 repeats its
+	// last column and row (hand-computed), and cropped back is itself.
+	x := &model.Tensor{Shape: []int{2, 2, 1}, Data: []float32{1, 2, 3, 4}}
+	p := Pad(x, 3, 3)
+	want := []float32{1, 2, 2, 3, 4, 4, 3, 4, 4}
+	if !slices.Equal(p.Shape, []int{3, 3, 1}) || !slices.Equal(p.Data, want) {
+		t.Errorf("Pad = %v %v, want [3 3 1] %v", p.Shape, p.Data, want)
+	}
+	if c := Crop(p, 2, 2); !slices.Equal(c.Shape, x.Shape) || !slices.Equal(c.Data, x.Data) {
+		t.Errorf("Crop(Pad) = %v %v, want %v %v", c.Shape, c.Data, x.Shape, x.Data)
+	}
+	if c := Crop(p, 3, 1); !slices.Equal(c.Data, []float32{1, 2, 2}) {
+		t.Errorf("Crop to the first row = %v", c.Data)
 	}
 }
 

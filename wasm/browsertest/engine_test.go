@@ -63,7 +63,7 @@ async function stylizeTwice(model, px, w, h, out1, out2, precision, loseContext)
   for (let i = 0; i < 4; i++) eng.lastFrameMs(src, w, h);
   const callMallocs = (edgetoon.debugMallocs() - c0) / 4;
   let bad = "";
-  const e = eng.stylize(src, w + 1, h); if (e) bad = e.code + ": " + e.message;
+  const e = eng.stylize(src, 0, h); if (e) bad = e.code + ": " + e.message;
   const info = eng.info();
   return JSON.stringify({states, info, bad, mallocs, callMallocs});
 }`
@@ -149,7 +149,7 @@ func TestCanvasAndContextLoss(t *testing.T) {
 		t.Errorf("onstatechange saw %v, want [lost restored]", r.States)
 	}
 	if r.Bad == "" || r.Bad[:8] != "argument" {
-		t.Errorf("stylize at a size not a multiple of 4: %q, want an argument error", r.Bad)
+		t.Errorf("stylize at a width of 0: %q, want an argument error", r.Bad)
 	}
 	for i, id := range []string{id1, id2} {
 		got := p.srv.get(id)

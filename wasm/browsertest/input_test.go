@@ -3,6 +3,7 @@
 package browsertest
 
 import (
+	"encoding/json"
 	"fmt"
 	"image"
 	"path/filepath"
@@ -163,4 +164,104 @@ func (p *page) pin(t *testing.T, names ...string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { eval[chromedp.Void](p.ctx, unpin) })
+}
+
+// TestPaddedInput: a picture whose sides are not multiples of the
+// model's is stylized at its own size, padded as the CLI pads a photo
+// (photo.Pad: its last row and column repeated): the canvas is the
+// picture's size and shows what the CPU engine computes from the padded
+// picture, cropped back, for the shipped student and White-box, with the
+// input pass and inlined. A second size padded to the same plan size
+// checks that the plan follows the picture's size, not the padded one.
+func TestPaddedInput(t *testing.T) {
+	student, err := model.ReadFile(filepath.Join(repoRoot(), "web", "models", "student.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPage(t)
+	if _, err := eval[chromedp.Void](p.ctx, engineJS+`
+async function stylizePadded(model, px, sw, sh, sizes, outs) {
+  const canvas = document.getElementById("out");
+  const eng = await edgetoon.create({canvas, model, precision: "fp32"});
+  const src = await rgbaCanvas(px, sw, sh);
+  for (let i = 0; i < sizes.length; i++) {
+    const err = eng.stylize(src, sizes[i][0], sizes[i][1]);
+    if (err) throw err;
+    await readCanvas(canvas, outs[i]);
+  }
+  eng.dispose();
+  return "ok";
+}`); err != nil {
+		t.Fatal(err)
+	}
+	const sw, sh = 300, 217
+	_, rgba := opaqueFixtureSized(t, "obama.jpg", sw, sh)
+	img := &image.NRGBA{Pix: rgba, Stride: 4 * sw, Rect: image.Rect(0, 0, sw, sh)}
+	pu := p.srv.put(rgba)
+	sizes := [][2]int{{125, 90}, {126, 91}}
+	for _, tc := range []struct {
+		name string
+		g    func(*testing.T) *model.Graph
+	}{
+		{"student", func(*testing.T) *model.Graph { return student }},
+		{"whitebox", func(t *testing.T) *model.Graph { return whiteboxModel(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := tc.g(t)
+			m := max(g.SizeMultiple, 1)
+			var wants [][]float32
+			for _, s := range sizes {
+				w, h := s[0], s[1]
+				if w%m == 0 && h%m == 0 {
+					t.Fatalf("%dx%d is a multiple of %d: nothing to pad", w, h, m)
+				}
+				pw, ph := (w+m-1)/m*m, (h+m-1)/m*m
+				y, err := cpu.Run(g, normalize(g, photo.Pad(photo.Sample(img, w, h), pw, ph)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				wants = append(wants, denormalize(g, photo.Crop(y, w, h)))
+			}
+			data, err := model.Encode(g, "F32")
+			if err != nil {
+				t.Fatal(err)
+			}
+			mu := p.srv.put(data)
+			for _, global := range []string{"", "edgetoonInlineInput"} {
+				pin, unpin := pinGlobals(global)
+				var posts []string
+				var ids []string
+				for range sizes {
+					post, id := p.srv.slot()
+					posts, ids = append(posts, post), append(ids, id)
+				}
+				js := fmt.Sprintf("%s stylizePadded(%q, %q, %d, %d, %s, %s).finally(() => { %s })",
+					pin, mu, pu, sw, sh, jsonOf(sizes), jsonOf(posts), unpin)
+				if _, err := eval[string](p.ctx, js); err != nil {
+					t.Fatal(err)
+				}
+				for i, s := range sizes {
+					got := p.srv.get(ids[i])
+					if len(got) != 4*s[0]*s[1] {
+						t.Errorf("%dx%d %s: canvas of %d pixels, want %d", s[0], s[1], global, len(got)/4, s[0]*s[1])
+						continue
+					}
+					db := psnr(canvasRGB(got), wants[i])
+					t.Logf("%dx%d %s: canvas vs CPU on the padded picture: PSNR %.2f dB", s[0], s[1], global, db)
+					if db < 40 {
+						t.Errorf("%dx%d %s: canvas vs CPU on the padded picture: PSNR %.2f dB < 40 dB", s[0], s[1], global, db)
+					}
+				}
+			}
+		})
+	}
+}
+
+// jsonOf spells v as a JS literal.
+func jsonOf(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
 }

@@ -42,12 +42,12 @@
         ctx.drawImage(source, 0, 0, w, h);
         ctx.globalAlpha = 1;
       };
-      // The model's size multiple: 4, or what a test sets.
+      // The model's size multiple: 4, or what a test sets. Like the real
+      // engine, the fake one takes any size (the real one pads).
       const multiple = () => globalThis.fakeSizeMultiple || 4;
       return {
         stylize(source, width, height) {
-          const m = multiple();
-          if (width % m || height % m) throw coded("texture-size", `size ${width}x${height} is not a multiple of ${m}`);
+          if (!(width > 0 && height > 0)) throw coded("argument", `size ${width}x${height} must be positive`);
           const t = performance.now();
           if (canvas.width !== width) canvas.width = width;
           if (canvas.height !== height) canvas.height = height;
