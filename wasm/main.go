@@ -9,6 +9,10 @@
 //	        setOptions({strength, stabilize}), redraw(), gpuFrameMs(),
 //	        framesInFlight(), framesDone()
 //
+// stylize takes a picture of any size; the engine pads a side that is not
+// a multiple of sizeMultiple() and shows the picture's part, so a size of
+// multiples computes nothing to be cropped.
+//
 // Built with -tags lab (web/dist/edgetoon-lab.wasm, which only the /profile
 // page and the tests load), it also exports the latency profiler and the
 // test hooks: see profiledebug.go.

@@ -191,13 +191,15 @@ export const maxAspectError = 0.04;
 
 /**
  * liveSize is the size to stylize a w x h camera frame at, its long side
- * at most long (never enlarging), both sides multiples of m. Rounding the
- * short side alone stretches the picture by up to half a multiple (a
- * 16:9 frame at 128 px: 128x80, 11 % taller than 128x72), and the saved
- * PNG and the recording would keep the stretch; so it takes the long
- * side one multiple shorter where that keeps the aspect within
- * maxAspectError and the longest does not (16:9 at 128 px: 112x64), and
- * of the two the one that keeps it best where neither does.
+ * at most long (never enlarging), a multiple of m. The engine takes any
+ * size, but pads a side that is not a multiple of m: the padding's pixels
+ * cost as much as the picture's, every frame. So the short side is
+ * rounded to a multiple too where the aspect stays within maxAspectError:
+ * at the longest side, or one multiple shorter where that keeps it and the
+ * longest does not (a 16:9 frame at 128 px: 128x80 would be 11 % taller
+ * than 128x72; 112x64 is 1.6 % off). Where neither does (an odd aspect),
+ * the short side keeps the aspect to the pixel at the long side that came
+ * closest, and the engine pads it.
  */
 export function liveSize(w, h, long, m) {
   const native = Math.max(w, h);
@@ -213,6 +215,7 @@ export function liveSize(w, h, long, m) {
       break;
     }
   }
+  if (best.err > maxAspectError) best.s = Math.max(1, Math.round(best.l * r));
   return w >= h ? [best.l, best.s] : [best.s, best.l];
 }
 
