@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -228,6 +229,22 @@ func TestPhoto(t *testing.T) {
 	s.screenshot(t, "desktop-photo")
 	s.do(t, phone())
 	s.screenshot(t, "phone-photo")
+	// A tall photo (225x512) on a phone: the stage narrows, its aspect
+	// kept, so that it and the buttons under it fit the screen.
+	tall, err := filepath.Abs("../testdata/biden.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.do(t, chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{tall}))
+	s.wait(t, "the tall photo", `!document.getElementById("download").disabled && document.getElementById("before").width === 225`)
+	box := eval[[]float64](t, s, `(() => {
+		const st = document.querySelector(".stage").getBoundingClientRect(), d = document.getElementById("download").getBoundingClientRect();
+		return [st.width, st.height, d.bottom, innerHeight];
+	})()`)
+	s.screenshot(t, "phone-photo-tall")
+	if box[2] > box[3] || math.Abs(box[0]/box[1]-225.0/512) > 0.01 {
+		t.Errorf("tall photo on a phone: stage %.0fx%.0f (want the aspect 225:512), Download's bottom at %.0f of %.0f px", box[0], box[1], box[2], box[3])
+	}
 	if errs := s.errors(); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)
 	}
