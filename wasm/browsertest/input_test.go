@@ -172,7 +172,8 @@ func (p *page) pin(t *testing.T, names ...string) {
 // picture's size and shows what the CPU engine computes from the padded
 // picture, cropped back, for the shipped student and White-box, with the
 // input pass and inlined. A second size padded to the same plan size
-// checks that the plan follows the picture's size, not the padded one.
+// checks that the plan follows the picture's size, not the padded one; a
+// third, 3x1, the least picture there is in a plan of its own.
 func TestPaddedInput(t *testing.T) {
 	student, err := model.ReadFile(filepath.Join(repoRoot(), "web", "models", "student.safetensors"))
 	if err != nil {
@@ -198,7 +199,7 @@ async function stylizePadded(model, px, sw, sh, sizes, outs) {
 	_, rgba := opaqueFixtureSized(t, "obama.jpg", sw, sh)
 	img := &image.NRGBA{Pix: rgba, Stride: 4 * sw, Rect: image.Rect(0, 0, sw, sh)}
 	pu := p.srv.put(rgba)
-	sizes := [][2]int{{125, 90}, {126, 91}}
+	sizes := [][2]int{{125, 90}, {126, 91}, {3, 1}}
 	for _, tc := range []struct {
 		name string
 		g    func(*testing.T) *model.Graph
