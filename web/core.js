@@ -258,10 +258,29 @@ export async function readPhoto(blob, long) {
     const bitmap = await createImageBitmap(blob, {
       imageOrientation: "from-image", resizeWidth: tw, resizeHeight: th, resizeQuality: "high",
     });
-    return { bitmap, width: tw, height: th };
+    // A JPEG has no alpha; any other format may.
+    return { bitmap: blob.type === "image/jpeg" ? bitmap : await onWhite(bitmap), width: tw, height: th };
   } catch {
     throw coded("photo", "This image could not be decoded. It may be damaged.");
   }
+}
+
+/**
+ * onWhite flattens a picture onto white and closes it: a transparent
+ * part (a cut-out portrait's background) is no part of the picture, and
+ * the colour its file stores there (black, in most) would be stylized.
+ * The CLI flattens the same way (internal/photo.ToTensor).
+ */
+async function onWhite(bitmap) {
+  const c = document.createElement("canvas");
+  c.width = bitmap.width;
+  c.height = bitmap.height;
+  const g = c.getContext("2d");
+  g.fillStyle = "#fff";
+  g.fillRect(0, 0, c.width, c.height);
+  g.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  return createImageBitmap(c);
 }
 
 /**

@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -162,6 +163,8 @@ func TestPhoto(t *testing.T) {
 	broken := filepath.Join(dir, "broken.jpg")
 	os.WriteFile(rotated, orientedJPEG(t), 0o644)
 	os.WriteFile(broken, []byte("\xff\xd8\xff\xe0 this is not a JPEG"), 0o644)
+	cutout := filepath.Join(dir, "cutout.png")
+	os.WriteFile(cutout, cutoutPNG(t), 0o644)
 	portrait, err := filepath.Abs("../testdata/obama.jpg")
 	if err != nil {
 		t.Fatal(err)
@@ -186,6 +189,20 @@ func TestPhoto(t *testing.T) {
 	})()`)
 	if px[0] != 160 || px[1] != 240 || px[2] < 150 || px[4] > 100 || px[6] > 100 || px[8] < 150 {
 		t.Errorf("rotated photo: size %dx%d, top pixel %v, bottom pixel %v", px[0], px[1], px[2:6], px[6:10])
+	}
+
+	// A transparent PNG (a cut-out portrait) stands on white, as the CLI
+	// flattens one (photo.ToTensor), not on the black its file stores
+	// under alpha 0: on the page and in what the engine is given (the
+	// fake engine inverts it).
+	s.do(t, chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{cutout}))
+	s.wait(t, "the cut-out photo", `!document.getElementById("download").disabled && document.getElementById("before").width === 120`)
+	px = eval[[]int](t, s, `(() => {
+		const at = (id, x, y) => [...document.getElementById(id).getContext("2d").getImageData(x, y, 1, 1).data];
+		return [...at("before", 2, 2), ...at("before", 60, 40), ...at("out", 2, 2)];
+	})()`)
+	if !slices.Equal(px[:4], []int{255, 255, 255, 255}) || px[4] > 10 || px[6] < 245 || px[8] > 10 || px[9] > 10 || px[10] > 10 {
+		t.Errorf("cut-out photo: background %v (want white), centre %v (want blue), cartoon's background %v (want white inverted: black)", px[:4], px[4:8], px[8:12])
 	}
 
 	// A portrait (410x512): stylized at its own size, 512 on the long
@@ -341,4 +358,21 @@ func TestSizeMultiple(t *testing.T) {
 	if errs := s.errors(host.URL + "/favicon.ico"); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)
 	}
+}
+
+// cutoutPNG is a 120x80 PNG, transparent (black under alpha 0) but for an
+// opaque blue square in its middle.
+func cutoutPNG(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, 120, 80))
+	for y := 20; y < 60; y++ {
+		for x := 40; x < 80; x++ {
+			img.SetNRGBA(x, y, color.NRGBA{0, 0, 255, 255})
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }

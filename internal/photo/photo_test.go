@@ -8,6 +8,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -169,6 +170,32 @@ func TestTensorRoundTrip(t *testing.T) {
 	back := FromTensor(tt, 6, 5, denorm)
 	if !bytes.Equal(back.Pix, img.Pix) {
 		t.Errorf("round trip changed pixels:\n%v\n%v", back.Pix[:12], img.Pix[:12])
+	}
+}
+
+// TestToTensorTransparent: a picture's transparent parts stand on white,
+// whatever colour the file stores there; a half-transparent red is pink.
+func TestToTensorTransparent(t *testing.T) {
+	img := image.NewNRGBA(image.Rect(0, 0, 4, 4))
+	for i := range 16 {
+		img.Pix[4*i] = 10 // stored colour under alpha 0: not part of the picture
+	}
+	for y := range 2 {
+		for x := range 4 {
+			img.SetNRGBA(x, y+2, color.NRGBA{255, 0, 0, 128})
+		}
+	}
+	id := model.Affine{Scale: []float32{1, 1, 1}, Bias: []float32{0, 0, 0}}
+	x := ToTensor(img, 4, 4, 4, 4, id)
+	for _, c := range []struct {
+		x, y int
+		want [3]float32
+	}{{1, 0, [3]float32{1, 1, 1}}, {2, 3, [3]float32{1, 127.0 / 255, 127.0 / 255}}} {
+		for ch := range 3 {
+			if got := x.Data[(c.y*4+c.x)*3+ch]; math.Abs(float64(got-c.want[ch])) > 1.5/255 {
+				t.Errorf("pixel (%d,%d) channel %d = %.4f, want %.4f", c.x, c.y, ch, got, c.want[ch])
+			}
+		}
 	}
 }
 
