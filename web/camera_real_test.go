@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"golang.org/x/image/draw"
 
 	"github.com/edgetoon/edgetoon/internal/y4m"
 )
@@ -206,6 +207,41 @@ func TestCameraReal(t *testing.T) {
 	}
 	s.checkRequests(t, rs.ts.URL)
 	rs.checkNoUploads(t)
+}
+
+// TestCameraOddAspectReal: a camera of an aspect that no rounding to the
+// model's multiple keeps (QCIF, 176x144, at 128 px) is stylized at its own
+// aspect, 112x92, padded by the real engine to 112x96 and cropped back,
+// through the live page's post stage: each frame matches the CPU
+// reference run on the padded frame (runCPU).
+func TestCameraOddAspectReal(t *testing.T) {
+	rs := startReal(t)
+	still := portraitClip(t, 1)[0]
+	qcif := image.NewRGBA(image.Rect(0, 0, 176, 144))
+	draw.CatmullRom.Scale(qcif, qcif.Bounds(), still, still.Bounds(), draw.Src, nil)
+	_, flags := fakeCamera(t, []image.Image{qcif})
+	s := openFor(t, realLimit, flags...)
+	s.capture(t, 2)
+	s.do(t, desktop(), chromedp.Navigate(rs.ts.URL+"/?size=128"))
+	s.waitReal(t, "two stylized camera frames", `globalThis.__frames.length >= 2`)
+	exact := 0
+	for i, f := range s.frames(t) {
+		name := fmt.Sprintf("camera frame %d", i)
+		if f.W != 112 || f.H != 92 {
+			t.Errorf("%s: stylized at %dx%d, want 112x92", name, f.W, f.H)
+			continue
+		}
+		if f.exact {
+			exact++
+			checkFrame(t, name, f.src, f)
+		}
+	}
+	if exact == 0 {
+		t.Error("the camera frame changed during every stylize call: no frame to compare exactly")
+	}
+	if errs := s.errors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
 }
 
 // TestAutoDetailReal opens the camera on the automatic detail with the
