@@ -297,9 +297,6 @@ func (e *engine) stylize(source js.Value, w, h int) error {
 	if e.graph == nil {
 		return errorf(codeModelLoad, "no model loaded")
 	}
-	if err := checkSize(w, h); err != nil {
-		return err
-	}
 	now := e.now.Invoke().Float()
 	ph, pw := e.padded(h, w)
 	if e.quick && (e.quickSince > 0 && now-e.quickSince > quickFor.Seconds()*1000 || !quickServes(e.graph, ph, pw)) {
@@ -321,10 +318,10 @@ func (e *engine) stylize(source js.Value, w, h int) error {
 		e.canvasW, e.canvasH = w, h
 	}
 	start := e.now.Invoke().Float()
+	if err := e.uploadSource(source); err != nil {
+		return err
+	}
 	timed := e.timer != nil && e.timer.start()
-	e.bindImage.Do()
-	e.upload.SetArg(5, source)
-	e.upload.Do()
 	e.run.frame()
 	if p := e.run.post; p != nil {
 		p.frame(e.stabilize)
@@ -334,6 +331,27 @@ func (e *engine) stylize(source js.Value, w, h int) error {
 	}
 	e.drawn, e.stylized = true, true
 	e.lastMs = e.now.Invoke().Float() - start
+	return nil
+}
+
+// uploadSource puts the picture in the image texture. WebGL throws for a
+// source it cannot read (not an image, a canvas or a video; a picture of
+// another origin without CORS), and syscall/js turns that into a panic,
+// which would end the Go program and the page's engine with it: it is
+// an argument error instead.
+func (e *engine) uploadSource(source js.Value) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			je, ok := r.(js.Error)
+			if !ok {
+				panic(r)
+			}
+			err = errorf(codeArgument, "stylize: the picture could not be read: %s", je.Get("message").String())
+		}
+	}()
+	e.bindImage.Do()
+	e.upload.SetArg(5, source)
+	e.upload.Do()
 	return nil
 }
 

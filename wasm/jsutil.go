@@ -5,6 +5,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"syscall/js"
 )
 
@@ -144,11 +145,20 @@ func parsePrecision(p js.Value) (string, error) {
 	return "", errorf(codeArgument, "precision %v: want \"auto\", \"fp32\" or \"fp16\"", p)
 }
 
-// checkSize validates stylize's output size. Any positive size will do:
-// the engine pads a side that is not a multiple of the model's (build).
-func checkSize(w, h int) error {
-	if w <= 0 || h <= 0 {
-		return errorf(codeArgument, "stylize: size %dx%d must be positive", w, h)
+// sizeArgs reads stylize's width and height from JS. Any positive whole
+// numbers will do (the engine pads a side that is not a multiple of the
+// model's: build); anything else is an argument error, not a panic,
+// which would end the Go program and the page's engine with it.
+func sizeArgs(w, h js.Value) (int, int, error) {
+	whole := func(v js.Value) bool {
+		return v.Type() == js.TypeNumber && v.Float() >= 1 && v.Float() <= maxSide && v.Float() == math.Trunc(v.Float())
 	}
-	return nil
+	if !whole(w) || !whole(h) {
+		return 0, 0, errorf(codeArgument, "stylize: size %v x %v: want whole numbers from 1 to %d", w, h, maxSide)
+	}
+	return w.Int(), h.Int(), nil
 }
+
+// maxSide bounds a side stylize is given, past any device's texture size
+// (which build checks).
+const maxSide = 1 << 16

@@ -73,7 +73,11 @@ func (e *engine) jsObject() js.Value {
 	// A Go callback cannot throw into JS, so stylize returns its error and
 	// a JS shim throws it.
 	stylize := js.FuncOf(func(this js.Value, args []js.Value) any {
-		if err := e.stylize(arg(args, 0), arg(args, 1).Int(), arg(args, 2).Int()); err != nil {
+		w, h, err := sizeArgs(arg(args, 1), arg(args, 2))
+		if err == nil {
+			err = e.stylize(arg(args, 0), w, h)
+		}
+		if err != nil {
 			return jsError(err)
 		}
 		return nil

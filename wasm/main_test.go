@@ -4,6 +4,7 @@ package main
 
 import (
 	"errors"
+	"math"
 	"syscall/js"
 	"testing"
 )
@@ -63,13 +64,22 @@ func TestParseOptions(t *testing.T) {
 	}
 }
 
-func TestCheckSize(t *testing.T) {
+func TestSizeArgs(t *testing.T) {
 	for _, c := range []struct {
-		w, h int
+		w, h any
 		ok   bool
-	}{{256, 256, true}, {258, 255, true}, {0, 256, false}, {256, -4, false}, {1, 1, true}} {
-		if err := checkSize(c.w, c.h); (err == nil) != c.ok {
-			t.Errorf("checkSize(%d, %d) = %v", c.w, c.h, err)
+	}{
+		{256, 256, true}, {258, 255, true}, {1, 1, true}, {0, 256, false}, {256, -4, false},
+		{10.5, 8, false}, {"64", 64, false}, {nil, 64, false}, {js.Undefined(), 64, false},
+		{math.NaN(), 64, false}, {math.Inf(1), 64, false}, {1 << 17, 64, false},
+	} {
+		w, h, err := sizeArgs(js.ValueOf(c.w), js.ValueOf(c.h))
+		if (err == nil) != c.ok || err != nil && code(err) != codeArgument {
+			t.Errorf("sizeArgs(%v, %v) = %v", c.w, c.h, err)
+			continue
+		}
+		if c.ok && (w != c.w.(int) || h != c.h.(int)) {
+			t.Errorf("sizeArgs(%v, %v) = %d, %d", c.w, c.h, w, h)
 		}
 	}
 }

@@ -62,8 +62,20 @@ async function stylizeTwice(model, px, w, h, out1, out2, precision, loseContext)
   const c0 = edgetoon.debugMallocs();
   for (let i = 0; i < 4; i++) eng.lastFrameMs(src, w, h);
   const callMallocs = (edgetoon.debugMallocs() - c0) / 4;
-  let bad = "";
-  const e = eng.stylize(src, 0, h); if (e) bad = e.code + ": " + e.message;
+  // Sizes that are not positive whole numbers and sources that are no
+  // picture (an embedder's slips) get an argument error each, and the
+  // engine lives on.
+  const bad = [];
+  for (const args of [[src, 0, h], [src], [src, w + 0.5, h], [src, String(w), h], [src, NaN, h], [src, Infinity, h],
+      [undefined, w, h], ["photo.jpg", w, h], [{}, w, h]]) {
+    try {
+      const e = eng.stylize(...args);
+      bad.push(e ? e.code : "no error");
+    } catch (x) {
+      bad.push("threw: " + x.message);
+    }
+  }
+  eng.stylize(src, w, h);
   const info = eng.info();
   return JSON.stringify({states, info, bad, mallocs, callMallocs});
 }`
@@ -132,7 +144,7 @@ func TestCanvasAndContextLoss(t *testing.T) {
 	var r struct {
 		States      []string
 		Info        map[string]any
-		Bad         string
+		Bad         []string
 		Mallocs     float64
 		CallMallocs float64
 	}
@@ -148,8 +160,13 @@ func TestCanvasAndContextLoss(t *testing.T) {
 	if len(r.States) != 2 || r.States[0] != "lost" || r.States[1] != "restored" {
 		t.Errorf("onstatechange saw %v, want [lost restored]", r.States)
 	}
-	if r.Bad == "" || r.Bad[:8] != "argument" {
-		t.Errorf("stylize at a width of 0: %q, want an argument error", r.Bad)
+	for i, b := range r.Bad {
+		if b != "argument" {
+			t.Errorf("stylize with bad arguments %d: %q, want an argument error", i, b)
+		}
+	}
+	if len(r.Bad) != 9 {
+		t.Errorf("%d bad calls tried, want 9", len(r.Bad))
 	}
 	for i, id := range []string{id1, id2} {
 		got := p.srv.get(id)
