@@ -60,16 +60,16 @@ function openPhoto(blob) {
 // can ask for less than the list offers). The camera stays within the
 // list's live sizes; a level not in the list gets its own entry.
 {
-  const n = Number(params.get("size"));
-  if (Number.isInteger(n) && n >= 32 && n <= 1024) {
+  const n = core.detail(params.get("size"));
+  if (n !== null) {
     state.size.photo = n;
-    state.size.camera = Math.min(n, 512);
+    state.size.camera = Math.min(n, core.maxLiveDetail);
     state.auto = false; // a link that asks for a detail pins it
     for (const v of new Set([state.size.camera, n])) {
       const opts = [...ui.size.options];
       if (opts.some((o) => Number(o.value) === v)) continue;
       const o = new Option(`${v} px`, String(v));
-      if (v > 512) o.dataset.photoOnly = "";
+      if (v > core.maxLiveDetail) o.dataset.photoOnly = "";
       ui.size.add(o, opts.find((o) => Number(o.value) > v) || null);
     }
   }

@@ -183,6 +183,22 @@ export function fitSize(w, h, long) {
 }
 
 /**
+ * The detail levels a link (?size=) or the widget's size attribute may ask
+ * for: a long side of minDetail to maxDetail pixels, a camera's at most
+ * maxLiveDetail.
+ */
+export const minDetail = 32, maxDetail = 1024, maxLiveDetail = 512;
+
+/**
+ * detail reads a requested detail level: a whole number of pixels from
+ * minDetail to maxDetail, else null (absent, not a number, out of range).
+ */
+export function detail(v) {
+  const n = v === null || v === undefined || v === "" ? NaN : Number(v);
+  return Number.isInteger(n) && n >= minDetail && n <= maxDetail ? n : null;
+}
+
+/**
  * maxAspectError is how far liveSize lets a camera frame's stylized size
  * stray from the frame's aspect ratio (relative, on the short side over
  * the long).

@@ -129,7 +129,12 @@ class EdgeToon extends HTMLElement {
   }
 
   get #mode() { return this.getAttribute("mode") === "photo" ? "photo" : "camera"; }
-  get #size() { return Number(this.getAttribute("size")) || (this.#stream ? 256 : 512); }
+  // The size attribute within the page's detail levels (core.detail), else
+  // the default.
+  get #size() {
+    const n = core.detail(this.getAttribute("size"));
+    return this.#stream ? Math.min(n ?? 256, core.maxLiveDetail) : n ?? 512;
+  }
   get #strength() {
     const n = parseFloat(this.getAttribute("strength") ?? "100");
     return Number.isFinite(n) ? Math.min(100, Math.max(0, n)) / 100 : 1;
@@ -270,7 +275,7 @@ class EdgeToon extends HTMLElement {
     const v = this.#el.video;
     if (!this.#engine || !v.videoWidth) return;
     const inFlight = this.#meter.poll(this.#engine);
-    const auto = !this.hasAttribute("size");
+    const auto = core.detail(this.getAttribute("size")) === null;
     // A recording holds its size (Keeper.hold), and the rate holder waits.
     if (auto && !this.#keeper.recording) this.#holder.frames(this.#meter.finished, this.#engine.gpuFrameMs());
     if (inFlight >= core.maxInFlight) return; // the GPU is behind: drop this frame

@@ -92,6 +92,37 @@ func TestWidgets(t *testing.T) {
 	s.checkRequests(t, edge, host.URL)
 }
 
+// TestWidgetSizeAttr: a size attribute that is not a detail level the
+// page offers (32 to 1024 px) is the default (a photo's 512 px; the
+// camera's automatic detail), not a 1-pixel photo; one that is is kept,
+// the camera's at most 512 px, not its frame's full size (biden.jpg is
+// 225x512; the fake camera sends 640x480).
+func TestWidgetSizeAttr(t *testing.T) {
+	_, edge := serve(t, fakeFS(t), fakeInspect)
+	host := thirdPartyPage(t, fmt.Sprintf(`<script type="module" src="%s/widget.js"></script>
+<edge-toon id="neg" mode="photo" src="/portrait.jpg" size="-5"></edge-toon>
+<edge-toon id="nan" mode="photo" src="/portrait.jpg" size="abc"></edge-toon>
+<edge-toon id="ok" mode="photo" src="/portrait.jpg" size="128"></edge-toon>
+<edge-toon id="cam" mode="camera" size="1024" autostart></edge-toon>`, edge))
+	s := open(t, chromedp.Flag("use-fake-ui-for-media-stream", true), chromedp.Flag("use-fake-device-for-media-stream", true))
+	s.do(t, desktop(), chromedp.Navigate(host.URL))
+	out := func(id string) string {
+		return fmt.Sprintf(`document.getElementById(%q).shadowRoot.querySelector(".out")`, id)
+	}
+	fps := func(id string) string {
+		return fmt.Sprintf(`document.getElementById(%q).shadowRoot.querySelector(".fps").textContent !== ""`, id)
+	}
+	s.wait(t, "the cartoons", fps("neg")+" && "+fps("nan")+" && "+fps("ok")+" && "+fps("cam"))
+	for _, c := range []struct {
+		id   string
+		w, h int
+	}{{"neg", 225, 512}, {"nan", 225, 512}, {"ok", 56, 128}, {"cam", 512, 384}} {
+		if d := eval[[]int](t, s, `[`+out(c.id)+`.width, `+out(c.id)+`.height]`); d[0] != c.w || d[1] != c.h {
+			t.Errorf("widget %s: cartoon %dx%d, want %dx%d", c.id, d[0], d[1], c.w, c.h)
+		}
+	}
+}
+
 // TestEmbedDemo looks at the widget demo page.
 func TestEmbedDemo(t *testing.T) {
 	_, url := serve(t, fakeFS(t), fakeInspect)
