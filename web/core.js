@@ -194,7 +194,7 @@ export const minDetail = 32, maxDetail = 1024, maxLiveDetail = 512;
  * minDetail to maxDetail, else null (absent, not a number, out of range).
  */
 export function detail(v) {
-  const n = v === null || v === undefined || v === "" ? NaN : Number(v);
+  const n = Number(v); // null and "" are 0, out of range like any other
   return Number.isInteger(n) && n >= minDetail && n <= maxDetail ? n : null;
 }
 
@@ -226,10 +226,7 @@ export function liveSize(w, h, long, m) {
     const s = Math.max(m, Math.round((l * r) / m) * m);
     const err = Math.abs(s / l - r) / r;
     if (!best || err < best.err) best = { l, s, err };
-    if (err <= maxAspectError) {
-      best = { l, s, err };
-      break;
-    }
+    if (err <= maxAspectError) break;
   }
   if (best.err > maxAspectError) best.s = Math.max(1, Math.round(best.l * r));
   return w >= h ? [best.l, best.s] : [best.s, best.l];

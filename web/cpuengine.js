@@ -203,8 +203,8 @@ class CPUEngine {
     const y = outs[session.outputNames[0]];
     if (this.disposed) return;
     const [, oc, oph, opw] = y.dims;
-    // The picture's part of the output: all of it where nothing was padded.
-    const ow = pw === w ? opw : Math.round((w * opw) / pw), oh = ph === h ? oph : Math.round((h * oph) / ph);
+    // The picture's part of the output (all of it where nothing was padded).
+    const ow = Math.round((w * opw) / pw), oh = Math.round((h * oph) / ph);
     const output = crop(y.data, opw, oph, oc, ow, oh);
     this.last = { output, w, h, ow, oh, c: oc };
     this.last.cartoon = this.steady(pixels, this.cartoon(output, ow, oh, oc), w, h, ow, oh);

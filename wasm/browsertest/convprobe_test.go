@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"path/filepath"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -146,10 +145,7 @@ var layoutSize = flag.Int("layout-size", 0, "BenchmarkConvPixels: input height a
 // (128x128 with -short), frames interleaved in rounds so that a change in
 // the machine's load hits every layout alike.
 func BenchmarkConvPixels(b *testing.B) {
-	student, err := model.ReadFile(filepath.Join(repoRoot(), "web", "models", "student.safetensors"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	student := studentModel(b)
 	b.Run("whitebox", func(b *testing.B) { benchLayouts(b, benchModel(b)) })
 	b.Run("student", func(b *testing.B) { benchLayouts(b, student) })
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -25,10 +24,6 @@ import (
 // variance (a difference of means of the input) is where a stored fp16
 // input would show first.
 func TestImageInput(t *testing.T) {
-	student, err := model.ReadFile(filepath.Join(repoRoot(), "web", "models", "student.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	p := newPage(t)
 	if _, err := eval[chromedp.Void](p.ctx, engineJS); err != nil {
 		t.Fatal(err)
@@ -36,13 +31,7 @@ func TestImageInput(t *testing.T) {
 	const size = 256
 	px, rgba := opaqueFixture(t, "obama.jpg", size)
 	pu := p.srv.put(rgba)
-	for _, tc := range []struct {
-		name string
-		g    func(*testing.T) *model.Graph
-	}{
-		{"student", func(*testing.T) *model.Graph { return student }},
-		{"whitebox", func(t *testing.T) *model.Graph { return whiteboxModel(t) }},
-	} {
+	for _, tc := range shippedModels {
 		t.Run(tc.name, func(t *testing.T) {
 			g := tc.g(t)
 			y, err := cpu.Run(g, normalize(g, px))
@@ -93,10 +82,7 @@ func TestImageInput(t *testing.T) {
 // point-sampled: the canvas shows what the CPU engine computes from
 // photo.Sample's pixels, in fp32, with the input pass and inlined.
 func TestShrunkInput(t *testing.T) {
-	student, err := model.ReadFile(filepath.Join(repoRoot(), "web", "models", "student.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	student := studentModel(t)
 	data, err := model.Encode(student, "F32")
 	if err != nil {
 		t.Fatal(err)
@@ -175,10 +161,6 @@ func (p *page) pin(t *testing.T, names ...string) {
 // checks that the plan follows the picture's size, not the padded one; a
 // third, 3x1, the least picture there is in a plan of its own.
 func TestPaddedInput(t *testing.T) {
-	student, err := model.ReadFile(filepath.Join(repoRoot(), "web", "models", "student.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	p := newPage(t)
 	if _, err := eval[chromedp.Void](p.ctx, engineJS+`
 async function stylizePadded(model, px, sw, sh, sizes, outs) {
@@ -200,13 +182,7 @@ async function stylizePadded(model, px, sw, sh, sizes, outs) {
 	img := &image.NRGBA{Pix: rgba, Stride: 4 * sw, Rect: image.Rect(0, 0, sw, sh)}
 	pu := p.srv.put(rgba)
 	sizes := [][2]int{{125, 90}, {126, 91}, {3, 1}}
-	for _, tc := range []struct {
-		name string
-		g    func(*testing.T) *model.Graph
-	}{
-		{"student", func(*testing.T) *model.Graph { return student }},
-		{"whitebox", func(t *testing.T) *model.Graph { return whiteboxModel(t) }},
-	} {
+	for _, tc := range shippedModels {
 		t.Run(tc.name, func(t *testing.T) {
 			g := tc.g(t)
 			m := max(g.SizeMultiple, 1)

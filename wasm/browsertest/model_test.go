@@ -24,6 +24,23 @@ func repoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
+// studentModel loads the shipped student (web/models).
+func studentModel(t testing.TB) *model.Graph {
+	t.Helper()
+	g, err := model.ReadFile(filepath.Join(repoRoot(), "web", "models", "student.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// shippedModels are the shipped student and White-box (loaded when a
+// subtest asks for it: whiteboxModel may skip), for tests that run both.
+var shippedModels = []struct {
+	name string
+	g    func(testing.TB) *model.Graph
+}{{"student", studentModel}, {"whitebox", whiteboxModel}}
+
 // whiteboxModel loads the imported White-box model; it is skipped when
 // absent, except under CI, where the importer must have produced it.
 func whiteboxModel(t testing.TB) *model.Graph {

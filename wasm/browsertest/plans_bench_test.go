@@ -5,7 +5,6 @@ package browsertest
 import (
 	"cmp"
 	"fmt"
-	"path/filepath"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -36,10 +35,7 @@ var planVariants = []struct {
 // in each plan variant, frames interleaved in rounds in one page so that
 // the machine's drift hits every variant alike; -v prints every round.
 func BenchmarkPlans(b *testing.B) {
-	student, err := model.ReadFile(filepath.Join(repoRoot(), "web", "models", "student.safetensors"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	student := studentModel(b)
 	b.Run("student", func(b *testing.B) { benchPlans(b, student) })
 	b.Run("whitebox", func(b *testing.B) { benchPlans(b, benchModel(b)) })
 }
