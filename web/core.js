@@ -240,7 +240,9 @@ export const maxPixels = 50e6;
  * its aspect kept to the pixel (the engines pad a side that is not a
  * multiple of their model's, so the photo is stylized at this size),
  * honouring its EXIF orientation. It reads the dimensions first and
- * refuses huge images before decoding them at full size.
+ * refuses huge images before decoding them at full size. It resolves to
+ * {bitmap, alpha, width, height}: the picture on white and its
+ * transparency, or null (onWhite).
  */
 export async function readPhoto(blob, long) {
   if (blob.type && !blob.type.startsWith("image/")) {
@@ -272,7 +274,8 @@ export async function readPhoto(blob, long) {
       imageOrientation: "from-image", resizeWidth: tw, resizeHeight: th, resizeQuality: "high",
     });
     // A JPEG has no alpha; any other format may.
-    return { bitmap: blob.type === "image/jpeg" ? bitmap : await onWhite(bitmap), width: tw, height: th };
+    if (blob.type === "image/jpeg") return { bitmap, alpha: null, width: tw, height: th };
+    return { ...(await onWhite(bitmap)), width: tw, height: th };
   } catch {
     throw coded("photo", "This image could not be decoded. It may be damaged.");
   }
@@ -282,18 +285,29 @@ export async function readPhoto(blob, long) {
  * onWhite flattens a picture onto white and closes it: a transparent
  * part (a cut-out portrait's background) is no part of the picture, and
  * the colour its file stores there (black, in most) would be stylized.
- * The CLI flattens the same way (internal/photo.ToTensor).
+ * The CLI flattens the same way (internal/photo.ToTensor). It resolves to
+ * {bitmap, alpha}: alpha is the picture's transparency, one byte a pixel,
+ * for the cartoon to keep (canvasPNG), or null where every pixel is
+ * opaque.
  */
 async function onWhite(bitmap) {
   const c = document.createElement("canvas");
   c.width = bitmap.width;
   c.height = bitmap.height;
-  const g = c.getContext("2d");
-  g.fillStyle = "#fff";
-  g.fillRect(0, 0, c.width, c.height);
+  const g = c.getContext("2d", { willReadFrequently: true });
   g.drawImage(bitmap, 0, 0);
   bitmap.close();
-  return createImageBitmap(c);
+  const px = g.getImageData(0, 0, c.width, c.height).data;
+  let alpha = new Uint8ClampedArray(c.width * c.height), opaque = true;
+  for (let i = 0; i < alpha.length; i++) {
+    alpha[i] = px[4 * i + 3];
+    opaque &&= alpha[i] === 255;
+  }
+  if (opaque) alpha = null;
+  g.globalCompositeOperation = "destination-over";
+  g.fillStyle = "#fff";
+  g.fillRect(0, 0, c.width, c.height);
+  return { bitmap: await createImageBitmap(c), alpha };
 }
 
 /**
@@ -384,16 +398,38 @@ export async function finished(engine) {
 }
 
 /**
- * canvasPNG encodes the canvas as PNG. Call it in the same task as the
- * draw: a WebGL canvas may be cleared once it is shown.
+ * canvasPNG encodes the canvas as PNG, with alpha (readPhoto's: one byte
+ * a pixel of the canvas) as its transparency if given, so that a cut-out
+ * photo's cartoon stays cut out. Call it in the same task as the draw: a
+ * WebGL canvas may be cleared once it is shown.
  */
-export function canvasPNG(canvas) {
+export function canvasPNG(canvas, alpha = null) {
   // The CPU path (cpupath.js) draws after stylize returns: wait for it.
   const pending = cpupath?.pendingFrame(canvas);
-  if (pending) return pending.then(() => canvasPNG(canvas));
+  if (pending) return pending.then(() => canvasPNG(canvas, alpha));
+  let src = canvas;
+  if (alpha) {
+    if (alpha.length !== canvas.width * canvas.height) {
+      return Promise.reject(coded("save", "The picture could not be saved: its transparency does not fit it."));
+    }
+    src = withAlpha(canvas, alpha);
+  }
   return new Promise((resolve, reject) => {
-    canvas.toBlob((b) => (b ? resolve(b) : reject(coded("save", "The picture could not be saved."))), "image/png");
+    src.toBlob((b) => (b ? resolve(b) : reject(coded("save", "The picture could not be saved."))), "image/png");
   });
+}
+
+// withAlpha copies canvas to a new 2D canvas with alpha as its pixels'.
+function withAlpha(canvas, alpha) {
+  const c = document.createElement("canvas");
+  c.width = canvas.width;
+  c.height = canvas.height;
+  const g = c.getContext("2d", { willReadFrequently: true });
+  g.drawImage(canvas, 0, 0);
+  const img = g.getImageData(0, 0, c.width, c.height);
+  for (let i = 0; i < alpha.length; i++) img.data[4 * i + 3] = alpha[i];
+  g.putImageData(img, 0, 0);
+  return c;
 }
 
 /** download saves a blob as a file on this device. */

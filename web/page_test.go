@@ -204,6 +204,10 @@ func TestPhoto(t *testing.T) {
 	if !slices.Equal(px[:4], []int{255, 255, 255, 255}) || px[4] > 10 || px[6] < 245 || px[8] > 10 || px[9] > 10 || px[10] > 10 {
 		t.Errorf("cut-out photo: background %v (want white), centre %v (want blue), cartoon's background %v (want white inverted: black)", px[:4], px[4:8], px[8:12])
 	}
+	// Its PNG keeps the cut: transparent where the photo is, the cartoon
+	// (blue inverted: yellow) opaque in the square.
+	s.do(t, chromedp.Click(chromedp.CSS("#download")))
+	checkCutout(t, "the page's", decodePNG(t, next()), false)
 
 	// A portrait (410x512): stylized at its own size, 512 on the long
 	// side, saved as that PNG.
@@ -217,6 +221,9 @@ func TestPhoto(t *testing.T) {
 	saved := decodePNG(t, next())
 	if b := saved.Bounds(); b.Dx() != dims[2] || b.Dy() != dims[3] {
 		t.Errorf("saved %v, want %dx%d", b, dims[2], dims[3])
+	}
+	if !opaque(saved) {
+		t.Error("the JPEG portrait's PNG has transparent pixels")
 	}
 	// The fake engine inverts: the saved cartoon is the inverse of the original.
 	orig := eval[[]int](t, s, `[...before.getContext("2d").getImageData(before.width/2, before.height/2, 1, 1).data]`)
@@ -360,9 +367,43 @@ func TestSizeMultiple(t *testing.T) {
 	}
 }
 
+// checkCutout checks a cartoon of cutoutPNG: transparent where the photo
+// is, opaque in its square; there, by the fake engine (which inverts),
+// yellow (blue inverted), unless real (the real engine's colours are
+// checked against its canvas by the caller).
+func checkCutout(t *testing.T, what string, img image.Image, real bool) {
+	t.Helper()
+	if b := img.Bounds(); b.Dx() != 120 || b.Dy() != 80 {
+		t.Fatalf("%s cut-out PNG is %v, want 120x80", what, b)
+	}
+	for _, p := range []struct {
+		x, y int
+		in   bool
+	}{{2, 2, false}, {39, 40, false}, {40, 20, true}, {60, 40, true}, {79, 59, true}, {80, 59, false}, {119, 79, false}} {
+		got := color.NRGBAModel.Convert(img.At(p.x, p.y)).(color.NRGBA)
+		yellow := got.B <= 10 && got.R >= 245 && got.G >= 245
+		if p.in && (got.A != 255 || !real && !yellow) || !p.in && got.A != 0 {
+			t.Errorf("%s cut-out PNG at (%d,%d): %v, want %s", what, p.x, p.y, got, map[bool]string{true: "opaque", false: "transparent"}[p.in])
+		}
+	}
+}
+
+// opaque says whether every pixel of img is opaque.
+func opaque(img image.Image) bool {
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			if _, _, _, a := img.At(x, y).RGBA(); a != 0xffff {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // cutoutPNG is a 120x80 PNG, transparent (black under alpha 0) but for an
 // opaque blue square in its middle.
-func cutoutPNG(t *testing.T) []byte {
+func cutoutPNG(t testing.TB) []byte {
 	t.Helper()
 	img := image.NewNRGBA(image.Rect(0, 0, 120, 80))
 	for y := 20; y < 60; y++ {

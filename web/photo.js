@@ -13,7 +13,8 @@ export class Photo {
   constructor(page) {
     this.page = page;
     this.blob = null; // the chosen photo
-    this.bitmap = null; // it, decoded at the chosen size
+    this.bitmap = null; // it, decoded at the chosen size, on white
+    this.alpha = null; // its transparency (core.readPhoto), kept in the PNG
     this.png = null; // its cartoon as PNG, encoded right after drawing
     this.seq = 0; // counts PNG encodings, so that only the latest is kept
   }
@@ -44,6 +45,7 @@ export class Photo {
     }
     this.bitmap?.close();
     this.bitmap = photo.bitmap;
+    this.alpha = photo.alpha;
     ui.dropNote.textContent = "";
     await this.show();
   }
@@ -102,7 +104,7 @@ export class Photo {
     ui.download.disabled = true;
     let png = null;
     try {
-      png = await core.canvasPNG(ui.out);
+      png = await core.canvasPNG(ui.out, this.alpha);
     } catch {}
     if (seq !== this.seq) return false;
     this.png = png;

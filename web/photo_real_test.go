@@ -3,6 +3,8 @@ package web_test
 import (
 	"image"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -29,7 +31,7 @@ const minJPEGPSNR = 32
 func TestCameraDeniedReal(t *testing.T) {
 	rs := startReal(t)
 	s := openFor(t, realLimit, chromedp.Flag("use-fake-device-for-media-stream", true), chromedp.Flag("deny-permission-prompts", true))
-	s.capture(t, 1)
+	s.capture(t, 2)
 	next := s.downloads(t)
 	s.do(t, desktop(), chromedp.Navigate(rs.ts.URL+"/?size=128"))
 	s.wait(t, "the camera-denied message", dropNote+`.includes("blocked")`)
@@ -77,6 +79,28 @@ func TestCameraDeniedReal(t *testing.T) {
 	}
 	if !strings.Contains(eval[string](t, s, `document.getElementById("status").textContent`), "Cartoon ready") {
 		t.Error("no ready message")
+	}
+
+	// A cut-out photo: its PNG is the canvas where the photo is opaque and
+	// transparent where it is not (the WebGL canvas read in the draw's task).
+	cutout := filepath.Join(t.TempDir(), "cutout.png")
+	os.WriteFile(cutout, cutoutPNG(t), 0o644)
+	s.do(t, chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{cutout}))
+	s.waitReal(t, "the cut-out's cartoon", `!document.getElementById("download").disabled && document.getElementById("before").width === 120`)
+	s.do(t, chromedp.Click(chromedp.CSS("#download")))
+	cut := decodePNG(t, next())
+	checkCutout(t, "the real engine's", cut, true)
+	fs = s.frames(t)
+	if len(fs) != 2 {
+		t.Fatalf("%d frames recorded, want the portrait's and the cut-out's", len(fs))
+	}
+	canvas := fs[1].out
+	for _, p := range [][2]int{{40, 20}, {60, 40}, {79, 59}} {
+		r, g, b, _ := cut.At(p[0], p[1]).RGBA()
+		r2, g2, b2, _ := canvas.At(p[0], p[1]).RGBA()
+		if r>>8 != r2>>8 || g>>8 != g2>>8 || b>>8 != b2>>8 {
+			t.Errorf("cut-out PNG at %v: %d,%d,%d, the canvas %d,%d,%d", p, r>>8, g>>8, b>>8, r2>>8, g2>>8, b2>>8)
+		}
 	}
 	if errs := s.errors(); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)

@@ -88,6 +88,7 @@ class EdgeToon extends HTMLElement {
   #stream = null;
   #stopLoop = null;
   #bitmap = null;
+  #alpha = null; // the photo's transparency (core.readPhoto), kept in its PNG
   #shot = false;
   #meter = new core.Meter();
   #holder = null; // the camera's automatic detail (RateHolder), without a size attribute
@@ -163,6 +164,7 @@ class EdgeToon extends HTMLElement {
     this.#stopCamera();
     this.#bitmap?.close();
     this.#bitmap = null;
+    this.#alpha = null;
     this.#engine?.dispose();
     this.#engine = null;
     this.#ready = null;
@@ -321,6 +323,7 @@ class EdgeToon extends HTMLElement {
     }
     this.#bitmap?.close();
     this.#bitmap = photo.bitmap;
+    this.#alpha = photo.alpha;
     const el = this.#el;
     el.before.width = photo.width;
     el.before.height = photo.height;
@@ -333,9 +336,10 @@ class EdgeToon extends HTMLElement {
   }
 
   // #savePNG keeps the cartoon as drawn (call it in the same task as the
-  // draw): downloaded, and the one Share offers.
-  #savePNG() {
-    core.canvasPNG(this.#el.out).then((png) => this.#keeper.keep(png, core.fileName()), (err) => this.#say(core.describe(err)));
+  // draw), with a photo's transparency if given: downloaded, and the one
+  // Share offers.
+  #savePNG(alpha = null) {
+    core.canvasPNG(this.#el.out, alpha).then((png) => this.#keeper.keep(png, core.fileName()), (err) => this.#say(core.describe(err)));
   }
 
   // #renderPhoto draws the photo's cartoon, and saves it when asked (the
@@ -357,7 +361,7 @@ class EdgeToon extends HTMLElement {
     } catch (err) {
       return this.#say(core.describe(err));
     }
-    if (save) this.#savePNG();
+    if (save) this.#savePNG(this.#alpha);
     // stylize returns once the work is queued: the time shown is until
     // the GPU has finished it.
     await core.finished(engine);

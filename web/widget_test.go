@@ -20,11 +20,15 @@ func thirdPartyPage(t testing.TB, html string) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cutout := cutoutPNG(t)
 	host := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/portrait.jpg":
 			w.Header().Set("Content-Type", "image/jpeg")
 			w.Write(portrait)
+		case "/cutout.png":
+			w.Header().Set("Content-Type", "image/png")
+			w.Write(cutout)
 		case "/":
 			w.Header().Set("Content-Type", "text/html")
 			fmt.Fprintf(w, "<!doctype html><title>A third-party page</title>\n%s", html)
@@ -121,6 +125,21 @@ func TestWidgetSizeAttr(t *testing.T) {
 			t.Errorf("widget %s: cartoon %dx%d, want %dx%d", c.id, d[0], d[1], c.w, c.h)
 		}
 	}
+}
+
+// TestWidgetCutout: the widget's PNG of a cut-out photo keeps its
+// transparency, as the page's does.
+func TestWidgetCutout(t *testing.T) {
+	_, edge := serve(t, fakeFS(t), fakeInspect)
+	host := thirdPartyPage(t, fmt.Sprintf(`<script type="module" src="%s/widget.js"></script>
+<edge-toon id="w" mode="photo" src="/cutout.png"></edge-toon>`, edge))
+	s := open(t)
+	next := s.downloads(t)
+	s.do(t, desktop(), chromedp.Navigate(host.URL))
+	const root = `document.getElementById("w").shadowRoot`
+	s.wait(t, "the cartoon", `!!customElements.get("edge-toon") && `+root+`.querySelector(".fps").textContent !== "" && !`+root+`.querySelector(".save").disabled`)
+	s.do(t, chromedp.Evaluate[chromedp.Void](root+`.querySelector(".save").click()`))
+	checkCutout(t, "the widget's", decodePNG(t, next()), false)
 }
 
 // TestEmbedDemo looks at the widget demo page.

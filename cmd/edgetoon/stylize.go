@@ -55,11 +55,16 @@ func runStylize(args []string) error {
 		return fmt.Errorf("%s: %w", in, err)
 	}
 	x := photo.ToTensor(img, fw, fh, pw, ph, g.Norm)
+	alpha := photo.Alpha(img, fw, fh) // nil for an opaque photo
 	y, err := cpu.Run(g, x)
 	if err != nil {
 		return err
 	}
-	if err := png.Encode(w, photo.FromTensor(y, fw, fh, g.Denorm)); err != nil {
+	cartoon := photo.FromTensor(y, fw, fh, g.Denorm)
+	if alpha != nil {
+		photo.KeepAlpha(cartoon, alpha)
+	}
+	if err := png.Encode(w, cartoon); err != nil {
 		return fmt.Errorf("write %s: %w", *out, err)
 	}
 	return w.commit()
@@ -99,6 +104,11 @@ func stylizeFits(b byteSize, g *model.Graph, info photo.Info, fileBytes, fw, fh,
 	}
 	read := int64(fileBytes) + info.DecodeBytes + photo.ResizeBytes(info.Width, info.Height, fw, fh, pw, ph)
 	write := 12*int64(pw)*int64(ph) + 4*int64(fw)*int64(fh) + 32*int64(fw) + 1<<20
+	// A transparent photo's alpha, a byte a pixel, is kept from the read
+	// to the write.
+	alpha := int64(fw) * int64(fh)
+	acts += alpha
+	write += alpha
 	stage := part{"reading the photo", read}
 	if acts > stage.bytes {
 		stage = part{fmt.Sprintf("activations at %dx%d", pw, ph), acts}

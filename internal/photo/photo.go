@@ -117,7 +117,8 @@ func Fit(w, h, long, m int) (fw, fh, pw, ph int) {
 // the convolutions), and maps pixels p in [0,1] to p*norm.Scale+norm.Bias.
 // White is what a transparent part of a picture (a cut-out portrait)
 // stands on, as the page flattens one (web/core.js readPhoto): its stored
-// colour, black in most files, is no part of the picture.
+// colour, black in most files, is no part of the picture. The cartoon
+// takes the transparency back (Alpha).
 func ToTensor(img image.Image, fw, fh, pw, ph int, norm model.Affine) *model.Tensor {
 	dst := image.NewNRGBA(image.Rect(0, 0, fw, fh))
 	if o, ok := img.(interface{ Opaque() bool }); ok && o.Opaque() {
@@ -137,6 +138,32 @@ func ToTensor(img image.Image, fw, fh, pw, ph int, norm model.Affine) *model.Ten
 		}
 	}
 	return Pad(t, pw, ph)
+}
+
+// Alpha returns img's transparency resized to w x h as ToTensor resizes
+// its colours (Catmull-Rom), or nil where img is opaque: the cartoon of a
+// cut-out picture keeps the cut (KeepAlpha), as the page's download does
+// (web/core.js canvasPNG).
+func Alpha(img image.Image, w, h int) *image.Alpha {
+	if o, ok := img.(interface{ Opaque() bool }); ok && o.Opaque() {
+		return nil
+	}
+	a := image.NewAlpha(image.Rect(0, 0, w, h))
+	draw.CatmullRom.Scale(a, a.Bounds(), img, img.Bounds(), draw.Src, nil)
+	if a.Opaque() {
+		return nil
+	}
+	return a
+}
+
+// KeepAlpha gives out (a cartoon) the transparency a, of its size.
+func KeepAlpha(out *image.NRGBA, a *image.Alpha) {
+	b := out.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			out.Pix[out.PixOffset(x, y)+3] = a.AlphaAt(x, y).A
+		}
+	}
 }
 
 // Pad returns the [H,W,C] tensor t enlarged to w x h by repeating its last
