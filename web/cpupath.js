@@ -71,11 +71,47 @@ let detected;
  * detect looks at this device's WebGL2 (once per page): {renderer,
  * software, how}, how being "renderer" (WEBGL_debug_renderer_info's
  * unmasked renderer), "probe" (the extension is missing: a timed shader,
- * probe.ms) or "no-webgl2".
+ * probe.ms), "no-webgl2", or "remembered" (recall).
  */
 export function detect() {
-  detected ??= detectNow();
+  if (!detected) {
+    // On the page's timeline (BenchmarkColdStart): opening the context
+    // to ask is a long step on software WebGL.
+    performance.mark("edgetoon:detect-start");
+    detected = recall();
+    if (!detected) {
+      detected = detectNow();
+      // Only a renderer's name: a timed probe can read a busy GPU as
+      // slow, and a context that failed once (a GPU process restarting)
+      // may open the next time.
+      if (detected.how === "renderer") remember(detected);
+    }
+    performance.mark("edgetoon:detect-done");
+  }
   return detected;
+}
+
+// The renderer's name detectNow read is remembered (localStorage,
+// detectedKey) for rememberMs in the same browser (its user agent
+// string, which a browser update changes): opening a WebGL context to
+// ask blocks the page's thread, longest on software WebGL
+// (docs/performance.md, cold start), and a device's renderer seldom
+// changes. A stale name costs speed, not pictures, for at most
+// rememberMs; the setting overrides it meanwhile.
+export const detectedKey = "edgetoon-detected";
+const rememberMs = 7 * 24 * 3600 * 1000;
+
+function recall() {
+  let v;
+  try { v = JSON.parse(localStorage.getItem(detectedKey)); } catch { return null; }
+  const age = Date.now() - v?.at;
+  if (v?.ua !== navigator.userAgent || !(age >= 0 && age < rememberMs) || typeof v.renderer !== "string" || !v.renderer) return null;
+  return { renderer: v.renderer, software: isSoftware(v.renderer), how: "remembered" };
+}
+
+function remember(d) {
+  const v = { ua: navigator.userAgent, at: Date.now(), renderer: d.renderer };
+  try { localStorage.setItem(detectedKey, JSON.stringify(v)); } catch { /* storage blocked */ }
 }
 
 function detectNow() {
