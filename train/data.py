@@ -14,6 +14,7 @@ split_root(root, split). default_root() falls back to the repo's .trainpack
 when ../shared/images is missing (as on a rented GPU machine).
 """
 
+import io
 import os
 import random
 
@@ -160,9 +161,10 @@ class PhotoDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, paths, size, root=IMAGES, scale=(0.4, 1.0), jitter=0.2, seed=None, preload=False,
-                 max_side=None, of_long=False):
+                 max_side=None, of_long=False, degrade=0.0):
         self.paths, self.size, self.root = list(paths), size, root
         self.scale, self.jitter, self.of_long = scale, jitter, of_long
+        self.degrade = degrade
         self.seed = seed
         self.images = None
         if preload:
@@ -192,10 +194,31 @@ class PhotoDataset(torch.utils.data.Dataset):
             img = load_rgb(os.path.join(self.root, self.paths[i]), min_side=self.size / self.scale[0])
         l, t, side = crop_window(*img.size, rng.uniform(*self.scale), self.of_long, rng)
         img = mirror_crop(img, l, t, side).resize((self.size, self.size), Image.BILINEAR)
+        if self.degrade > 0 and rng.random() < self.degrade:  # no draw without it: old caches keep their crops
+            img = small_source(img, rng)
         if rng.random() < 0.5:
             img = img.transpose(Image.FLIP_LEFT_RIGHT)
         x = to_tensor(img)
         return color_jitter(x, self.jitter, rng)
+
+
+def small_source(img, rng):
+    """img as if it came from a small photo: shrunk to a random 1/3 to 3/4
+    of its side (a box filter, as a camera or an editor makes a small
+    copy), half the time saved as JPEG at quality 40 to 90, then enlarged
+    back by Catmull-Rom (PIL's bicubic), as `edgetoon stylize` enlarges a
+    photo smaller than -size (golang.org/x/image/draw.CatmullRom). The
+    crops otherwise come from photos larger than the network's input and
+    are only ever shrunk, so a student never saw the soft input a small
+    photo gives it, and drew it softer than the teacher does."""
+    w, h = img.size
+    f = rng.uniform(1 / 3, 3 / 4)
+    small = img.resize((max(1, round(w * f)), max(1, round(h * f))), Image.BOX)
+    if rng.random() < 0.5:
+        buf = io.BytesIO()
+        small.save(buf, "JPEG", quality=rng.randint(40, 90))
+        small = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+    return small.resize((w, h), Image.BICUBIC)
 
 
 def color_jitter(x, amount, rng):

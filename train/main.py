@@ -105,6 +105,9 @@ def parse(argv):
                    help="crop sides (--crop-min to 1) as fractions of the photo's short side (crops inside the "
                         "photo) or its long side (at 1 the whole photo at the scale `stylize -size` gives it, "
                         "mirrored beyond its edges)")
+    p.add_argument("--degrade", type=float, default=0.0,
+                   help="the fraction of crops made as from a small photo: shrunk, half of them JPEG-coded, and "
+                        "enlarged back as `stylize` enlarges a small photo (data.small_source; CPU crops only)")
     p.add_argument("--preload", dest="preload", action="store_true", default=None,
                    help="decode all photos into memory once (default with CUDA)")
     p.add_argument("--no-preload", dest="preload", action="store_false")

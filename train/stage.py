@@ -49,16 +49,20 @@ def photo_batches(args, seed):
     if args.images:
         paths = paths[:args.images]
     of_long = getattr(args, "crop_of", "short") == "long"
-    key = (args.data, tuple(paths), args.size, args.crop_min, of_long, args.preload)
+    degrade = getattr(args, "degrade", 0.0)
+    key = (args.data, tuple(paths), args.size, args.crop_min, of_long, args.preload, degrade)
     if key not in _DATASETS:  # decode once per process (search and finetune share it)
         t0 = time.time()
         _DATASETS[key] = data.PhotoDataset(paths, args.size, root=data.split_root(args.data, "train"),
-                                           scale=(args.crop_min, 1.0), preload=args.preload, of_long=of_long)
+                                           scale=(args.crop_min, 1.0), preload=args.preload, of_long=of_long,
+                                           degrade=degrade)
         if args.preload:
             log("data: %d photos decoded into memory (%.0f MiB uint8) in %.1fs"
                 % (len(paths), _DATASETS[key].nbytes() / 2 ** 20, time.time() - t0))
     ds = _DATASETS[key]
     if args.device_aug:
+        if degrade:
+            raise SystemExit("--degrade makes its crops with PIL: use --no-device-aug")
         if ds.images is None:
             raise SystemExit("--device-aug needs the photos in memory (--preload)")
         return data.DeviceCrops(ds.images, args.size, args.batch, args.device_name, scale=(args.crop_min, 1.0),
@@ -97,6 +101,8 @@ def cached_pairs(args, teacher, n, seed=3, save_every=64, feat_nodes=()):
         items.append(["crop-of", args.crop_of])
     if feat_nodes:
         items.append(["features"] + list(feat_nodes))
+    if getattr(args, "degrade", 0.0):  # the caches made before --degrade keep their keys
+        items.append(["degrade", args.degrade])
     key = json.dumps(items)
     folder = os.path.join(args.cache_dir, "pairs-%s" % hashlib.sha256(key.encode()).hexdigest()[:16])
     chunks = sorted(f for f in os.listdir(folder) if f.endswith(".pt")) if os.path.isdir(folder) else []

@@ -223,6 +223,25 @@ class DataTest(unittest.TestCase):
         # Random: two draws of the same photo differ.
         self.assertGreater(float((xs[0] - xs[1]).abs().max()), 0.01)
 
+    def test_small_source(self):
+        # A crop as from a small photo keeps its size and is softer (its
+        # mean gradient lower) than the crop; --degrade 0 draws no more
+        # random numbers, so the crops (and caches) made before it are the
+        # same crops.
+        paths = data.list_images(split="train")[:3]
+        img = data.load_rgb(os.path.join(data.split_root(data.IMAGES, "train"), paths[0])).resize((96, 96))
+        for seed in range(4):
+            soft = data.small_source(img, random.Random(seed))
+            self.assertEqual(soft.size, img.size)
+            self.assertLess(float(metrics.sharpness(data.to_tensor(soft)[None] * 255)),
+                            0.95 * float(metrics.sharpness(data.to_tensor(img)[None] * 255)))
+        plain = data.PhotoDataset(paths, 48, seed=5)
+        same = data.PhotoDataset(paths, 48, seed=5, degrade=0.0)
+        all_soft = data.PhotoDataset(paths, 48, seed=5, degrade=1.0)
+        for i in range(3):
+            self.assertTrue(torch.equal(plain[i], same[i]))
+            self.assertFalse(torch.equal(plain[i], all_soft[i]))
+
     def test_color_jitter_identity_at_zero(self):
         x = torch.rand(3, 8, 8)
         self.assertTrue(torch.equal(data.color_jitter(x, 0, random.Random(0)), x))
