@@ -3,6 +3,7 @@
 bf16 autocast, and reading our checkpoints.
 """
 
+import argparse
 import contextlib
 import hashlib
 import json
@@ -81,6 +82,25 @@ def photo_batches(args, seed):
 
 
 def cached_pairs(args, teacher, n, seed=3, save_every=64, feat_nodes=()):
+    """n training crops and the teacher's outputs (one_cache), a fraction
+    args.degrade of them made as from small photos: those in a cache of
+    their own (every crop degraded), the rest in the cache the same
+    arguments make without --degrade, so that a clean cache made before is
+    used as it is and the degraded crops are added to it."""
+    p = getattr(args, "degrade", 0.0)
+    if not p:
+        return one_cache(args, teacher, n, seed, save_every, feat_nodes)
+    n_soft = round(n * p)
+    parts = [one_cache(argparse.Namespace(**{**vars(args), "degrade": d}), teacher, k, seed, save_every, feat_nodes)
+             for d, k in ((0.0, n - n_soft), (1.0, n_soft)) if k > 0]
+    if len(parts) == 1:
+        return parts[0]
+    if feat_nodes:
+        raise SystemExit("--degrade with --w-feat: the features of two caches cannot be joined yet")
+    return torch.cat([parts[0][0], parts[1][0]]), torch.cat([parts[0][1], parts[1][1]])
+
+
+def one_cache(args, teacher, n, seed=3, save_every=64, feat_nodes=()):
     """n training crops (NCHW [0,1]) and the teacher's outputs for them, as
     float16, made once and kept in args.cache_dir (outside the repo). On a
     CPU the teacher's forward pass costs more than the student's whole

@@ -134,6 +134,17 @@ class CacheTest(unittest.TestCase):
             self.assertGreater(t5.calls, 0)
             self.assertEqual(len(os.listdir(args.cache_dir)), folders + 1)
             self.assertEqual(tuple(xl.shape), (3, 3, 32, 32))
+            # --degrade 0.25 of 8: the 6 clean crops are the cache without
+            # it, used as it is; the 2 degraded ones a cache of their own.
+            clean, _ = stage.cached_pairs(args, FakeTeacher(model), 6)
+            t6 = FakeTeacher(model)
+            folders = len(os.listdir(args.cache_dir))
+            xd, td = stage.cached_pairs(types.SimpleNamespace(**vars(args), degrade=0.25), t6, 8)
+            self.assertEqual(len(xd), 8)
+            self.assertTrue(torch.equal(xd[:6], clean))
+            self.assertEqual(t6.calls, 1)  # one batch of 2, the degraded crops
+            self.assertEqual(len(os.listdir(args.cache_dir)), folders + 1)
+            torch.testing.assert_close(td.float(), (xd.float() * 2 - 1).flip(1), atol=2e-3, rtol=0)
             # Batches are float32 rows of the cache, input and target together.
             bx, bt = next(stage.pair_batches(x, t, 3))
             self.assertEqual((tuple(bx.shape), bx.dtype), ((3, 3, 32, 32), torch.float32))
