@@ -86,7 +86,11 @@ def cached_pairs(args, teacher, n, seed=3, save_every=64, feat_nodes=()):
     args.degrade of them made as from small photos: those in a cache of
     their own (every crop degraded), the rest in the cache the same
     arguments make without --degrade, so that a clean cache made before is
-    used as it is and the degraded crops are added to it."""
+    used as it is and the degraded crops are added to it. On the CPU the
+    degraded crops are drawn after the clean ones are made or read back
+    (one_cache), so they are v16's crops where the clean cache is made in
+    the same run (a fresh machine, as v16's was) and others where it was
+    there before."""
     p = getattr(args, "degrade", 0.0)
     if not p:
         return one_cache(args, teacher, n, seed, save_every, feat_nodes)
@@ -144,7 +148,10 @@ def one_cache(args, teacher, n, seed=3, save_every=64, feat_nodes=()):
         os.makedirs(folder, exist_ok=True)
         with open(os.path.join(folder, "KEY.json"), "w") as f:
             f.write(key)
-        # New crops continue the sequence: seeded by how many exist.
+        # New crops continue the sequence: seeded by how many exist on a
+        # GPU (DeviceCrops); the CPU's DataLoader draws from torch's global
+        # generator (main.py seeds it once), so there the crops depend on
+        # what the process drew before.
         it, photos = photo_batches(args, seed + 7919 * got)
         t0, pend_x, pend_t, pend_f = time.time(), [], [], [[] for _ in feat_nodes]
         prog = Progress("cache", n, max(n // 10 // args.batch, 1) * args.batch, start=got)

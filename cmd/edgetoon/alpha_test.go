@@ -71,15 +71,7 @@ func TestStylizeCutout(t *testing.T) {
 		if err := runStylize([]string{"-size", "64", in, "-o", out}); err != nil {
 			t.Fatal(err)
 		}
-		f, err = os.Open(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		got, err := png.Decode(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := readPNG(t, out)
 		n := image.NewNRGBA(got.Bounds())
 		draw.Draw(n, n.Bounds(), got, got.Bounds().Min, draw.Src)
 		return n

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"image"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -79,15 +80,7 @@ func TestStylizeCLI(t *testing.T) {
 	if err := runStylize([]string{"-model", mpath, "-size", "64", filepath.Join("..", "..", "testdata", "biden.jpg"), "-o", out}); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := readPNG(t, out)
 	// Aspect kept: 225x512 at long side 64 is 28x64 (then padded to 28x64).
 	if b := img.Bounds(); b.Dx() != 28 || b.Dy() != 64 {
 		t.Errorf("output %v, want 28x64", b)
@@ -96,7 +89,7 @@ func TestStylizeCLI(t *testing.T) {
 	bad := filepath.Join(dir, "bad.safetensors")
 	data, _ := os.ReadFile(mpath)
 	os.WriteFile(bad, data[:len(data)/2], 0o644)
-	err = runStylize([]string{"-model", bad, "-o", out, filepath.Join("..", "..", "testdata", "biden.jpg")})
+	err := runStylize([]string{"-model", bad, "-o", out, filepath.Join("..", "..", "testdata", "biden.jpg")})
 	if err == nil || !strings.Contains(err.Error(), "bad.safetensors") {
 		t.Errorf("truncated model: %v, want an error naming the file", err)
 	}
@@ -106,4 +99,19 @@ func TestStylizeCLI(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "x.jpg") {
 		t.Errorf("broken image: %v, want an error naming the file", err)
 	}
+}
+
+// readPNG decodes the PNG file at path.
+func readPNG(t *testing.T, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
 }

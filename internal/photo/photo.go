@@ -121,7 +121,7 @@ func Fit(w, h, long, m int) (fw, fh, pw, ph int) {
 // takes the transparency back (Alpha).
 func ToTensor(img image.Image, fw, fh, pw, ph int, norm model.Affine) *model.Tensor {
 	dst := image.NewNRGBA(image.Rect(0, 0, fw, fh))
-	if o, ok := img.(interface{ Opaque() bool }); ok && o.Opaque() {
+	if opaque(img) {
 		draw.CatmullRom.Scale(dst, dst.Bounds(), img, img.Bounds(), draw.Src, nil)
 	} else {
 		draw.Draw(dst, dst.Bounds(), image.White, image.Point{}, draw.Src)
@@ -145,7 +145,7 @@ func ToTensor(img image.Image, fw, fh, pw, ph int, norm model.Affine) *model.Ten
 // cut-out picture keeps the cut (KeepAlpha), as the page's download does
 // (web/core.js canvasPNG).
 func Alpha(img image.Image, w, h int) *image.Alpha {
-	if o, ok := img.(interface{ Opaque() bool }); ok && o.Opaque() {
+	if opaque(img) {
 		return nil
 	}
 	a := image.NewAlpha(image.Rect(0, 0, w, h))
@@ -154,6 +154,13 @@ func Alpha(img image.Image, w, h int) *image.Alpha {
 		return nil
 	}
 	return a
+}
+
+// opaque says whether img says it has no transparent pixel (the image
+// package's types all can).
+func opaque(img image.Image) bool {
+	o, ok := img.(interface{ Opaque() bool })
+	return ok && o.Opaque()
 }
 
 // KeepAlpha gives out (a cartoon) the transparency a, of its size.
