@@ -66,6 +66,7 @@ var corsPaths = map[string]bool{
 	"/core.js":      true,
 	"/live.js":      true,
 	"/cpupath.js":   true,
+	"/cutout.js":    true,
 	"/cpuengine.js": true,
 	"/resample.js":  true,
 	wasmPath:        true,

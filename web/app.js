@@ -9,7 +9,7 @@ import { registerServiceWorker } from "/offline.js?v=dev";
 
 const $ = (id) => document.getElementById(id);
 const ui = Object.fromEntries([
-  "stage", "video", "before", "out", "split", "readout", "drop", "drop-note", "choose",
+  "stage", "video", "before", "out", "cut", "split", "readout", "drop", "drop-note", "choose",
   "loading", "progress", "progress-label", "notice", "notice-text", "notice-action",
   "mode-camera", "mode-photo", "camera-controls", "photo-controls", "flip", "shutter",
   "file", "choose-again", "download", "model", "size", "status", "update", "update-reload", "license",

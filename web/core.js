@@ -7,6 +7,10 @@
 // works from a third-party page. "?v=dev" is rewritten by the server into
 // the content hash of the file.
 
+import { spread, withAlpha } from "/cutout.js?v=dev";
+
+export { showCut } from "/cutout.js?v=dev";
+
 const base = import.meta.url;
 
 /** Resolves a path of the edgetoon server against this module's origin. */
@@ -241,8 +245,8 @@ export const maxPixels = 50e6;
  * multiple of their model's, so the photo is stylized at this size),
  * honouring its EXIF orientation. It reads the dimensions first and
  * refuses huge images before decoding them at full size. It resolves to
- * {bitmap, alpha, width, height}: the picture on white and its
- * transparency, or null (onWhite).
+ * {bitmap, alpha, width, height}: the picture made opaque and its
+ * transparency, or null (cutout.js spread).
  */
 export async function readPhoto(blob, long) {
   if (blob.type && !blob.type.startsWith("image/")) {
@@ -275,39 +279,10 @@ export async function readPhoto(blob, long) {
     });
     // A JPEG has no alpha; any other format may.
     if (blob.type === "image/jpeg") return { bitmap, alpha: null, width: tw, height: th };
-    return { ...(await onWhite(bitmap)), width: tw, height: th };
+    return { ...(await spread(bitmap)), width: tw, height: th };
   } catch {
     throw coded("photo", "This image could not be decoded. It may be damaged.");
   }
-}
-
-/**
- * onWhite flattens a picture onto white and closes it: a transparent
- * part (a cut-out portrait's background) is no part of the picture, and
- * the colour its file stores there (black, in most) would be stylized.
- * The CLI flattens the same way (internal/photo.ToTensor). It resolves to
- * {bitmap, alpha}: alpha is the picture's transparency, one byte a pixel,
- * for the cartoon to keep (canvasPNG), or null where every pixel is
- * opaque.
- */
-async function onWhite(bitmap) {
-  const c = document.createElement("canvas");
-  c.width = bitmap.width;
-  c.height = bitmap.height;
-  const g = c.getContext("2d", { willReadFrequently: true });
-  g.drawImage(bitmap, 0, 0);
-  bitmap.close();
-  const px = g.getImageData(0, 0, c.width, c.height).data;
-  let alpha = new Uint8ClampedArray(c.width * c.height), opaque = true;
-  for (let i = 0; i < alpha.length; i++) {
-    alpha[i] = px[4 * i + 3];
-    opaque &&= alpha[i] === 255;
-  }
-  if (opaque) alpha = null;
-  g.globalCompositeOperation = "destination-over";
-  g.fillStyle = "#fff";
-  g.fillRect(0, 0, c.width, c.height);
-  return { bitmap: await createImageBitmap(c), alpha };
 }
 
 /**
@@ -417,19 +392,6 @@ export function canvasPNG(canvas, alpha = null) {
   return new Promise((resolve, reject) => {
     src.toBlob((b) => (b ? resolve(b) : reject(coded("save", "The picture could not be saved."))), "image/png");
   });
-}
-
-// withAlpha copies canvas to a new 2D canvas with alpha as its pixels'.
-function withAlpha(canvas, alpha) {
-  const c = document.createElement("canvas");
-  c.width = canvas.width;
-  c.height = canvas.height;
-  const g = c.getContext("2d", { willReadFrequently: true });
-  g.drawImage(canvas, 0, 0);
-  const img = g.getImageData(0, 0, c.width, c.height);
-  for (let i = 0; i < alpha.length; i++) img.data[4 * i + 3] = alpha[i];
-  g.putImageData(img, 0, 0);
-  return c;
 }
 
 /** download saves a blob as a file on this device. */

@@ -191,19 +191,37 @@ func TestPhoto(t *testing.T) {
 		t.Errorf("rotated photo: size %dx%d, top pixel %v, bottom pixel %v", px[0], px[1], px[2:6], px[6:10])
 	}
 
-	// A transparent PNG (a cut-out portrait) stands on white, as the CLI
-	// flattens one (photo.ToTensor), not on the black its file stores
-	// under alpha 0: on the page and in what the engine is given (the
-	// fake engine inverts it).
+	// A transparent PNG (a cut-out portrait) is made opaque with its own
+	// colours (cutout.js spread, as the CLI's photo.Spread), not with the
+	// black its file stores under alpha 0: the engine is given blue
+	// everywhere (the fake engine inverts it: yellow). On the stage the
+	// cut layer covers the transparent part with its checkerboard and
+	// leaves the square clear.
 	s.do(t, chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{cutout}))
 	s.wait(t, "the cut-out photo", `!document.getElementById("download").disabled && document.getElementById("before").width === 120`)
 	px = eval[[]int](t, s, `(() => {
 		const at = (id, x, y) => [...document.getElementById(id).getContext("2d").getImageData(x, y, 1, 1).data];
-		return [...at("before", 2, 2), ...at("before", 60, 40), ...at("out", 2, 2)];
+		return [...at("before", 2, 2), ...at("before", 60, 40), ...at("out", 2, 2), ...at("cut", 2, 2), ...at("cut", 60, 40)];
 	})()`)
-	if !slices.Equal(px[:4], []int{255, 255, 255, 255}) || px[4] > 10 || px[6] < 245 || px[8] > 10 || px[9] > 10 || px[10] > 10 {
-		t.Errorf("cut-out photo: background %v (want white), centre %v (want blue), cartoon's background %v (want white inverted: black)", px[:4], px[4:8], px[8:12])
+	blue := func(p []int) bool { return p[0] <= 10 && p[1] <= 10 && p[2] >= 245 }
+	if !blue(px[0:4]) || !blue(px[4:8]) || px[8] < 245 || px[9] < 245 || px[10] > 10 {
+		t.Errorf("cut-out photo: background %v and centre %v (want blue), cartoon's background %v (want blue inverted: yellow)", px[:4], px[4:8], px[8:12])
 	}
+	if px[15] != 255 || px[19] != 0 {
+		t.Errorf("cut layer: alpha %d outside the square (want 255), %d inside (want 0)", px[15], px[19])
+	}
+	cutShown := `getComputedStyle(document.getElementById("cut")).display !== "none"`
+	if !eval[bool](t, s, cutShown) {
+		t.Error("the cut layer is not shown with the cut-out photo")
+	}
+	// The camera hides it with the photo.
+	s.do(t, chromedp.Click(chromedp.CSS("#mode-camera")))
+	s.wait(t, "the camera mode", `document.getElementById("before").hidden`)
+	if eval[bool](t, s, cutShown) {
+		t.Error("the cut layer is shown in camera mode")
+	}
+	s.do(t, chromedp.Click(chromedp.CSS("#mode-photo")))
+	s.wait(t, "the photo again", `!document.getElementById("before").hidden && !document.getElementById("download").disabled`)
 	// Its PNG keeps the cut: transparent where the photo is, the cartoon
 	// (blue inverted: yellow) opaque in the square.
 	s.do(t, chromedp.Click(chromedp.CSS("#download")))
@@ -213,6 +231,9 @@ func TestPhoto(t *testing.T) {
 	// side, saved as that PNG.
 	s.do(t, chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{portrait}))
 	s.wait(t, "the cartoon", `!document.getElementById("download").disabled && document.getElementById("before").width !== 160`)
+	if eval[bool](t, s, cutShown) {
+		t.Error("the cut layer is still shown with an opaque photo")
+	}
 	dims := eval[[]int](t, s, `[before.width, before.height, out.width, out.height]`)
 	if dims[0] != 410 || dims[1] != 512 || dims[2] != dims[0] || dims[3] != dims[1] {
 		t.Errorf("before %dx%d, cartoon %dx%d", dims[0], dims[1], dims[2], dims[3])

@@ -60,6 +60,7 @@ export class Photo {
     ui.before.height = b.height;
     ui.before.getContext("2d").drawImage(b, 0, 0);
     ui.before.hidden = false;
+    core.showCut(ui.cut, this.alpha, b.width, b.height);
     this.page.setAspect(b.width, b.height);
     await this.render();
   }

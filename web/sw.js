@@ -19,6 +19,7 @@ const PRECACHE = [
   "/photo.js?v=dev",
   "/offline.js?v=dev",
   "/cpupath.js?v=dev",
+  "/cutout.js?v=dev",
   "/cpuengine.js?v=dev",
   "/resample.js?v=dev",
   "/style.css?v=dev",

@@ -37,6 +37,8 @@ sheet.replaceSync(`
 .after { position: absolute; inset: 0; clip-path: inset(0 0 0 var(--split)); }
 .out { object-fit: fill; } /* the cartoon may be a few pixels off the stage's aspect (a camera frame's size is rounded) */
 .mirror video, .mirror .out { transform: scaleX(-1); }
+.cut { pointer-events: none; } /* a cut-out photo's transparent parts (core.showCut), with the photo only */
+.before[hidden] ~ .cut { display: none; }
 .split { position: absolute; inset: 0; width: 100%; height: 100%; margin: 0; opacity: 0; cursor: ew-resize;
   touch-action: pan-y; z-index: 2; }
 .handle { position: absolute; top: 0; bottom: 0; left: var(--split); width: 2px; margin-left: -1px;
@@ -62,6 +64,7 @@ const html = `
   <video class="layer" playsinline muted></video>
   <canvas class="layer before" hidden></canvas>
   <div class="after"><canvas class="layer out"></canvas></div>
+  <canvas class="layer cut" hidden></canvas>
   <input class="split" type="range" min="0" max="100" value="50" aria-label="Divider between original and cartoon">
   <div class="handle"></div>
   <p class="msg" role="status" aria-live="polite"></p>
@@ -103,7 +106,7 @@ class EdgeToon extends HTMLElement {
     this.#root.innerHTML = html;
     const q = (s) => this.#root.querySelector(s);
     this.#el = {
-      stage: q(".stage"), video: q("video"), before: q(".before"), out: q(".out"), split: q(".split"),
+      stage: q(".stage"), video: q("video"), before: q(".before"), out: q(".out"), cut: q(".cut"), split: q(".split"),
       msg: q(".msg"), progress: q("progress"), start: q(".start"), pick: q(".pick"), file: q("input[type=file]"),
       save: q(".save"), rec: q(".rec"), share: q(".share"), note: q(".note"), fps: q(".fps"),
     };
@@ -329,6 +332,7 @@ class EdgeToon extends HTMLElement {
     el.before.height = photo.height;
     el.before.getContext("2d").drawImage(photo.bitmap, 0, 0);
     el.before.hidden = false;
+    core.showCut(el.cut, photo.alpha, photo.width, photo.height);
     el.video.hidden = true;
     el.stage.classList.remove("empty");
     el.stage.style.setProperty("--aspect", `${photo.width} / ${photo.height}`);

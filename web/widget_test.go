@@ -140,6 +140,14 @@ func TestWidgetCutout(t *testing.T) {
 	s.wait(t, "the cartoon", `!!customElements.get("edge-toon") && `+root+`.querySelector(".fps").textContent !== "" && !`+root+`.querySelector(".save").disabled`)
 	s.do(t, chromedp.Evaluate[chromedp.Void](root+`.querySelector(".save").click()`))
 	checkCutout(t, "the widget's", decodePNG(t, next()), false)
+	// On its stage the cut layer covers the photo's transparent part.
+	cut := eval[[]int](t, s, `(() => {
+		const c = `+root+`.querySelector(".cut"), g = c.getContext("2d");
+		return [getComputedStyle(c).display === "none" ? 0 : 1, g.getImageData(2, 2, 1, 1).data[3], g.getImageData(60, 40, 1, 1).data[3]];
+	})()`)
+	if cut[0] != 1 || cut[1] != 255 || cut[2] != 0 {
+		t.Errorf("the widget's cut layer: shown %d, alpha %d outside the square (want 255) and %d inside (want 0)", cut[0], cut[1], cut[2])
+	}
 }
 
 // TestEmbedDemo looks at the widget demo page.

@@ -112,20 +112,18 @@ func Fit(w, h, long, m int) (fw, fh, pw, ph int) {
 	return fw, fh, pw, ph
 }
 
-// ToTensor resizes img to fw x fh (Catmull-Rom) over white, pads it to
-// pw x ph by repeating the edge pixels (zeros would print a dark seam into
-// the convolutions), and maps pixels p in [0,1] to p*norm.Scale+norm.Bias.
-// White is what a transparent part of a picture (a cut-out portrait)
-// stands on, as the page flattens one (web/core.js readPhoto): its stored
-// colour, black in most files, is no part of the picture. The cartoon
-// takes the transparency back (Alpha).
+// ToTensor resizes img to fw x fh (Catmull-Rom), pads it to pw x ph by
+// repeating the edge pixels (zeros would print a dark seam into the
+// convolutions), and maps pixels p in [0,1] to p*norm.Scale+norm.Bias.
+// A picture with transparent parts (a cut-out portrait) is made opaque
+// after the resize by Spread, as the page does (web/core.js readPhoto):
+// their stored colour, black in most files, is no part of the picture.
+// The cartoon takes the transparency back (Alpha).
 func ToTensor(img image.Image, fw, fh, pw, ph int, norm model.Affine) *model.Tensor {
 	dst := image.NewNRGBA(image.Rect(0, 0, fw, fh))
-	if opaque(img) {
-		draw.CatmullRom.Scale(dst, dst.Bounds(), img, img.Bounds(), draw.Src, nil)
-	} else {
-		draw.Draw(dst, dst.Bounds(), image.White, image.Point{}, draw.Src)
-		draw.CatmullRom.Scale(dst, dst.Bounds(), img, img.Bounds(), draw.Over, nil)
+	draw.CatmullRom.Scale(dst, dst.Bounds(), img, img.Bounds(), draw.Src, nil)
+	if !opaque(img) {
+		Spread(dst)
 	}
 	t := model.NewTensor(fh, fw, 3)
 	for y := range fh {

@@ -173,16 +173,18 @@ func TestTensorRoundTrip(t *testing.T) {
 	}
 }
 
-// TestToTensorTransparent: a picture's transparent parts stand on white,
-// whatever colour the file stores there; a half-transparent red is pink.
+// TestToTensorTransparent: a picture's transparent parts take its own
+// colours (Spread), whatever colour the file stores there: the top half
+// of this one is transparent (red stored), its bottom half blue at alpha
+// 128 over a background of that blue, so the whole input is blue.
 func TestToTensorTransparent(t *testing.T) {
 	img := image.NewNRGBA(image.Rect(0, 0, 4, 4))
 	for i := range 16 {
-		img.Pix[4*i] = 10 // stored colour under alpha 0: not part of the picture
+		img.Pix[4*i] = 200 // stored colour under alpha 0: not part of the picture
 	}
 	for y := range 2 {
 		for x := range 4 {
-			img.SetNRGBA(x, y+2, color.NRGBA{255, 0, 0, 128})
+			img.SetNRGBA(x, y+2, color.NRGBA{0, 0, 255, 128})
 		}
 	}
 	id := model.Affine{Scale: []float32{1, 1, 1}, Bias: []float32{0, 0, 0}}
@@ -190,7 +192,7 @@ func TestToTensorTransparent(t *testing.T) {
 	for _, c := range []struct {
 		x, y int
 		want [3]float32
-	}{{1, 0, [3]float32{1, 1, 1}}, {2, 3, [3]float32{1, 127.0 / 255, 127.0 / 255}}} {
+	}{{1, 0, [3]float32{0, 0, 1}}, {2, 3, [3]float32{0, 0, 1}}} {
 		for ch := range 3 {
 			if got := x.Data[(c.y*4+c.x)*3+ch]; math.Abs(float64(got-c.want[ch])) > 1.5/255 {
 				t.Errorf("pixel (%d,%d) channel %d = %.4f, want %.4f", c.x, c.y, ch, got, c.want[ch])

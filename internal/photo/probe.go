@@ -159,11 +159,15 @@ func jpegFrame(data []byte) (progressive bool, comps int) {
 // and the Catmull-Rom scaler's own buffers (golang.org/x/image/draw: an
 // intermediate of fw x h pixels of four float64s after the horizontal
 // pass, and a list of source weights, 16 bytes each, per axis, which
-// grows with the source size when shrinking), and a little for the rest.
+// grows with the source size when shrinking), Spread's pyramid where the
+// image has transparency (four float32s a pixel on every level: the
+// levels after the first add at most a third, plus a row and a column
+// each), and a little for the rest.
 func ResizeBytes(w, h, fw, fh, pw, ph int) int64 {
 	weights := func(src, dst int) int64 {
 		return 16*(4*int64(max(src, dst))+2*int64(dst)+2) + 24*int64(dst)
 	}
+	spread := 16 * (2*int64(fw)*int64(fh) + int64(fw) + int64(fh))
 	return 4*int64(fw)*int64(fh) + 12*int64(pw)*int64(ph) +
-		32*int64(fw)*int64(h) + weights(w, fw) + weights(h, fh) + 1<<16
+		32*int64(fw)*int64(h) + weights(w, fw) + weights(h, fh) + spread + 1<<16
 }
