@@ -355,7 +355,7 @@ STUDENT_V15_OUT ?= $(HOME)/.cache/edgetoon/student-v15
 student-v15: model
 	$(call cpu_piece,$(STUDENT_V15_OUT),train/init/student-v14.safetensors,1200,--w-sharp 50 --w-mse 300)
 
-# v16, the shipped default (web/models/MODEL_CARD.md): v15 (train/init/)
+# v16 (train/init/student-v16.md): v15 (train/init/)
 # fine-tuned 1,200 steps with v15's loss on its 4,608 cached targets and
 # 1,152 more, crops made as from small photos (--degrade 0.2: a cache of
 # their own beside the clean one).
@@ -363,6 +363,15 @@ STUDENT_V16_OUT ?= $(HOME)/.cache/edgetoon/student-v16
 student-v16: model
 	mkdir -p $(STUDENT_V16_OUT)
 	$(call fine_tune,$(STUDENT_V16_OUT),train/init/student-v15.safetensors,--finetune-steps 1200 --cache-targets 5760 $(CPU_BASE) --w-sharp 50 --w-mse 300 --degrade 0.2)
+
+# v17, the shipped default (web/models/MODEL_CARD.md): v16 (train/init/)
+# fine-tuned in two 1,200-step pieces with v16's loss on its cached targets
+# and 1,152 more crops made as from small photos: 6,912 in all, a third of
+# them degraded (3.5 minutes of new targets where v16's caches are there).
+STUDENT_V17_OUT ?= $(HOME)/.cache/edgetoon/student-v17
+STUDENT_V17_TUNE := --finetune-steps 1200 --cache-targets 6912 $(CPU_BASE) --w-sharp 50 --w-mse 300 --degrade 0.3334
+student-v17: model
+	$(call two_pieces,$(STUDENT_V17_OUT),train/init/student-v16.safetensors,$(STUDENT_V17_TUNE),$(STUDENT_V17_TUNE))
 
 # The larger student, retired from the page (train/init/student-plus.md):
 # v2 grown to a 40-channel trunk, fine-tuned on faces and scenes.
