@@ -61,10 +61,10 @@ function pushPull(px, w, h) {
     const cw = (l.w + 1) >> 1, chh = (l.h + 1) >> 1;
     const c = { w: cw, h: chh, pre: new Float32Array(3 * cw * chh), a: new Float32Array(cw * chh) };
     for (let y = 0; y < chh; y++) {
+      const r0 = 2 * y * l.w, r1 = Math.min(2 * y + 1, l.h - 1) * l.w;
       for (let x = 0; x < cw; x++) {
-        const o = y * cw + x;
-        for (const [dx, dy] of [[0, 0], [1, 0], [0, 1], [1, 1]]) {
-          const i = Math.min(2 * y + dy, l.h - 1) * l.w + Math.min(2 * x + dx, l.w - 1);
+        const o = y * cw + x, x0 = 2 * x, x1 = Math.min(2 * x + 1, l.w - 1);
+        for (const i of [r0 + x0, r0 + x1, r1 + x0, r1 + x1]) {
           c.a[o] += l.a[i] / 4;
           for (let ch = 0; ch < 3; ch++) c.pre[3 * o + ch] += l.pre[3 * i + ch] / 4;
         }
