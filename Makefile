@@ -365,13 +365,16 @@ student-v16: model
 	$(call fine_tune,$(STUDENT_V16_OUT),train/init/student-v15.safetensors,--finetune-steps 1200 --cache-targets 5760 $(CPU_BASE) --w-sharp 50 --w-mse 300 --degrade 0.2)
 
 # v17, the shipped default (web/models/MODEL_CARD.md): v16 (train/init/)
-# fine-tuned in two 1,200-step pieces with v16's loss on its cached targets
-# and 1,152 more crops made as from small photos: 6,912 in all, a third of
-# them degraded (3.5 minutes of new targets where v16's caches are there).
+# fine-tuned in three 1,200-step pieces, each from the one before, with
+# v16's loss on its cached targets and 1,152 more crops made as from small
+# photos: 6,912 in all, a third of them degraded (4 minutes of new targets
+# where v16's caches are there).
 STUDENT_V17_OUT ?= $(HOME)/.cache/edgetoon/student-v17
 STUDENT_V17_TUNE := --finetune-steps 1200 --cache-targets 6912 $(CPU_BASE) --w-sharp 50 --w-mse 300 --degrade 0.3334
 student-v17: model
 	$(call two_pieces,$(STUDENT_V17_OUT),train/init/student-v16.safetensors,$(STUDENT_V17_TUNE),$(STUDENT_V17_TUNE))
+	mkdir -p $(STUDENT_V17_OUT)/c
+	$(call fine_tune,$(STUDENT_V17_OUT)/c,$(STUDENT_V17_OUT)/b/student.safetensors,$(STUDENT_V17_TUNE))
 
 # The larger student, retired from the page (train/init/student-plus.md):
 # v2 grown to a 40-channel trunk, fine-tuned on faces and scenes.
