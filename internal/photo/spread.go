@@ -18,7 +18,7 @@ import (
 // so it draws no outline along the cut and no light fringe where the cut
 // is feathered, as it did on white (docs/students.md, cut-out photos).
 // The cartoon takes the transparency back (Alpha, KeepAlpha). The page
-// does the same (web/core.js spread); both follow these steps exactly.
+// does the same (web/cutout.js spread); both follow these steps exactly.
 func Spread(img *image.NRGBA) {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
