@@ -54,8 +54,7 @@ func runStylize(args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", in, err)
 	}
-	x := photo.ToTensor(img, fw, fh, pw, ph, g.Norm)
-	alpha := photo.Alpha(img, fw, fh) // nil for an opaque photo
+	x, alpha := photo.ToTensor(img, fw, fh, pw, ph, g.Norm) // alpha nil for an opaque photo
 	y, err := cpu.Run(g, x)
 	if err != nil {
 		return err

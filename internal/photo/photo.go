@@ -115,17 +115,22 @@ func Fit(w, h, long, m int) (fw, fh, pw, ph int) {
 // ToTensor resizes img to fw x fh (Catmull-Rom), pads it to pw x ph by
 // repeating the edge pixels (zeros would print a dark seam into the
 // convolutions), and maps pixels p in [0,1] to p*norm.Scale+norm.Bias.
+//
 // A picture with transparent parts (a cut-out portrait) is made opaque
-// after the resize by Spread, as the page does (web/core.js readPhoto):
+// after the resize by Spread, as the page does (web/cutout.js spread):
 // their stored colour, black in most files, is no part of the picture.
-// The cartoon takes the transparency back (Alpha).
-func ToTensor(img image.Image, fw, fh, pw, ph int, norm model.Affine) *model.Tensor {
+// Its transparency, resized with the colours, is returned for the
+// cartoon to take back (KeepAlpha), as the page's download does
+// (web/core.js canvasPNG); alpha is nil where the resized picture is
+// opaque.
+func ToTensor(img image.Image, fw, fh, pw, ph int, norm model.Affine) (t *model.Tensor, alpha *image.Alpha) {
 	dst := image.NewNRGBA(image.Rect(0, 0, fw, fh))
 	draw.CatmullRom.Scale(dst, dst.Bounds(), img, img.Bounds(), draw.Src, nil)
 	if !opaque(img) {
+		alpha = alphaOf(dst)
 		Spread(dst)
 	}
-	t := model.NewTensor(fh, fw, 3)
+	t = model.NewTensor(fh, fw, 3)
 	for y := range fh {
 		for x := range fw {
 			c := dst.NRGBAAt(x, y)
@@ -135,20 +140,22 @@ func ToTensor(img image.Image, fw, fh, pw, ph int, norm model.Affine) *model.Ten
 			}
 		}
 	}
-	return Pad(t, pw, ph)
+	return Pad(t, pw, ph), alpha
 }
 
-// Alpha returns img's transparency resized to w x h as ToTensor resizes
-// its colours (Catmull-Rom), or nil where img is opaque: the cartoon of a
-// cut-out picture keeps the cut (KeepAlpha), as the page's download does
-// (web/core.js canvasPNG).
-func Alpha(img image.Image, w, h int) *image.Alpha {
-	if opaque(img) {
-		return nil
+// alphaOf returns img's alpha channel, or nil where it is opaque.
+func alphaOf(img *image.NRGBA) *image.Alpha {
+	b := img.Bounds()
+	a := image.NewAlpha(b)
+	opaque := true
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			v := img.Pix[img.PixOffset(x, y)+3]
+			a.Pix[a.PixOffset(x, y)] = v
+			opaque = opaque && v == 0xff
+		}
 	}
-	a := image.NewAlpha(image.Rect(0, 0, w, h))
-	draw.CatmullRom.Scale(a, a.Bounds(), img, img.Bounds(), draw.Src, nil)
-	if a.Opaque() {
+	if opaque {
 		return nil
 	}
 	return a

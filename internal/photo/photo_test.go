@@ -154,9 +154,12 @@ func TestTensorRoundTrip(t *testing.T) {
 	}
 	norm := model.Affine{Scale: []float32{2, 2, 2}, Bias: []float32{-1, -1, -1}}
 	denorm := model.Affine{Scale: []float32{.5, .5, .5}, Bias: []float32{.5, .5, .5}}
-	tt := ToTensor(img, 6, 5, 8, 8, norm)
+	tt, alpha := ToTensor(img, 6, 5, 8, 8, norm)
 	if tt.Shape[0] != 8 || tt.Shape[1] != 8 {
 		t.Fatalf("shape %v", tt.Shape)
+	}
+	if alpha != nil {
+		t.Errorf("an opaque picture's alpha = %v, want nil", alpha.Pix)
 	}
 	// Padding repeats the edge: column 7 equals column 5.
 	for y := range 8 {
@@ -176,7 +179,8 @@ func TestTensorRoundTrip(t *testing.T) {
 // TestToTensorTransparent: a picture's transparent parts take its own
 // colours (Spread), whatever colour the file stores there: the top half
 // of this one is transparent (red stored), its bottom half blue at alpha
-// 128 over a background of that blue, so the whole input is blue.
+// 128 over a background of that blue, so the whole input is blue. The
+// alpha comes back as it was (a same-size resize is the identity).
 func TestToTensorTransparent(t *testing.T) {
 	img := image.NewNRGBA(image.Rect(0, 0, 4, 4))
 	for i := range 16 {
@@ -188,7 +192,17 @@ func TestToTensorTransparent(t *testing.T) {
 		}
 	}
 	id := model.Affine{Scale: []float32{1, 1, 1}, Bias: []float32{0, 0, 0}}
-	x := ToTensor(img, 4, 4, 4, 4, id)
+	x, alpha := ToTensor(img, 4, 4, 4, 4, id)
+	if alpha == nil {
+		t.Fatal("alpha = nil, want the picture's")
+	}
+	for y := range 4 {
+		for xx := range 4 {
+			if got, want := alpha.AlphaAt(xx, y).A, img.NRGBAAt(xx, y).A; got != want {
+				t.Errorf("alpha at (%d,%d) = %d, want %d", xx, y, got, want)
+			}
+		}
+	}
 	for _, c := range []struct {
 		x, y int
 		want [3]float32

@@ -162,12 +162,12 @@ func jpegFrame(data []byte) (progressive bool, comps int) {
 // grows with the source size when shrinking), Spread's pyramid where the
 // image has transparency (four float32s a pixel on every level: the
 // levels after the first add at most a third, plus a row and a column
-// each), and a little for the rest.
+// each) with the alpha kept for the cartoon, and a little for the rest.
 func ResizeBytes(w, h, fw, fh, pw, ph int) int64 {
 	weights := func(src, dst int) int64 {
 		return 16*(4*int64(max(src, dst))+2*int64(dst)+2) + 24*int64(dst)
 	}
-	spread := 16 * (2*int64(fw)*int64(fh) + int64(fw) + int64(fh))
+	spread := 16*(2*int64(fw)*int64(fh)+int64(fw)+int64(fh)) + int64(fw)*int64(fh)
 	return 4*int64(fw)*int64(fh) + 12*int64(pw)*int64(ph) +
 		32*int64(fw)*int64(h) + weights(w, fw) + weights(h, fh) + spread + 1<<16
 }
