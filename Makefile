@@ -7,13 +7,13 @@ LABWASM := $(DIST)/edgetoon-lab.wasm
 MODEL   := $(DIST)/models/whitebox.safetensors
 PY      ?= /usr/bin/python3
 
-.PHONY: all build wasm lab-wasm lab model ort serve test test-go test-wasm fuzz deps bench bench-cpu bench-gpu bench-peers bench-cold latency-tables vet clean
+.PHONY: all build wasm lab-wasm lab model tfjs serve test test-go test-wasm fuzz deps bench bench-cpu bench-gpu bench-peers bench-cold latency-tables vet clean
 
 all: build
 
 build: wasm
 	@$(MAKE) --no-print-directory model || echo "make: no teacher (White-box) model: serving the committed student only"
-	@$(MAKE) --no-print-directory ort || echo "make: no ONNX Runtime Web (needs npm): the page has no CPU path for software WebGL"
+	@$(MAKE) --no-print-directory tfjs || echo "make: no TensorFlow.js (needs npm): the page has no CPU path for software WebGL"
 	$(GO) build -o bin/edgetoon ./cmd/edgetoon
 
 # The engine that runs in the browser.
@@ -42,22 +42,26 @@ model: $(MODEL)
 $(MODEL):
 	$(GO) run ./cmd/edgetoon fetch-teacher -o $(MODEL)
 
-# ONNX Runtime Web's wasm backend (MIT), pinned in web/ort/package-lock.json,
-# for the page's CPU path on software WebGL (web/cpupath.js,
-# docs/cpupath.md). Its 14 MB wasm is gzipped here, not at every start.
-ORT := $(DIST)/ort/ort-wasm-simd-threaded.wasm
-ort: $(ORT)
-$(ORT): web/ort/package-lock.json
-	cd web/ort && npm ci --ignore-scripts --no-audit --no-fund
-	mkdir -p $(DIST)/ort
-	cd web/ort/node_modules/onnxruntime-web/dist && cp ort.wasm.min.mjs ort-wasm-simd-threaded.mjs ort-wasm-simd-threaded.wasm ../../../../dist/ort/
-	gzip -9nkf $(ORT)
+# TensorFlow.js's core and wasm backend (Apache-2.0), pinned in
+# web/tfjs/package-lock.json, for the page's CPU path on software WebGL
+# (web/cpupath.js, docs/cpupath.md): the UMD bundles cpuworker.js loads
+# and the backend's three builds (SIMD with threads, SIMD, neither).
+TFJS := $(DIST)/tfjs/tf-core.min.js
+tfjs: $(TFJS)
+$(TFJS): web/tfjs/package-lock.json
+	cd web/tfjs && npm ci --ignore-scripts --no-audit --no-fund
+	mkdir -p $(DIST)/tfjs
+	cp web/tfjs/node_modules/@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.min.js \
+	   web/tfjs/node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm \
+	   web/tfjs/node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm \
+	   web/tfjs/node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm $(DIST)/tfjs/
+	cp web/tfjs/node_modules/@tensorflow/tfjs-core/dist/tf-core.min.js $(TFJS)
 
 serve: build
 	./bin/edgetoon serve $(ARGS)
 
 # What the tests need beyond Go, as Debian packages: Chromium (browser
-# tests), Node (the WASM unit tests), npm (make ort: the CPU path's
+# tests), Node (the WASM unit tests), npm (make tfjs: the CPU path's
 # runtime), ffmpeg (ffprobe reads recordings) and
 # Python's torch, numpy, PIL, onnx and matplotlib (train/, model/onnx). As
 # root it installs the missing ones with apt-get; otherwise it names them
@@ -81,7 +85,7 @@ deps:
 	echo "make deps: installing$$missing"; \
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing >/dev/null
 
-test: deps wasm lab-wasm model ort vet test-go test-wasm train-test fuzz
+test: deps wasm lab-wasm model tfjs vet test-go test-wasm train-test fuzz
 
 vet:
 	$(GO) vet ./...

@@ -37,13 +37,14 @@ const (
 	wasmExecPath = "/wasm_exec.js"
 	indexPath    = "/models/index.json"
 	profilePath  = "/profile"
-	ortPath      = "/ort/" // ONNX Runtime Web's wasm backend: web/cpupath.js loads it on software WebGL
+	tfjsPath     = "/tfjs/" // TensorFlow.js and its wasm backend: web/cpuworker.js loads them on software WebGL
 	notBuilt     = "not built: run `make` (or `make wasm model`) and restart `edgetoon serve`"
 )
 
-// ortFiles are the files of ONNX Runtime Web's wasm backend that make ort
-// copies into dist/ort.
-var ortFiles = []string{"ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"}
+// tfjsFiles are the files of TensorFlow.js that make tfjs copies into
+// dist/tfjs: its core, its wasm backend and the backend's three builds.
+var tfjsFiles = []string{"tf-core.min.js", "tf-backend-wasm.min.js",
+	"tfjs-backend-wasm-threaded-simd.wasm", "tfjs-backend-wasm-simd.wasm", "tfjs-backend-wasm.wasm"}
 
 var contentTypes = map[string]string{
 	".html":        "text/html; charset=utf-8",
@@ -55,8 +56,6 @@ var contentTypes = map[string]string{
 	".png":         "image/png",
 	".svg":         "image/svg+xml",
 	".safetensors": "application/octet-stream",
-	".mjs":         "text/javascript; charset=utf-8",
-	".onnx":        "application/octet-stream",
 }
 
 // corsPaths are the widget's files: a third-party page loads them, so they
@@ -68,6 +67,7 @@ var corsPaths = map[string]bool{
 	"/cpupath.js":   true,
 	"/cutout.js":    true,
 	"/cpuengine.js": true,
+	"/cpuworker.js": true,
 	"/resample.js":  true,
 	wasmPath:        true,
 	wasmExecPath:    true,
@@ -90,8 +90,8 @@ func urlPath(name string) (p string, ok bool) {
 	case name == "dist/edgetoon.wasm", name == "dist/wasm_exec.js",
 		name == "dist/edgetoon-lab.wasm": // the profiler's engine (make lab-wasm), for /profile only
 		return "/" + base, true
-	case path.Dir(name) == "dist/ort": // ONNX Runtime Web for the CPU path (make ort; web/cpupath.js)
-		return ortPath + base, true
+	case path.Dir(name) == "dist/tfjs": // TensorFlow.js for the CPU path (make tfjs; web/cpuworker.js)
+		return tfjsPath + base, true
 	case strings.HasPrefix(name, "dist/models/") && path.Ext(name) == ".safetensors" && path.Dir(name) == "dist/models":
 		return "/models/" + base, true
 	case strings.HasPrefix(name, "dist/"):
@@ -109,7 +109,6 @@ func urlPath(name string) (p string, ok bool) {
 func readAssets(fsys fs.FS) (assets map[string]*asset, models map[string][]byte, err error) {
 	assets = make(map[string]*asset)
 	models = make(map[string][]byte)
-	pregz := make(map[string][]byte) // make ort's gzip -9 of the runtime's 14 MB wasm
 	err = fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -122,10 +121,6 @@ func readAssets(fsys fs.FS) (assets map[string]*asset, models map[string][]byte,
 		if err != nil {
 			return err
 		}
-		if strings.HasPrefix(p, ortPath) && path.Ext(p) == ".gz" {
-			pregz[strings.TrimSuffix(p, ".gz")] = data
-			return nil
-		}
 		if strings.HasPrefix(p, "/models/") {
 			models[strings.TrimSuffix(path.Base(p), ".safetensors")] = data
 			return nil
@@ -135,7 +130,7 @@ func readAssets(fsys fs.FS) (assets map[string]*asset, models map[string][]byte,
 		if !ok {
 			return fmt.Errorf("%s: no content type for %q files", name, ext)
 		}
-		assets[p] = &asset{path: p, ctype: ctype, body: data, cors: corsPaths[p] || strings.HasPrefix(p, ortPath)}
+		assets[p] = &asset{path: p, ctype: ctype, body: data, cors: corsPaths[p] || strings.HasPrefix(p, tfjsPath)}
 		return nil
 	})
 	if err != nil {
@@ -143,16 +138,11 @@ func readAssets(fsys fs.FS) (assets map[string]*asset, models map[string][]byte,
 	}
 	// web/cpupath.js refers to these: without them its CPU path says it
 	// is not built, and the page keeps to WebGL.
-	for _, name := range ortFiles {
-		if p := ortPath + name; assets[p] == nil {
+	for _, name := range tfjsFiles {
+		if p := tfjsPath + name; assets[p] == nil {
 			a := missingAsset(p)
-			a.cors, a.missing = true, strings.TrimPrefix(p, "/")+" is not built: run `make ort` and restart `edgetoon serve`"
+			a.cors, a.missing = true, strings.TrimPrefix(p, "/")+" is not built: run `make tfjs` and restart `edgetoon serve`"
 			assets[p] = a
-		}
-	}
-	for p, gz := range pregz {
-		if a := assets[p]; a != nil {
-			a.gz = gz
 		}
 	}
 	for _, p := range []string{wasmPath, wasmExecPath} {
@@ -258,9 +248,7 @@ func compress(assets map[string]*asset) error {
 	)
 	sem := make(chan struct{}, 4)
 	for _, a := range assets {
-		// An asset with a variant from the build (make ort) is too large
-		// to compress at every start.
-		if a.missing != "" || a.gz != nil || path.Ext(a.path) == ".safetensors" || path.Ext(a.path) == ".onnx" || path.Ext(a.path) == ".png" {
+		if a.missing != "" || path.Ext(a.path) == ".safetensors" || path.Ext(a.path) == ".png" {
 			continue
 		}
 		wg.Go(func() {
@@ -284,13 +272,14 @@ func compress(assets map[string]*asset) error {
 }
 
 // compressed returns the variants, each nil unless it saves a tenth.
-// Brotli's best quality is slow on large files: above a megabyte (the
-// engine) quality 9 keeps the server's start quick for a few more bytes
-// on the wire (docs/lab.md compares the sizes).
+// Brotli's best quality is slow on large files: above 256 KiB (the
+// engine, the CPU path's runtime) quality 9 keeps the server's start
+// quick for a few more bytes on the wire (docs/lab.md compares the
+// sizes for the engine; docs/cpupath.md for the runtime).
 func compressed(body []byte) (br, gz []byte, err error) {
 	var b bytes.Buffer
 	level := brotli.BestCompression
-	if len(body) > 1<<20 {
+	if len(body) > 1<<18 {
 		level = 9
 	}
 	bw := brotli.NewWriterLevel(&b, level)

@@ -55,9 +55,6 @@ type ModelEntry struct {
 	NominalSize int    `json:"nominalSize,omitempty"`
 	License     string `json:"license"`
 	Default     bool   `json:"default"`
-	// ONNX is the model for the CPU path (onnx.go); nil where it does
-	// not export.
-	ONNX *ONNXModel `json:"onnx,omitempty"`
 }
 
 // validName keeps model names to characters that are safe in a URL path
@@ -174,11 +171,6 @@ func (s *Server) addModels(assets map[string]*asset, embedded map[string][]byte)
 				Name: name, Title: info.Title, URL: p + "?v=" + a.hash, Bytes: int64(len(data)),
 				MACs256: info.MACs256, Params: info.Params, NominalSize: info.NominalSize,
 				License: info.License, Default: name == s.cfg.DefaultModel,
-			}
-			if oa, om, err := onnxAsset(name, data); err != nil {
-				s.logf("model %q from %s has no CPU path: %v", name, src.origin, err)
-			} else {
-				assets[oa.path], entry.ONNX = oa, om
 			}
 			index = append(index, entry)
 		}

@@ -138,6 +138,18 @@ const ContentSecurityPolicy = "default-src 'self'; script-src 'self' 'wasm-unsaf
 	"worker-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'none'; " +
 	"form-action 'none'; frame-ancestors 'none'"
 
+// workerPolicy is the Content-Security-Policy of the CPU path's worker
+// (web/cpuworker.js), the one script that needs more than the page: the
+// runtime it loads (TensorFlow.js's wasm backend) starts the workers of
+// its thread pool from blob: URLs that import blob: scripts (Emscripten's
+// pthreads). A worker's policy is that of its own script's response, and
+// the pool inherits it, so the page keeps the policy above.
+const workerPolicy = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' blob:; " +
+	"connect-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'none'"
+
+// workerPath is the worker that workerPolicy applies to.
+const workerPath = "/cpuworker.js"
+
 // hsts keeps browsers on HTTPS once they reached the server over it with
 // a certificate they trust (they ignore it otherwise, and for IP
 // addresses). It is not sent for localhost: it would apply to every port
@@ -151,7 +163,11 @@ const (
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Content-Security-Policy", ContentSecurityPolicy)
+	if r.URL.Path == workerPath && r.URL.RawPath == "" {
+		h.Set("Content-Security-Policy", workerPolicy)
+	} else {
+		h.Set("Content-Security-Policy", ContentSecurityPolicy)
+	}
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")

@@ -264,7 +264,7 @@ const marksJS = `(() => {
   for (const m of performance.getEntriesByType("mark")) if (m.name.startsWith("edgetoon:")) put(m.name.slice(9), m.startTime);
   for (const r of performance.getEntriesByType("resource")) {
     const n = r.name.split("?")[0].split("/").pop();
-    if (/\.(wasm|safetensors|onnx)$/.test(n)) { put(n + " asked", r.startTime); put(n + " loaded", r.responseEnd); }
+    if (/\.(wasm|safetensors)$/.test(n)) { put(n + " asked", r.startTime); put(n + " loaded", r.responseEnd); }
   }
   return t;
 })()`

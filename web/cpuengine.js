@@ -1,7 +1,8 @@
 // cpuengine.js: the CPU path's engine (cpupath.js decides when it runs
-// and loads this module then): a model's ONNX export on ONNX Runtime
-// Web's wasm backend, with the WebGL engine's methods (stylize,
-// setModel, info, ...), its stabilizer and its strength.
+// and loads this module then): the model file the WebGL engine reads, run
+// on TensorFlow.js's wasm backend in a worker (cpuworker.js), with the
+// WebGL engine's methods (stylize, setModel, info, ...), its stabilizer
+// and its strength.
 //
 // Of ours it imports only resample.js: cpupath.js refers to this module,
 // and two files that refer to each other could not each carry the other's
@@ -14,18 +15,14 @@ const assetURL = (path) => new URL(path, base).href;
 
 const coded = (code, message) => Object.assign(new Error(message), { code });
 
-// The runtime's files, versioned by the server (make ort copies them).
-const ortModule = "/ort/ort.wasm.min.mjs?v=dev";
-const ortPaths = () => ({
-  mjs: assetURL("/ort/ort-wasm-simd-threaded.mjs?v=dev"),
-  wasm: assetURL("/ort/ort-wasm-simd-threaded.wasm?v=dev"),
-});
+// The worker that runs the network, versioned by the server.
+const workerURL = assetURL("/cpuworker.js?v=dev");
 
 // The stabilizer's gate: kernels.GateLow, GateHigh and GateFloor (a test
 // in web/ keeps these equal to them).
 export const gate = { low: 0.008, high: 0.03, floor: 0.3 };
 
-let ortLoaded; // Promise of the ort module, once per page.
+let runtime; // the worker and its start, once per page
 
 /**
  * threads is how many threads the runtime uses: half the cores, at most
@@ -38,34 +35,50 @@ export function threads() {
   return globalThis.crossOriginIsolated ? Math.max(1, Math.min(half, 4)) : 1;
 }
 
-function loadORT() {
-  ortLoaded ??= (async () => {
-    const ort = await import(assetURL(ortModule));
-    ort.env.wasm.wasmPaths = ortPaths();
-    ort.env.wasm.numThreads = threads();
-    ort.env.wasm.simd = true;
-    // The runtime runs in a worker of its own, so a frame (100+ ms on a
-    // slow CPU) does not hold up the page: the camera, the controls.
-    ort.env.wasm.proxy = true;
-    return ort;
-  })();
-  ortLoaded.catch(() => { ortLoaded = undefined; });
-  return ortLoaded;
-}
-
-// onnxFor finds a model's ONNX export in the server's model index: the
-// entry whose url is the model's.
-async function onnxFor(modelURL) {
-  const indexURL = assetURL("/models/index.json");
-  const resp = await fetch(indexURL).catch(() => null);
-  if (!resp || !resp.ok) throw coded("model-load", "The list of styles could not be loaded.");
-  const want = new URL(modelURL, location.href).href;
-  for (const m of await resp.json()) {
-    if (new URL(m.url, resp.url || indexURL).href !== want) continue;
-    if (!m.onnx) break;
-    return { ...m.onnx, url: new URL(m.onnx.url, resp.url || indexURL).href, name: m.name };
+// startRuntime starts the worker and its runtime (once per page): {call,
+// started}, call(msg, transfer) sending a message and answering with its
+// reply (cpuworker.js lists them), started the runtime's start.
+function startRuntime() {
+  if (runtime) return runtime;
+  let w;
+  try {
+    // A worker's script must be of the page's origin: the widget, on
+    // another site, starts one that imports ours.
+    w = new URL(workerURL).origin === location.origin ? new Worker(workerURL)
+      : new Worker(URL.createObjectURL(new Blob([`importScripts(${JSON.stringify(workerURL)});`], { type: "text/javascript" })));
+  } catch (err) {
+    throw coded("cpu-runtime", `The CPU runtime could not start (${err.message}).`);
   }
-  throw coded("cpu-model", "This style has no CPU version on this server.");
+  const waiting = new Map();
+  let next = 0;
+  const fail = (err) => {
+    for (const p of waiting.values()) p.reject(err);
+    waiting.clear();
+  };
+  w.onmessage = (e) => {
+    const p = waiting.get(e.data.id);
+    waiting.delete(e.data.id);
+    if (e.data.error) p?.reject(coded(e.data.error.code, e.data.error.message));
+    else p?.resolve(e.data.ok);
+  };
+  w.onerror = (e) => {
+    e.preventDefault?.();
+    fail(coded("cpu-runtime", `The CPU runtime failed (${e.message || "its script did not load"}).`));
+    w.terminate();
+    if (runtime?.worker === w) runtime = undefined;
+  };
+  const call = (msg, transfer = []) => new Promise((resolve, reject) => {
+    const id = ++next;
+    waiting.set(id, { resolve, reject });
+    w.postMessage({ ...msg, id }, transfer);
+  });
+  const started = call({ init: { base, threads: threads() } });
+  started.catch(() => {
+    w.terminate();
+    if (runtime?.worker === w) runtime = undefined;
+  });
+  runtime = { worker: w, call, started };
+  return runtime;
 }
 
 async function download(url, onProgress) {
@@ -88,18 +101,25 @@ async function download(url, onProgress) {
   return out;
 }
 
-// A loaded model: its session and what the page applies around it.
+// A loaded model: the runtime it is in, its id there, and what the page
+// applies around it (the network maps the normalized input to the
+// normalized output: pixels p in [0,1] become p*norm.scale + norm.bias).
 async function loadModel(url, onProgress) {
-  const [ort, m] = await Promise.all([loadORT(), onnxFor(url)]);
-  const bytes = await download(m.url, onProgress);
-  let session;
+  const rt = startRuntime(); // its start overlaps the download
+  const bytes = await download(url, onProgress);
+  const about = await rt.started;
+  let m;
   try {
-    session = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" });
+    m = await rt.call({ load: { bytes: bytes.buffer } }, [bytes.buffer]);
   } catch (err) {
+    if (err.code !== "model-invalid") throw err;
     throw coded("model-invalid", `The style could not be prepared for the CPU (${err.message}).`);
   }
-  return { ort, session, ...m };
+  const name = decodeURIComponent(new URL(url, location.href).pathname.split("/").pop()).replace(/\.safetensors$/, "");
+  return { rt, about, ...m, name };
 }
+
+const free = (m) => m.rt.call({ free: { model: m.model } }).catch(() => {});
 
 /** createCPU opens a CPU engine on opts.canvas (cpupath.js runtime). */
 export async function createCPU(opts, choice) {
@@ -107,7 +127,7 @@ export async function createCPU(opts, choice) {
   const loaded = await loadModel(opts.model, opts.onProgress);
   const ctx = opts.canvas.getContext("2d");
   if (!ctx) {
-    loaded.session.release();
+    free(loaded);
     throw coded("cpu-canvas", "The canvas is already in use by another engine.");
   }
   return new CPUEngine(ctx, loaded, choice, performance.now() - start).api();
@@ -138,6 +158,12 @@ class CPUEngine {
     this.onstatechange = null;
   }
 
+  // mark marks the first frame's steps on the page's timeline (the
+  // cold-start benchmark reads them); later frames would only fill it.
+  mark(step) {
+    if (this.done === 0) performance.mark(`edgetoon:${step}`);
+  }
+
   // read returns source's RGBA (bytes, or floats in [0,255]) at w x h,
   // resampled as the WebGL engine's kernels/footprint.glsl does.
   read(source, w, h) {
@@ -159,6 +185,7 @@ class CPUEngine {
   }
 
   stylize(source, w, h) {
+    this.mark("cpu-stylize");
     if (this.disposed) throw coded("disposed", "The engine was closed.");
     if (!(Number.isInteger(w) && Number.isInteger(h) && w > 0 && h > 0)) {
       throw coded("argument", `stylize: size ${w}x${h} must be positive`);
@@ -188,38 +215,38 @@ class CPUEngine {
   // the WebGL engine does (kernels.Options.ContentW).
   async frame(pixels, w, h) {
     const start = performance.now();
-    const { ort, session, norm, multiple: k } = this.m;
+    const { rt, model, norm, multiple: k } = this.m;
     const pw = Math.ceil(w / k) * k, ph = Math.ceil(h / k) * k;
-    const n = pw * ph, x = new Float32Array(3 * n);
-    for (let c = 0; c < 3; c++) {
-      const s = norm.scale[c] / 255, b = norm.bias[c], o = c * n;
-      for (let y = 0; y < ph; y++) {
-        const row = Math.min(y, h - 1) * w;
-        for (let i = 0; i < pw; i++) x[o + y * pw + i] = pixels[4 * (row + Math.min(i, w - 1)) + c] * s + b;
+    const x = new Float32Array(3 * pw * ph);
+    const s = norm.scale.map((v) => v / 255), b = norm.bias;
+    for (let y = 0; y < ph; y++) {
+      const row = Math.min(y, h - 1) * w;
+      for (let i = 0; i < pw; i++) {
+        const from = 4 * (row + Math.min(i, w - 1)), to = 3 * (y * pw + i);
+        for (let c = 0; c < 3; c++) x[to + c] = pixels[from + c] * s[c] + b[c];
       }
     }
-    const input = new ort.Tensor("float32", x, [1, 3, ph, pw]);
-    const outs = await session.run({ [session.inputNames[0]]: input });
-    const y = outs[session.outputNames[0]];
+    this.mark("cpu-run");
+    const r = await rt.call({ run: { model, x, w: pw, h: ph } }, [x.buffer]);
+    this.mark("cpu-ran");
     if (this.disposed) return;
-    const [, oc, oph, opw] = y.dims;
     // The picture's part of the output (all of it where nothing was padded).
-    const ow = Math.round((w * opw) / pw), oh = Math.round((h * oph) / ph);
-    const output = crop(y.data, opw, oph, oc, ow, oh);
-    this.last = { output, w, h, ow, oh, c: oc };
-    this.last.cartoon = this.steady(pixels, this.cartoon(output, ow, oh, oc), w, h, ow, oh);
+    const ow = Math.round((w * r.w) / pw), oh = Math.round((h * r.h) / ph);
+    const output = crop(r.y, r.w, r.c, ow, oh);
+    this.last = { output, w, h, ow, oh, c: r.c };
+    this.last.cartoon = this.steady(pixels, this.cartoon(output, ow, oh, r.c), w, h, ow, oh);
     this.draw(pixels, w, h);
     this.lastMs = performance.now() - start;
     this.done++;
   }
 
-  // cartoon denormalizes the network's output (NCHW) to RGB in [0,1], HWC.
+  // cartoon denormalizes the network's output (HWC, c channels) to RGB in
+  // [0,1].
   cartoon(output, ow, oh, c) {
     const { scale, bias } = this.m.denorm;
     const n = ow * oh, out = new Float32Array(3 * n);
-    for (let ch = 0; ch < 3; ch++) {
-      const src = (c === 1 ? 0 : ch) * n;
-      for (let i = 0; i < n; i++) out[3 * i + ch] = output[src + i] * scale[ch] + bias[ch];
+    for (let i = 0; i < n; i++) {
+      for (let ch = 0; ch < 3; ch++) out[3 * i + ch] = output[c * i + (c === 1 ? 0 : ch)] * scale[ch] + bias[ch];
     }
     return out;
   }
@@ -296,7 +323,7 @@ class CPUEngine {
   async setModel(url, onProgress) {
     const loaded = await loadModel(url, onProgress);
     await this.running;
-    this.m.session.release();
+    free(this.m);
     this.m = loaded;
     this.last = null;
     this.history = null;
@@ -305,13 +332,13 @@ class CPUEngine {
   info() {
     return {
       engine: "cpu", choice: this.choice.reason, renderer: this.choice.detected?.renderer ?? "",
-      runtime: "onnxruntime-web wasm", threads: this.m.ort.env.wasm.numThreads,
+      runtime: this.m.about.runtime, threads: this.m.about.threads,
       precision: "fp32", passes: 1, compileMs: this.loadMs, model: this.m.name,
       stabilize: this.stabilize, sizeMultiple: this.m.multiple,
     };
   }
 
-  /** output is the last frame's network output, NCHW, in the network's range. */
+  /** output is the last frame's network output, HWC, in the network's range. */
   output() {
     if (!this.last) return null;
     const { output, ow, oh, c } = this.last;
@@ -337,7 +364,7 @@ class CPUEngine {
   dispose() {
     this.disposed = true;
     this.waiting = null;
-    Promise.resolve(this.running).then(() => this.m.session.release());
+    Promise.resolve(this.running).then(() => free(this.m));
   }
 
   // api is the object the page holds: the WebGL engine's methods.
@@ -380,15 +407,11 @@ export function pendingFrame(canvas) {
   return pending.get(canvas)?.() ?? undefined;
 }
 
-// crop returns the top-left ow x oh of an NCHW tensor of c x oph x opw.
-function crop(data, opw, oph, c, ow, oh) {
-  if (ow === opw && oh === oph) return data;
+// crop returns the top-left ow x oh of an HWC tensor of c channels whose
+// rows are opw wide.
+function crop(data, opw, c, ow, oh) {
+  if (ow === opw && data.length === c * ow * oh) return data;
   const out = new Float32Array(c * ow * oh);
-  for (let ch = 0; ch < c; ch++) {
-    for (let y = 0; y < oh; y++) {
-      const from = (ch * oph + y) * opw;
-      out.set(data.subarray(from, from + ow), (ch * oh + y) * ow);
-    }
-  }
+  for (let y = 0; y < oh; y++) out.set(data.subarray(c * y * opw, c * (y * opw + ow)), c * y * ow);
   return out;
 }

@@ -3,11 +3,10 @@
 // Where WebGL2 is emulated on the CPU (SwiftShader, llvmpipe, Microsoft's
 // Basic Render Driver: blocklisted GPUs, VMs, remote desktops) the WebGL
 // engine is the slowest way to run a model. There the page runs the same
-// model's ONNX export (the server exports every model it offers, see
-// server/onnx.go) on ONNX Runtime Web's wasm backend, with SIMD and, where
-// the page is cross-origin isolated, threads. The runtime (14 MB) is
-// fetched only when this path is taken; the service worker keeps it for
-// offline use after that.
+// model file on TensorFlow.js's wasm backend, with SIMD and, where the
+// page is cross-origin isolated, threads. The runtime (1.2 MB, about a
+// third of that compressed) is fetched only when this path is taken; the
+// service worker keeps it for offline use after that.
 //
 // The CPU engine itself is cpuengine.js, loaded only when this path is
 // taken. core.js's loadRuntime returns runtime(...)'s API to the page and

@@ -58,8 +58,8 @@ func (c canvasPixels) image() image.Image {
 }
 
 // TestCPUPathOfflineReal: the page on SwiftShader runs the CPU path; once
-// the service worker controls it, the runtime and the ONNX model it
-// fetches are kept, and with the server gone a reload stylizes a photo
+// the service worker controls it, the runtime its worker fetches is
+// kept (the model and the worker's script are precached), and with the server gone a reload stylizes a photo
 // from the cache, and the PNG it offers is that cartoon.
 func TestCPUPathOfflineReal(t *testing.T) {
 	rs, s := startCPUPath(t)
@@ -73,7 +73,7 @@ func TestCPUPathOfflineReal(t *testing.T) {
 	s.waitReal(t, "the engine, under the worker", `!window.beforeReload && `+ready)
 	s.waitReal(t, "the runtime in the cache", `caches.keys().then((ks) => Promise.all(ks.map((k) => caches.open(k).then((c) => c.keys()))))
 	  .then((ls) => { const u = ls.flat().map((r) => new URL(r.url).pathname);
-	    return u.includes("/ort/ort-wasm-simd-threaded.wasm") && u.includes("/models/student.onnx"); })`)
+	    return u.includes("/tfjs/tf-core.min.js") && u.some((p) => p.startsWith("/tfjs/tfjs-backend-wasm")); })`)
 	rs.ts.CloseClientConnections()
 	rs.ts.Close()
 	s.do(t, chromedp.Evaluate[chromedp.Void](`window.beforeReload = true`), chromedp.Reload())

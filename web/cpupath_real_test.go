@@ -1,9 +1,9 @@
 package web_test
 
 // The CPU path (cpupath.js): the page's engine where WebGL is software.
-// These tests run it as shipped (the server's ONNX export of the default
-// model on ONNX Runtime Web from web/dist/ort, make ort) in headless
-// Chromium, whose WebGL here is SwiftShader.
+// These tests run it as shipped (the default model file on TensorFlow.js's
+// wasm backend from web/dist/tfjs, make tfjs) in headless Chromium, whose
+// WebGL here is SwiftShader.
 
 import (
 	"encoding/base64"
@@ -29,14 +29,20 @@ import (
 // WebGL for the other tests).
 func startCPUPath(t testing.TB, flags ...chromedp.ExecAllocatorOption) (*realServer, *session) {
 	t.Helper()
-	rs := startReal(t)
-	resp, err := http.Get(rs.ts.URL + "/ort/ort-wasm-simd-threaded.wasm")
+	return startCPUPathModels(t, "", flags...)
+}
+
+// startCPUPathModels is startCPUPath that also offers the models of dir.
+func startCPUPathModels(t testing.TB, dir string, flags ...chromedp.ExecAllocatorOption) (*realServer, *session) {
+	t.Helper()
+	rs := startRealModels(t, dir)
+	resp, err := http.Get(rs.ts.URL + "/tfjs/tf-core.min.js")
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		msg := fmt.Sprintf("the CPU path's runtime is not built (HTTP %d): run make ort", resp.StatusCode)
+		msg := fmt.Sprintf("the CPU path's runtime is not built (HTTP %d): run make tfjs", resp.StatusCode)
 		if os.Getenv("CI") != "" {
 			t.Fatal(msg)
 		}
@@ -70,7 +76,7 @@ func await[T any](t testing.TB, s *session, expr string) T {
 // cpuFrameJS opens the default model with the page's engine API
 // (core.js), as the page does, on a detached canvas, stylizes the
 // sw x sh RGBA picture given in base64 at w x h and returns what the
-// engine says about itself and the network's output (NCHW float32,
+// engine says about itself and the network's output (HWC float32,
 // base64).
 const cpuFrameJS = `(async (b64, sw, sh, w, h) => {
   const core = await import("/core.js");
@@ -162,14 +168,14 @@ func TestCPUPathReal(t *testing.T) {
 		lo, hi = math.Inf(1), math.Inf(-1)
 		for i := range w * h {
 			for c := range 3 {
-				v, r := float64(got[c*w*h+i]), float64(want.Data[3*i+c])
+				v, r := float64(got[3*i+c]), float64(want.Data[3*i+c])
 				worst = max(worst, math.Abs(v-r))
 				lo, hi = min(lo, r), max(hi, r)
 			}
 		}
-		t.Logf("%dx%d source at %dx%d: max |ORT - cpu.Run| = %.3g over %d values (the network's output spans %.3f..%.3f)", sw, sh, w, h, worst, len(got), lo, hi)
+		t.Logf("%dx%d source at %dx%d: max |TF.js - cpu.Run| = %.3g over %d values (the network's output spans %.3f..%.3f)", sw, sh, w, h, worst, len(got), lo, hi)
 		if worst > 1e-4 || math.IsNaN(worst) {
-			t.Errorf("%dx%d source: max |ORT - cpu.Run| = %g, want <= 1e-4", sw, sh, worst)
+			t.Errorf("%dx%d source: max |TF.js - cpu.Run| = %g, want <= 1e-4", sw, sh, worst)
 		}
 		if hi-lo < 0.5 {
 			t.Errorf("%dx%d source: the reference output spans only %.3f..%.3f: not a picture", sw, sh, lo, hi)
@@ -189,6 +195,51 @@ func TestCPUPathReal(t *testing.T) {
 		}
 	}
 	checkNoBodies(t, rs)
+}
+
+// TestCPUPathThreadsReal: on a device of 4 cores (this machine's 2 shown
+// to the page as 4) the engine runs 2 threads, TensorFlow.js's build
+// with threads (its pool's workers start from blobs, which the page's
+// Content-Security-Policy must allow), and its output still agrees with
+// the CPU reference engine.
+func TestCPUPathThreadsReal(t *testing.T) {
+	rs, s := startCPUPath(t)
+	s.script(t, `localStorage.setItem("edgetoon-engine", "cpu");
+	  Object.defineProperty(Navigator.prototype, "hardwareConcurrency", {get: () => 4});`)
+	s.do(t, chromedp.Navigate(rs.ts.URL+"/healthz"))
+	g, err := defaultModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const w, h = 64, 48
+	img := imageOf(photo.Sample(fixture(t, "obama.jpg"), w, h)).(*image.NRGBA)
+	f := await[cpuFrame](t, s, fmt.Sprintf("%s(%q, %d, %d, %d, %d)", cpuFrameJS, base64.StdEncoding.EncodeToString(img.Pix), w, h, w, h))
+	if f.Info["threads"] != 2.0 || f.Cores != 4 {
+		t.Fatalf("%v threads on %d cores, want 2 on 4", f.Info["threads"], f.Cores)
+	}
+	y, err := cpu.Run(g, g.Norm.Apply(photo.Sample(img, w, h)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(f.Output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := isolated.DecodeF32(raw)
+	if len(got) != len(y.Data) {
+		t.Fatalf("%d output values, want %d", len(got), len(y.Data))
+	}
+	var worst float64
+	for i, r := range y.Data {
+		worst = max(worst, math.Abs(float64(got[i]-r)))
+	}
+	t.Logf("2 threads: max |TF.js - cpu.Run| = %.3g", worst)
+	if worst > 1e-4 || math.IsNaN(worst) {
+		t.Errorf("2 threads: max |TF.js - cpu.Run| = %g, want <= 1e-4", worst)
+	}
+	if errs := s.errors(rs.ts.URL + "/favicon.ico"); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
 }
 
 // checkNoBodies asserts that no request to the server carried a body or

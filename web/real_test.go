@@ -68,7 +68,13 @@ type seenRequest struct {
 
 func startReal(t testing.TB) *realServer {
 	t.Helper()
-	srv, err := server.New(server.Config{Assets: web.FS, Log: t.Logf})
+	return startRealModels(t, "")
+}
+
+// startRealModels is startReal that also offers the models of dir.
+func startRealModels(t testing.TB, dir string) *realServer {
+	t.Helper()
+	srv, err := server.New(server.Config{Assets: web.FS, ModelDir: dir, Log: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ func webglEngine(t testing.TB, s *session) {
 func checkWebGL(t testing.TB, s *session) {
 	t.Helper()
 	const js = `(() => { const r = performance.getEntriesByType("resource").map((e) => e.name);
-	  return [r.some((n) => n.includes("/edgetoon.wasm")), r.some((n) => n.includes("/ort/"))]; })()`
+	  return [r.some((n) => n.includes("/edgetoon.wasm")), r.some((n) => n.includes("/cpuengine.js"))]; })()`
 	if got := eval[[]bool](t, s, js); !got[0] || got[1] {
 		t.Fatalf("the page loaded edgetoon.wasm: %v, the CPU path's runtime: %v; want the WebGL engine alone", got[0], got[1])
 	}

@@ -21,6 +21,7 @@ const PRECACHE = [
   "/cpupath.js?v=dev",
   "/cutout.js?v=dev",
   "/cpuengine.js?v=dev",
+  "/cpuworker.js?v=dev",
   "/resample.js?v=dev",
   "/style.css?v=dev",
   "/manifest.webmanifest?v=dev",
@@ -61,7 +62,7 @@ self.addEventListener("fetch", (event) => {
     event.respondWith(networkFirst(req));
   } else if (precached.has(key)) {
     event.respondWith(cacheFirst(key, req));
-  } else if ((url.pathname.startsWith("/models/") || url.pathname.startsWith("/ort/")) && url.searchParams.has("v") && !req.headers.has("range")) {
+  } else if ((url.pathname.startsWith("/models/") || url.pathname.startsWith("/tfjs/")) && url.searchParams.has("v") && !req.headers.has("range")) {
     // Another style, picked while online, or the CPU path's runtime
     // (cpupath.js): keep it for offline use. Its URL names its content,
     // so the copy never goes stale.
