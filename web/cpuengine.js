@@ -50,8 +50,9 @@ function startRuntime() {
     throw coded("cpu-runtime", `The CPU runtime could not start (${err.message}).`);
   }
   const waiting = new Map();
-  let next = 0;
+  let next = 0, dead = null; // the error that ended the worker
   const fail = (err) => {
+    dead = err;
     for (const p of waiting.values()) p.reject(err);
     waiting.clear();
   };
@@ -68,12 +69,14 @@ function startRuntime() {
     if (runtime?.worker === w) runtime = undefined;
   };
   const call = (msg, transfer = []) => new Promise((resolve, reject) => {
+    if (dead) return reject(dead); // a call to an ended worker is never answered
     const id = ++next;
     waiting.set(id, { resolve, reject });
     w.postMessage({ ...msg, id }, transfer);
   });
   const started = call({ init: { base, threads: threads() } });
-  started.catch(() => {
+  started.catch((err) => {
+    fail(err);
     w.terminate();
     if (runtime?.worker === w) runtime = undefined;
   });

@@ -9,11 +9,15 @@ import (
 	"encoding/base64"
 	"fmt"
 	"image"
+	"io/fs"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"path"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/cdproto/page"
@@ -22,6 +26,8 @@ import (
 	"github.com/edgetoon/edgetoon/internal/isolated"
 	"github.com/edgetoon/edgetoon/internal/photo"
 	"github.com/edgetoon/edgetoon/model/cpu"
+	"github.com/edgetoon/edgetoon/server"
+	"github.com/edgetoon/edgetoon/web"
 )
 
 // startCPUPath is startReal that also needs the CPU path's runtime, and
@@ -239,6 +245,58 @@ func TestCPUPathThreadsReal(t *testing.T) {
 	}
 	if errs := s.errors(rs.ts.URL + "/favicon.ico"); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)
+	}
+}
+
+// without hides the files under dir from fsys: a server of the page
+// built without them.
+type without struct {
+	fs.FS
+	dir string
+}
+
+func (w without) hidden(name string) bool {
+	return name == w.dir || strings.HasPrefix(name, w.dir+"/")
+}
+
+func (w without) Open(name string) (fs.File, error) {
+	if w.hidden(name) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return w.FS.Open(name)
+}
+
+func (w without) ReadDir(name string) ([]fs.DirEntry, error) {
+	es, err := fs.ReadDir(w.FS, name)
+	return slices.DeleteFunc(es, func(e fs.DirEntry) bool { return w.hidden(path.Join(name, e.Name())) }), err
+}
+
+// TestCPUPathFallbackReal: where the CPU path's runtime cannot load (a
+// server built without make tfjs: its files answer 503), the page on
+// auto warns and runs the WebGL engine, and with the CPU engine forced
+// it says what failed; neither hangs.
+func TestCPUPathFallbackReal(t *testing.T) {
+	srv, err := server.New(server.Config{Assets: without{web.FS, "dist/tfjs"}, Log: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	s := openFor(t, realLimit)
+	s.script(t, `try { localStorage.removeItem("edgetoon-engine"); localStorage.removeItem("edgetoon-detected"); } catch {}`)
+	const ready = `document.getElementById("status").textContent.includes("ready")`
+	s.do(t, chromedp.Navigate(ts.URL+"/?mode=photo&size=64"))
+	s.waitReal(t, "the WebGL engine", ready)
+	if !eval[bool](t, s, `document.getElementById("out").getContext("webgl2") !== null`) {
+		t.Error("without the CPU runtime the page's canvas is not WebGL's")
+	}
+	if msgs := strings.Join(s.messages(), "\n"); !strings.Contains(msgs, "the CPU path failed") {
+		t.Errorf("no warning that the CPU path failed: %s", msgs)
+	}
+	s.do(t, chromedp.Navigate(ts.URL+"/?mode=photo&size=64&engine=cpu"))
+	s.waitFor(t, realLimit, "the notice", `!document.getElementById("notice").hidden`)
+	if text := eval[string](t, s, `document.getElementById("notice-text").textContent`); !strings.Contains(text, "runtime could not be loaded") {
+		t.Errorf("with the CPU engine forced, the notice says %q", text)
 	}
 }
 

@@ -67,7 +67,7 @@ async function handle(msg) {
 }
 
 function need() {
-  if (!ready) throw coded("cpu-runtime", "the runtime was not started");
+  if (!ready) throw coded("cpu-runtime", "The CPU engine's runtime was not started.");
   return ready;
 }
 
@@ -76,7 +76,7 @@ async function init({ base, threads }) {
   try {
     importScripts(url(files.core), url(files.backend));
   } catch (err) {
-    throw coded("cpu-runtime", `the CPU runtime could not be loaded (${err.message})`);
+    throw coded("cpu-runtime", `The CPU engine's runtime could not be loaded (${err.message}).`);
   }
   const wasm = {};
   for (const [name, p] of Object.entries(files.wasm)) wasm[name] = url(p);
@@ -85,7 +85,7 @@ async function init({ base, threads }) {
   // starts without a pool of workers.
   if (threads <= 1) tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
   else tf.wasm.setThreadsCount(threads);
-  if (!(await tf.setBackend("wasm"))) throw coded("cpu-runtime", "the CPU runtime (wasm) did not start");
+  if (!(await tf.setBackend("wasm"))) throw coded("cpu-runtime", "The CPU engine's runtime did not start.");
   return { runtime: `tfjs ${tf.version_core} wasm`, threads: Math.max(1, threads) };
 }
 
@@ -254,7 +254,7 @@ function build({ graph: g, tensors }) {
 
 async function run({ model, x, w, h }) {
   const m = models.get(model);
-  if (!m) throw coded("cpu-runtime", "the model was freed");
+  if (!m) throw coded("cpu-runtime", "The style was closed.");
   const input = tf.tensor(x, [1, h, w, m.about.input]);
   let out;
   try {
