@@ -61,17 +61,18 @@ var contentTypes = map[string]string{
 // corsPaths are the widget's files: a third-party page loads them, so they
 // carry Access-Control-Allow-Origin. Models are added as they load.
 var corsPaths = map[string]bool{
-	"/widget.js":    true,
-	"/core.js":      true,
-	"/live.js":      true,
-	"/cpupath.js":   true,
-	"/cutout.js":    true,
-	"/cpuengine.js": true,
-	"/cpuworker.js": true,
-	"/resample.js":  true,
-	wasmPath:        true,
-	wasmExecPath:    true,
-	indexPath:       true,
+	"/widget.js":     true,
+	"/core.js":       true,
+	"/live.js":       true,
+	"/cpupath.js":    true,
+	"/cutout.js":     true,
+	"/cpuengine.js":  true,
+	"/cpuruntime.js": true,
+	"/cpuworker.js":  true,
+	"/resample.js":   true,
+	wasmPath:         true,
+	wasmExecPath:     true,
+	indexPath:        true,
 }
 
 // urlPath maps a file of the web directory to the URL it is served at.

@@ -21,6 +21,7 @@ const PRECACHE = [
   "/cpupath.js?v=dev",
   "/cutout.js?v=dev",
   "/cpuengine.js?v=dev",
+  "/cpuruntime.js?v=dev",
   "/cpuworker.js?v=dev",
   "/resample.js?v=dev",
   "/style.css?v=dev",
