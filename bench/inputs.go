@@ -16,7 +16,7 @@ import (
 	"github.com/edgetoon/edgetoon/model"
 )
 
-// tfjsGraph is the spec page.html's tfGraph rebuilds the network from:
+// tfjsGraph is the spec page.html hands web/tfgraph.js's tfGraph:
 // our node list unchanged plus every constant as float32 at an offset in
 // one weights blob.
 func tfjsGraph(g *model.Graph) (spec, weights []byte, err error) {

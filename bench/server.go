@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/edgetoon/edgetoon/internal/isolated"
+	"github.com/edgetoon/edgetoon/web"
 )
 
 //go:embed page.html
@@ -34,6 +35,9 @@ func startServer(nodeDir, distDir string, blobs map[string][]byte) (*server, err
 	})
 	mux.Handle("GET /nm/", http.StripPrefix("/nm/", http.FileServer(http.Dir(nodeDir))))
 	mux.Handle("GET /dist/", http.StripPrefix("/dist/", http.FileServer(http.Dir(distDir))))
+	// The page's own TF.js graph builder: the TF.js peer runs our graph
+	// exactly as the product's CPU path does.
+	mux.Handle("GET /tfgraph.js", http.FileServerFS(web.FS))
 	mux.HandleFunc("GET /data/{name}", s.Blob)
 	mux.HandleFunc("POST /output/{key}", s.Output)
 	var err error

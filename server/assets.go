@@ -69,6 +69,7 @@ var corsPaths = map[string]bool{
 	"/cpuengine.js":  true,
 	"/cpuruntime.js": true,
 	"/cpuworker.js":  true,
+	"/tfgraph.js":    true,
 	"/resample.js":   true,
 	wasmPath:         true,
 	wasmExecPath:     true,

@@ -4,7 +4,7 @@
 // and threads where the page is cross-origin isolated) running an
 // edgetoon model file as it is served to the WebGL engine: its graph (the
 // file's metadata, model/graph.go) rebuilt op by op from the same weights
-// (docs/model-file.md).
+// (docs/model-file.md) by tfgraph.js.
 //
 // Messages, each answered with {id, ok} or {id, error: {code, message}},
 // in the order they came:
@@ -14,13 +14,14 @@
 //   {id, run: {model, x, w, h}}: x, the normalized input, float32 HWC of
 //     w x h; ok is {y, w, h, c}, the network's output, float32 HWC;
 //   {id, free: {model}}: forget a model.
-/* global tf */
+/* global tf, tfGraph */
 "use strict";
 
 // The runtime's files, versioned by the server (make tfjs copies them).
 const files = {
   core: "/tfjs/tf-core.min.js?v=dev",
   backend: "/tfjs/tf-backend-wasm.min.js?v=dev",
+  graph: "/tfgraph.js?v=dev", // ours: the graph rebuilt in TF.js ops
   wasm: {
     "tfjs-backend-wasm.wasm": "/tfjs/tfjs-backend-wasm.wasm?v=dev",
     "tfjs-backend-wasm-simd.wasm": "/tfjs/tfjs-backend-wasm-simd.wasm?v=dev",
@@ -74,7 +75,7 @@ function need() {
 async function init({ base, threads }) {
   const url = (p) => new URL(p, base).href;
   try {
-    importScripts(url(files.core), url(files.backend));
+    importScripts(url(files.core), url(files.backend), url(files.graph));
   } catch (err) {
     throw coded("cpu-runtime", `The CPU engine's runtime could not be loaded (${err.message}).`);
   }
@@ -131,125 +132,15 @@ function halves(u) {
   return out;
 }
 
-// fusable are the activations TF.js fuses into a conv: the others follow it.
-const fusable = { relu: "relu", relu6: "relu6", leaky_relu: "leakyrelu" };
-
-// build turns a graph and its tensors into a function of a [1,H,W,C]
-// tensor, op by op as model/cpu runs them (model/ops.go): the weights
-// become TF.js tensors once.
+// build turns a parsed model file into the network (tfgraph.js) and what
+// the engine applies around it.
 function build({ graph: g, tensors }) {
-  const W = {};
-  const convWeights = new Set(g.nodes.filter((n) => n.op === "conv2d").map((n) => n.inputs[1]));
-  for (const [name, t] of Object.entries(tensors)) {
-    // Our conv weights are [O,KH,KW,I/groups]; TF.js's [KH,KW,I,O].
-    W[name] = convWeights.has(name)
-      ? tf.tidy(() => tf.transpose(tf.tensor(t.data, t.shape), [1, 2, 3, 0]))
-      : tf.tensor(t.data, t.shape);
-  }
-  // box_mean divides by the taps inside the picture: the mean over the
-  // window of the picture, over the same of ones.
-  const ones = new Map();
-  const boxMean = (x, r) => {
-    const k = 2 * r + 1, key = `${x.shape[1]}x${x.shape[2]}r${r}`;
-    if (!ones.has(key)) {
-      // One per frame size and radius; a camera whose size keeps
-      // changing would otherwise fill the runtime's memory.
-      if (ones.size >= 16) {
-        for (const t of ones.values()) t.dispose();
-        ones.clear();
-      }
-      ones.set(key, tf.keep(tf.avgPool(tf.ones([1, x.shape[1], x.shape[2], 1]), k, 1, "same")));
-    }
-    return tf.div(tf.avgPool(x, k, 1, "same"), ones.get(key));
-  };
-  const act = (x, n) => {
-    switch (n.act || "") {
-      case "": return x;
-      case "relu": return tf.relu(x);
-      case "relu6": return tf.relu6(x);
-      case "leaky_relu": return tf.leakyRelu(x, n.alpha || 0);
-      case "tanh": return tf.tanh(x);
-      case "sigmoid": return tf.sigmoid(x);
-    }
-    throw coded("model-invalid", `activation ${n.act} is not supported on the CPU`);
-  };
-  const conv = (x, n, get) => {
-    const strides = [n.stride?.[0] || 1, n.stride?.[1] || 1];
-    const dilations = [n.dilation?.[0] || 1, n.dilation?.[1] || 1];
-    const p = n.pads || [0, 0, 0, 0];
-    const pad = n.padding === "explicit" ? [[0, 0], [p[0], p[2]], [p[1], p[3]], [0, 0]] : n.padding || "valid";
-    const filter = get(n.inputs[1]), bias = n.inputs[2] ? get(n.inputs[2]) : undefined;
-    const groups = n.groups || 1;
-    if (groups === 1) {
-      const activation = fusable[n.act || ""];
-      if (activation || !n.act) {
-        return tf.fused.conv2d({ x, filter, strides, pad, dilations, bias, activation: activation || "linear", leakyreluAlpha: n.alpha || 0 });
-      }
-      return act(tf.fused.conv2d({ x, filter, strides, pad, dilations, bias }), n);
-    }
-    if (groups !== x.shape[3] || filter.shape[2] !== 1) throw coded("model-invalid", `a conv of ${groups} groups is not supported on the CPU`);
-    // Depthwise: [KH,KW,1,C] -> [KH,KW,C,1].
-    let y = tf.depthwiseConv2d(x, tf.transpose(filter, [0, 1, 3, 2]), strides, pad, "NHWC", dilations);
-    if (bias) y = tf.add(y, bias);
-    return act(y, n);
-  };
-  const fn = (x) => tf.tidy(() => {
-    const v = new Map([[g.input, x]]);
-    const get = (name) => {
-      const t = v.get(name) ?? W[name];
-      if (!t) throw coded("model-invalid", `no value named ${name}`);
-      return t;
-    };
-    for (const n of g.nodes) {
-      const a = get(n.inputs[0]);
-      let y;
-      switch (n.op) {
-        case "conv2d": y = conv(a, n, get); break;
-        case "add": y = act(tf.add(a, get(n.inputs[1])), n); break;
-        case "sub": y = act(tf.sub(a, get(n.inputs[1])), n); break;
-        case "mul": y = act(tf.mul(a, get(n.inputs[1])), n); break;
-        case "div": y = act(tf.div(a, get(n.inputs[1])), n); break;
-        case "leaky_relu": y = tf.leakyRelu(a, n.alpha || 0); break;
-        case "relu": y = tf.relu(a); break;
-        case "tanh": y = tf.tanh(a); break;
-        case "sigmoid": y = tf.sigmoid(a); break;
-        case "clip": y = tf.clipByValue(a, n.min || 0, n.max || 0); break;
-        case "resize": {
-          const size = [a.shape[1] * n.scale[0], a.shape[2] * n.scale[1]];
-          y = n.mode === "nearest"
-            ? tf.image.resizeNearestNeighbor(a, size, !!n.align_corners, !!n.half_pixel)
-            : tf.image.resizeBilinear(a, size, !!n.align_corners, !!n.half_pixel);
-          break;
-        }
-        case "box_mean": y = boxMean(a, n.radius); break;
-        case "instance_norm": case "layer_norm": {
-          const m = tf.moments(a, n.op === "instance_norm" ? [1, 2] : [1, 2, 3], true);
-          y = tf.add(tf.mul(tf.div(tf.sub(a, m.mean), tf.sqrt(tf.add(m.variance, n.eps || 0))), get(n.inputs[1])), get(n.inputs[2]));
-          break;
-        }
-        case "concat": y = tf.concat(n.inputs.map(get), 3); break;
-        case "pad": {
-          const p = n.pads || [0, 0, 0, 0], pads = [[0, 0], [p[0], p[2]], [p[1], p[3]], [0, 0]];
-          y = n.mode === "reflect" ? tf.mirrorPad(a, pads, "reflect") : tf.pad(a, pads);
-          break;
-        }
-        default: throw coded("model-invalid", `op ${n.op} is not supported on the CPU`);
-      }
-      v.set(n.name, y);
-    }
-    return get(g.output);
-  });
-  const about = {
+  const net = tfGraph(tf, g, tensors);
+  net.about = {
     input: g.input_channels || 3, norm: g.norm, denorm: g.denorm,
     multiple: Math.max(g.size_multiple || 1, 1), name: g.name || "",
   };
-  return {
-    fn, about,
-    dispose() {
-      for (const t of Object.values(W)) t.dispose();
-      for (const t of ones.values()) t.dispose();
-    },
-  };
+  return net;
 }
 
 async function run({ model, x, w, h }) {

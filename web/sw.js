@@ -23,6 +23,7 @@ const PRECACHE = [
   "/cpuengine.js?v=dev",
   "/cpuruntime.js?v=dev",
   "/cpuworker.js?v=dev",
+  "/tfgraph.js?v=dev",
   "/resample.js?v=dev",
   "/style.css?v=dev",
   "/manifest.webmanifest?v=dev",
