@@ -120,6 +120,16 @@ type cpuFrame struct {
 	Last     []int // and its bottom-right
 }
 
+// values decodes the frame's network output.
+func (f cpuFrame) values(t testing.TB) []float32 {
+	t.Helper()
+	raw, err := base64.StdEncoding.DecodeString(f.Output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return isolated.DecodeF32(raw)
+}
+
 // TestCPUPathReal: the page's CPU engine, forced by the engine setting,
 // stylizes a portrait; the network's output agrees with the CPU
 // reference engine run on the same pixels to 1e-4, and the canvas shows
@@ -162,11 +172,7 @@ func TestCPUPathReal(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := photo.Crop(y, w, h)
-		raw, err := base64.StdEncoding.DecodeString(f.Output)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := isolated.DecodeF32(raw)
+		got := f.values(t)
 		if f.Width != w || f.Height != h || f.Channels != 3 || len(got) != 3*w*h || !slices.Equal(f.Canvas, []int{w, h}) {
 			t.Fatalf("%dx%d source at %dx%d: output %dx%dx%d (%d values), canvas %v, want %dx%dx3", sw, sh, w, h, f.Width, f.Height, f.Channels, len(got), f.Canvas, w, h)
 		}
@@ -227,11 +233,7 @@ func TestCPUPathThreadsReal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := base64.StdEncoding.DecodeString(f.Output)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := isolated.DecodeF32(raw)
+	got := f.values(t)
 	if len(got) != len(y.Data) {
 		t.Fatalf("%d output values, want %d", len(got), len(y.Data))
 	}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/edgetoon/edgetoon/internal/isolated"
 	"github.com/edgetoon/edgetoon/internal/photo"
 	"github.com/edgetoon/edgetoon/kernels/testgraph"
 	"github.com/edgetoon/edgetoon/model"
@@ -122,11 +121,7 @@ func TestCPUWorkerOpsReal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := base64.StdEncoding.DecodeString(f.Output)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := isolated.DecodeF32(raw)
+	got := f.values(t)
 	if f.Width != w || f.Height != h || f.Channels != 3 || len(got) != len(want.Data) {
 		t.Fatalf("output %dx%dx%d (%d values), want %dx%dx3", f.Width, f.Height, f.Channels, len(got), w, h)
 	}

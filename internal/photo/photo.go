@@ -147,15 +147,12 @@ func ToTensor(img image.Image, fw, fh, pw, ph int, norm model.Affine) (t *model.
 func alphaOf(img *image.NRGBA) *image.Alpha {
 	b := img.Bounds()
 	a := image.NewAlpha(b)
-	opaque := true
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		for x := b.Min.X; x < b.Max.X; x++ {
-			v := img.Pix[img.PixOffset(x, y)+3]
-			a.Pix[a.PixOffset(x, y)] = v
-			opaque = opaque && v == 0xff
+			a.Pix[a.PixOffset(x, y)] = img.Pix[img.PixOffset(x, y)+3]
 		}
 	}
-	if opaque {
+	if a.Opaque() {
 		return nil
 	}
 	return a
