@@ -55,6 +55,11 @@ type ModelEntry struct {
 	NominalSize int    `json:"nominalSize,omitempty"`
 	License     string `json:"license"`
 	Default     bool   `json:"default"`
+	// Family groups the models that draw one style at different costs,
+	// between which the page may switch by the device's speed: the
+	// built-in ones (the teacher and the students distilled from it) are
+	// "builtin"; a model of ModelDir is a family of its own, its name.
+	Family string `json:"family"`
 }
 
 // validName keeps model names to characters that are safe in a URL path
@@ -170,7 +175,10 @@ func (s *Server) addModels(assets map[string]*asset, embedded map[string][]byte)
 			entry := ModelEntry{
 				Name: name, Title: info.Title, URL: p + "?v=" + a.hash, Bytes: int64(len(data)),
 				MACs256: info.MACs256, Params: info.Params, NominalSize: info.NominalSize,
-				License: info.License, Default: name == s.cfg.DefaultModel,
+				License: info.License, Default: name == s.cfg.DefaultModel, Family: name,
+			}
+			if src.origin == "embedded" {
+				entry.Family = "builtin"
 			}
 			index = append(index, entry)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -30,6 +31,10 @@ func TestModels(t *testing.T) {
 	if len(index) != 3 || index[0].Name != "student" || !index[0].Default || index[1].Name != "whitebox" || index[1].Default ||
 		index[2].Name != "anime" || index[2].Default {
 		t.Fatalf("index: %+v", index)
+	}
+	// The built-in models draw one style; a -models one is its own.
+	if fams := []string{index[0].Family, index[1].Family, index[2].Family}; !slices.Equal(fams, []string{"builtin", "builtin", "anime"}) {
+		t.Errorf("families %v, want builtin, builtin, anime", fams)
 	}
 	w := index[1]
 	if w.Title != "Toy whitebox" || w.License != "CC0" || w.MACs256 != 123 || w.Params != 45 || w.NominalSize != 256 || w.Bytes != int64(len(toyModel("whitebox"))) {

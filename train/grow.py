@@ -254,6 +254,7 @@ def main(argv=None):
     p.add_argument("--context-convs", type=int, default=3, metavar="N",
                    help="3x3 convs at the context branch's width between its stride-2 conv and its last")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--name", help="the grown model's name (default the source's): the page's style picker shows it")
     p.add_argument("--refit", type=int, default=16, metavar="N",
                    help="training portraits for the least-squares refit of shrunk kernels (0: centred part only)")
     a = p.parse_args(argv)
@@ -271,6 +272,8 @@ def main(argv=None):
         graph, tensors = add_context(graph, tensors, node, width, a.context_convs, seed=a.seed)
     graph = dict(graph, provenance=graph.get("provenance", "") + "; grown by train/grow.py from %s (%s)"
                  % (os.path.basename(a.src), " ".join(sys.argv[3:] if argv is None else argv[2:])))
+    if a.name:
+        graph["name"] = a.name
     em.write_file(a.dst, graph, tensors, "F32")
     print("%s: %.3f -> %.3f GMACs at 256x256" % (a.dst, before / 1e9, em.macs(graph, tensors) / 1e9))
 

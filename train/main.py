@@ -111,8 +111,9 @@ def parse(argv):
     p.add_argument("--preload", dest="preload", action="store_true", default=None,
                    help="decode all photos into memory once (default with CUDA)")
     p.add_argument("--no-preload", dest="preload", action="store_false")
-    p.add_argument("--amp", dest="amp", action="store_true", default=True,
-                   help="bf16 autocast for student and discriminator on CUDA (default; teacher and eval fp32)")
+    p.add_argument("--amp", dest="amp", action="store_true", default=None,
+                   help="bf16 autocast for student and discriminator (default on CUDA; on a CPU only when asked, "
+                        "where it pays on one with AMX or AVX512-BF16; teacher and eval fp32)")
     p.add_argument("--no-amp", dest="amp", action="store_false")
     p.add_argument("--device-aug", dest="device_aug", action="store_true", default=None,
                    help="crop and jitter on the training device (default with CUDA; needs --preload)")

@@ -23,24 +23,26 @@ def psnr(a, b):
 
 
 def _gauss(size=11, sigma=1.5):
+    """The normalised 1-D Gaussian; SSIM's 2-D window is its outer product."""
     g = torch.tensor([math.exp(-((i - size // 2) ** 2) / (2 * sigma ** 2)) for i in range(size)],
                      dtype=torch.float64)
-    g = g / g.sum()
-    return torch.outer(g, g)
+    return g / g.sum()
 
 
 def ssim(a, b, size=11, sigma=1.5, data_range=255.0, dtype=torch.float64):
     """Per-image mean SSIM of NCHW tensors in [0, data_range]. In float32
     and data_range 1 it is also a training loss (1 - ssim): differentiable,
-    and the same quantity the eval reports."""
+    and the same quantity the eval reports. The window is separable, so
+    the five local means are one pass of its rows and one of its columns
+    (22 taps a pixel instead of 121)."""
     a, b = a.to(dtype), b.to(dtype)
     c = a.shape[1]
-    w = _gauss(size, sigma).to(a.device, dtype).expand(c, 1, size, size)
-    mu_a = F.conv2d(a, w, groups=c)
-    mu_b = F.conv2d(b, w, groups=c)
-    saa = F.conv2d(a * a, w, groups=c) - mu_a ** 2
-    sbb = F.conv2d(b * b, w, groups=c) - mu_b ** 2
-    sab = F.conv2d(a * b, w, groups=c) - mu_a * mu_b
+    g = _gauss(size, sigma).to(a.device, dtype)
+    stack = torch.cat([a, b, a * a, b * b, a * b], dim=1)
+    m = F.conv2d(stack, g.view(1, 1, size, 1).expand(5 * c, 1, size, 1), groups=5 * c)
+    m = F.conv2d(m, g.view(1, 1, 1, size).expand(5 * c, 1, 1, size), groups=5 * c)
+    mu_a, mu_b, ea, eb, eab = m.split(c, dim=1)
+    saa, sbb, sab = ea - mu_a ** 2, eb - mu_b ** 2, eab - mu_a * mu_b
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     m = ((2 * mu_a * mu_b + c1) * (2 * sab + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (saa + sbb + c2))
     return m.flatten(1).mean(dim=1)

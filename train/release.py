@@ -16,7 +16,7 @@ import edgetoon_model as em
 import export
 import gotools
 import metrics
-from stage import TEACHER_MACS, device_of, load_pt, log, loss_text
+from stage import TEACHER_MACS, amp_on, device_of, load_pt, log, loss_text
 
 
 @torch.no_grad()
@@ -178,7 +178,7 @@ def run(args):
                   ", mirrored beyond its edges" if getattr(args, "crop_of", "short") == "long" else "",
                   "for %d fixed crops, computed once" % args.cache_targets if args.cache_targets else "on the fly",
                   dev_name,
-                  ", bf16 autocast" if args.amp and dev == "cuda" else ""))
+                  ", bf16 autocast" if amp_on(args) else ""))
     if init:
         # No search in this run: the architecture is the init file's, and
         # so is the history before this fine-tune (its own model card).

@@ -215,10 +215,19 @@ def disc_step(disc, opt_d, t, s, args):
     return d_loss
 
 
+def amp_on(args):
+    """Whether the student and discriminator run under bf16 autocast:
+    --amp's default is on for CUDA and off for a CPU (whose bf16 is slow
+    without AMX or AVX512-BF16)."""
+    if args.amp is None:
+        return args.device_name == "cuda"
+    return args.amp
+
+
 def autocast(args):
-    """bf16 autocast on CUDA with --amp, else a no-op context."""
-    if args.amp and args.device_name == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+    """bf16 autocast on the training device when amp_on, else a no-op context."""
+    if amp_on(args):
+        return torch.autocast(args.device_name, dtype=torch.bfloat16)
     import contextlib
     return contextlib.nullcontext()
 

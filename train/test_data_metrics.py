@@ -47,6 +47,13 @@ class MetricsTest(unittest.TestCase):
         self.assertAlmostEqual(float(got[0]), naive_ssim(a, b), places=6)
         self.assertAlmostEqual(float(metrics.ssim(torch.from_numpy(a)[None, None],
                                                   torch.from_numpy(a)[None, None])[0]), 1.0, places=9)
+        # Colour: each image's SSIM is the mean over its channels' windows.
+        c = rng.uniform(0, 255, (2, 3, 14, 13))
+        d = np.clip(c + rng.normal(0, 20, c.shape), 0, 255)
+        got = metrics.ssim(torch.from_numpy(c), torch.from_numpy(d))
+        for i in range(2):
+            want = np.mean([naive_ssim(c[i, k], d[i, k]) for k in range(3)])
+            self.assertAlmostEqual(float(got[i]), want, places=6)
 
     def test_ssim_as_a_loss(self):
         # In [0,1] and float32 it is the eval's SSIM (to float32 rounding), and it has gradients.

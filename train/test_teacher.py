@@ -99,6 +99,21 @@ class OpsTest(unittest.TestCase):
         ref = torch.nn.functional.interpolate(to_nchw(x), size=(10, 14), mode="bilinear", align_corners=False)
         self.assertGreater(np.abs(to_hwc(ref) - naive_resize_legacy(x, 10, 14)).max(), 1e-2)
 
+    def test_resize_doubling_matches_gathers(self):
+        # The 2x path (slices) against the general one (gathers), values
+        # and gradients, in both memory formats training uses.
+        g = torch.Generator().manual_seed(4)
+        x = torch.randn(2, 3, 5, 7, generator=g)
+        up = torch.randn(2, 3, 10, 14, generator=g)
+        for fmt in (torch.contiguous_format, torch.channels_last):
+            xs = [x.clone().contiguous(memory_format=fmt).requires_grad_() for _ in range(2)]
+            a = em.resize_bilinear(xs[0], 10, 14)
+            b = em._gather_bilinear(xs[1], 10, 14, False, False)
+            (a * up).sum().backward()
+            (b * up).sum().backward()
+            torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+            torch.testing.assert_close(xs[0].grad, xs[1].grad, atol=1e-5, rtol=0)
+
     def test_box_mean_matches_loops(self):
         rng = np.random.default_rng(3)
         x = rng.standard_normal((6, 5, 3))

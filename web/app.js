@@ -28,6 +28,7 @@ const state = {
   shot: false, // save the next camera frame
   size: { camera: 256, photo: 512 },
   switching: false, // a model download is in progress
+  refused: new Set(), // models the camera fell back from (never stepped up to again)
   dims: "",
   lastReadout: 0,
   auto: true, // the camera's detail follows the frame rate (holder)
@@ -199,7 +200,7 @@ function cameraFrame() {
   // its end, then starts a fresh window (the keeper's onEnd).
   if (state.auto && !keeper.recording) {
     holder.frames(meter.finished, state.engine.gpuFrameMs());
-    if (holder.starved) fallBack();
+    if (holder.starved || holder.room > 1) switchModel();
   }
   if (inFlight >= core.maxInFlight) return; // the GPU is behind: drop this frame
   const long = state.auto ? holder.size : state.size.camera;
@@ -235,7 +236,7 @@ async function startEngine(model) {
       canvas: ui.out, model: model.url, precision: params.get("precision") || "auto", onProgress,
     });
     engine.onstatechange = (s) => {
-      if (s === "lost") return notice(core.describe(core.coded("context-lost", "")));
+      if (s === "lost") return notice(core.lostMessage(engine));
       clearNotice();
       if (state.mode === "photo") photo.render();
     };
@@ -280,18 +281,17 @@ async function changeModel() {
   if (state.mode === "photo") photo.render();
 }
 
-// fallBack switches the camera to a lighter model when the chosen one
-// cannot hold the rate even at the smallest detail (automatic detail only;
-// the style picker says so, and picking a style again pins it).
-function fallBack() {
-  holder.starved = false;
-  const lighter = live.lighterModel(state.models, state.models[ui.model.selectedIndex]);
-  if (!lighter) return;
-  ui.model.selectedIndex = state.models.indexOf(lighter);
-  holder = new live.RateHolder(holder.target, live.liveSizes, 256);
-  const why = `Switched to ${lighter.title || lighter.name} to hold ${holder.target} fps.`;
-  say(why);
-  changeModel().then(() => say(why));
+// switchModel follows the rate holder's last window to another model of
+// the style (automatic detail only; live.nextModel says which and why):
+// a lighter one when the chosen one cannot hold the rate even at the
+// smallest detail, a heavier one when the device has room for it.
+function switchModel() {
+  const next = live.nextModel(holder, state.models, state.models[ui.model.selectedIndex], state.refused);
+  if (!next) return;
+  ui.model.selectedIndex = state.models.indexOf(next.model);
+  holder = new live.RateHolder(holder.target, live.liveSizes, next.size);
+  say(next.why);
+  changeModel().then(() => say(next.why));
 }
 
 function showLicense(m) {

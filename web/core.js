@@ -32,7 +32,13 @@ const engineMessages = {
   "shader": "This device's graphics driver refused the engine's shaders.",
   "texture-size": "The picture is too large for this GPU. Choose a smaller detail level.",
   "context-lost": "The graphics processor was reset. Recovering…",
+  "cpu-lost": "The cartoon engine stopped. Restarting it…",
 };
+
+/** lostMessage is what to say when engine reports the state "lost". */
+export function lostMessage(engine) {
+  return describe(coded(engine.info().engine === "cpu" ? "cpu-lost" : "context-lost", ""));
+}
 
 /** describe turns any error into a sentence for the user. */
 export function describe(err) {

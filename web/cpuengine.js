@@ -100,9 +100,41 @@ class CPUEngine {
         await this.frame(job.pixels, job.w, job.h);
       } catch (err) {
         console.error(`edgetoon: CPU frame: ${err.message}`);
+        if (err.code === "cpu-lost") {
+          this.waiting ??= job; // the frame the runtime took down with it
+          await this.recover();
+        }
       }
     }
     this.running = null;
+  }
+
+  // recover starts a new runtime after the worker died (its wasm crashed,
+  // or the browser ended it) and loads the model into it again, from the
+  // browser's cache. The page is told as of a lost WebGL context: "lost",
+  // then "restored". A runtime that cannot start is tried again later,
+  // less often each time.
+  async recover() {
+    this.state("lost");
+    for (let wait = 1000; !this.disposed; wait = Math.min(2 * wait, 30_000)) {
+      try {
+        const loaded = await loadModel(this.m.url);
+        if (this.disposed) return free(loaded);
+        this.m = loaded;
+        this.history = null;
+        this.state("restored");
+        return;
+      } catch (err) {
+        console.error(`edgetoon: restarting the CPU runtime: ${err.message}`);
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
+  }
+
+  // state tells the page of a change of state (its onstatechange).
+  state(s) {
+    const f = this.handle?.onstatechange;
+    if (typeof f === "function") f(s);
   }
 
   // frame runs the network on RGBA pixels of w x h and draws the result.
@@ -282,6 +314,7 @@ class CPUEngine {
       onstatechange: null,
     };
     pending.set(this.ctx.canvas, () => this.running);
+    this.handle = api;
     return api;
   }
 }

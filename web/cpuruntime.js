@@ -38,7 +38,7 @@ function startRuntime() {
     throw coded("cpu-runtime", `The CPU runtime could not start (${err.message}).`);
   }
   const waiting = new Map();
-  let next = 0, dead = null; // the error that ended the worker
+  let next = 0, dead = null, ready = false; // dead: the error that ended the worker
   const fail = (err) => {
     dead = err;
     for (const p of waiting.values()) p.reject(err);
@@ -52,7 +52,10 @@ function startRuntime() {
   };
   w.onerror = (e) => {
     e.preventDefault?.();
-    fail(coded("cpu-runtime", `The CPU runtime failed (${e.message || "its script did not load"}).`));
+    // "cpu-lost": the worker is gone, and the engine starts another
+    // (cpuengine.js's recover); a start that fails is "cpu-runtime".
+    fail(coded(runtime?.worker === w && ready ? "cpu-lost" : "cpu-runtime",
+      `The CPU runtime failed (${e.message || "its script did not load"}).`));
     w.terminate();
     if (runtime?.worker === w) runtime = undefined;
   };
@@ -63,7 +66,7 @@ function startRuntime() {
     w.postMessage({ ...msg, id }, transfer);
   });
   const started = call({ init: { base, threads: threads() } });
-  started.catch((err) => {
+  started.then(() => { ready = true; }, (err) => {
     fail(err);
     w.terminate();
     if (runtime?.worker === w) runtime = undefined;
@@ -107,7 +110,7 @@ export async function loadModel(url, onProgress) {
     throw coded("model-invalid", `The style could not be prepared for the CPU (${err.message}).`);
   }
   const name = decodeURIComponent(new URL(url, location.href).pathname.split("/").pop()).replace(/\.safetensors$/, "");
-  return { rt, about, ...m, name };
+  return { rt, about, ...m, name, url };
 }
 
 /** free forgets a loaded model. */

@@ -29,6 +29,8 @@ export class RateHolder {
   constructor(target = 24, sizes = liveSizes, start = 256) {
     this.target = target;
     this.sizes = sizes;
+    this.starved = false;
+    this.room = 0;
     this.#i = Math.max(0, sizes.findIndex((s) => s >= start));
   }
   get size() { return this.sizes[this.#i]; }
@@ -71,6 +73,11 @@ export class RateHolder {
       while (j > 0 && fps * (this.size / this.sizes[j]) ** 2 < this.target) j--;
       return this.#step(j - this.#i);
     }
+    // At the largest detail, holding the rate, with the GPU timer: how
+    // many times costlier a frame could be and still take under 85 % of
+    // its budget (the page's step to a heavier model: heavierModel).
+    const top = this.#i === this.sizes.length - 1;
+    this.room = top && gpuMs > 0 && fps >= this.target ? (0.85 * 1000) / this.target / gpuMs : 0;
     const up = this.#i + 1;
     if (up < this.sizes.length && !(this.#banned.get(up)?.until > now)) {
       const ratio = (this.sizes[up] / this.size) ** 2;
@@ -97,17 +104,57 @@ export class RateHolder {
 
 /**
  * lighterModel is the model to fall back to when the camera cannot hold
- * its rate with current at the smallest detail: of the models that cost
- * fewer MACs at 256x256 (index.json's macs256), the costliest, or null.
+ * its rate with current at the smallest detail: of the models of its
+ * family (index.json's family: one style at different costs) that cost
+ * fewer MACs at 256x256 (macs256), the costliest, or null.
  */
 export function lighterModel(models, current) {
   const cost = current?.macs256;
   if (!(cost > 0)) return null;
   let best = null;
   for (const m of models) {
-    if (m.macs256 > 0 && m.macs256 < cost && (!best || m.macs256 > best.macs256)) best = m;
+    if (m.family === current.family && m.macs256 > 0 && m.macs256 < cost && (!best || m.macs256 > best.macs256)) best = m;
   }
   return best;
+}
+
+/**
+ * heavierModel is the model to step up to when the camera holds its rate
+ * at the largest detail with room to spare (RateHolder's room: how many
+ * times costlier a frame may be): of the models of current's family that
+ * cost more at 256x256, the costliest that fits the room, or null. Those
+ * named in refused (models the page had to fall back from) are skipped.
+ */
+export function heavierModel(models, current, room, refused = new Set()) {
+  const cost = current?.macs256;
+  if (!(cost > 0)) return null;
+  let best = null;
+  for (const m of models) {
+    if (m.family === current.family && m.macs256 > cost && m.macs256 <= room * cost && !refused.has(m.name) &&
+      (!best || m.macs256 > best.macs256)) best = m;
+  }
+  return best;
+}
+
+/**
+ * nextModel is where the camera goes after holder's last window, or null:
+ * starved, the lighter model at the smallest detail (current joins
+ * refused: never stepped up to again); with room, the heavier model at
+ * the same detail. Either way it clears the holder's signal. {model,
+ * size, why}.
+ */
+export function nextModel(holder, models, current, refused) {
+  const { starved, room } = holder;
+  holder.starved = false;
+  holder.room = 0;
+  if (starved) {
+    const m = lighterModel(models, current);
+    if (!m) return null;
+    refused.add(current.name);
+    return { model: m, size: 256, why: `Switched to ${m.title || m.name} to hold ${holder.target} fps.` };
+  }
+  const m = room > 1 ? heavierModel(models, current, room, refused) : null;
+  return m && { model: m, size: holder.size, why: `Switched to ${m.title || m.name}: this device has room for it.` };
 }
 
 /** The longest recording, in ms. */

@@ -1,9 +1,11 @@
 package web_test
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/chromedp/chromedp"
@@ -205,5 +207,78 @@ func TestRateHolderRestart(t *testing.T) {
 	t.Logf("after the pause: %d px with restart, %d without", sizes[0], sizes[1])
 	if sizes[0] != 256 {
 		t.Errorf("after a pause and restart, frames at 26 fps moved the detail to %d px, want 256", sizes[0])
+	}
+}
+
+// TestModelStepUp: on the camera's automatic detail, a device that holds
+// the rate at the largest detail with room to spare steps up to the
+// costliest heavier model of the same style that the GPU timer says it
+// can hold (live.heavierModel), keeping the detail, and says so; never to
+// another style, nor back to a model it had to fall back from.
+func TestModelStepUp(t *testing.T) {
+	costs := map[string]int64{"stude": 800e6, "large": 1700e6, "anime": 8e9}
+	fsys := fakeFS(t)
+	fsys["models/large.safetensors"] = &fstest.MapFile{Data: bytes.Repeat([]byte("large"), 30000)}
+	_, url := serve(t, fsys, func(data []byte) (server.ModelInfo, error) {
+		info, err := fakeInspect(data)
+		info.MACs256 = costs[string(data[:5])]
+		return info, err
+	})
+	s := open(t, chromedp.Flag("deny-permission-prompts", true))
+	s.do(t, desktop(), chromedp.Navigate(url+"/?mode=photo"))
+	s.wait(t, "the page", `!!document.getElementById("size")`)
+	const pick = `import("/live.js").then((live) => {
+	  const b = "builtin";
+	  const ms = [{name: "s", macs256: 8e8, family: b}, {name: "l", macs256: 1.7e9, family: b},
+	    {name: "t", macs256: 8e9, family: b}, {name: "x", macs256: 1e9, family: "x"}];
+	  const name = (m) => m ? m.name : null;
+	  // A holder fed 30 frames a second at its largest detail, the GPU
+	  // timer saying 10 ms a frame: its room is 0.85 * (1000/24) / 10.
+	  const h = new live.RateHolder(24, live.liveSizes, 512);
+	  for (let i = 0, now = 0; i < 60; i++) h.frame(10, now += 1000 / 30);
+	  const room = Math.round(h.room * 1000);
+	  const refused = new Set();
+	  const up = live.nextModel(h, ms, ms[0], refused);
+	  const none = live.nextModel(h, ms, ms[0], refused); // the signal was used
+	  h.starved = true;
+	  const down = live.nextModel(h, ms, ms[1], refused);
+	  h.room = 20;
+	  const again = live.nextModel(h, ms, ms[0], refused);
+	  return [name(live.heavierModel(ms, ms[0], 3)), name(live.heavierModel(ms, ms[0], 20)),
+	    name(live.heavierModel(ms, ms[0], 20, new Set(["t"]))), name(live.heavierModel(ms, ms[0], 1.5)),
+	    name(live.heavierModel(ms, ms[3], 100)), name(live.lighterModel(ms, ms[3])), name(live.lighterModel(ms, ms[2])),
+	    room, name(up.model), up.size, none, name(down.model), down.size, [...refused].join(), name(again.model)];
+	})`
+	got, err := chromedp.Run(s.ctx, chromedp.Evaluate[[]any](pick, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Up from s with room 3.54: l at the same detail; then starved on l:
+	// down to s at 256, l refused; room 20 from s: t, skipping l.
+	if want := []any{"l", "t", "l", nil, nil, nil, "l", 3542.0, "l", 512.0, nil, "s", 256.0, "l", "t"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("heavierModel, lighterModel, room, nextModel: %v, want %v", got, want)
+	}
+
+	// The page follows the holder's room (a holder that always reports
+	// room for 3.6x: this machine's frame rate is not the test's
+	// subject): to the large model (2.1x the student), not the 10x one.
+	s2 := open(t, chromedp.Flag("use-fake-ui-for-media-stream", true), chromedp.Flag("use-fake-device-for-media-stream", true))
+	s2.do(t, desktop(), chromedp.Navigate(url))
+	s2.wait(t, "the automatic detail", `document.getElementById("readout").textContent.endsWith(" auto")`)
+	// The page's own module instance: the URL it imported (versioned).
+	eval[any](t, s2, `import(performance.getEntriesByType("resource").find((e) => e.name.includes("/live.js")).name).then((live) => {
+	  const frame = live.RateHolder.prototype.frame;
+	  live.RateHolder.prototype.frame = function (...args) { const size = frame.apply(this, args); this.starved = false; this.room = 3.6; return size; };
+	})`)
+	s2.wait(t, "the step up to the heavier model", `document.getElementById("model").value === "large"`)
+	if st := eval[string](t, s2, `document.getElementById("status").textContent`); !strings.Contains(st, "has room for it") {
+		t.Errorf("status %q, want it to say why the style changed", st)
+	}
+	time.Sleep(3 * time.Second)
+	if m := eval[string](t, s2, `document.getElementById("model").value`); m != "large" {
+		t.Errorf("model %q 3 s after the step up, want it to stay on large (anime needs 4.7x its cost)", m)
+	}
+	if errs := s2.errors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
 	}
 }

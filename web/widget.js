@@ -216,7 +216,7 @@ class EdgeToon extends HTMLElement {
       this.#progress();
       if (!this.#connected) { engine.dispose(); throw core.coded("gone", ""); }
       engine.onstatechange = (s) => {
-        this.#say(s === "lost" ? core.describe(core.coded("context-lost", "")) : "");
+        this.#say(s === "lost" ? core.lostMessage(engine) : "");
         if (s === "restored" && !this.#stream) this.#renderPhoto();
       };
       this.#engine = engine;
