@@ -128,6 +128,18 @@ class GrowTest(unittest.TestCase):
         self.assertGreater(float((a - b).abs().max()), 0)  # the new weights are not all zero
         self.assertGreater(em.macs(self.graph, grown), em.macs(self.graph, self.tensors))
 
+    def test_command_names_the_grown_model(self):
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "g.safetensors")
+            grow.main([STUDENT, out, "--width", "R=32", "--name", "edgetoon-student-large"])
+            g, t = em.read_file(out)
+            self.assertEqual(g["name"], "edgetoon-student-large")
+            self.assertIn("grown by train/grow.py from %s (--width R=32 --name edgetoon-student-large)"
+                          % os.path.basename(STUDENT), g["provenance"])
+            self.assertEqual(t[grow.residual_stream(t)[0][0]].shape[0], 32)
+            grow.main([STUDENT, out, "--width", "R=32"])
+            self.assertEqual(em.read_file(out)[0]["name"], self.graph["name"])
+
     def test_context_branch(self):
         at = "generator/block_1/add"
         g, t = grow.add_context(self.graph, self.tensors, at, 8)
