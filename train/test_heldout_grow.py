@@ -17,6 +17,7 @@ sys.path.insert(0, HERE)
 import data  # noqa: E402
 import edgetoon_model as em  # noqa: E402
 import grow  # noqa: E402
+import peek  # noqa: E402
 import metrics  # noqa: E402
 
 torch.set_num_threads(2)
@@ -127,6 +128,20 @@ class GrowTest(unittest.TestCase):
         self.assertLess(float((a - b).abs().max()), 2e-2)
         self.assertGreater(float((a - b).abs().max()), 0)  # the new weights are not all zero
         self.assertGreater(em.macs(self.graph, grown), em.macs(self.graph, self.tensors))
+
+    def test_peek_writes_the_checkpoints_average(self):
+        # A checkpoint as finetune writes it: the average is what peek
+        # writes, and the Go-side reader gets the same weights back.
+        net = em.GraphModule(self.graph, self.tensors)
+        ema = {k: v + 0.5 for k, v in net.state_dict().items()}
+        with tempfile.TemporaryDirectory() as d:
+            ck, out = os.path.join(d, "ck.pt"), os.path.join(d, "p.safetensors")
+            torch.save({"graph": self.graph, "student": net.state_dict(), "ema": ema, "step": 7}, ck)
+            self.assertEqual(peek.peek(ck, STUDENT, out), 7)
+            g, t = em.read_file(out)
+            self.assertEqual(g, self.graph)
+            for name, arr in self.tensors.items():
+                np.testing.assert_allclose(t[name], np.asarray(arr) + 0.5, atol=1e-6)
 
     def test_command_names_the_grown_model(self):
         with tempfile.TemporaryDirectory() as d:
