@@ -43,7 +43,7 @@ import finetune  # noqa: E402
 import gotools  # noqa: E402
 import release  # noqa: E402
 import search  # noqa: E402
-from stage import Budget, log  # noqa: E402
+from stage import Budget, cpu_bf16_native, log  # noqa: E402
 
 
 # The search's default cost: latency measured in our WebGL2 runtime
@@ -269,6 +269,9 @@ def main(argv=None):
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     budget = Budget(args, t0)
+    if args.amp and args.device_name == "cpu" and not cpu_bf16_native():
+        log("warning: --amp on a CPU without AMX or AVX512-BF16: bf16 is emulated here, slower than "
+            "float32 (--no-amp; --channels-last still helps)")
     log("edgetoon train %s on %s: data %s, teacher %s%s" % (
         args.cmd, torch.cuda.get_device_name(0) if args.device_name == "cuda" else "CPU", args.data,
         gotools.teacher_path(), ", budget %.1f min" % args.minutes if args.minutes else ""))

@@ -224,6 +224,18 @@ def amp_on(args):
     return args.amp
 
 
+def cpu_bf16_native(cpuinfo="/proc/cpuinfo"):
+    """Whether this CPU does bf16 arithmetic in hardware (AMX or
+    AVX512-BF16 among Linux's cpuinfo flags); elsewhere torch emulates it,
+    slower than float32."""
+    try:
+        with open(cpuinfo) as f:
+            flags = set(f.read().split())
+    except OSError:
+        return False
+    return bool(flags & {"amx_bf16", "avx512_bf16"})
+
+
 def autocast(args):
     """bf16 autocast on the training device when amp_on, else a no-op context."""
     if amp_on(args):

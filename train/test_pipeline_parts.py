@@ -154,6 +154,25 @@ class CacheTest(unittest.TestCase):
                 self.assertTrue(torch.equal(t[j[0]].float(), bt[i]))
 
 
+class AmpTest(unittest.TestCase):
+    def test_cpu_bf16_from_cpuinfo_flags(self):
+        with tempfile.TemporaryDirectory() as d:
+            def flags(text):
+                p = os.path.join(d, "cpuinfo")
+                with open(p, "w") as f:
+                    f.write("processor\t: 0\nflags\t\t: " + text + "\n")
+                return stage.cpu_bf16_native(p)
+            self.assertTrue(flags("fpu sse avx512f avx512_bf16 avx512_vnni"))
+            self.assertTrue(flags("fpu amx_bf16 amx_tile"))
+            self.assertFalse(flags("fpu sse avx2 avx512f avx512_vnni avx512_bf16x"))
+            self.assertFalse(stage.cpu_bf16_native(os.path.join(d, "missing")))
+
+    def test_amp_default_by_device(self):
+        on = lambda amp, dev: stage.amp_on(types.SimpleNamespace(amp=amp, device_name=dev))  # noqa: E731
+        self.assertEqual([on(None, "cuda"), on(None, "cpu"), on(True, "cpu"), on(False, "cuda")],
+                         [True, False, True, False])
+
+
 class WeightAverageTest(unittest.TestCase):
     def test_moving_average_by_hand(self):
         import finetune
