@@ -4,6 +4,8 @@ its legacy bilinear resize, and box means over the taps inside the image.
 They are written for training speed on a CPU as well as for agreement:
 test_teacher checks each against loops or the general path."""
 
+import functools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -111,9 +113,16 @@ def box_mean(x, radius):
     # Sums along each axis in turn, then the count of taps inside: the
     # same means as avg_pool2d(count_include_pad=False), whose backward on
     # the CPU took a quarter of a student's training step.
-    h, w = int(x.shape[2]), int(x.shape[3])
-    ones = torch.ones(1, 1, h, w, dtype=x.dtype, device=x.device)
-    return _box_sum(x, radius) / _box_sum(ones, radius)
+    return _box_sum(x, radius) / _tap_count(int(x.shape[2]), int(x.shape[3]), radius, x.dtype, x.device)
+
+
+@functools.lru_cache(maxsize=32)
+def _tap_count(h, w, r, dtype, device):
+    """The taps inside an h x w image of each pixel's window: one map per
+    shape (a guided filter asks for it six times a pass), made as a
+    normal tensor even under inference_mode, so that training can use it."""
+    with torch.inference_mode(False):
+        return _box_sum(torch.ones(1, 1, h, w, dtype=dtype, device=device), r)
 
 
 def _box_sum(x, r):

@@ -119,6 +119,19 @@ class OpsTest(unittest.TestCase):
         x = rng.standard_normal((6, 5, 3))
         for r in (1, 2):
             np.testing.assert_allclose(to_hwc(em.box_mean(to_nchw(x), r)), naive_box_mean(x, r), atol=1e-5)
+        # The count map is kept per shape: one made under inference_mode
+        # (an eval) must still serve a training step's backward.
+        with torch.inference_mode():
+            em.box_mean(torch.zeros(1, 3, 7, 4), 1)
+        x = torch.from_numpy(rng.standard_normal((1, 3, 7, 4))).float().requires_grad_()
+        em.box_mean(x, 1).sum().backward()
+        # Each pixel feeds the mean of every window that holds it: the
+        # sum of 1/taps over those windows.
+        h, w = 7, 4
+        taps = lambda y, x: (min(y + 1, h - 1) - max(y - 1, 0) + 1) * (min(x + 1, w - 1) - max(x - 1, 0) + 1)  # noqa: E731
+        want = np.array([[sum(1 / taps(qy, qx) for qy in range(max(y - 1, 0), min(y + 1, h - 1) + 1)
+                              for qx in range(max(x - 1, 0), min(x + 1, w - 1) + 1)) for x in range(w)] for y in range(h)])
+        np.testing.assert_allclose(x.grad[0, 0].numpy(), want, atol=1e-6)
 
     def test_encode_decode_round_trip(self):
         graph = {"version": 1, "name": "t", "input": "x", "input_channels": 3, "output": "c",

@@ -73,18 +73,16 @@ export class RateHolder {
       while (j > 0 && fps * (this.size / this.sizes[j]) ** 2 < this.target) j--;
       return this.#step(j - this.#i);
     }
-    // At the largest detail, holding the rate, with the GPU timer: how
-    // many times costlier a frame could be and still take under 85 % of
-    // its budget (the page's step to a heavier model: heavierModel).
-    const top = this.#i === this.sizes.length - 1;
-    this.room = top && gpuMs > 0 && fps >= this.target ? (0.85 * 1000) / this.target / gpuMs : 0;
+    // Holding the rate, with the GPU timer: how many times costlier a
+    // frame could be and still take under 85 % of its budget. A larger
+    // detail uses it; at the largest, only a heavier model can (the
+    // page's step: heavierModel).
+    const room = gpuMs > 0 && fps >= this.target ? (0.85 * 1000) / this.target / gpuMs : 0;
     const up = this.#i + 1;
+    this.room = up === this.sizes.length ? room : 0;
     if (up < this.sizes.length && !(this.#banned.get(up)?.until > now)) {
       const ratio = (this.sizes[up] / this.size) ** 2;
-      const room = gpuMs > 0
-        ? fps >= this.target && gpuMs * ratio < 0.85 * (1000 / this.target)
-        : fps >= 1.15 * this.target;
-      if (room) return this.#step(1);
+      if (gpuMs > 0 ? room > ratio : fps >= 1.15 * this.target) return this.#step(1);
     }
     return this.size;
   }
@@ -110,12 +108,7 @@ export class RateHolder {
  */
 export function lighterModel(models, current) {
   const cost = current?.macs256;
-  if (!(cost > 0)) return null;
-  let best = null;
-  for (const m of models) {
-    if (m.family === current.family && m.macs256 > 0 && m.macs256 < cost && (!best || m.macs256 > best.macs256)) best = m;
-  }
-  return best;
+  return cost > 0 ? costliest(models, current, (c) => c > 0 && c < cost) : null;
 }
 
 /**
@@ -127,11 +120,15 @@ export function lighterModel(models, current) {
  */
 export function heavierModel(models, current, room, refused = new Set()) {
   const cost = current?.macs256;
-  if (!(cost > 0)) return null;
+  return cost > 0 ? costliest(models, current, (c, m) => c > cost && c <= room * cost && !refused.has(m.name)) : null;
+}
+
+// costliest is the costliest model of current's family whose cost at
+// 256x256 (macs256) and entry pass fits, or null.
+function costliest(models, current, fits) {
   let best = null;
   for (const m of models) {
-    if (m.family === current.family && m.macs256 > cost && m.macs256 <= room * cost && !refused.has(m.name) &&
-      (!best || m.macs256 > best.macs256)) best = m;
+    if (m.family === current.family && fits(m.macs256, m) && (!best || m.macs256 > best.macs256)) best = m;
   }
   return best;
 }

@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"fmt"
+	"io/fs"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -133,16 +134,23 @@ func TestRateHolder(t *testing.T) {
 	}
 }
 
-// TestModelFallBack: on the camera's automatic detail, a model too slow
-// to hold the rate at the smallest detail gives way to the costliest
-// lighter one (live.lighterModel), and the page says so.
-func TestModelFallBack(t *testing.T) {
-	costs := map[string]int64{"stude": 800e6, "anime": 8e9}
-	_, url := serve(t, fakeFS(t), func(data []byte) (server.ModelInfo, error) {
+// serveCosts is serve with fakeInspect's models costing costs[first 5
+// bytes of the file] MACs at 256x256.
+func serveCosts(t *testing.T, fsys fs.FS, costs map[string]int64) string {
+	t.Helper()
+	_, url := serve(t, fsys, func(data []byte) (server.ModelInfo, error) {
 		info, err := fakeInspect(data)
 		info.MACs256 = costs[string(data[:5])]
 		return info, err
 	})
+	return url
+}
+
+// TestModelFallBack: on the camera's automatic detail, a model too slow
+// to hold the rate at the smallest detail gives way to the costliest
+// lighter one (live.lighterModel), and the page says so.
+func TestModelFallBack(t *testing.T) {
+	url := serveCosts(t, fakeFS(t), map[string]int64{"stude": 800e6, "anime": 8e9})
 	s := open(t, chromedp.Flag("deny-permission-prompts", true))
 	s.do(t, desktop(), chromedp.Navigate(url+"/?mode=photo"))
 	s.wait(t, "the page", `!!document.getElementById("size")`)
@@ -216,14 +224,9 @@ func TestRateHolderRestart(t *testing.T) {
 // can hold (live.heavierModel), keeping the detail, and says so; never to
 // another style, nor back to a model it had to fall back from.
 func TestModelStepUp(t *testing.T) {
-	costs := map[string]int64{"stude": 800e6, "large": 1700e6, "anime": 8e9}
 	fsys := fakeFS(t)
 	fsys["models/large.safetensors"] = &fstest.MapFile{Data: bytes.Repeat([]byte("large"), 30000)}
-	_, url := serve(t, fsys, func(data []byte) (server.ModelInfo, error) {
-		info, err := fakeInspect(data)
-		info.MACs256 = costs[string(data[:5])]
-		return info, err
-	})
+	url := serveCosts(t, fsys, map[string]int64{"stude": 800e6, "large": 1700e6, "anime": 8e9})
 	s := open(t, chromedp.Flag("deny-permission-prompts", true))
 	s.do(t, desktop(), chromedp.Navigate(url+"/?mode=photo"))
 	s.wait(t, "the page", `!!document.getElementById("size")`)
