@@ -86,11 +86,10 @@ def cached_pairs(args, teacher, n, seed=3, save_every=64, feat_nodes=()):
     args.degrade of them made as from small photos: those in a cache of
     their own (every crop degraded), the rest in the cache the same
     arguments make without --degrade, so that a clean cache made before is
-    used as it is and the degraded crops are added to it. On the CPU the
-    degraded crops are drawn after the clean ones are made or read back
-    (one_cache), so they are v16's crops where the clean cache is made in
-    the same run (a fresh machine, as v16's was) and others where it was
-    there before."""
+    used as it is and the degraded crops are added to it. Each cache's
+    crops follow from its settings and how many it holds (one_cache); the
+    caches v16 to v18 were trained on were drawn before that, from
+    wherever torch's generator stood, and a fresh machine makes others."""
     p = getattr(args, "degrade", 0.0)
     if not p:
         return one_cache(args, teacher, n, seed, save_every, feat_nodes)
@@ -148,11 +147,19 @@ def one_cache(args, teacher, n, seed=3, save_every=64, feat_nodes=()):
         os.makedirs(folder, exist_ok=True)
         with open(os.path.join(folder, "KEY.json"), "w") as f:
             f.write(key)
-        # New crops continue the sequence: seeded by how many exist on a
-        # GPU (DeviceCrops); the CPU's DataLoader draws from torch's global
-        # generator (main.py seeds it once), so there the crops depend on
-        # what the process drew before.
-        it, photos = photo_batches(args, seed + 7919 * got)
+        # New crops continue the sequence, seeded by how many exist: the
+        # GPU's DeviceCrops by its own generator, the CPU's DataLoader by
+        # torch's global one, seeded here, so that the crops do not depend
+        # on what the process drew before (on a fresh machine, whether
+        # another cache was made first), and given back after, so that
+        # what the process draws next does not depend on whether this
+        # cache was there.
+        # A degraded cache starts elsewhere in the sequence: from the same
+        # seed its crops would be the clean cache's first ones, degraded.
+        draw_seed = seed + 7919 * got + (1000003 if getattr(args, "degrade", 0.0) else 0)
+        rng_state = torch.random.get_rng_state()
+        torch.manual_seed(draw_seed)
+        it, photos = photo_batches(args, draw_seed)
         t0, pend_x, pend_t, pend_f = time.time(), [], [], [[] for _ in feat_nodes]
         prog = Progress("cache", n, max(n // 10 // args.batch, 1) * args.batch, start=got)
         while got < n:
@@ -183,6 +190,8 @@ def one_cache(args, teacher, n, seed=3, save_every=64, feat_nodes=()):
                 ts.append(c["t"])
                 pend_x, pend_t, pend_f = [], [], [[] for _ in feat_nodes]
             prog(min(got, n), "teacher outputs for crops of %d photos" % photos)
+        del it  # its workers, if any, stop before the generator is given back
+        torch.random.set_rng_state(rng_state)
         log("cache: %d pairs in %.0fs, kept in %s" % (got, time.time() - t0, folder))
     if feat_nodes:
         return torch.cat(xs)[:n], torch.cat(ts)[:n], [fd.ChunkRows(f, n) for f in fs]

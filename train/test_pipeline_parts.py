@@ -145,6 +145,18 @@ class CacheTest(unittest.TestCase):
             self.assertEqual(t6.calls, 1)  # one batch of 2, the degraded crops
             self.assertEqual(len(os.listdir(args.cache_dir)), folders + 1)
             torch.testing.assert_close(td.float(), (xd.float() * 2 - 1).flip(1), atol=2e-3, rtol=0)
+            # The crops are the cache's own: made again elsewhere, after
+            # other draws from torch's generator, they are the same, and
+            # what the process draws next is what it would have drawn.
+            torch.manual_seed(5)
+            torch.rand(7)
+            after = torch.rand(3)
+            torch.manual_seed(5)
+            torch.rand(7)
+            xo, _ = stage.cached_pairs(types.SimpleNamespace(**{**vars(args), "cache_dir": os.path.join(d, "other")}),
+                                       FakeTeacher(model), 5)
+            self.assertTrue(torch.equal(torch.rand(3), after))
+            self.assertTrue(torch.equal(xo, x))
             # Batches are float32 rows of the cache, input and target together.
             bx, bt = next(stage.pair_batches(x, t, 3))
             self.assertEqual((tuple(bx.shape), bx.dtype), ((3, 3, 32, 32), torch.float32))
