@@ -102,6 +102,11 @@ def run(args, budget=None):
         opt_d.load_state_dict(ck["opt_d"])
         step, steps = ck["step"], ck["steps"]
         log("finetune: resumed from %s at step %d of %d" % (ckpt_path, step, steps))
+        if getattr(args, "replan", False) and args.finetune_steps != steps:
+            # Another length for the rest of the run: the cosine rate follows
+            # it from here (a step in the rate, small where the two agree).
+            steps = max(args.finetune_steps, step)
+            log("finetune: --finetune-steps %d: %d steps in all now" % (args.finetune_steps, steps))
         if feat is not None:
             fk = ck.get("feat")
             if fk and fk["nodes"] == list(args.feat_nodes):

@@ -126,8 +126,9 @@ def parse(argv):
                    help="finetune (and all, then without a search): start from this student model file "
                         "instead of the search's result")
     p.add_argument("--resume", action="store_true",
-                   help="finetune in resumable pieces: continue from OUT/finetune_ckpt.pt if there is one, keep the "
-                        "planned --finetune-steps, and export only once they are done")
+                   help="finetune in resumable pieces: continue from OUT/finetune_ckpt.pt if there is one, keep its "
+                        "planned steps (or take another --finetune-steps: the cosine rate follows the new length "
+                        "from there), and export only once they are done")
     p.add_argument("--ckpt-minutes", type=float, default=5.0, help="finetune: minutes between checkpoints")
     p.add_argument("--ema", type=float, default=0, metavar="DECAY",
                    help="finetune: export an exponential moving average of the weights with this decay "
@@ -195,6 +196,7 @@ def parse(argv):
     cuda = torch.cuda.is_available() and args.device in ("auto", "cuda")
     args.device_name = "cuda" if cuda else "cpu"
     preset = PRESETS[args.preset or ("smoke" if args.cmd == "smoke" else "gpu" if cuda else "full")]
+    args.replan = args.finetune_steps is not None  # a resumed run takes a length given, not the preset's
     for k, v in preset.items():
         if getattr(args, k, None) is None:
             setattr(args, k, v)

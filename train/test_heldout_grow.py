@@ -2,6 +2,7 @@
 inputs, growing a student (train/grow.py) and a fine-tune resumed from its
 checkpoint."""
 
+import math
 import os
 import sys
 import tempfile
@@ -314,6 +315,19 @@ class ResumeTest(unittest.TestCase):
                 self.assertEqual((ck["step"], ck["steps"]), (6, 6))
                 with open(os.path.join(d, "finetune_log.jsonl")) as f:
                     self.assertEqual([int(l.split('"step": ')[1].split(",")[0]) for l in f], list(range(1, 7)))
+                # A length given again that differs from the plan replans the
+                # rest (steps past it: none); one not given keeps the plan.
+                finetune.run(types.SimpleNamespace(**{**vars(args), "finetune_steps": 99}), past)
+                ck = stage.load_pt(os.path.join(d, "finetune_ckpt.pt"))
+                self.assertEqual((ck["step"], ck["steps"]), (6, 6))
+                with self.assertRaises(SystemExit):
+                    finetune.run(types.SimpleNamespace(**{**vars(args), "finetune_steps": 99, "replan": True}), past)
+                ck = stage.load_pt(os.path.join(d, "finetune_ckpt.pt"))
+                self.assertEqual((ck["step"], ck["steps"]), (7, 99))
+                self.assertAlmostEqual(ck["opt"]["param_groups"][0]["lr"], 1e-4 * 0.5 * (1 + math.cos(math.pi * 6 / 99)))
+                finetune.run(types.SimpleNamespace(**{**vars(args), "finetune_steps": 4, "replan": True}), None)
+                ck = stage.load_pt(os.path.join(d, "finetune_ckpt.pt"))
+                self.assertEqual((ck["step"], ck["steps"]), (7, 7))
             finally:
                 finetune.data.Teacher, finetune.gotools.teacher_path, finetune.cached_pairs = orig
 
