@@ -195,7 +195,7 @@ STUDENT_STEPS   ?= 899
 STUDENT_GROW    := --width R=24 --width inner=24 --kernel generator/Conv_9/Conv2D=5 --refit 24
 STUDENT_TUNE    := --cache-targets 768 --size 256 --batch 8 --crop-min 0.6 --subsets faces \
                    --lr 1e-4 --w-ssim 1 --w-edge 1 --w-gan 0
-.PHONY: student student-polish student-v3 student-v4 student-v5 student-v6 student-v7 student-v8 student-v9 student-v10 student-v11 student-v12 student-v13 student-v14 student-v15 student-v16 student-v17 student-v18 student-large student-plus student-plus-polish student-search train-test train-deps trainpack
+.PHONY: student student-polish student-v3 student-v4 student-v5 student-v6 student-v7 student-v8 student-v9 student-v10 student-v11 student-v12 student-v13 student-v14 student-v15 student-v16 student-v17 student-v18 student-large-a student-large student-plus student-plus-polish student-search train-test train-deps trainpack
 
 # fine_tune OUT,INIT,TUNE: the command of one resumable piece: INIT
 # fine-tuned with main.py's TUNE into OUT (checkpointed there), for at
@@ -388,17 +388,26 @@ STUDENT_V18_OUT ?= $(HOME)/.cache/edgetoon/student-v18
 student-v18: model
 	$(call two_pieces,$(STUDENT_V18_OUT),train/init/student-v17.safetensors,$(STUDENT_V17_TUNE),$(subst --w-sharp 50,--w-sharp 100,$(STUDENT_V17_TUNE)))
 
-# The larger student for fast devices (issue 17: <= 2 GMACs): v18 grown to
-# 1.74 GMACs (wider 256² conv and trunk, 7x7 head and tail; its function
-# v18's at the start), then fine-tuned on v17's 6,912 cached targets with
+# The larger student for fast devices (issue 17: <= 2 GMACs), its first
+# piece (train/init/student-large-a.md): v18 grown to 1.74 GMACs (wider
+# 256² conv and trunk, 7x7 head and tail; its function v18's at the
+# start), then fine-tuned 8,000 steps on v17's 6,912 cached targets with
 # bf16 autocast and channels-last tensors, which on a CPU with AMX take a
 # third of an fp32 step's time (docs/students.md).
-STUDENT_LARGE_OUT ?= $(HOME)/.cache/edgetoon/student-large
+STUDENT_LARGE_A_OUT ?= $(HOME)/.cache/edgetoon/student-large
 STUDENT_LARGE_GROW := --width Conv_8=48 --width Conv_6=32 --width R=32 --width inner=32 \
 	--kernel generator/Conv/Conv2D=7 --kernel generator/Conv_9/Conv2D=7 --name edgetoon-student-large
 STUDENT_LARGE_TUNE := $(subst --lr 5e-5,--lr 1e-4,$(STUDENT_V17_TUNE)) --finetune-steps 8000 --amp --channels-last
+student-large-a: model
+	$(call grow_tune,$(STUDENT_LARGE_A_OUT),web/models/student.safetensors,$(STUDENT_LARGE_GROW),$(STUDENT_LARGE_TUNE))
+
+# The larger student, shipped (web/models/student-large.md): its first
+# piece (train/init/) fine-tuned 9,000 steps more, the same recipe with
+# the cosine rate from 1e-4 again.
+STUDENT_LARGE_OUT ?= $(HOME)/.cache/edgetoon/student-large-b
 student-large: model
-	$(call grow_tune,$(STUDENT_LARGE_OUT),web/models/student.safetensors,$(STUDENT_LARGE_GROW),$(STUDENT_LARGE_TUNE))
+	mkdir -p $(STUDENT_LARGE_OUT)
+	$(call fine_tune,$(STUDENT_LARGE_OUT),train/init/student-large-a.safetensors,$(subst --finetune-steps 8000,--finetune-steps 9000,$(STUDENT_LARGE_TUNE)))
 
 # The larger student, retired from the page (train/init/student-plus.md):
 # v2 grown to a 40-channel trunk, fine-tuned on faces and scenes.
