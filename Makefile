@@ -397,9 +397,9 @@ student-v18: model
 STUDENT_LARGE_A_OUT ?= $(HOME)/.cache/edgetoon/student-large
 STUDENT_LARGE_GROW := --width Conv_8=48 --width Conv_6=32 --width R=32 --width inner=32 \
 	--kernel generator/Conv/Conv2D=7 --kernel generator/Conv_9/Conv2D=7 --name edgetoon-student-large
-STUDENT_LARGE_TUNE := $(subst --lr 5e-5,--lr 1e-4,$(STUDENT_V17_TUNE)) --finetune-steps 8000 --amp --channels-last
+STUDENT_LARGE_TUNE := $(subst --lr 5e-5,--lr 1e-4,$(STUDENT_V17_TUNE)) --amp --channels-last
 student-large-a: model
-	$(call grow_tune,$(STUDENT_LARGE_A_OUT),web/models/student.safetensors,$(STUDENT_LARGE_GROW),$(STUDENT_LARGE_TUNE))
+	$(call grow_tune,$(STUDENT_LARGE_A_OUT),web/models/student.safetensors,$(STUDENT_LARGE_GROW),$(STUDENT_LARGE_TUNE) --finetune-steps 8000)
 
 # The larger student, shipped (web/models/student-large.md): its first
 # piece (train/init/) fine-tuned 9,000 steps more, the same recipe with
@@ -407,7 +407,7 @@ student-large-a: model
 STUDENT_LARGE_OUT ?= $(HOME)/.cache/edgetoon/student-large-b
 student-large: model
 	mkdir -p $(STUDENT_LARGE_OUT)
-	$(call fine_tune,$(STUDENT_LARGE_OUT),train/init/student-large-a.safetensors,$(subst --finetune-steps 8000,--finetune-steps 9000,$(STUDENT_LARGE_TUNE)))
+	$(call fine_tune,$(STUDENT_LARGE_OUT),train/init/student-large-a.safetensors,$(STUDENT_LARGE_TUNE) --finetune-steps 9000)
 
 # The larger student, retired from the page (train/init/student-plus.md):
 # v2 grown to a 40-channel trunk, fine-tuned on faces and scenes.

@@ -153,9 +153,9 @@ def one_cache(args, teacher, n, seed=3, save_every=64, feat_nodes=()):
         # on what the process drew before (on a fresh machine, whether
         # another cache was made first), and given back after, so that
         # what the process draws next does not depend on whether this
-        # cache was there.
-        # A degraded cache starts elsewhere in the sequence: from the same
-        # seed its crops would be the clean cache's first ones, degraded.
+        # cache was there. A degraded cache starts elsewhere in the
+        # sequence: from the same seed its crops would be the clean
+        # cache's first ones, degraded.
         draw_seed = seed + 7919 * got + (1000003 if getattr(args, "degrade", 0.0) else 0)
         rng_state = torch.random.get_rng_state()
         torch.manual_seed(draw_seed)
@@ -190,7 +190,6 @@ def one_cache(args, teacher, n, seed=3, save_every=64, feat_nodes=()):
                 ts.append(c["t"])
                 pend_x, pend_t, pend_f = [], [], [[] for _ in feat_nodes]
             prog(min(got, n), "teacher outputs for crops of %d photos" % photos)
-        del it  # its workers, if any, stop before the generator is given back
         torch.random.set_rng_state(rng_state)
         log("cache: %d pairs in %.0fs, kept in %s" % (got, time.time() - t0, folder))
     if feat_nodes:
