@@ -195,7 +195,7 @@ STUDENT_STEPS   ?= 899
 STUDENT_GROW    := --width R=24 --width inner=24 --kernel generator/Conv_9/Conv2D=5 --refit 24
 STUDENT_TUNE    := --cache-targets 768 --size 256 --batch 8 --crop-min 0.6 --subsets faces \
                    --lr 1e-4 --w-ssim 1 --w-edge 1 --w-gan 0
-.PHONY: student student-polish student-v3 student-v4 student-v5 student-v6 student-v7 student-v8 student-v9 student-v10 student-v11 student-v12 student-v13 student-v14 student-v15 student-v16 student-v17 student-v18 student-large-a student-large student-plus student-plus-polish student-search train-test train-deps trainpack
+.PHONY: student student-polish student-v3 student-v4 student-v5 student-v6 student-v7 student-v8 student-v9 student-v10 student-v11 student-v12 student-v13 student-v14 student-v15 student-v16 student-v17 student-v18 student-v19 student-large-a student-large student-plus student-plus-polish student-search train-test train-deps trainpack
 
 # fine_tune OUT,INIT,TUNE: the command of one resumable piece: INIT
 # fine-tuned with main.py's TUNE into OUT (checkpointed there), for at
@@ -380,13 +380,20 @@ student-v17: model
 	mkdir -p $(STUDENT_V17_OUT)/c
 	$(call fine_tune,$(STUDENT_V17_OUT)/c,$(STUDENT_V17_OUT)/b/student.safetensors,$(STUDENT_V17_TUNE))
 
-# v18, the shipped default (web/models/MODEL_CARD.md): v17 (train/init/)
-# fine-tuned two 1,200-step pieces more on v17's 6,912 cached targets: one
+# v18 (train/init/student-v18.md): v17 (train/init/) fine-tuned two 1,200-step pieces more on v17's 6,912 cached targets: one
 # of v17's recipe, then one from its export with the sharpness weight at
 # 100, which drew small photos (enlarged by stylize) sharper.
 STUDENT_V18_OUT ?= $(HOME)/.cache/edgetoon/student-v18
 student-v18: model
 	$(call two_pieces,$(STUDENT_V18_OUT),train/init/student-v17.safetensors,$(STUDENT_V17_TUNE),$(subst --w-sharp 50,--w-sharp 100,$(STUDENT_V17_TUNE)))
+
+# v19, the shipped default (web/models/MODEL_CARD.md): v18 (train/init/)
+# fine-tuned one long piece of v18's last recipe, the cosine rate from
+# 1e-4 as the larger student's pieces ran (docs/students.md).
+STUDENT_V19_OUT ?= $(HOME)/.cache/edgetoon/student-v19
+student-v19: model
+	mkdir -p $(STUDENT_V19_OUT)
+	$(call fine_tune,$(STUDENT_V19_OUT),train/init/student-v18.safetensors,$(subst --w-sharp 50,--w-sharp 100,$(STUDENT_LARGE_TUNE)) --finetune-steps 5000)
 
 # The larger student for fast devices (issue 17: <= 2 GMACs), its first
 # piece (train/init/student-large-a.md): v18 grown to 1.74 GMACs (wider
@@ -399,7 +406,7 @@ STUDENT_LARGE_GROW := --width Conv_8=48 --width Conv_6=32 --width R=32 --width i
 	--kernel generator/Conv/Conv2D=7 --kernel generator/Conv_9/Conv2D=7 --name edgetoon-student-large
 STUDENT_LARGE_TUNE := $(subst --lr 5e-5,--lr 1e-4,$(STUDENT_V17_TUNE)) --amp --channels-last
 student-large-a: model
-	$(call grow_tune,$(STUDENT_LARGE_A_OUT),web/models/student.safetensors,$(STUDENT_LARGE_GROW),$(STUDENT_LARGE_TUNE) --finetune-steps 8000)
+	$(call grow_tune,$(STUDENT_LARGE_A_OUT),train/init/student-v18.safetensors,$(STUDENT_LARGE_GROW),$(STUDENT_LARGE_TUNE) --finetune-steps 8000)
 
 # The larger student, shipped (web/models/student-large.md): its first
 # piece (train/init/) fine-tuned 9,000 steps more, the same recipe with
