@@ -387,13 +387,17 @@ STUDENT_V18_OUT ?= $(HOME)/.cache/edgetoon/student-v18
 student-v18: model
 	$(call two_pieces,$(STUDENT_V18_OUT),train/init/student-v17.safetensors,$(STUDENT_V17_TUNE),$(subst --w-sharp 50,--w-sharp 100,$(STUDENT_V17_TUNE)))
 
+# The long pieces (v19, the larger student): v17's recipe at twice its
+# rate, with bf16 autocast and channels-last tensors (train/README.md).
+STUDENT_LONG_TUNE := $(subst --lr 5e-5,--lr 1e-4,$(STUDENT_V17_TUNE)) --amp --channels-last
+
 # v19, the shipped default (web/models/MODEL_CARD.md): v18 (train/init/)
 # fine-tuned one long piece of v18's last recipe, the cosine rate from
 # 1e-4 as the larger student's pieces ran (docs/students.md).
 STUDENT_V19_OUT ?= $(HOME)/.cache/edgetoon/student-v19
 student-v19: model
 	mkdir -p $(STUDENT_V19_OUT)
-	$(call fine_tune,$(STUDENT_V19_OUT),train/init/student-v18.safetensors,$(subst --w-sharp 50,--w-sharp 100,$(STUDENT_LARGE_TUNE)) --finetune-steps 5000)
+	$(call fine_tune,$(STUDENT_V19_OUT),train/init/student-v18.safetensors,$(subst --w-sharp 50,--w-sharp 100,$(STUDENT_LONG_TUNE)) --finetune-steps 5000)
 
 # The larger student for fast devices (issue 17: <= 2 GMACs), its first
 # piece (train/init/student-large-a.md): v18 grown to 1.74 GMACs (wider
@@ -404,23 +408,22 @@ student-v19: model
 STUDENT_LARGE_A_OUT ?= $(HOME)/.cache/edgetoon/student-large
 STUDENT_LARGE_GROW := --width Conv_8=48 --width Conv_6=32 --width R=32 --width inner=32 \
 	--kernel generator/Conv/Conv2D=7 --kernel generator/Conv_9/Conv2D=7 --name edgetoon-student-large
-STUDENT_LARGE_TUNE := $(subst --lr 5e-5,--lr 1e-4,$(STUDENT_V17_TUNE)) --amp --channels-last
 student-large-a: model
-	$(call grow_tune,$(STUDENT_LARGE_A_OUT),train/init/student-v18.safetensors,$(STUDENT_LARGE_GROW),$(STUDENT_LARGE_TUNE) --finetune-steps 8000)
+	$(call grow_tune,$(STUDENT_LARGE_A_OUT),train/init/student-v18.safetensors,$(STUDENT_LARGE_GROW),$(STUDENT_LONG_TUNE) --finetune-steps 8000)
 
 # Its second piece (train/init/student-large-b.md): the first fine-tuned
 # 9,000 steps more, the same recipe with the cosine rate from 1e-4 again.
 STUDENT_LARGE_B_OUT ?= $(HOME)/.cache/edgetoon/student-large-b
 student-large-b: model
 	mkdir -p $(STUDENT_LARGE_B_OUT)
-	$(call fine_tune,$(STUDENT_LARGE_B_OUT),train/init/student-large-a.safetensors,$(STUDENT_LARGE_TUNE) --finetune-steps 9000)
+	$(call fine_tune,$(STUDENT_LARGE_B_OUT),train/init/student-large-a.safetensors,$(STUDENT_LONG_TUNE) --finetune-steps 9000)
 
 # The larger student, shipped (web/models/student-large.md): its second
 # piece fine-tuned 9,000 steps more the same way.
 STUDENT_LARGE_OUT ?= $(HOME)/.cache/edgetoon/student-large-c
 student-large: model
 	mkdir -p $(STUDENT_LARGE_OUT)
-	$(call fine_tune,$(STUDENT_LARGE_OUT),train/init/student-large-b.safetensors,$(STUDENT_LARGE_TUNE) --finetune-steps 9000)
+	$(call fine_tune,$(STUDENT_LARGE_OUT),train/init/student-large-b.safetensors,$(STUDENT_LONG_TUNE) --finetune-steps 9000)
 
 # The larger student, retired from the page (train/init/student-plus.md):
 # v2 grown to a 40-channel trunk, fine-tuned on faces and scenes.
