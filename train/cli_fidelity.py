@@ -5,7 +5,12 @@ release.fidelity's metrics and sets. It checks the PyTorch evaluation
 (`main.py eval`) with another engine, and it is the stricter figure: both
 cartoons are rounded to 8 bits, as a user's download is.
 
-    /usr/bin/python3 train/cli_fidelity.py [--model web/models/student.safetensors] [--size 256] [--limit N]
+    /usr/bin/python3 train/cli_fidelity.py [--model web/models/student.safetensors] [--size 256] [--limit N] [--shrink PX]
+
+--shrink PX first shrinks each photo to PX on its longer side (PIL's
+Lanczos), so that stylize enlarges it: how a student does on photos
+smaller than the network's input (the model cards' "small copies":
+--shrink 128 --limit 60).
 
 The teacher's PNGs are kept (--cache, keyed by the teacher file's size and
 time and by the CLI's cartoon of one photo, so that an engine that draws
@@ -62,8 +67,23 @@ def probe(teacher, root, size, cache):
     return b
 
 
-def fidelity(model, teacher, size, cache, limit=None, root=None, workers=2):
-    """release.fidelity's result for the CLI's PNGs of model and teacher."""
+def shrunk(photo, px, out):
+    """photo shrunk to px on its longer side (aspect kept, Lanczos) as a
+    PNG at out (kept), returned."""
+    if not os.path.exists(out):
+        im = Image.open(photo).convert("RGB")
+        w, h = im.size
+        s = px / max(w, h)
+        tmp = out + ".part.png"
+        im.resize((max(1, round(w * s)), max(1, round(h * s))), Image.LANCZOS).save(tmp)
+        os.replace(tmp, out)
+    return out
+
+
+def fidelity(model, teacher, size, cache, limit=None, root=None, workers=2, shrink=None):
+    """release.fidelity's result for the CLI's PNGs of model and teacher,
+    of each photo or, with shrink, of its copy shrunk to that many pixels
+    on its longer side."""
     root = root or data.IMAGES
     tdir = teacher_dir(cache, teacher, size, probe(teacher, root, size, cache))
     sdir = os.path.join(cache, "student-%d" % os.getpid())
@@ -76,7 +96,12 @@ def fidelity(model, teacher, size, cache, limit=None, root=None, workers=2):
             # Named by the photo, so that another data root or order never
             # reads another photo's cached cartoon.
             name = "%s-%s.png" % (split, p.replace("/", "_"))
-            jobs.append((split, p, os.path.join(base, p), os.path.join(sdir, name), os.path.join(tdir, name)))
+            photo = os.path.join(base, p)
+            if shrink:
+                name = "small%d-%s" % (shrink, name)
+                os.makedirs(os.path.join(cache, "shrunk"), exist_ok=True)
+                photo = shrunk(photo, shrink, os.path.join(cache, "shrunk", name))
+            jobs.append((split, p, photo, os.path.join(sdir, name), os.path.join(tdir, name)))
 
     def row(job):
         split, p, photo, s_png, t_png = job
@@ -101,9 +126,12 @@ def main(argv=None):
     p.add_argument("--limit", type=int, help="first N photos of each split")
     p.add_argument("--cache", default=os.path.join(os.path.expanduser("~"), ".cache", "edgetoon", "cli-fidelity"))
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--shrink", type=int, help="shrink each photo to PX on its longer side first")
     a = p.parse_args(argv)
-    fid = fidelity(a.model, a.teacher or gotools.teacher_path(), a.size, a.cache, a.limit, workers=a.workers)
-    print("%s through `edgetoon stylize -size %d`:" % (a.model, a.size))
+    fid = fidelity(a.model, a.teacher or gotools.teacher_path(), a.size, a.cache, a.limit, workers=a.workers,
+                   shrink=a.shrink)
+    print("%s through `edgetoon stylize -size %d`%s:" % (a.model, a.size,
+                                                        ", each photo shrunk to %d px first" % a.shrink if a.shrink else ""))
     print(release.fidelity_text(fid))
     print(json.dumps(fid["sets"]))
     return fid

@@ -31,6 +31,26 @@ class TeacherDirTest(unittest.TestCase):
             self.assertEqual(os.path.dirname(a), d)
 
 
+class ShrunkTest(unittest.TestCase):
+    def test_long_side_and_aspect(self):
+        # A 300x120 photo to 128 on its longer side: 128x51 (120 x 128/300
+        # = 51.2); a 90x200 one to 128x58 (57.6); kept once made.
+        from PIL import Image
+        with tempfile.TemporaryDirectory() as d:
+            for (w, h), want in (((300, 120), (128, 51)), ((90, 200), (58, 128))):
+                src = os.path.join(d, "p%dx%d.png" % (w, h))
+                Image.new("RGB", (w, h), (200, 100, 50)).save(src)
+                out = os.path.join(d, "s%dx%d.png" % (w, h))
+                self.assertEqual(cli_fidelity.shrunk(src, 128, out), out)
+                with Image.open(out) as im:
+                    self.assertEqual(im.size, want)
+                    self.assertEqual(im.getpixel((3, 3)), (200, 100, 50))
+                t = os.path.getmtime(out)
+                os.remove(src)  # a second call reads nothing of it
+                cli_fidelity.shrunk(src, 128, out)
+                self.assertEqual(os.path.getmtime(out), t)
+
+
 @unittest.skipUnless(os.path.exists(os.path.join(data.IMAGES, "eval.txt")) and gotools.have_go(),
                      "needs ../shared/images and Go")
 class CLIFidelityTest(unittest.TestCase):
@@ -46,6 +66,19 @@ class CLIFidelityTest(unittest.TestCase):
             self.assertGreater(v["psnr"], 100, name)
             self.assertAlmostEqual(v["ssim"], 1, places=9, msg=name)
             self.assertAlmostEqual(v["sharpness"], 1, places=9, msg=name)
+
+    def test_shrunk_copies_apart(self):
+        # The teacher against itself on shrunk copies: the ceiling again,
+        # and its cached PNGs named apart from the whole photos' ones.
+        teacher = gotools.teacher_path()
+        with tempfile.TemporaryDirectory() as d:
+            fid = cli_fidelity.fidelity(teacher, teacher, 64, d, limit=1, shrink=32)
+            names = [n for _, _, ns in os.walk(d) for n in ns]
+        for name, v in fid["sets"].items():
+            self.assertGreater(v["psnr"], 100, name)
+        small = [n for n in names if n.startswith("small32-")]
+        self.assertEqual(len(small), 4, names)  # 2 shrunk photos, 2 teacher PNGs
+        self.assertFalse([n for n in names if n.startswith("eval-") or n.startswith("heldout-")], names)
 
     def test_agrees_with_pytorch(self):
         # The student through the CLI (Go CPU engine, 8-bit PNGs) against
