@@ -380,9 +380,10 @@ student-v17: model
 	mkdir -p $(STUDENT_V17_OUT)/c
 	$(call fine_tune,$(STUDENT_V17_OUT)/c,$(STUDENT_V17_OUT)/b/student.safetensors,$(STUDENT_V17_TUNE))
 
-# v18 (train/init/student-v18.md): v17 (train/init/) fine-tuned two 1,200-step pieces more on v17's 6,912 cached targets: one
-# of v17's recipe, then one from its export with the sharpness weight at
-# 100, which drew small photos (enlarged by stylize) sharper.
+# v18 (train/init/student-v18.md): v17 (train/init/) fine-tuned two
+# 1,200-step pieces more on v17's 6,912 cached targets: one of v17's
+# recipe, then one from its export with the sharpness weight at 100,
+# which drew small photos (enlarged by stylize) sharper.
 STUDENT_V18_OUT ?= $(HOME)/.cache/edgetoon/student-v18
 student-v18: model
 	$(call two_pieces,$(STUDENT_V18_OUT),train/init/student-v17.safetensors,$(STUDENT_V17_TUNE),$(subst --w-sharp 50,--w-sharp 100,$(STUDENT_V17_TUNE)))

@@ -89,6 +89,9 @@ def fidelity(model, teacher, size, cache, limit=None, root=None, workers=2, shri
     sdir = os.path.join(cache, "student-%d" % os.getpid())
     os.makedirs(tdir, exist_ok=True)
     os.makedirs(sdir, exist_ok=True)
+    small = os.path.join(cache, "shrunk")
+    if shrink:
+        os.makedirs(small, exist_ok=True)
     jobs = []
     for split in ("eval", "heldout"):
         base = data.split_root(root, split)
@@ -99,8 +102,7 @@ def fidelity(model, teacher, size, cache, limit=None, root=None, workers=2, shri
             photo = os.path.join(base, p)
             if shrink:
                 name = "small%d-%s" % (shrink, name)
-                os.makedirs(os.path.join(cache, "shrunk"), exist_ok=True)
-                photo = shrunk(photo, shrink, os.path.join(cache, "shrunk", name))
+                photo = shrunk(photo, shrink, os.path.join(small, name))
             jobs.append((split, p, photo, os.path.join(sdir, name), os.path.join(tdir, name)))
 
     def row(job):
