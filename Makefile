@@ -195,7 +195,7 @@ STUDENT_STEPS   ?= 899
 STUDENT_GROW    := --width R=24 --width inner=24 --kernel generator/Conv_9/Conv2D=5 --refit 24
 STUDENT_TUNE    := --cache-targets 768 --size 256 --batch 8 --crop-min 0.6 --subsets faces \
                    --lr 1e-4 --w-ssim 1 --w-edge 1 --w-gan 0
-.PHONY: student student-polish student-v3 student-v4 student-v5 student-v6 student-v7 student-v8 student-v9 student-v10 student-v11 student-v12 student-v13 student-v14 student-v15 student-v16 student-v17 student-v18 student-v19 student-large-a student-large-b student-large student-plus student-plus-polish student-search train-test train-deps trainpack
+.PHONY: student student-polish student-v3 student-v4 student-v5 student-v6 student-v7 student-v8 student-v9 student-v10 student-v11 student-v12 student-v13 student-v14 student-v15 student-v16 student-v17 student-v18 student-v19 student-large-a student-large-b student-large-c student-large student-plus student-plus-polish student-search train-test train-deps trainpack
 
 # fine_tune OUT,INIT,TUNE: the command of one resumable piece: INIT
 # fine-tuned with main.py's TUNE into OUT (checkpointed there), for at
@@ -419,12 +419,19 @@ student-large-b: model
 	mkdir -p $(STUDENT_LARGE_B_OUT)
 	$(call fine_tune,$(STUDENT_LARGE_B_OUT),train/init/student-large-a.safetensors,$(STUDENT_LONG_TUNE) --finetune-steps 9000)
 
-# The larger student, shipped (web/models/student-large.md): its second
+# Its third piece (train/init/student-large-c.md): the second fine-tuned
+# 9,000 steps more the same way.
+STUDENT_LARGE_C_OUT ?= $(HOME)/.cache/edgetoon/student-large-c
+student-large-c: model
+	mkdir -p $(STUDENT_LARGE_C_OUT)
+	$(call fine_tune,$(STUDENT_LARGE_C_OUT),train/init/student-large-b.safetensors,$(STUDENT_LONG_TUNE) --finetune-steps 9000)
+
+# The larger student, shipped (web/models/student-large.md): its third
 # piece fine-tuned 9,000 steps more the same way.
-STUDENT_LARGE_OUT ?= $(HOME)/.cache/edgetoon/student-large-c
+STUDENT_LARGE_OUT ?= $(HOME)/.cache/edgetoon/student-large-d
 student-large: model
 	mkdir -p $(STUDENT_LARGE_OUT)
-	$(call fine_tune,$(STUDENT_LARGE_OUT),train/init/student-large-b.safetensors,$(STUDENT_LONG_TUNE) --finetune-steps 9000)
+	$(call fine_tune,$(STUDENT_LARGE_OUT),train/init/student-large-c.safetensors,$(STUDENT_LONG_TUNE) --finetune-steps 9000)
 
 # The larger student, retired from the page (train/init/student-plus.md):
 # v2 grown to a 40-channel trunk, fine-tuned on faces and scenes.
