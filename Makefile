@@ -195,7 +195,7 @@ STUDENT_STEPS   ?= 899
 STUDENT_GROW    := --width R=24 --width inner=24 --kernel generator/Conv_9/Conv2D=5 --refit 24
 STUDENT_TUNE    := --cache-targets 768 --size 256 --batch 8 --crop-min 0.6 --subsets faces \
                    --lr 1e-4 --w-ssim 1 --w-edge 1 --w-gan 0
-.PHONY: student student-polish student-v3 student-v4 student-v5 student-v6 student-v7 student-v8 student-v9 student-v10 student-v11 student-v12 student-v13 student-v14 student-v15 student-v16 student-v17 student-v18 student-v19 student-large-a student-large-b student-large-c student-large student-plus student-plus-polish student-search train-test train-deps trainpack
+.PHONY: student student-polish student-v3 student-v4 student-v5 student-v6 student-v7 student-v8 student-v9 student-v10 student-v11 student-v12 student-v13 student-v14 student-v15 student-v16 student-v17 student-v18 student-v19 student-v20 student-large-a student-large-b student-large-c student-large student-plus student-plus-polish student-search train-test train-deps trainpack
 
 # fine_tune OUT,INIT,TUNE: the command of one resumable piece: INIT
 # fine-tuned with main.py's TUNE into OUT (checkpointed there), for at
@@ -392,13 +392,21 @@ student-v18: model
 # rate, with bf16 autocast and channels-last tensors (train/README.md).
 STUDENT_LONG_TUNE := $(subst --lr 5e-5,--lr 1e-4,$(STUDENT_V17_TUNE)) --amp --channels-last
 
-# v19, the shipped default (web/models/MODEL_CARD.md): v18 (train/init/)
-# fine-tuned one long piece of v18's last recipe, the cosine rate from
-# 1e-4 as the larger student's pieces ran (docs/students.md).
+# v19 (train/init/student-v19.md): v18 fine-tuned one long piece of
+# v18's last recipe, the cosine rate from 1e-4 as the larger student's
+# pieces ran (docs/students.md).
 STUDENT_V19_OUT ?= $(HOME)/.cache/edgetoon/student-v19
+STUDENT_V19_TUNE := $(subst --w-sharp 50,--w-sharp 100,$(STUDENT_LONG_TUNE)) --finetune-steps 5000
 student-v19: model
 	mkdir -p $(STUDENT_V19_OUT)
-	$(call fine_tune,$(STUDENT_V19_OUT),train/init/student-v18.safetensors,$(subst --w-sharp 50,--w-sharp 100,$(STUDENT_LONG_TUNE)) --finetune-steps 5000)
+	$(call fine_tune,$(STUDENT_V19_OUT),train/init/student-v18.safetensors,$(STUDENT_V19_TUNE))
+
+# v20, the shipped default (web/models/MODEL_CARD.md): v19 fine-tuned
+# one more piece the same way, the rate from 1e-4 again.
+STUDENT_V20_OUT ?= $(HOME)/.cache/edgetoon/student-v20
+student-v20: model
+	mkdir -p $(STUDENT_V20_OUT)
+	$(call fine_tune,$(STUDENT_V20_OUT),train/init/student-v19.safetensors,$(STUDENT_V19_TUNE))
 
 # The larger student for fast devices (issue 17: <= 2 GMACs), its first
 # piece (train/init/student-large-a.md): v18 grown to 1.74 GMACs (wider
