@@ -1,0 +1,79 @@
+"""Complete a model file's provenance when it ships: append a sentence
+saying how the file was made (which piece, which make target), and
+optionally rename it, leaving every weight byte as the training run
+wrote it.
+
+    /usr/bin/python3 train/provenance.py SRC DST --after "(make student-v21)" \\
+        --append "; v22: v21 ... (make student-v22)"
+
+The graph lives as JSON in the safetensors header's `__metadata__`
+(`edgetoon.graph`), so only the header is rewritten: its length changes,
+and it is padded with spaces to a multiple of 8 bytes as the safetensors
+format allows, so that the data that follows stays aligned. --after
+guards against completing the wrong file: the provenance must end with
+that text. SRC and DST may be the same file; DST is replaced atomically.
+"""
+
+import argparse
+import json
+import os
+import struct
+
+GRAPH_KEY = "edgetoon.graph"
+
+
+def split(data):
+    """The header (a dict) and the bytes after it of a safetensors file."""
+    if len(data) < 8:
+        raise ValueError("too short for a safetensors header")
+    (n,) = struct.unpack("<Q", data[:8])
+    if n > len(data) - 8:
+        raise ValueError("header length %d exceeds the file" % n)
+    header = json.loads(data[8:8 + n].decode("utf-8"))
+    if GRAPH_KEY not in header.get("__metadata__", {}):
+        raise ValueError("no %s in the header's metadata: not an edgetoon model file" % GRAPH_KEY)
+    return header, data[8 + n:]
+
+
+def join(header, body):
+    """A safetensors file's bytes from its header and data."""
+    hb = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    hb += b" " * (-len(hb) % 8)
+    return struct.pack("<Q", len(hb)) + hb + body
+
+
+def complete(src, dst, append, after=None, name=None):
+    """Append `append` to SRC's provenance (which must end with `after`
+    when given), rename it to `name` when given, and write DST. Returns
+    the new graph."""
+    with open(src, "rb") as f:
+        header, body = split(f.read())
+    graph = json.loads(header["__metadata__"][GRAPH_KEY])
+    prov = graph.get("provenance", "")
+    if after is not None and not prov.endswith(after):
+        raise ValueError("%s: provenance ends %r, not %r" % (src, prov[-len(after) - 20:], after))
+    graph["provenance"] = prov + append
+    if name:
+        graph["name"] = name
+    header["__metadata__"][GRAPH_KEY] = json.dumps(graph, separators=(",", ":"), ensure_ascii=False)
+    tmp = dst + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(join(header, body))
+    os.replace(tmp, dst)
+    return graph
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("src")
+    p.add_argument("dst")
+    p.add_argument("--append", required=True, help="text appended to the provenance as it is")
+    p.add_argument("--after", help="the provenance must end with this text")
+    p.add_argument("--name", help="the model's new name (the page's style picker shows it)")
+    a = p.parse_args(argv)
+    g = complete(a.src, a.dst, a.append, a.after, a.name)
+    print("%s: %s ... %s" % (a.dst, g["name"], g["provenance"][-160:]))
+
+
+if __name__ == "__main__":
+    main()
