@@ -49,18 +49,26 @@ def read_file(path):
     return decode(data)
 
 
-def decode(data):
-    """Parse the bytes of a model file (see read_file)."""
+def split(data):
+    """The header (a dict, its __metadata__ included) and the tensor data
+    of a model file's bytes; raises ValueError unless it is an edgetoon
+    model file."""
     if len(data) < 8:
         raise ValueError("model file: too short for a safetensors header")
     (n,) = struct.unpack("<Q", data[:8])
     if n > len(data) - 8:
         raise ValueError("model file: header length %d exceeds the file" % n)
     header = json.loads(data[8:8 + n].decode("utf-8"))
-    body = data[8 + n:]
-    meta = header.pop("__metadata__", {}) or {}
+    meta = header.get("__metadata__") or {}
     if meta.get("format") != FORMAT_NAME:
         raise ValueError("model file: not an edgetoon model (format %r)" % meta.get("format"))
+    return header, data[8 + n:]
+
+
+def decode(data):
+    """Parse the bytes of a model file (see read_file)."""
+    header, body = split(data)
+    meta = header.pop("__metadata__")
     graph = json.loads(meta["edgetoon.graph"])
     tensors = {}
     for name, h in header.items():

@@ -18,21 +18,12 @@ import argparse
 import json
 import os
 import struct
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from edgetoon_model import split  # noqa: E402
 
 GRAPH_KEY = "edgetoon.graph"
-
-
-def split(data):
-    """The header (a dict) and the bytes after it of a safetensors file."""
-    if len(data) < 8:
-        raise ValueError("too short for a safetensors header")
-    (n,) = struct.unpack("<Q", data[:8])
-    if n > len(data) - 8:
-        raise ValueError("header length %d exceeds the file" % n)
-    header = json.loads(data[8:8 + n].decode("utf-8"))
-    if GRAPH_KEY not in header.get("__metadata__", {}):
-        raise ValueError("no %s in the header's metadata: not an edgetoon model file" % GRAPH_KEY)
-    return header, data[8 + n:]
 
 
 def join(header, body):

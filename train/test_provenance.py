@@ -81,7 +81,7 @@ class CompleteTest(unittest.TestCase):
             plain = os.path.join(d, "plain.safetensors")
             with open(plain, "wb") as f:
                 f.write(provenance.join({"__metadata__": {}}, b""))
-            with self.assertRaisesRegex(ValueError, "not an edgetoon model file"):
+            with self.assertRaisesRegex(ValueError, "not an edgetoon model"):
                 provenance.complete(plain, out, "; x")
 
 
