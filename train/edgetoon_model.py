@@ -33,6 +33,7 @@ from graph_ops import (  # noqa: F401
     same_pads)
 
 FORMAT_NAME = "edgetoon"
+GRAPH_KEY = "edgetoon.graph"  # the graph spec, JSON, in the header's __metadata__
 FORMAT_VERSION = 1
 _DTYPES = {"F32": np.dtype("<f4"), "F16": np.dtype("<f2")}
 
@@ -69,7 +70,7 @@ def decode(data):
     """Parse the bytes of a model file (see read_file)."""
     header, body = split(data)
     meta = header.pop("__metadata__")
-    graph = json.loads(meta["edgetoon.graph"])
+    graph = json.loads(meta[GRAPH_KEY])
     tensors = {}
     for name, h in header.items():
         dt = _DTYPES.get(h["dtype"])
@@ -103,7 +104,7 @@ def encode(graph, tensors, dtype="F32"):
     header = {"__metadata__": {
         "format": FORMAT_NAME,
         "edgetoon.version": str(graph["version"]),
-        "edgetoon.graph": json.dumps(graph, separators=(",", ":")),
+        GRAPH_KEY: json.dumps(graph, separators=(",", ":")),
     }}
     chunks, at = [], 0
     for name in order:
@@ -113,9 +114,16 @@ def encode(graph, tensors, dtype="F32"):
                         "data_offsets": [at, at + len(raw)]}
         chunks.append(raw)
         at += len(raw)
+    return join(header, b"".join(chunks))
+
+
+def join(header, body):
+    """A model file's bytes from its header (a dict) and tensor data, the
+    inverse of split: the header padded with spaces to a multiple of 8
+    bytes, as safetensors allows, so that the data stays aligned."""
     h = json.dumps(header, separators=(",", ":")).encode("utf-8")
     h += b" " * (-len(h) % 8)
-    return struct.pack("<Q", len(h)) + h + b"".join(chunks)
+    return struct.pack("<Q", len(h)) + h + body
 
 
 def write_file(path, graph, tensors, dtype="F32"):

@@ -17,20 +17,10 @@ that text. SRC and DST may be the same file; DST is replaced atomically.
 import argparse
 import json
 import os
-import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from edgetoon_model import split  # noqa: E402
-
-GRAPH_KEY = "edgetoon.graph"
-
-
-def join(header, body):
-    """A safetensors file's bytes from its header and data."""
-    hb = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    hb += b" " * (-len(hb) % 8)
-    return struct.pack("<Q", len(hb)) + hb + body
+from edgetoon_model import GRAPH_KEY, join, split  # noqa: E402
 
 
 def complete(src, dst, append, after=None, name=None):
@@ -46,7 +36,7 @@ def complete(src, dst, append, after=None, name=None):
     graph["provenance"] = prov + append
     if name:
         graph["name"] = name
-    header["__metadata__"][GRAPH_KEY] = json.dumps(graph, separators=(",", ":"), ensure_ascii=False)
+    header["__metadata__"][GRAPH_KEY] = json.dumps(graph, separators=(",", ":"))
     tmp = dst + ".tmp"
     with open(tmp, "wb") as f:
         f.write(join(header, body))

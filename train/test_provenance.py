@@ -80,7 +80,7 @@ class CompleteTest(unittest.TestCase):
                 provenance.complete(bad, out, "; x")
             plain = os.path.join(d, "plain.safetensors")
             with open(plain, "wb") as f:
-                f.write(provenance.join({"__metadata__": {}}, b""))
+                f.write(em.join({"__metadata__": {}}, b""))
             with self.assertRaisesRegex(ValueError, "not an edgetoon model"):
                 provenance.complete(plain, out, "; x")
 
