@@ -43,7 +43,7 @@ import finetune  # noqa: E402
 import gotools  # noqa: E402
 import release  # noqa: E402
 import search  # noqa: E402
-from stage import Budget, cpu_bf16_native, log  # noqa: E402
+from stage import Budget, amp_for_this_cpu, cpu_bf16_native, log  # noqa: E402
 
 
 # The search's default cost: latency measured in our WebGL2 runtime
@@ -113,7 +113,7 @@ def parse(argv):
     p.add_argument("--no-preload", dest="preload", action="store_false")
     p.add_argument("--amp", dest="amp", action="store_true", default=None,
                    help="bf16 autocast for student and discriminator (default on CUDA; on a CPU only when asked, "
-                        "where it pays on one with AMX or AVX512-BF16; teacher and eval fp32)")
+                        "and dropped on one without AMX or AVX512-BF16, where it is slower; teacher and eval fp32)")
     p.add_argument("--no-amp", dest="amp", action="store_false")
     p.add_argument("--device-aug", dest="device_aug", action="store_true", default=None,
                    help="crop and jitter on the training device (default with CUDA; needs --preload)")
@@ -271,9 +271,10 @@ def main(argv=None):
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     budget = Budget(args, t0)
-    if args.amp and args.device_name == "cpu" and not cpu_bf16_native():
-        log("warning: --amp on a CPU without AMX or AVX512-BF16: bf16 is emulated here, slower than "
-            "float32 (--no-amp; --channels-last still helps)")
+    if args.amp and args.device_name == "cpu":
+        args.amp, note = amp_for_this_cpu(args.amp, args.device_name, cpu_bf16_native())
+        if note:
+            log(note)
     log("edgetoon train %s on %s: data %s, teacher %s%s" % (
         args.cmd, torch.cuda.get_device_name(0) if args.device_name == "cuda" else "CPU", args.data,
         gotools.teacher_path(), ", budget %.1f min" % args.minutes if args.minutes else ""))

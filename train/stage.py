@@ -232,6 +232,18 @@ def amp_on(args):
     return args.amp
 
 
+def amp_for_this_cpu(amp, device_name, native):
+    """--amp as a run on this machine takes it: asked for on a CPU without
+    bf16 in hardware (native False), where torch emulates bf16 at a
+    fraction of float32's speed, it is dropped, so that a recipe written
+    on a CPU with AMX (the Makefile's long pieces) runs at full speed on
+    any other. Returns the setting and a note for the log, or None."""
+    if amp and device_name == "cpu" and not native:
+        return False, ("--amp dropped: this CPU has neither AMX nor AVX512-BF16, where bf16 is emulated "
+                       "and slower than float32 (--channels-last still helps)")
+    return amp, None
+
+
 def cpu_bf16_native(cpuinfo="/proc/cpuinfo"):
     """Whether this CPU does bf16 arithmetic in hardware (AMX or
     AVX512-BF16 among Linux's cpuinfo flags); elsewhere torch emulates it,

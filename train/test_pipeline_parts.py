@@ -184,6 +184,14 @@ class AmpTest(unittest.TestCase):
         self.assertEqual([on(None, "cuda"), on(None, "cpu"), on(True, "cpu"), on(False, "cuda")],
                          [True, False, True, False])
 
+    def test_amp_dropped_where_bf16_is_emulated(self):
+        got = [stage.amp_for_this_cpu(amp, dev, native)[0] for amp, dev, native in [
+            (True, "cpu", False), (True, "cpu", True), (True, "cuda", False), (None, "cpu", False),
+            (False, "cpu", True)]]
+        self.assertEqual(got, [False, True, True, None, False])
+        self.assertIn("--amp dropped", stage.amp_for_this_cpu(True, "cpu", False)[1])
+        self.assertIsNone(stage.amp_for_this_cpu(True, "cpu", True)[1])
+
 
 class WeightAverageTest(unittest.TestCase):
     def test_moving_average_by_hand(self):
