@@ -271,10 +271,9 @@ def main(argv=None):
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     budget = Budget(args, t0)
-    if args.amp and args.device_name == "cpu":
-        args.amp, note = amp_for_this_cpu(args.amp, args.device_name, cpu_bf16_native())
-        if note:
-            log(note)
+    args.amp, note = amp_for_this_cpu(args.amp, args.device_name, cpu_bf16_native())
+    if note:
+        log(note)
     log("edgetoon train %s on %s: data %s, teacher %s%s" % (
         args.cmd, torch.cuda.get_device_name(0) if args.device_name == "cuda" else "CPU", args.data,
         gotools.teacher_path(), ", budget %.1f min" % args.minutes if args.minutes else ""))
