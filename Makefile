@@ -195,7 +195,7 @@ STUDENT_STEPS   ?= 899
 STUDENT_GROW    := --width R=24 --width inner=24 --kernel generator/Conv_9/Conv2D=5 --refit 24
 STUDENT_TUNE    := --cache-targets 768 --size 256 --batch 8 --crop-min 0.6 --subsets faces \
                    --lr 1e-4 --w-ssim 1 --w-edge 1 --w-gan 0
-.PHONY: student student-polish student-v3 student-v4 student-v5 student-v6 student-v7 student-v8 student-v9 student-v10 student-v11 student-v12 student-v13 student-v14 student-v15 student-v16 student-v17 student-v18 student-v19 student-v20 student-v21 student-v22 student-large-a student-large-b student-large-c student-large student-plus student-plus-polish student-search train-test train-deps trainpack
+.PHONY: student student-polish student-v3 student-v4 student-v5 student-v6 student-v7 student-v8 student-v9 student-v10 student-v11 student-v12 student-v13 student-v14 student-v15 student-v16 student-v17 student-v18 student-v19 student-v20 student-v21 student-v22 student-v23 student-large-a student-large-b student-large-c student-large student-plus student-plus-polish student-search train-test train-deps trainpack
 
 # fine_tune OUT,INIT,TUNE: the command of one resumable piece: INIT
 # fine-tuned with main.py's TUNE into OUT (checkpointed there), for at
@@ -419,14 +419,21 @@ student-v21: model
 	mkdir -p $(STUDENT_V21_OUT)
 	$(call fine_tune,$(STUDENT_V21_OUT),train/init/student-v20.safetensors,$(STUDENT_V21_TUNE))
 
-# v22, the shipped default (web/models/MODEL_CARD.md): v21 fine-tuned one
-# more piece of its recipe, 9,000 steps (a length that fits a session on
-# a CPU without bf16 in hardware, where main.py drops --amp).
+# v22 (train/init/student-v22.md): v21 fine-tuned one more piece of its
+# recipe, 9,000 steps (a length that fits a session on a CPU without
+# bf16 in hardware, where main.py drops --amp).
 STUDENT_V22_OUT ?= $(HOME)/.cache/edgetoon/student-v22
 STUDENT_V22_TUNE := $(subst --finetune-steps 14000,--finetune-steps 9000,$(STUDENT_V21_TUNE))
 student-v22: model
 	mkdir -p $(STUDENT_V22_OUT)
 	$(call fine_tune,$(STUDENT_V22_OUT),train/init/student-v21.safetensors,$(STUDENT_V22_TUNE))
+
+# v23, the shipped default (web/models/MODEL_CARD.md): v22 fine-tuned one
+# more piece of the same recipe.
+STUDENT_V23_OUT ?= $(HOME)/.cache/edgetoon/student-v23
+student-v23: model
+	mkdir -p $(STUDENT_V23_OUT)
+	$(call fine_tune,$(STUDENT_V23_OUT),train/init/student-v22.safetensors,$(STUDENT_V22_TUNE))
 
 # The larger student for fast devices (issue 17: <= 2 GMACs), its first
 # piece (train/init/student-large-a.md): v18 grown to 1.74 GMACs (wider
