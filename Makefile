@@ -198,9 +198,10 @@ STUDENT_TUNE    := --cache-targets 768 --size 256 --batch 8 --crop-min 0.6 --sub
 .PHONY: student student-polish student-v3 student-v4 student-v5 student-v6 student-v7 student-v8 student-v9 student-v10 student-v11 student-v12 student-v13 student-v14 student-v15 student-v16 student-v17 student-v18 student-v19 student-v20 student-v21 student-v22 student-v23 student-large-a student-large-b student-large-c student-large student-plus student-plus-polish student-search train-test train-deps trainpack
 
 # fine_tune OUT,INIT,TUNE: the command of one resumable piece: INIT
-# fine-tuned with main.py's TUNE into OUT (checkpointed there), for at
-# most STUDENT_MINUTES; run again, it goes on where it stopped. A comma
-# splits call's arguments, so a TUNE with one (--subsets a,b) is a variable.
+# fine-tuned with main.py's TUNE into OUT (checkpointed there; main.py
+# makes OUT), for at most STUDENT_MINUTES; run again, it goes on where it
+# stopped. A comma splits call's arguments, so a TUNE with one (--subsets
+# a,b) is a variable.
 fine_tune = EDGETOON_TEACHER=$(CURDIR)/$(MODEL) $(PY) train/main.py all --init $(2) --resume $(3) \
 	--minutes $(STUDENT_MINUTES) --out $(1) $(ARGS)
 
@@ -232,7 +233,6 @@ SCENES_TUNE := --cache-targets 1280 --size 256 --batch 8 --crop-min 0.6 --subset
 # loss, in resumable pieces as above.
 STUDENT_V3_OUT ?= $(HOME)/.cache/edgetoon/student-v3
 student-v3: model
-	mkdir -p $(STUDENT_V3_OUT)
 	$(call fine_tune,$(STUDENT_V3_OUT),train/init/student-v2.safetensors,--finetune-steps 900 $(SCENES_TUNE) --lr 2e-4 --w-sharp 10)
 
 # v4 (train/init/student-v4.md): v3 (train/init/) with a context branch at
@@ -259,7 +259,6 @@ STUDENT_V6_OUT ?= $(HOME)/.cache/edgetoon/student-v6
 STUDENT_V6_TUNE := --finetune-steps 1500 --cache-targets 2304 --size 256 --batch 8 --crop-min 0.6 --crop-of long \
                    --subsets faces,scenes --w-ssim 1 --w-edge 2 --w-gan 0 --lr 1e-4 --w-sharp 20
 student-v6: model
-	mkdir -p $(STUDENT_V6_OUT)
 	$(call fine_tune,$(STUDENT_V6_OUT),train/init/student-v5.safetensors,$(STUDENT_V6_TUNE))
 
 # v7 (train/init/student-v7.md): v6 (train/init/) fine-tuned in two
@@ -277,7 +276,6 @@ STUDENT_V7_TUNE := --preset gpu --data .trainpack --crop-min 0.6 --crop-of long 
 # into OUT/a (skipped once it has exported), then its export with TUNE_B
 # into OUT/b, each piece resumable, STUDENT_MINUTES at a time.
 define two_pieces
-	mkdir -p $(1)/a $(1)/b
 	test -f $(1)/a/student.safetensors || $(call fine_tune,$(1)/a,$(2),$(3))
 	$(call fine_tune,$(1)/b,$(1)/a/student.safetensors,$(4))
 endef
@@ -317,7 +315,6 @@ student-v9: model
 # on: INIT fine-tuned STEPS steps on the 4,608 cached targets with CPU_BASE
 # and the loss weights WEIGHTS, resumable as fine_tune.
 define cpu_piece
-	mkdir -p $(1)
 	$(call fine_tune,$(1),$(2),--finetune-steps $(3) --cache-targets 4608 $(CPU_BASE) $(4))
 endef
 
@@ -365,7 +362,6 @@ student-v15: model
 # their own beside the clean one).
 STUDENT_V16_OUT ?= $(HOME)/.cache/edgetoon/student-v16
 student-v16: model
-	mkdir -p $(STUDENT_V16_OUT)
 	$(call fine_tune,$(STUDENT_V16_OUT),train/init/student-v15.safetensors,--finetune-steps 1200 --cache-targets 5760 $(CPU_BASE) --w-sharp 50 --w-mse 300 --degrade 0.2)
 
 # v17 (train/init/student-v17.md): v16 (train/init/)
@@ -377,7 +373,6 @@ STUDENT_V17_OUT ?= $(HOME)/.cache/edgetoon/student-v17
 STUDENT_V17_TUNE := --finetune-steps 1200 --cache-targets 6912 $(CPU_BASE) --w-sharp 50 --w-mse 300 --degrade 0.3334
 student-v17: model
 	$(call two_pieces,$(STUDENT_V17_OUT),train/init/student-v16.safetensors,$(STUDENT_V17_TUNE),$(STUDENT_V17_TUNE))
-	mkdir -p $(STUDENT_V17_OUT)/c
 	$(call fine_tune,$(STUDENT_V17_OUT)/c,$(STUDENT_V17_OUT)/b/student.safetensors,$(STUDENT_V17_TUNE))
 
 # v18 (train/init/student-v18.md): v17 (train/init/) fine-tuned two
@@ -398,14 +393,12 @@ STUDENT_LONG_TUNE := $(subst --lr 5e-5,--lr 1e-4,$(STUDENT_V17_TUNE)) --amp --ch
 STUDENT_V19_OUT ?= $(HOME)/.cache/edgetoon/student-v19
 STUDENT_V19_TUNE := $(subst --w-sharp 50,--w-sharp 100,$(STUDENT_LONG_TUNE)) --finetune-steps 5000
 student-v19: model
-	mkdir -p $(STUDENT_V19_OUT)
 	$(call fine_tune,$(STUDENT_V19_OUT),train/init/student-v18.safetensors,$(STUDENT_V19_TUNE))
 
 # v20 (train/init/student-v20.md): v19 fine-tuned one more piece the
 # same way, the rate from 1e-4 again.
 STUDENT_V20_OUT ?= $(HOME)/.cache/edgetoon/student-v20
 student-v20: model
-	mkdir -p $(STUDENT_V20_OUT)
 	$(call fine_tune,$(STUDENT_V20_OUT),train/init/student-v19.safetensors,$(STUDENT_V19_TUNE))
 
 # v21 (train/init/student-v21.md): v20 fine-tuned one
@@ -416,7 +409,6 @@ student-v20: model
 STUDENT_V21_OUT ?= $(HOME)/.cache/edgetoon/student-v21
 STUDENT_V21_TUNE := $(subst --size 256,--size 192,$(subst --crop-min 0.8,--crop-min 0.6,$(subst --finetune-steps 5000,--finetune-steps 14000,$(STUDENT_V19_TUNE))))
 student-v21: model
-	mkdir -p $(STUDENT_V21_OUT)
 	$(call fine_tune,$(STUDENT_V21_OUT),train/init/student-v20.safetensors,$(STUDENT_V21_TUNE))
 
 # v22 (train/init/student-v22.md): v21 fine-tuned one more piece of its
@@ -425,14 +417,12 @@ student-v21: model
 STUDENT_V22_OUT ?= $(HOME)/.cache/edgetoon/student-v22
 STUDENT_V22_TUNE := $(subst --finetune-steps 14000,--finetune-steps 9000,$(STUDENT_V21_TUNE))
 student-v22: model
-	mkdir -p $(STUDENT_V22_OUT)
 	$(call fine_tune,$(STUDENT_V22_OUT),train/init/student-v21.safetensors,$(STUDENT_V22_TUNE))
 
 # v23, the shipped default (web/models/MODEL_CARD.md): v22 fine-tuned one
 # more piece of the same recipe.
 STUDENT_V23_OUT ?= $(HOME)/.cache/edgetoon/student-v23
 student-v23: model
-	mkdir -p $(STUDENT_V23_OUT)
 	$(call fine_tune,$(STUDENT_V23_OUT),train/init/student-v22.safetensors,$(STUDENT_V22_TUNE))
 
 # The larger student for fast devices (issue 17: <= 2 GMACs), its first
@@ -451,21 +441,18 @@ student-large-a: model
 # 9,000 steps more, the same recipe with the cosine rate from 1e-4 again.
 STUDENT_LARGE_B_OUT ?= $(HOME)/.cache/edgetoon/student-large-b
 student-large-b: model
-	mkdir -p $(STUDENT_LARGE_B_OUT)
 	$(call fine_tune,$(STUDENT_LARGE_B_OUT),train/init/student-large-a.safetensors,$(STUDENT_LONG_TUNE) --finetune-steps 9000)
 
 # Its third piece (train/init/student-large-c.md): the second fine-tuned
 # 9,000 steps more the same way.
 STUDENT_LARGE_C_OUT ?= $(HOME)/.cache/edgetoon/student-large-c
 student-large-c: model
-	mkdir -p $(STUDENT_LARGE_C_OUT)
 	$(call fine_tune,$(STUDENT_LARGE_C_OUT),train/init/student-large-b.safetensors,$(STUDENT_LONG_TUNE) --finetune-steps 9000)
 
 # The larger student, shipped (web/models/student-large.md): its third
 # piece fine-tuned 9,000 steps more the same way.
 STUDENT_LARGE_OUT ?= $(HOME)/.cache/edgetoon/student-large-d
 student-large: model
-	mkdir -p $(STUDENT_LARGE_OUT)
 	$(call fine_tune,$(STUDENT_LARGE_OUT),train/init/student-large-c.safetensors,$(STUDENT_LONG_TUNE) --finetune-steps 9000)
 
 # The larger student, retired from the page (train/init/student-plus.md):
